@@ -1,0 +1,140 @@
+"""`sveval metrics`: EER and minDCF of score files, printed as WeSpeaker prints them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from sveval import metrics as m
+from sveval.errors import InputError
+from sveval.io.catalog import load_trials
+from sveval.io.results import format_block
+from sveval.io.scores import match_trials, read_score_file, require_finite
+from sveval.signature import dcf_tag, make_signature, trials_tag
+from sveval.types import ResultBlock
+
+from .options import DCF
+
+EER_CHOICES = ("nist", "kaldi", "rocch", "all")
+EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
+
+
+@click.command("metrics")
+@click.argument("score_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--trials",
+    "trials_spec",
+    metavar="NAME|PATH",
+    help="Trial list to check the files against (and to take labels from for 3-column files).",
+)
+@click.option(
+    "--eer",
+    "eer_choice",
+    type=click.Choice(EER_CHOICES),
+    default="nist",
+    show_default=True,
+    help="EER definition: nist (= WeSpeaker, interpolated), kaldi (compute-eer), rocch, or all.",
+)
+@click.option(
+    "--dcf",
+    "dcfs",
+    type=DCF,
+    multiple=True,
+    help="Operating point P[:CMISS[:CFA]], repeatable. Default 0.01:1:1 (WeSpeaker).",
+)
+@click.option(
+    "--sweep",
+    type=click.Choice(m.SWEEPS),
+    default="per-trial",
+    show_default=True,
+    help="per-trial: one operating point per trial, ties in file order (WeSpeaker, Kaldi); "
+    "tie-aware: one per distinct score (independent of trial order).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.option(
+    "--signature",
+    "show_signature",
+    is_flag=True,
+    help="Also print the signature line (definitions, trial-list fingerprint, version).",
+)
+def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_signature):
+    """EER and minDCF of WeSpeaker score files.
+
+    By default the output is WeSpeaker's compute_metrics.py block, byte for byte: EER in percent by the
+    NIST/WeSpeaker interpolation, minDCF normalised, both to 3 decimals, operating point p_target 0.01,
+    c_miss 1, c_fa 1. Scores are swept in file order, as WeSpeaker and Kaldi do.
+
+    \b
+    Examples:
+      sveval metrics exp/scores/vox1_O_cleaned.kaldi.score
+      sveval metrics scores/*.score --trials vox1_O_cleaned --eer all --dcf 0.01 --dcf 0.05
+      sveval metrics my.score --json
+    """
+    dcfs = dcfs or ((0.01, 1.0, 1.0),)
+    definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
+    trials = load_trials(trials_spec, progress=True) if trials_spec else None
+    if trials is not None and not trials.labelled:
+        raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
+    reports = []
+    for path in score_files:
+        scores = read_score_file(path)
+        require_finite(scores)
+        is_target = scores.labels
+        if trials is not None:
+            index = match_trials(scores, trials)
+            is_target = trials.is_target[index]
+        elif is_target is None:
+            raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)
+        reports.append(_measure(path, scores.values, is_target, definitions, dcfs, sweep, trials))
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+        return
+    for report in reports:
+        click.echo(_text(report, definitions, show_signature), nl=False)
+
+
+def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
+    report = {"file": path, "n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
+    for definition in definitions:
+        eer = m.eer(values, is_target, definition=definition, sweep=sweep)
+        key = "eer" if definition == "nist" else f"eer_{definition}"
+        report[key] = 100 * eer.value
+        if definition != "rocch":
+            report[f"{key}_threshold"] = eer.threshold
+    report["dcf"] = [
+        {"p_target": p, "c_miss": cm, "c_fa": cf, "min_dcf": d.min_dcf, "threshold": d.threshold}
+        for p, cm, cf in dcfs
+        for d in [m.min_dcf(values, is_target, p, cm, cf, sweep=sweep)]
+    ]
+    report["signature"] = make_signature(
+        eer="+".join(definitions),
+        dcf=",".join(dcf_tag(*d) for d in dcfs),
+        sweep=sweep,
+        trials=trials_tag(trials),
+    )
+    return report
+
+
+def _text(report: dict, definitions, show_signature: bool) -> str:
+    out = []
+    for dcf in report["dcf"]:
+        block = ResultBlock(
+            os.path.basename(report["file"]),
+            report.get("eer", float("nan")),
+            dcf["min_dcf"],
+            dcf["p_target"],
+            dcf["c_miss"],
+            dcf["c_fa"],
+        )
+        header, eer_line, dcf_line = format_block(block).splitlines()
+        lines = [header]
+        if "nist" in definitions:
+            lines.append(eer_line)
+        lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
+        lines.append(dcf_line)
+        out.append("\n".join(lines) + "\n")
+    if show_signature:
+        out.append(f"signature: {report['signature']}\n")
+    return "".join(out)

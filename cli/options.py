@@ -1,0 +1,31 @@
+"""Option types shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+
+class DcfParam(click.ParamType):
+    """`P[:CMISS[:CFA]]` -> (p_target, c_miss, c_fa); costs default to 1."""
+
+    name = "P[:CMISS[:CFA]]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(":")
+        try:
+            numbers = [float(x) for x in parts]
+        except ValueError:
+            self.fail(f"{value!r} is not P[:CMISS[:CFA]] (e.g. 0.01 or 0.01:10:1)", param, ctx)
+        if not 1 <= len(numbers) <= 3:
+            self.fail(f"{value!r} has {len(numbers)} parts; expected P[:CMISS[:CFA]]", param, ctx)
+        p_target, c_miss, c_fa = numbers + [1.0] * (3 - len(numbers))
+        if not 0 < p_target < 1:
+            self.fail(f"p_target must be between 0 and 1, got {p_target}", param, ctx)
+        if c_miss <= 0 or c_fa <= 0:
+            self.fail(f"costs must be positive, got c_miss={c_miss} c_fa={c_fa}", param, ctx)
+        return p_target, c_miss, c_fa
+
+
+DCF = DcfParam()

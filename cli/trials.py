@@ -1,0 +1,116 @@
+"""`sveval trials`: the built-in Vox1 lists, where they are, and verified downloads."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sveval.io.catalog import (
+    base_url,
+    cache_dir,
+    check_against_manifest,
+    fetch,
+    load_manifest,
+    load_trials,
+    locate,
+)
+from sveval.io.trials import read_trials
+
+
+@click.group("trials")
+def command():
+    """Built-in trial lists (Vox1-O/E/H, original and cleaned): list, fetch, identify.
+
+    \b
+    Look-up order for a name: an explicit path, $SVEVAL_TRIALS_DIR (source file or <name>.kaldi),
+    the cache (~/.cache/sveval/trials, or $SVEVAL_CACHE_DIR/trials), then a verified download
+    ($SVEVAL_TRIALS_URL overrides the base URL).
+
+    \b
+    Examples:
+      sveval trials list
+      sveval trials fetch vox1_H_cleaned
+      sveval trials info my_trials.txt
+    """
+
+
+@command.command("list")
+@click.option("--verify", is_flag=True, help="Parse every list found and check counts and fingerprint.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(verify, as_json):
+    """Every built-in name, its counts and where it was found (or that it is missing)."""
+    rows = []
+    for entry in load_manifest()[1].values():
+        location = locate(entry)
+        row = {
+            "name": entry.name,
+            "source": entry.source,
+            "trials": entry.trials,
+            "target": entry.target,
+            "nontarget": entry.nontarget,
+            "path": str(location.path) if location.path else None,
+            "found_in": location.where,
+        }
+        if verify and location.path:
+            trials = read_trials(location.path, name=entry.name, basename=entry.kaldi_name)
+            check_against_manifest(trials, entry)
+            row["fingerprint"] = trials.fingerprint
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'name':<16} {'source file':<20} {'trials':>9} {'target':>9} {'nontarget':>9}  found")
+    for row in rows:
+        where = f"{row['found_in']}: {row['path']}" if row["path"] else "missing (sveval trials fetch NAME)"
+        if "fingerprint" in row:
+            where += "  [verified]"
+        click.echo(
+            f"{row['name']:<16} {row['source']:<20} {row['trials']:>9,} {row['target']:>9,} "
+            f"{row['nontarget']:>9,}  {where}"
+        )
+    click.echo(f"\ncache: {cache_dir()}   base URL: {base_url()}")
+
+
+@command.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--base-url", "url", help="Download from this base URL instead of the manifest's.")
+@click.option("--force", is_flag=True, help="Download again even if a copy is already found.")
+def fetch_command(names, url, force):
+    """Download built-in lists into the cache, keeping them only if they verify. NAME may be `all`."""
+    manifest = load_manifest()[1]
+    if "all" in names:
+        names = tuple(manifest)
+    unknown = [n for n in names if n not in manifest]
+    if unknown:
+        raise click.BadParameter(f"unknown list(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
+    for name in names:
+        entry = manifest[name]
+        location = locate(entry)
+        if location.path and not force:
+            click.echo(f"{name}: already in {location.where} ({location.path})")
+            continue
+        path = fetch(entry, url_base=url, progress=True)
+        click.echo(f"{name}: verified {entry.trials:,} trials -> {path}")
+
+
+@command.command("info")
+@click.argument("spec", metavar="NAME|PATH")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info_command(spec, as_json):
+    """Counts, format and fingerprint of a list, and which built-in list it is, if any."""
+    trials = load_trials(spec, download=False)
+    info = {
+        "name": trials.name,
+        "source": trials.source,
+        "trials": len(trials),
+        "target": trials.n_target if trials.labelled else None,
+        "nontarget": trials.n_nontarget if trials.labelled else None,
+        "fingerprint": trials.fingerprint,
+        "builtin": trials.builtin,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:<12} {value if value is not None else '-'}")

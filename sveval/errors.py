@@ -1,0 +1,29 @@
+"""Errors with a meaning for the command line: what went wrong, where, and which exit code it deserves."""
+
+from __future__ import annotations
+
+
+class SvevalError(Exception):
+    """Base class. `exit_code` is what the CLI exits with when this escapes a command."""
+
+    exit_code = 2
+
+
+class InputError(SvevalError):
+    """Bad input or usage: a malformed file, a missing file, inconsistent arguments. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class ValidationFailed(SvevalError):
+    """The input was readable but a check failed. Exit code 1."""
+
+    exit_code = 1

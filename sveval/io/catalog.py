@@ -1,0 +1,179 @@
+"""Built-in trial lists: the manifest, where a list is found, and verified downloads.
+
+A built-in list read from anywhere is checked against the manifest's counts and fingerprint: a wrong list
+A built-in list read from anywhere is checked against the manifest's counts and fingerprint: a wrong list
+is an error, never a silent substitute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from sveval.errors import InputError
+from sveval.io.atomic import write_bytes
+from sveval.io.trials import parse_trials, read_trials
+from sveval.types import TrialList
+
+
+@dataclass(frozen=True)
+class BuiltinList:
+    name: str
+    source: str
+    trials: int
+    target: int
+    nontarget: int
+    fingerprint: str | None
+
+    @property
+    def kaldi_name(self) -> str:
+        return f"{self.name}.kaldi"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a built-in list was found: `where` is 'trials dir', 'cache' or None when missing."""
+
+    path: Path | None
+    where: str | None
+
+
+def load_manifest() -> tuple[str, dict[str, BuiltinList]]:
+    data = json.loads(resources.files("sveval.trials").joinpath("manifest.json").read_text("utf-8"))
+    lists = {name: BuiltinList(name=name, **entry) for name, entry in data["lists"].items()}
+    return data["base_url"], lists
+
+
+def builtin(name: str) -> BuiltinList | None:
+    return load_manifest()[1].get(name)
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SVEVAL_CACHE_DIR")
+    if root:
+        return Path(root) / "trials"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sveval" / "trials"
+
+
+def base_url() -> str:
+    return os.environ.get("SVEVAL_TRIALS_URL") or load_manifest()[0]
+
+
+def locate(entry: BuiltinList) -> Location:
+    """Find a built-in list on disk without downloading."""
+    trials_dir = os.environ.get("SVEVAL_TRIALS_DIR")
+    if trials_dir:
+        for file_name in (entry.source, entry.kaldi_name):
+            candidate = Path(trials_dir) / file_name
+            if candidate.is_file():
+                return Location(candidate, "$SVEVAL_TRIALS_DIR")
+    for file_name in (entry.source, entry.kaldi_name):
+        candidate = cache_dir() / file_name
+        if candidate.is_file():
+            return Location(candidate, "cache")
+    return Location(None, None)
+
+
+def check_against_manifest(trials: TrialList, entry: BuiltinList) -> None:
+    """Refuse a file that claims to be `entry` but has other counts or another fingerprint."""
+    found = (len(trials), trials.n_target, trials.n_nontarget)
+    expected = (entry.trials, entry.target, entry.nontarget)
+    if found != expected:
+        raise InputError(
+            f"this is not {entry.name}: {found[0]:,} trials ({found[1]:,} target / {found[2]:,} nontarget), "
+            f"expected {expected[0]:,} ({expected[1]:,} / {expected[2]:,})",
+            trials.source,
+        )
+    if entry.fingerprint and trials.fingerprint != entry.fingerprint:
+        raise InputError(
+            f"this is not {entry.name}: the counts match but the trials differ "
+            f"(fingerprint {trials.fingerprint[:19]}…, expected {entry.fingerprint[:19]}…)",
+            trials.source,
+        )
+
+
+def identify(trials: TrialList) -> str | None:
+    """The built-in name whose fingerprint `trials` has, if any."""
+    for entry in load_manifest()[1].values():
+        if entry.fingerprint == trials.fingerprint:
+            return entry.name
+    return None
+
+
+def load_trials(spec: str | os.PathLike, download: bool = True, progress: bool = False) -> TrialList:
+    """Resolve `spec` (a path or a built-in name) to a verified TrialList."""
+    path = Path(spec)
+    entry = builtin(str(spec))
+    if path.is_file() or entry is None:
+        if not path.exists():
+            names = ", ".join(load_manifest()[1])
+            raise InputError(f"no such trial list: not a file and not a built-in name ({names})", str(spec))
+        trials = read_trials(path)
+        return _with_builtin(trials, identify(trials))
+    location = locate(entry)
+    if location.path is None:
+        if not download:
+            raise InputError(missing_message(entry), entry.name)
+        location = Location(fetch(entry, progress=progress), "cache")
+    trials = read_trials(location.path, name=entry.name, basename=entry.kaldi_name)
+    check_against_manifest(trials, entry)
+    return _with_builtin(trials, entry.name)
+
+
+def _with_builtin(trials: TrialList, name: str | None) -> TrialList:
+    return replace(trials, builtin=name)
+
+
+def missing_message(entry: BuiltinList) -> str:
+    return (
+        f"trial list {entry.name} is not available. Put {entry.source} (or {entry.kaldi_name}) into "
+        f"$SVEVAL_TRIALS_DIR or {cache_dir()}, run `sveval trials fetch {entry.name}`, "
+        "or pass the file's path instead of the name"
+    )
+
+
+def fetch(
+    entry: BuiltinList, url_base: str | None = None, progress: bool = False, timeout: float = 60
+) -> Path:
+    """Download `entry` into the cache; keep it only if it parses and matches the manifest."""
+    url = (url_base or base_url()).rstrip("/") + "/" + entry.source
+    try:
+        data = _download(url, timeout, progress)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise InputError(f"cannot download {url} ({reason}). {missing_message(entry)}", entry.name) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"download from {url} is not a text trial list; nothing was cached", entry.name
+        ) from exc
+    try:
+        trials = parse_trials(text, url, name=entry.name, basename=entry.kaldi_name)
+        check_against_manifest(trials, entry)
+    except InputError as exc:
+        raise InputError(f"refused the download, nothing was cached: {exc}", entry.name) from exc
+    target = cache_dir() / entry.source
+    write_bytes(target, data)
+    return target
+
+
+def _download(url: str, timeout: float, progress: bool) -> bytes:
+    from tqdm import tqdm
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        chunks = []
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress
+        ) as bar:
+            while chunk := response.read(1 << 16):
+                chunks.append(chunk)
+                bar.update(len(chunk))
+    return b"".join(chunks)

@@ -1,0 +1,84 @@
+"""WeSpeaker result files: one three-line block per score file.
+
+    ---- vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score -----
+    EER = 0.941
+    minDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.089
+
+The text is what WeSpeaker's compute_metrics.py prints, byte for byte (EER in percent, both to 3 decimals).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from sveval.errors import InputError
+from sveval.io.atomic import read_text, write_text
+from sveval.types import ResultBlock
+
+_HEADER = re.compile(r"^---- (\S+) -----$")
+_EER = re.compile(r"^EER = (-?\d+(?:\.\d+)?)$")
+_DCF = re.compile(r"^minDCF \(p_target:(\S+) c_miss:(\S+) c_fa:(\S+)\) = (-?\d+(?:\.\d+)?)$")
+
+
+def format_param(x: float) -> str:
+    """How Python's `str.format('{}')` shows WeSpeaker's defaults: 1 for the int 1, 0.01 for 0.01."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def format_block(block: ResultBlock) -> str:
+    return (
+        f"---- {block.score_file} -----\n"
+        f"EER = {block.eer_percent:.3f}\n"
+        f"minDCF (p_target:{format_param(block.p_target)} c_miss:{format_param(block.c_miss)} "
+        f"c_fa:{format_param(block.c_fa)}) = {block.min_dcf:.3f}\n"
+    )
+
+
+def format_result_file(blocks: list[ResultBlock]) -> str:
+    return "".join(format_block(b) for b in blocks)
+
+
+def write_result_file(path: str | os.PathLike, blocks: list[ResultBlock]) -> None:
+    """Rewrite (never append) a result file atomically."""
+    write_text(path, format_result_file(blocks))
+
+
+def parse_result_file(text: str, source: str) -> list[ResultBlock]:
+    """Parse blocks; the printed (rounded) numbers are returned as floats. Blank lines are allowed."""
+    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    if not lines:
+        raise InputError("empty result file", source)
+    blocks = []
+    for k in range(0, len(lines), 3):
+        group = lines[k : k + 3]
+        header = _HEADER.match(group[0][1])
+        if not header:
+            raise InputError(
+                f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0]
+            )
+        if len(group) < 3:
+            raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
+        eer = _EER.match(group[1][1])
+        if not eer:
+            raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
+        dcf = _DCF.match(group[2][1])
+        if not dcf:
+            raise InputError(
+                f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
+                source,
+                group[2][0],
+            )
+        try:
+            p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
+        except ValueError:
+            raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
+        blocks.append(
+            ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
+        )
+    return blocks
+
+
+def read_result_file(path: str | os.PathLike) -> list[ResultBlock]:
+    return parse_result_file(read_text(path, "result file"), str(path))

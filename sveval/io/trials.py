@@ -1,0 +1,137 @@
+"""Reading and writing trial lists, with format auto-detection and strict checks.
+
+Formats (per file, decided by the first line, then required on every line):
+  kaldi       `enroll test target|nontarget`   (WeSpeaker's vox1_O_cleaned.kaldi)
+  voxceleb    `1|0 enroll test`                 (veri_test2.txt, list_test_all2.txt, ...)
+  unlabelled  `enroll test`                     (scores can be produced, metrics cannot)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pandas as pd
+
+from sveval.errors import InputError
+from sveval.io.atomic import read_text, write_text
+from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.types import TrialList
+
+KALDI_LABELS = ("nontarget", "target")
+VOXCELEB_LABELS = ("0", "1")
+FORMATS = {
+    "kaldi": (3, "`enroll test target|nontarget`"),
+    "voxceleb": (3, "`1|0 enroll test`"),
+    "unlabelled": (2, "`enroll test`"),
+}
+
+
+def detect_format(first_row: list[str], source: str) -> str:
+    if len(first_row) == 3 and first_row[2] in KALDI_LABELS:
+        return "kaldi"
+    if len(first_row) == 3 and first_row[0] in VOXCELEB_LABELS:
+        return "voxceleb"
+    if len(first_row) == 2:
+        return "unlabelled"
+    raise InputError(
+        "not a trial list: expected `enroll test target|nontarget` (Kaldi), `1|0 enroll test` (VoxCeleb) "
+        f"or `enroll test` (unlabelled), found {' '.join(first_row)!r}",
+        source,
+        1,
+    )
+
+
+def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
+    """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
+    rows = split_rows(text, source, "trial list")
+    fmt = detect_format(rows[0], source)
+    width, expected = FORMATS[fmt]
+    require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+    if fmt == "kaldi":
+        enroll, test, labels = column(rows, 0), column(rows, 1), column(rows, 2)
+        is_target = _labels(labels, KALDI_LABELS, source, expected)
+    elif fmt == "voxceleb":
+        labels, enroll, test = column(rows, 0), column(rows, 1), column(rows, 2)
+        is_target = _labels(labels, VOXCELEB_LABELS, source, expected)
+    else:
+        enroll, test, is_target = column(rows, 0), column(rows, 1), None
+    _refuse_duplicates(enroll, test, is_target, source)
+    file_name = os.path.basename(source)
+    return TrialList(
+        name=name or file_name,
+        basename=basename or file_name,
+        enroll=enroll,
+        test=test,
+        is_target=is_target,
+        fingerprint=fingerprint(enroll, test, is_target),
+        source=source,
+    )
+
+
+def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:
+    return parse_trials(read_text(path, "trial list"), str(path), name=name, basename=basename)
+
+
+def _labels(labels: np.ndarray, allowed: tuple[str, str], source: str, expected: str) -> np.ndarray:
+    is_target = labels == allowed[1]
+    bad = np.flatnonzero(~is_target & (labels != allowed[0]))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(
+            f"label {labels[i]!r} is not {' or '.join(allowed[::-1])} (expected {expected}); "
+            f"{bad.size} such line(s)",
+            source,
+            i + 1,
+        )
+    return is_target.astype(bool)
+
+
+def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """One int64 key per (enroll, test) pair, equal keys exactly for equal pairs within one call."""
+    codes, uniques = pd.factorize(np.concatenate([enroll, test]))
+    n = len(enroll)
+    return codes[:n].astype(np.int64) * len(uniques) + codes[n:]
+
+
+def _refuse_duplicates(
+    enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None, source: str
+) -> None:
+    keys = trial_keys(enroll, test)
+    dup = pd.Series(keys).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    lines = np.flatnonzero(dup)
+    first = int(lines[0])
+    twins = lines[keys[lines] == keys[first]]
+    where = ", ".join(str(int(i) + 1) for i in twins[:5])
+    pair = f"{enroll[first]} {test[first]}"
+    n_pairs = len(np.unique(keys[lines]))
+    if is_target is not None and len(set(is_target[twins].tolist())) > 1:
+        raise InputError(
+            f"trial {pair!r} is listed as both target and nontarget (lines {where})", source, first + 1
+        )
+    raise InputError(
+        f"duplicate trial {pair!r} (lines {where}); {n_pairs} pair(s) appear more than once",
+        source,
+        first + 1,
+    )
+
+
+def canonical_lines(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> list[str]:
+    """The Kaldi form of a list, one line per trial in file order (unlabelled: `enroll test`)."""
+    if is_target is None:
+        return [f"{e} {t}\n" for e, t in zip(enroll, test)]
+    names = np.where(is_target, "target", "nontarget")
+    return [f"{e} {t} {lab}\n" for e, t, lab in zip(enroll, test, names)]
+
+
+def fingerprint(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
+    """`sha256:<hex>` of the canonical Kaldi form: the same list in any of the formats gets the same print."""
+    digest = hashlib.sha256("".join(canonical_lines(enroll, test, is_target)).encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
+
+
+def write_kaldi_trials(path: str | os.PathLike, trials: TrialList) -> None:
+    write_text(path, "".join(canonical_lines(trials.enroll, trials.test, trials.is_target)))

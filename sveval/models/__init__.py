@@ -1,0 +1,1 @@
+"""Model path (Gemini DF-ResNet, Kaldi fbank, extraction). The only place that imports torch."""

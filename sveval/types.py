@@ -1,0 +1,98 @@
+"""The small frozen objects that flow between modules.
+
+Arrays inside frozen dataclasses are not copied or frozen; treat them as read-only by convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class TrialList:
+    """A verification trial list in file order.
+
+    name: the built-in name (`vox1_O_cleaned`) or the file name of an explicit path.
+    basename: what score files are named after (`<basename>.score`), WeSpeaker style: built-in lists use
+        `<name>.kaldi` whatever file they were read from, explicit paths their own file name.
+    is_target: bool per trial, or None for an unlabelled list (scores possible, metrics not).
+    fingerprint: `sha256:` + hex of the canonical Kaldi form (`enroll test target|nontarget\\n` per trial in
+        file order, or `enroll test\\n` when unlabelled), so reports can say exactly which list was used.
+    builtin: the built-in name whose fingerprint this list has, if any (also for explicit paths).
+    """
+
+    name: str
+    basename: str
+    enroll: np.ndarray
+    test: np.ndarray
+    is_target: np.ndarray | None
+    fingerprint: str
+    source: str
+    builtin: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.enroll)
+
+    @property
+    def labelled(self) -> bool:
+        return self.is_target is not None
+
+    @property
+    def n_target(self) -> int:
+        return int(self.is_target.sum()) if self.is_target is not None else 0
+
+    @property
+    def n_nontarget(self) -> int:
+        return len(self) - self.n_target if self.is_target is not None else 0
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint.split(":", 1)[-1][:12]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreFile:
+    """A WeSpeaker score file as read: trials in file order.
+
+    labels: bool per trial when the file has a label column, else None (3-column files).
+    extra: for 8-column normalised files, an (n, 4) float array |e| |t| mu_e mu_t, else None.
+    """
+
+    path: str
+    enroll: np.ndarray
+    test: np.ndarray
+    values: np.ndarray
+    labels: np.ndarray | None
+    extra: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class ResultBlock:
+    """One block of a WeSpeaker result file: EER in percent, minDCF normalised."""
+
+    score_file: str
+    eer_percent: float
+    min_dcf: float
+    p_target: float = 0.01
+    c_miss: float = 1.0
+    c_fa: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings:
+    """Utterance (or speaker) embeddings: ids[i] names vectors[i]."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])

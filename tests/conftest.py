@@ -1,0 +1,32 @@
+"""Shared fixtures: where the read-only project data lives, and helpers to write small files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+VOXCELEB = SHARED_DATA / "voxceleb"
+REAL_SCORES = SHARED_DATA / "real_scores" / "vggvox_gvlad_scores_veri_test"
+
+
+@pytest.fixture
+def voxceleb_dir() -> Path:
+    if not (VOXCELEB / "veri_test2.txt").is_file():
+        pytest.skip(f"shared data not found at {VOXCELEB}")
+    return VOXCELEB
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Never touch the user's real cache or trial folder from a test."""
+    monkeypatch.setenv("SVEVAL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("SVEVAL_TRIALS_DIR", raising=False)
+    monkeypatch.delenv("SVEVAL_TRIALS_URL", raising=False)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+from conftest import write
+
+from sveval.errors import InputError
+from sveval.io.results import format_block, parse_result_file, read_result_file, write_result_file
+from sveval.io.scores import (
+    format_score_lines,
+    match_trials,
+    parse_score_file,
+    read_score_file,
+    require_finite,
+    write_score_file,
+)
+from sveval.io.trials import parse_trials
+from sveval.types import ResultBlock
+
+TRIALS = parse_trials("a b target\na c nontarget\nb c nontarget\n", "list.kaldi")
+
+
+def test_four_eight_and_three_columns():
+    four = parse_score_file("a b 0.50000 target\na c -0.10000 nontarget\n", "s4")
+    assert (
+        four.values.tolist() == [0.5, -0.1] and four.labels.tolist() == [True, False] and four.extra is None
+    )
+    eight = parse_score_file("a b 1.25000 target 0.5000 0.6000 0.1000 0.2000\n", "s8")
+    assert eight.extra.tolist() == [[0.5, 0.6, 0.1, 0.2]]
+    three = parse_score_file("a b 0.5\n", "s3")
+    assert three.labels is None
+
+
+@pytest.mark.parametrize(
+    "text, line, needle",
+    [
+        ("a b 0.5 target\na c 0.1\n", 2, "4 fields"),
+        ("a b 0.5 target\na c zero nontarget\n", 2, "'zero'"),
+        ("a b 0.5 yes\n", 1, "'yes'"),
+        ("a b\n", 1, "3, 4 or 8 fields"),
+        ("a b 0.5 target 1 2 3 x\n", 1, "'x'"),
+    ],
+)
+def test_malformed_score_lines(text, line, needle):
+    with pytest.raises(InputError) as err:
+        parse_score_file(text, "bad.score")
+    assert f"bad.score:{line}:" in str(err.value) and needle in str(err.value)
+
+
+def test_non_finite_scores_are_named():
+    scores = parse_score_file("a b 0.5 target\na c nan nontarget\nb c inf nontarget\n", "n.score")
+    with pytest.raises(InputError, match=r"n.score:2: score is nan \(2 non-finite"):
+        require_finite(scores)
+
+
+def test_match_trials_in_any_order():
+    scores = parse_score_file("b c 0.1 nontarget\na b 0.9 target\na c 0.2 nontarget\n", "s")
+    assert match_trials(scores, TRIALS).tolist() == [2, 0, 1]
+
+
+def test_match_trials_reports_missing_extra_duplicate_and_labels():
+    with pytest.raises(InputError, match=r"1 trial\(s\) of list.kaldi not scored, e.g. b c"):
+        match_trials(parse_score_file("a b 0.9\na c 0.2\n", "s"), TRIALS)
+    with pytest.raises(InputError, match=r"1 scored pair\(s\) not in list.kaldi, e.g. line 4: x y"):
+        match_trials(parse_score_file("a b 0.9\na c 0.2\nb c 0.1\nx y 0.3\n", "s"), TRIALS)
+    with pytest.raises(InputError, match=r"scored more than once, e.g. line 1: a b; line 4: a b"):
+        match_trials(parse_score_file("a b 0.9\na c 0.2\nb c 0.1\na b 0.3\n", "s"), TRIALS)
+    with pytest.raises(InputError, match=r"s:2: 1 label\(s\) disagree"):
+        match_trials(parse_score_file("a b 0.9 target\na c 0.2 target\nb c 0.1 nontarget\n", "s"), TRIALS)
+
+
+def test_written_text_equals_python_format_of_each_value(tmp_path):
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(size=2000), [0.123455, -0.0000049, 2.5e-6, -1.0, 0.0]])
+    n = len(values)
+    enroll = np.array([f"e{i}" for i in range(n)], dtype=object)
+    test = np.array([f"t{i}" for i in range(n)], dtype=object)
+    labels = rng.random(n) < 0.5
+    extra = rng.normal(size=(n, 4))
+    path = tmp_path / "x.score"
+    write_score_file(path, enroll, test, values, labels, extra)
+    lines = path.read_text().splitlines()
+    for i in (0, 1, n - 5, n - 4, n - 3, n - 1):  # WeSpeaker's format string, line by line
+        expected = "{} {} {:.5f} {} {:.4f} {:.4f} {:.4f} {:.4f}".format(
+            enroll[i], test[i], values[i], "target" if labels[i] else "nontarget", *extra[i]
+        )
+        assert lines[i] == expected
+    back = read_score_file(path)
+    assert np.allclose(back.values, values, atol=5e-6) and back.labels.tolist() == labels.tolist()
+    assert format_score_lines(enroll[:1], test[:1], values[:1], None) == f"e0 t0 {values[0]:.5f}\n"
+
+
+def test_write_is_atomic_on_failure(tmp_path):
+    path = write(tmp_path / "keep.score", "old\n")
+    bad = np.array([object()], dtype=object)  # formatting fails midway
+    with pytest.raises(TypeError):
+        write_score_file(path, np.array(["a"], dtype=object), np.array(["b"], dtype=object), bad, None)
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["keep.score"]
+
+
+def test_result_block_is_wespeaker_text_byte_for_byte():
+    block = ResultBlock("vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score", 0.94123, 0.08949)
+    # compute_metrics.py: "---- {} -----", "EER = {0:.3f}", "minDCF (p_target:{} c_miss:{} c_fa:{}) = {:.3f}"
+    expected = "---- {} -----\nEER = {:.3f}\nminDCF (p_target:{} c_miss:{} c_fa:{}) = {:.3f}\n".format(
+        block.score_file, 0.94123, 0.01, 1, 1, 0.08949
+    )
+    assert format_block(block) == expected
+    assert "c_miss:10 c_fa:1" in format_block(ResultBlock("s", 1, 0.5, 0.01, 10.0, 1.0))
+
+
+def test_result_file_round_trip_and_rewrite(tmp_path):
+    blocks = [ResultBlock("a.score", 1.2344, 0.1), ResultBlock("b.score", 3.0, 0.25, 0.05, 1, 1)]
+    path = tmp_path / "vox1_cos_result"
+    write_result_file(path, blocks)
+    write_result_file(path, blocks)  # rewritten, not appended
+    back = read_result_file(path)
+    assert [(b.score_file, b.eer_percent, b.min_dcf, b.p_target) for b in back] == [
+        ("a.score", 1.234, 0.1, 0.01),
+        ("b.score", 3.0, 0.25, 0.05),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("---- a.score -----\nEER = x\nminDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.1\n", 2),
+        ("---- a.score -----\nEER = 1.0\n", 2),
+        ("EER = 1.0\n", 1),
+        ("---- a.score -----\nEER = 1.0\nminDCF = 0.1\n", 3),
+    ],
+)
+def test_malformed_result_files(text, line):
+    with pytest.raises(InputError) as err:
+        parse_result_file(text, "r")
+    assert f"r:{line}:" in str(err.value)
