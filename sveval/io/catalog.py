@@ -1,6 +1,6 @@
 """Built-in trial lists: the manifest, where a list is found, and verified downloads.
 
-A built-in list read from anywhere is checked against the manifest's counts and fingerprint: a wrong list
+Look-up order for a name: explicit path, $SVEVAL_TRIALS_DIR, the user cache, download (trials/README.md).
 A built-in list read from anywhere is checked against the manifest's counts and fingerprint: a wrong list
 is an error, never a silent substitute.
 """
