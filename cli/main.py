@@ -15,6 +15,7 @@ from sveval.errors import SvevalError
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
     "metrics": "metrics",
+    "score": "score",
     "trials": "trials",
 }
 
