@@ -44,12 +44,14 @@ class Cohort:
 
 @dataclass(frozen=True, eq=False)
 class ScoreOptions:
-    """methods: subset of ('cos', 'snorm', 'asnorm'); mean: 'cohort', 'none' or 'given' (mean_vector)."""
+    """methods: subset of ('cos', 'snorm', 'asnorm') (None: all three with a cohort, cos without);
+    mean: 'cohort', 'none' or 'given' (mean_vector; mean_source names its file); None: cohort if there
+    is one, else none."""
 
-    methods: tuple[str, ...] = ("cos",)
+    methods: tuple[str, ...] | None = None
     top_n: int = 300
     compat: str = "exact"
-    mean: str = "cohort"
+    mean: str | None = None
     mean_vector: np.ndarray | None = None
     mean_source: str = ""
     eval_name: str = "vox1"
@@ -116,6 +118,7 @@ class ScoringRun:
     dim: int
     n_scored_utterances: int
     options: ScoreOptions
+    mean: str
     methods: tuple[str, ...]
     utterances: np.ndarray
     precision: str
@@ -166,7 +169,8 @@ def score_lists(
     needs_cohort_stats = any(x != "cos" for x in methods)
     if cohort is not None and cohort.embeddings.dim != evaluation.dim:
         raise InputError(
-            f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, cohort {cohort.embeddings.dim}"
+            f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, "
+            f"cohort {cohort.embeddings.dim}"
         )
     index = pd.Index(evaluation.ids)
     located = [_locate(t, index, options.allow_missing) for t in trial_lists]
@@ -193,7 +197,8 @@ def score_lists(
         )
         if "asnorm" in methods and options.top_n > n_speakers:
             raise InputError(
-                f"--top-n {options.top_n} is larger than the cohort ({n_speakers:,} speakers in {cohort.name})"
+                f"--top-n {options.top_n} is larger than the cohort "
+                f"({n_speakers:,} speakers in {cohort.name})"
             )
         spk = scoring.speaker_means(cohort.embeddings.vectors, codes, n_speakers, compat) - mean
         how = "exact" if compat == "exact" else "score_norm"
@@ -209,7 +214,8 @@ def score_lists(
             if bad.size:
                 raise InputError(
                     f"cohort statistics are degenerate (std {s.std[bad[0]]}) for utterance "
-                    f"{evaluation.ids[used[bad[0]]]}: the cohort scores of {bad.size} utterance(s) do not vary"
+                    f"{evaluation.ids[used[bad[0]]]}: the cohort scores of {bad.size} utterance(s) "
+                    "do not vary"
                 )
     norms = scoring.row_norms(centred, "exact" if compat == "exact" else "wespeaker")
 
@@ -260,6 +266,7 @@ def score_lists(
         dim=evaluation.dim,
         n_scored_utterances=int(used.size),
         options=options,
+        mean=mean_label(options, cohort),
         methods=methods,
         utterances=evaluation.ids[used],
         precision=PRECISION[compat],
@@ -268,12 +275,19 @@ def score_lists(
     )
 
 
+def mean_label(options: ScoreOptions, cohort: Cohort | None) -> str:
+    """'cohort', 'none' or 'file:<source>': which mean vector a run subtracts."""
+    mode = options.mean or ("cohort" if cohort is not None else "none")
+    return f"file:{options.mean_source}" if mode == "given" else mode
+
+
 def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | float:
-    if options.mean == "none":
+    mode = mean_label(options, cohort)
+    if mode == "none":
         return dtype(0.0)
-    if options.mean == "given":
+    if mode.startswith("file:"):
         return np.asarray(options.mean_vector, dtype=dtype)
-    if options.mean != "cohort":
+    if mode != "cohort":
         raise InputError(f"--mean must be cohort, none or a .npy file, got {options.mean!r}")
     if cohort is None:
         raise InputError("--mean cohort needs a cohort (--cohort); use --mean none or --mean FILE.npy")
@@ -286,7 +300,7 @@ def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
         parts["top_n"] = str(options.top_n)
     if method != "cos":
         parts["cohort"] = f"{cohort.name}:{n_speakers}spk"
-    parts["mean"] = options.mean if options.mean != "given" else f"file:{options.mean_source}"
+    parts["mean"] = mean_label(options, cohort)
     parts["compat"] = options.compat
     tag = trials_tag(trials)
     dropped = int((~kept).sum())

@@ -65,7 +65,8 @@ def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
         rows = np.flatnonzero(ids == first)
         n = len(pd.unique(ids[dup]))
         raise InputError(
-            f"duplicate id {first!r} (entries {', '.join(str(i + 1) for i in rows[:5])}); {n} id(s) appear more than once",
+            f"duplicate id {first!r} (entries {', '.join(str(i + 1) for i in rows[:5])}); "
+            f"{n} id(s) appear more than once",
             source,
         )
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))

@@ -30,7 +30,7 @@ SCHEMA = "sveval.score/1"
 
 
 def score_file_name(method: str, list_basename: str, cohort_name: str | None, top_n: int) -> str:
-    """WeSpeaker's score-file names: `vox1_O_cleaned.kaldi.score`, `vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score`."""
+    """WeSpeaker's names: `vox1_O_cleaned.kaldi.score`, `vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score`."""
     if method == "cos":
         return f"{list_basename}.score"
     if method == "snorm":
@@ -41,12 +41,12 @@ def score_file_name(method: str, list_basename: str, cohort_name: str | None, to
 
 
 def result_file_name(eval_name: str, method: str, top_n: int) -> str:
-    """`vox1_cos_result`, `vox1_snorm300_result` (WeSpeaker appends top_n for s-norm too), `vox1_asnorm300_result`."""
+    """`vox1_cos_result`, `vox1_snorm300_result` (WeSpeaker adds N to s-norm too), `vox1_asnorm300_result`."""
     return f"{eval_name}_cos_result" if method == "cos" else f"{eval_name}_{method}{top_n}_result"
 
 
 def det_plot_name(score_file: str) -> str:
-    """`vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png` for `vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score`."""
+    """`<name>.det.png` for `<name>.score` (e.g. vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png)."""
     stem = score_file[: -len(".score")] if score_file.endswith(".score") else score_file
     return f"{stem}.det.png"
 
@@ -152,7 +152,7 @@ def results_document(run, command: str, files: list[str]) -> dict:
         "dim": run.dim,
         "methods": list(run.methods),
         "top_n": opts.top_n,
-        "mean": opts.mean if opts.mean != "given" else f"file:{opts.mean_source}",
+        "mean": run.mean,
         "compat": opts.compat,
         "precision": run.precision,
         "definitions": {

@@ -126,7 +126,7 @@ def decimal_integers(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.nd
     unsure = (np.abs(fraction - 0.5) <= 4 * np.spacing(scaled)) | (scaled >= 2.0**52)
     k = k.astype(np.int64) if not unsure.any() else np.where(unsure, 0, k).astype(np.int64)
     for i in np.flatnonzero(unsure):
-        text = "%.*f" % (digits, abs(float(values[i])))
+        text = "%.*f" % (digits, abs(float(values[i])))  # noqa: UP031 (Python's own rounding decides)
         k[i] = int(text.replace(".", ""))
     return k, negative
 
@@ -168,7 +168,7 @@ def _fill_decimal(out: np.ndarray, values: np.ndarray, digits: int) -> None:
 
 def _decimal_width(values: np.ndarray, digits: int) -> int:
     largest = float(np.abs(values).max()) if len(values) else 0.0
-    return 2 + digits + len("%.*f" % (digits, largest)) - digits - 1
+    return 1 + len("%.*f" % (digits, largest))  # noqa: UP031 (sign + the widest text)
 
 
 def _id_table(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
