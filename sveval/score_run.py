@@ -21,8 +21,11 @@ from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import Embeddings, TrialList
 
 PRECISION = {
-    "exact": "float64 throughout: mean vector, cosine, cohort products, top-N mean/std, normalisation; "
-    "cosine scores are not rounded before normalisation",
+    "exact/float64": "float64 throughout: mean vector, speaker means, cosine, cohort products, top-N and "
+    "s-norm mean/std, normalisation; cosine scores are not rounded before normalisation",
+    "exact/float32": "float64 throughout (mean vector, speaker means, cosine, s-norm statistics from the "
+    "cohort Gram matrix, normalisation; cosine not rounded before normalisation) except the AS-norm cohort "
+    "products, computed in float32 (error ~1e-8 each) and accumulated in float64",
     "wespeaker": "WeSpeaker's float32 arithmetic (score.py + score_norm.py, numpy 1.x promotion): float32 "
     "mean vector and speaker means (running sums), float32 cosine, cosine rounded to 5 decimals before "
     "normalisation, float32 top-N mean/std, normalisation formula in float64",
@@ -46,7 +49,7 @@ class Cohort:
 class ScoreOptions:
     """methods: subset of ('cos', 'snorm', 'asnorm') (None: all three with a cohort, cos without);
     mean: 'cohort', 'none' or 'given' (mean_vector; mean_source names its file); None: cohort if there
-    is one, else none."""
+    is one, else none. cohort_precision: dtype of the AS-norm cohort products in exact mode."""
 
     methods: tuple[str, ...] | None = None
     top_n: int = 300
@@ -56,6 +59,7 @@ class ScoreOptions:
     mean_source: str = ""
     eval_name: str = "vox1"
     allow_missing: bool = False
+    cohort_precision: str = "float32"
     p_target: float = 0.01
     c_miss: float = 1.0
     c_fa: float = 1.0
@@ -174,18 +178,27 @@ def score_lists(
         )
     index = pd.Index(evaluation.ids)
     located = [_locate(t, index, options.allow_missing) for t in trial_lists]
-    used = np.unique(
-        np.concatenate([np.concatenate([e[k], t[k]]) for e, t, k, _ in located] + [[]]).astype(np.int64)
-    )
+    scored = np.zeros(len(evaluation), dtype=bool)
+    for enroll, test, kept, _ in located:
+        scored[enroll[kept]] = True
+        scored[test[kept]] = True
+    used = np.flatnonzero(scored)
+    row_of = np.full(len(evaluation), -1, dtype=np.int64)
+    row_of[used] = np.arange(len(used))
     if used.size == 0:
         raise InputError("no trial can be scored: none of the listed utterances has an embedding")
     dtype = np.float64 if compat == "exact" else np.float32
     mean = _mean(options, cohort, dtype)
-    centred = np.asarray(evaluation.vectors[used], dtype=dtype) - mean
-    if compat == "exact":
-        unit_cos = scoring.normalise_rows(centred, "exact")
-    else:
+    centred = np.asarray(evaluation.vectors[used], dtype=dtype)
+    centred -= mean
+    norms = scoring.row_norms(centred, compat)
+    if compat == "exact":  # in place: one float64 copy of the scored utterances, no more
+        unit_cos = queries = centred
+        unit_cos /= norms[:, None]
+    else:  # WeSpeaker normalises twice, differently: sklearn's einsum norms, score_norm's np.sum
         unit_cos = scoring.normalise_rows(centred, "sklearn")
+        queries = scoring.normalise_rows(centred, "score_norm") if needs_cohort_stats else None
+    del centred
 
     stats: dict[int, scoring.CohortStats] = {}
     n_speakers = 0
@@ -203,10 +216,11 @@ def score_lists(
         spk = scoring.speaker_means(cohort.embeddings.vectors, codes, n_speakers, compat) - mean
         how = "exact" if compat == "exact" else "score_norm"
         stats = scoring.cohort_statistics(
-            scoring.normalise_rows(centred, how),
+            queries,
             scoring.normalise_rows(spk, how),
             top_ns,
             compat,
+            product_dtype=np.dtype(options.cohort_precision),
             progress=progress,
         )
         for s in stats.values():
@@ -217,13 +231,12 @@ def score_lists(
                     f"{evaluation.ids[used[bad[0]]]}: the cohort scores of {bad.size} utterance(s) "
                     "do not vary"
                 )
-    norms = scoring.row_norms(centred, "exact" if compat == "exact" else "wespeaker")
 
     results = []
     for trials, (enroll, test, kept, missing) in zip(trial_lists, located):
-        e = np.searchsorted(used, enroll[kept])
-        t = np.searchsorted(used, test[kept])
-        cos = scoring.pair_dots(unit_cos, unit_cos, e, t)
+        e = row_of[enroll[kept]]
+        t = row_of[test[kept]]
+        cos = scoring.pair_dots(unit_cos, e, t, compat)
         if compat == "wespeaker":
             cos = scoring.round_half_even_decimal(cos, 5)
         labels = None if trials.is_target is None else trials.is_target[kept]
@@ -269,7 +282,7 @@ def score_lists(
         mean=mean_label(options, cohort),
         methods=methods,
         utterances=evaluation.ids[used],
-        precision=PRECISION[compat],
+        precision=PRECISION[compat if compat == "wespeaker" else f"exact/{options.cohort_precision}"],
         lists=tuple(results),
         notes=notes,
     )

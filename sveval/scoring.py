@@ -101,7 +101,7 @@ def normalise_rows(x: np.ndarray, how: str = "exact") -> np.ndarray:
     raise ValueError(f"unknown normalisation {how!r}")
 
 
-def row_norms(x: np.ndarray, compat: str = "exact") -> np.ndarray:
+def row_norms(x: np.ndarray, compat: str = "exact") -> np.ndarray:  # compat: exact | wespeaker
     """|x| per row: float64, or float32 via BLAS sdot per row (np.linalg.norm of a float32 vector)."""
     if compat == "exact":
         x = np.asarray(x, dtype=np.float64)
@@ -110,15 +110,20 @@ def row_norms(x: np.ndarray, compat: str = "exact") -> np.ndarray:
     return np.sqrt(np.matmul(x[:, None, :], x[:, :, None])[:, 0, 0])
 
 
-def pair_dots(a: np.ndarray, b: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 65536):
-    """a[left[k]] . b[right[k]] for every k, in a's dtype. Batched (1,d)@(d,1) products: numpy runs each
-    through its vector dot (BLAS sdot/ddot), the same kernel a per-pair call uses."""
+def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = "exact", chunk: int = 16384):
+    """a[left[k]] . a[right[k]] for every k, in a's dtype.
+
+    wespeaker: batched (1,d)@(d,1) products, which numpy runs one by one through its vector dot (BLAS
+    sdot), the kernel sklearn's cosine_similarity of two single rows ends in; exact: einsum."""
     out = np.empty(len(left), dtype=a.dtype)
     for start in range(0, len(left), chunk):
         stop = start + chunk
-        lhs = a[left[start:stop]][:, None, :]
-        rhs = b[right[start:stop]][:, :, None]
-        out[start:stop] = np.matmul(lhs, rhs)[:, 0, 0]
+        lhs = np.take(a, left[start:stop], axis=0)
+        rhs = np.take(a, right[start:stop], axis=0)
+        if compat == "wespeaker":
+            out[start:stop] = np.matmul(lhs[:, None, :], rhs[:, :, None])[:, 0, 0]
+        else:
+            out[start:stop] = np.einsum("ij,ij->i", lhs, rhs)
     return out
 
 
@@ -136,53 +141,61 @@ def cohort_statistics(
     cohort: np.ndarray,
     top_ns: tuple[int, ...],
     compat: str = "exact",
+    product_dtype=np.float32,
     chunk_rows: int = 2048,
     progress: bool = False,
 ) -> dict[int, CohortStats]:
     """Statistics of each (normalised) query row against the (normalised) cohort rows.
 
-    top_ns: the N of each asnorm wanted, SNORM (0) for s-norm. Products are computed chunk by chunk
-    (never the whole queries x cohort matrix); top-N values come from np.partition, sorted only where
-    wespeaker mode needs the summation order of WeSpeaker's full descending sort.
+    top_ns: the N of each asnorm wanted, SNORM (0) for s-norm. Cohort products are computed chunk by chunk
+    in `product_dtype` (never the whole queries x cohort matrix); top-N values come from np.partition,
+    sorted only where wespeaker mode needs the summation order of WeSpeaker's full descending sort.
+    exact: top-N mean/std accumulated in float64; s-norm from the Gram matrix in float64 (no products).
+    wespeaker: float32 products, float32 np.mean / np.std of the descending sorted values.
     """
     _check_compat(compat)
     n_cohort = len(cohort)
     for n in top_ns:
         if n != SNORM and not 1 <= n <= n_cohort:
             raise ValueError(f"top-N {n} needs a cohort of at least {n} speakers, got {n_cohort}")
-    dtype = np.float64 if compat == "exact" else np.float32
-    queries = np.asarray(queries, dtype=dtype)
-    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=dtype).T)
-    out = {n: (np.empty(len(queries), dtype), np.empty(len(queries), dtype)) for n in top_ns}
-    need_products = compat == "wespeaker" or any(n != SNORM for n in top_ns)
+    if compat == "wespeaker":
+        product_dtype = np.float32
+    out_dtype = np.float64 if compat == "exact" else np.float32
+    out = {n: (np.empty(len(queries), out_dtype), np.empty(len(queries), out_dtype)) for n in top_ns}
     if compat == "exact" and SNORM in top_ns:
-        _snorm_from_gram(queries, cohort_t, *out[SNORM])
-    if need_products:
-        partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
-        pool = ThreadPoolExecutor(max_workers=2)
-        starts = range(0, len(queries), chunk_rows)
-        bar = tqdm(
-            total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False
+        _snorm_from_gram(
+            np.asarray(queries, dtype=np.float64), np.asarray(cohort, dtype=np.float64), *out[SNORM]
         )
+    partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
+    if not partial:
+        return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
+    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=product_dtype).T)
+    bar = tqdm(total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False)
+    pending: list = []
+
+    def collect():
+        for job, lo, hi in pending:
+            for n, (mean, std) in job.result().items():
+                out[n][0][lo:hi] = mean
+                out[n][1][lo:hi] = std
+            bar.update(hi - lo)
+        pending.clear()
+
+    # BLAS uses both cores for the product; then two workers take the row halves (np.partition and sort
+    # release the GIL). Not overlapped: BLAS threads and partition threads fighting for two cores is slower.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         try:
-            for start in starts:
+            for start in range(0, len(queries), chunk_rows):
                 stop = min(start + chunk_rows, len(queries))
-                products = queries[start:stop] @ cohort_t
-                halves = np.array_split(np.arange(stop - start), 2)
-                jobs = [
-                    pool.submit(_row_stats, products[h[0] : h[-1] + 1], partial, compat, n_cohort)
-                    for h in halves
-                    if len(h)
-                ]
-                offset = start
-                for job, h in zip(jobs, [h for h in halves if len(h)]):
-                    for n, (mean, std) in job.result().items():
-                        out[n][0][offset + h[0] : offset + h[-1] + 1] = mean
-                        out[n][1][offset + h[0] : offset + h[-1] + 1] = std
-                bar.update(stop - start)
+                products = np.asarray(queries[start:stop], dtype=product_dtype) @ cohort_t
+                middle = (stop - start + 1) // 2
+                for lo, hi in ((0, middle), (middle, stop - start)):
+                    if hi > lo:
+                        job = pool.submit(_row_stats, products[lo:hi], partial, compat, n_cohort)
+                        pending.append((job, start + lo, start + hi))
+                collect()
         finally:
             bar.close()
-            pool.shutdown()
     return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
 
 
@@ -196,23 +209,22 @@ def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict
             if ranked is not None:
                 top = ranked[:, : (n_cohort if n == SNORM else n)]
             else:
-                top = np.sort(np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :], axis=1)[
-                    :, ::-1
-                ]
+                top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :]
+                top = np.sort(top, axis=1)[:, ::-1]
             result[n] = (np.mean(top, axis=1), np.std(top, axis=1))
         return result
     for n in top_ns:
-        top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :]
+        top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :].astype(np.float64)
         mean = top.mean(axis=1)
         result[n] = (mean, np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1)))
     return result
 
 
-def _snorm_from_gram(queries: np.ndarray, cohort_t: np.ndarray, mean_out, std_out) -> None:
+def _snorm_from_gram(queries: np.ndarray, cohort: np.ndarray, mean_out, std_out) -> None:
     """s-norm over the whole cohort without the products: mean = x.c_bar, var = x'Gx/C - mean^2."""
-    n_cohort = cohort_t.shape[1]
-    centroid = cohort_t.sum(axis=1) / n_cohort
-    gram = (cohort_t @ cohort_t.T) / n_cohort
+    n_cohort = len(cohort)
+    centroid = cohort.sum(axis=0) / n_cohort
+    gram = (cohort.T @ cohort) / n_cohort
     for start in range(0, len(queries), 65536):
         x = queries[start : start + 65536]
         mean = x @ centroid

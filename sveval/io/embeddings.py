@@ -113,9 +113,88 @@ def _read_npy(path: Path):
     return ids, vectors
 
 
+_BINARY_VECTOR = {b"FV \x04": np.dtype("<f4"), b"DV \x08": np.dtype("<f8")}
+
+
+def _read_scp_fast(path: Path):
+    """Binary float/double vectors in plain ark files (what WeSpeaker and kaldiio write): each ark is read
+    once and the vectors are copied out with numpy. None when anything else shows up (compressed or
+    matrix entries, pipes, text arks), so that kaldiio handles it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    tokens = text.split()
+    n_lines = sum(1 for line in text.splitlines() if line.strip())
+    if not tokens or len(tokens) != 2 * n_lines or "|" in text:
+        return None
+    keys, places = tokens[0::2], [p.rpartition(":") for p in tokens[1::2]]
+    arks, colons, offsets = zip(*places)
+    if "" in colons:
+        return None
+    try:
+        offsets = np.array(offsets, dtype=np.int64)
+    except ValueError:
+        return None
+    arks = np.array(arks, dtype=object)
+    vectors = None
+    for ark in pd.unique(arks):
+        ark_path = Path(ark) if Path(ark).is_absolute() or Path(ark).exists() else path.parent / ark
+        try:
+            data = np.fromfile(ark_path, dtype=np.uint8)
+        except OSError:
+            return None
+        where = np.flatnonzero(arks == ark)
+        off = offsets[where]
+        if off.min() < 0 or off.max() + 10 > len(data):
+            return None
+        header = data[off[:, None] + np.arange(10)]
+        tag = bytes(header[0, :6])
+        if (header[:, :6] != header[0, :6]).any() or tag[:2] != b"\0B" or tag[2:] not in _BINARY_VECTOR:
+            return None
+        dtype = _BINARY_VECTOR[tag[2:]]
+        dims = np.unique(header[:, 6:10].copy().view("<i4"))
+        if len(dims) != 1 or (vectors is not None and (dims[0], dtype) != (vectors.shape[1], vectors.dtype)):
+            return None
+        dim = int(dims[0])
+        width = dim * dtype.itemsize
+        if off.max() + 10 + width > len(data):
+            return None
+        vectors = np.empty((len(keys), dim), dtype=dtype) if vectors is None else vectors
+        _copy_runs(data, off + 10, width, dtype, vectors, where)
+    return keys, vectors
+
+
+def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.ndarray, rows: np.ndarray):
+    """out[rows[i]] = data[starts[i] : starts[i] + width] as dtype. Entries whose keys have equal length
+    sit at a constant stride in the ark: each such run is copied as one strided view."""
+    order = np.argsort(starts, kind="stable")
+    starts, rows = starts[order], rows[order]
+    if len(starts) > 1 and np.diff(starts).min() < width:
+        raise InputError("overlapping entries in the ark file")
+    breaks = (
+        np.flatnonzero(np.diff(starts, n=2) != 0) + 2 if len(starts) > 2 else np.array([], dtype=np.int64)
+    )
+    bounds = [0, *(b for b in breaks.tolist()), len(starts)]
+    first = 0
+    for end in bounds[1:]:
+        if end - first == 0:
+            continue
+        stride = int(starts[first + 1] - starts[first]) if end - first > 1 else width
+        view = np.lib.stride_tricks.as_strided(
+            data[starts[first] :], shape=(end - first, width), strides=(stride, 1), writeable=False
+        )
+        out[rows[first:end]] = view.view(dtype)
+        first = end
+
+
 def _read_kaldi(path: Path, suffix: str):
     import kaldiio  # noqa: PLC0415
 
+    if suffix == ".scp":
+        fast = _read_scp_fast(path)
+        if fast is not None:
+            return fast
     ids, arrays = [], []
     try:
         reader = kaldiio.load_scp_sequential(str(path)) if suffix == ".scp" else kaldiio.load_ark(str(path))
