@@ -1,8 +1,9 @@
 """A scoring run's output folder, laid out like the `scores/` folders that accompany released models.
 
-    <list basename>.score                        cosine, 4 columns (3 for unlabelled lists)
+    <list basename>.score                        cosine, 4 columns
     <cohort>_snorm_<list basename>.score         s-norm, 8 columns
     <cohort>_asnorm<N>_<list basename>.score     AS-norm, 8 columns
+                                                 (unlabelled lists: `enroll test score`, 3 columns)
     <eval>_cos_result, <eval>_snorm<N>_result, <eval>_asnorm<N>_result
                                                  WeSpeaker result blocks, one per labelled list, rewritten
     results.json                                 everything above plus definitions and provenance
@@ -65,8 +66,10 @@ def write_score_folder(
     table = id_byte_table(run.utterances)
     jobs = [(lst, res) for lst in run.lists for res in lst.methods]
     for lst, res in tqdm(jobs, desc="writing scores", unit="file", disable=not progress, leave=False):
+        # unlabelled lists: 3 columns for every method (the 8-column layout has a label column)
+        extra = res.extra if lst.is_target is not None else None
         data = format_coded_score_bytes(
-            table, lst.enroll_index, lst.test_index, res.values, lst.is_target, res.extra
+            table, lst.enroll_index, lst.test_index, res.values, lst.is_target, extra
         )
         path = folder / res.score_file
         with atomic_path(path) as tmp:
