@@ -151,10 +151,10 @@ def wespeaker_baseline(paths: dict, n_trials: int) -> float:
     est = load * 2 + cos_loop + stats + norm_loop
     print(
         f"  WeSpeaker-style baseline, E list, cos + asnorm300: {est:.0f} s (extrapolated: per-trial cosine "
-        f"{cos_loop:.0f} s from {n_trials:,} of {total:,} trials; cohort statistics {stats:.0f} s from 10,000 "
-        f"of {unique:,} utterances x2 (enroll and test sets); normalisation loop {norm_loop:.0f} s from "
-        f"{n_trials:,} trials; reading embeddings {2 * load:.0f} s, once per script). Its full score "
-        f"matrix would hold {unique * N_COHORT * 4 / 1e9:.1f} GB of float32 per set."
+        f"{cos_loop:.0f} s from {n_trials:,} of {total:,} trials; cohort statistics {stats:.0f} s from "
+        f"10,000 of {unique:,} utterances x2 (enroll and test sets); normalisation loop "
+        f"{norm_loop:.0f} s from {n_trials:,} trials; reading embeddings {2 * load:.0f} s, once per "
+        f"script). Its full score matrix would hold {unique * N_COHORT * 4 / 1e9:.1f} GB of float32 per set."
     )
     return est
 

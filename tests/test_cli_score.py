@@ -8,9 +8,9 @@ import kaldiio
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sveval.cli.main import cli
 
 from sveval import metrics
-from sveval.cli.main import cli
 from sveval.io.results import read_result_file
 from sveval.io.score_folder import add_artifacts, det_plot_name, read_results_json
 from sveval.io.scores import read_score_file
@@ -106,8 +106,9 @@ def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
     emb = exp / "exp" / "embeddings"
     out = tmp_path / "out"
     code, text = run(
-        "--embeddings", emb / "vox1" / "xvector.scp", "--cohort", emb / "vox2_dev", "--cohort-name", "cohortX",
-        "--eval-name", "evalY", "--trials", exp / "mine.kaldi", "--trials", exp / "blind.txt",
+        "--embeddings", emb / "vox1" / "xvector.scp", "--cohort", emb / "vox2_dev",
+        "--cohort-name", "cohortX", "--eval-name", "evalY",
+        "--trials", exp / "mine.kaldi", "--trials", exp / "blind.txt",
         "--norm", "cos,asnorm", "--top-n", 5, "--compat", "wespeaker", "--out", out,
     )  # fmt: skip
     assert code == 0, text
