@@ -192,6 +192,11 @@ def score_lists(
     centred = np.asarray(evaluation.vectors[used], dtype=dtype)
     centred -= mean
     norms = scoring.row_norms(centred, compat)
+    if not (norms > 0).all():
+        raise InputError(
+            f"the embedding of {evaluation.ids[used[np.flatnonzero(~(norms > 0))[0]]]} equals the mean vector: "
+            "its cosine is undefined (try --mean none)"
+        )
     if compat == "exact":  # in place: one float64 copy of the scored utterances, no more
         unit_cos = queries = centred
         unit_cos /= norms[:, None]
@@ -214,6 +219,9 @@ def score_lists(
                 f"({n_speakers:,} speakers in {cohort.name})"
             )
         spk = scoring.speaker_means(cohort.embeddings.vectors, codes, n_speakers, compat) - mean
+        flat = np.flatnonzero(~np.abs(spk).any(axis=1))
+        if flat.size:
+            raise InputError(f"cohort speaker {speakers[flat[0]]}'s mean embedding equals the mean vector")
         how = "exact" if compat == "exact" else "score_norm"
         stats = scoring.cohort_statistics(
             queries,

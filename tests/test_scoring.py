@@ -288,3 +288,11 @@ def test_bad_cohorts_are_refused():
         score_lists(evaluation, [trials], ScoreOptions(methods=("snorm",)), cohort=short)
     with pytest.raises(InputError, match="need a cohort"):
         score_lists(evaluation, [trials], ScoreOptions(methods=("snorm",)))
+
+
+def test_an_embedding_equal_to_the_mean_is_refused():
+    evaluation, _, trials = synthetic(seed=5, n_trials=40)
+    vectors = evaluation.vectors.copy()
+    vectors[evaluation.ids == trials.test[0]] = 0.0
+    with pytest.raises(InputError, match=f"embedding of {trials.test[0]} equals the mean vector"):
+        score_lists(Embeddings(evaluation.ids, vectors), [trials], ScoreOptions(mean="none"))
