@@ -193,10 +193,8 @@ def score_lists(
     centred -= mean
     norms = scoring.row_norms(centred, compat)
     if not (norms > 0).all():
-        raise InputError(
-            f"the embedding of {evaluation.ids[used[np.flatnonzero(~(norms > 0))[0]]]} equals the mean vector: "
-            "its cosine is undefined (try --mean none)"
-        )
+        first = evaluation.ids[used[np.flatnonzero(~(norms > 0))[0]]]
+        raise InputError(f"the embedding of {first} equals the mean vector: its cosine is undefined")
     if compat == "exact":  # in place: one float64 copy of the scored utterances, no more
         unit_cos = queries = centred
         unit_cos /= norms[:, None]
