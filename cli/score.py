@@ -65,6 +65,14 @@ def _set_name(path: Path) -> str:
     help="exact: float64, no rounding before normalisation; wespeaker: reproduce WeSpeaker's "
     "score.py + score_norm.py files line by line (float32, cosine rounded to 5 decimals).",
 )
+@click.option(
+    "--cohort-precision",
+    type=click.Choice(("float32", "float64")),
+    default="float32",
+    show_default=True,
+    help="exact mode: dtype of the AS-norm cohort products (float64: everything float64, about twice the "
+    "cost of the products; float32 moves AS-norm scores by up to ~1e-5).",
+)
 @click.option("--eval-name", help="Eval-set name in result-file names [default: the eval folder name].")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [--exp-dir: EXP/scores]."
@@ -89,6 +97,7 @@ def command(
     norm,
     top_n,
     compat,
+    cohort_precision,
     eval_name,
     out_dir,
     exp_dir,
@@ -170,6 +179,7 @@ def command(
         mean_source=mean_source,
         eval_name=eval_name or _set_name(Path(eval_path)),
         allow_missing=allow_missing,
+        cohort_precision=cohort_precision,
     )
     run = score_lists(evaluation, trial_lists, options, cohort=cohort, progress=progress)
     for lst in run.lists:

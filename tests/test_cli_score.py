@@ -155,6 +155,14 @@ def test_bad_input_exits_2_before_any_work(exp, tmp_path):
     assert code == 2 and "no such trial list" in text
 
 
+def test_cohort_precision_float64(exp):
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
+    assert run(*args, "--cohort-precision", "float64")[0] == 0
+    assert read_results_json(exp / "exp" / "scores")["precision"].startswith(
+        "float64 throughout: mean vector"
+    )
+
+
 def test_mean_file_and_none(exp, tmp_path):
     emb = exp / "exp" / "embeddings" / "vox1"
     np.save(tmp_path / "mean.npy", np.full(16, 0.5, dtype=np.float32))
