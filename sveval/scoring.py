@@ -181,22 +181,31 @@ def cohort_statistics(
             bar.update(hi - lo)
         pending.clear()
 
-    # BLAS uses both cores for the product; then two workers take the row halves (np.partition and sort
-    # release the GIL). Not overlapped: BLAS threads and partition threads fighting for two cores is slower.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # A pipeline on two cores: one BLAS thread computes the products of chunk k+1 while a worker selects
+    # and reduces chunk k (np.partition and np.sort release the GIL). Spinning BLAS threads and selection
+    # threads fighting over the same cores was slower, and much slower on a loaded machine.
+    with _one_blas_thread(), ThreadPoolExecutor(max_workers=1) as pool:
         try:
             for start in range(0, len(queries), chunk_rows):
                 stop = min(start + chunk_rows, len(queries))
                 products = np.asarray(queries[start:stop], dtype=product_dtype) @ cohort_t
-                middle = (stop - start + 1) // 2
-                for lo, hi in ((0, middle), (middle, stop - start)):
-                    if hi > lo:
-                        job = pool.submit(_row_stats, products[lo:hi], partial, compat, n_cohort)
-                        pending.append((job, start + lo, start + hi))
                 collect()
+                pending.append((pool.submit(_row_stats, products, partial, compat, n_cohort), start, stop))
+            collect()
         finally:
             bar.close()
     return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread for the block (threadpoolctl, present with scikit-learn); else no-op."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        from contextlib import nullcontext  # noqa: PLC0415
+
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict:

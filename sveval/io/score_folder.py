@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def write_score_folder(
     written: list[Path] = []
     table = id_byte_table(run.utterances)
     jobs = [(lst, res) for lst in run.lists for res in lst.methods]
-    for lst, res in tqdm(jobs, desc="writing scores", unit="file", disable=not progress, leave=False):
+
+    def write_one(job) -> Path:
+        lst, res = job
         # unlabelled lists: 3 columns for every method (the 8-column layout has a label column)
         extra = res.extra if lst.is_target is not None else None
         data = format_coded_score_bytes(
@@ -74,7 +77,14 @@ def write_score_folder(
         path = folder / res.score_file
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
-        written.append(path)
+        return path
+
+    # two files at a time: numpy's gathers and byte squeezing release the GIL
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = pool.map(write_one, jobs)
+        written += list(
+            tqdm(done, total=len(jobs), desc="writing scores", unit="file", disable=not progress, leave=False)
+        )
     for method in run.methods:
         blocks = [
             ResultBlock(

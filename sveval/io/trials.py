@@ -129,7 +129,11 @@ def canonical_lines(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray 
 
 def fingerprint(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
     """`sha256:<hex>` of the canonical Kaldi form: the same list in any of the formats gets the same print."""
-    digest = hashlib.sha256("".join(canonical_lines(enroll, test, is_target)).encode("utf-8"))
+    # the text of canonical_lines, joined without per-line Python formatting (several times faster)
+    labels = None if is_target is None else np.array(KALDI_LABELS, dtype=object)[is_target.astype(np.intp)]
+    columns = (enroll, test) if labels is None else (enroll, test, labels)
+    text = "\n".join(map(" ".join, zip(*columns))) + "\n" if len(enroll) else ""
+    digest = hashlib.sha256(text.encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 
