@@ -219,6 +219,7 @@ def main() -> None:
     )
     parser.add_argument("--cohort-utts", type=int, default=5, help="utterances per cohort speaker")
     parser.add_argument("--baseline-trials", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each sveval timing (best is kept)")
     args = parser.parse_args()
     root = Path(args.workdir or tempfile.mkdtemp(prefix="sveval-bench-"))
     t = time.perf_counter()
@@ -230,35 +231,27 @@ def main() -> None:
     exp = root / "exp"
     lists = [str(paths[n]) for n in LISTS]
     trials = [a for p in lists for a in ("--trials", p)]
-    print("sveval score:")
-    full, rss = run_sveval(
-        ["--exp-dir", str(exp), *trials, "--out", str(root / "exact")], "O+E+H x 3 methods, exact"
+    floors = [product_floor(paths)]
+    print(f"float32 cohort products alone (153,516 x 5,994 x 256, 2 BLAS threads): {floors[0]:.1f} s")
+    print("sveval score (best of --repeat runs each):")
+    full_args = ["--exp-dir", str(exp), *trials, "--out", str(root / "exact")]
+    full, rss = min(run_sveval(full_args, "O+E+H x 3 methods, exact") for _ in range(args.repeat))
+    e_args = ["--exp-dir", str(exp), "--trials", str(paths["vox1_E"]), "--norm", "cos,asnorm"]
+    e_only, _ = min(
+        run_sveval([*e_args, "--out", str(root / "e")], "E x cos+asnorm300, exact")
+        for _ in range(args.repeat)
     )
-    e_only, _ = run_sveval(
-        [
-            "--exp-dir",
-            str(exp),
-            "--trials",
-            str(paths["vox1_E"]),
-            "--norm",
-            "cos,asnorm",
-            "--out",
-            str(root / "e"),
-        ],
-        "E x cos+asnorm300, exact",
-    )
-    ws, _ = run_sveval(
-        ["--exp-dir", str(exp), *trials, "--compat", "wespeaker", "--out", str(root / "ws")],
-        "O+E+H x 3 methods, --compat wespeaker",
-    )
+    ws_args = ["--exp-dir", str(exp), *trials, "--compat", "wespeaker", "--out", str(root / "ws")]
+    run_sveval(ws_args, "O+E+H x 3 methods, --compat wespeaker")
     baseline = wespeaker_baseline(paths, args.baseline_trials)
     breakdown(paths, root)
-    floor = product_floor(paths)
-    print(f"  float32 cohort products alone (153,516 x 5,994 x 256): {floor:.1f} s")
+    floors.append(product_floor(paths))
+    floor = min(floors)
+    print(f"float32 cohort products alone, again: {floors[1]:.1f} s")
     print("summary:")
     print(
         f"  O+E+H x 3 methods: {full:.1f} s (target <= 15 s; {full / floor:.1f}x the float32 product floor "
-        f"measured in this run), peak RSS {rss:.2f} GB (target <= 1.5 GB)"
+        f"of this run: the machine's speed at the time), peak RSS {rss:.2f} GB (target <= 1.5 GB)"
     )
     print(
         f"  E cos+asnorm300: sveval {e_only:.1f} s vs WeSpeaker-style {baseline:.0f} s: "
