@@ -16,7 +16,7 @@ import pandas as pd
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_text, write_text
-from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.io.table import column, require_width, row_widths, split_rows, uniform_table
 from sveval.types import TrialList
 
 KALDI_LABELS = ("nontarget", "target")
@@ -45,18 +45,26 @@ def detect_format(first_row: list[str], source: str) -> str:
 
 def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
     """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
-    rows = split_rows(text, source, "trial list")
-    fmt = detect_format(rows[0], source)
+    first = text.split("\n", 1)[0].split()
+    table = uniform_table(text, len(first)) if first else None
+    if table is not None and FORMATS[detect_format(first, source)][0] == len(first):
+        rows = table.T  # fast path: plain ASCII lines, all of the same width (`column` picks rows[:, i])
+        pick = _table_column
+    else:
+        rows = split_rows(text, source, "trial list")
+        pick = column
+    fmt = detect_format(list(rows[0]) if table is None else first, source)
     width, expected = FORMATS[fmt]
-    require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+    if table is None:
+        require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
     if fmt == "kaldi":
-        enroll, test, labels = column(rows, 0), column(rows, 1), column(rows, 2)
+        enroll, test, labels = pick(rows, 0), pick(rows, 1), pick(rows, 2)
         is_target = _labels(labels, KALDI_LABELS, source, expected)
     elif fmt == "voxceleb":
-        labels, enroll, test = column(rows, 0), column(rows, 1), column(rows, 2)
+        labels, enroll, test = pick(rows, 0), pick(rows, 1), pick(rows, 2)
         is_target = _labels(labels, VOXCELEB_LABELS, source, expected)
     else:
-        enroll, test, is_target = column(rows, 0), column(rows, 1), None
+        enroll, test, is_target = pick(rows, 0), pick(rows, 1), None
     _refuse_duplicates(enroll, test, is_target, source)
     file_name = os.path.basename(source)
     return TrialList(
@@ -68,6 +76,10 @@ def parse_trials(text: str, source: str, name: str | None = None, basename: str 
         fingerprint=fingerprint(enroll, test, is_target),
         source=source,
     )
+
+
+def _table_column(table_t: np.ndarray, index: int) -> np.ndarray:
+    return table_t[index].copy()
 
 
 def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:
