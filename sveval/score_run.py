@@ -273,8 +273,10 @@ def score_lists(
         results.append(ListResult(trials, kept, missing, tuple(per_method), e, t))
     notes = tuple(
         f"{r.trials.name}: unlabelled, scores written, metrics skipped"
-        for r in results
         if not r.trials.labelled
+        else f"{r.trials.name}: only one class of trials scored, metrics skipped"
+        for r in results
+        if r.methods[0].metrics is None
     )
     return ScoringRun(
         eval_name=options.eval_name,
