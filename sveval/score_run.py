@@ -69,8 +69,9 @@ class ScoreOptions:
 class MethodResult:
     """Scores of one list by one method, in trial order of the kept trials.
 
-    values: float64 (in wespeaker mode exactly the printed values); extra: (n, 4) |e| |t| mu_e mu_t for
-    normalised scores, else None; metrics: a `sveval.metrics.Metrics` or None for unlabelled lists.
+    values: float64 (exact mode: full precision; wespeaker mode: exactly the printed values); extra: (n, 4)
+    |e| |t| mu_e mu_t for normalised scores, else None; metrics: a `sveval.metrics.Metrics` of the scores as
+    printed in the score file (5 decimals, both modes), or None for unlabelled lists.
     """
 
     method: str
@@ -258,7 +259,12 @@ def score_lists(
                 extra = np.stack([norms[e], norms[t], s.mean[e], s.mean[t]], axis=1).astype(np.float64)
             metrics = None
             if labels is not None and labels.any() and (~labels).any():
-                metrics = m.evaluate(values, labels, options.p_target, options.c_miss, options.c_fa)
+                # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
+                # result files and results.json can then be recomputed from the score files
+                printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
+                metrics = m.evaluate(
+                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=_sweep(compat)
+                )
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(
@@ -315,6 +321,12 @@ def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | f
     return scoring.mean_vector(cohort.embeddings.vectors, "exact" if dtype is np.float64 else "wespeaker")
 
 
+def _sweep(compat: str) -> str:
+    """Tied scores: file order (per-trial) by default; numpy's unstable argsort order, as WeSpeaker's
+    compute_metrics.py sorts, in wespeaker mode (see sveval.metrics)."""
+    return "wespeaker" if compat == "wespeaker" else "per-trial"
+
+
 def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts = {"score": method}
     if method == "asnorm":
@@ -328,5 +340,5 @@ def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts["trials"] = tag + (f"-dropped{dropped}" if dropped else "")
     parts["eer"] = "nist"
     parts["dcf"] = dcf_tag(options.p_target, options.c_miss, options.c_fa)
-    parts["sweep"] = "per-trial"
+    parts["sweep"] = _sweep(options.compat)
     return make_signature(**parts)

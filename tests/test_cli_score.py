@@ -85,6 +85,8 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         assert block.score_file == entry["score_file"]
         assert f"{block.eer_percent:.3f}" == f"{100 * m.eer:.3f}" == f"{entry['eer']:.3f}"
         assert f"{block.min_dcf:.3f}" == f"{m.min_dcf:.3f}"
+        # metrics come from the printed scores: recomputing them from the file gives the same numbers exactly
+        assert entry["eer"] == 100 * m.eer and entry["min_dcf"] == m.min_dcf
         assert entry["n_target"] == trials.n_target and entry["n_nontarget"] == trials.n_nontarget
         assert ("top-n:10" in entry["signature"]) == (method == "asnorm")
         assert f"trials:mine.kaldi@{trials.short_fingerprint}" in entry["signature"]
@@ -119,6 +121,14 @@ def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["compat"] == "wespeaker" and "float32" in doc["precision"]
     assert "skipped" in doc["lists"][1]["methods"]["cos"]["metrics"]
+    entry = doc["lists"][0]["methods"]["asnorm"]
+    sf = read_score_file(out / entry["score_file"])
+    m = metrics.evaluate(sf.values, sf.labels, sweep="wespeaker")
+    assert (
+        "sweep:wespeaker" in entry["signature"]
+        and entry["eer"] == 100 * m.eer
+        and entry["min_dcf"] == m.min_dcf
+    )
     assert len(read_result_file(out / "evalY_cos_result")) == 1  # the unlabelled list has no block
 
 
