@@ -69,15 +69,18 @@ class ScoreOptions:
 class MethodResult:
     """Scores of one list by one method, in trial order of the kept trials.
 
-    values: float64 (exact mode: full precision; wespeaker mode: exactly the printed values); extra: (n, 4)
-    |e| |t| mu_e mu_t for normalised scores, else None; metrics: a `sveval.metrics.Metrics` of the scores as
-    printed in the score file (5 decimals, both modes), or None for unlabelled lists.
+    values: float64 (exact mode: full precision; wespeaker mode: exactly the printed values);
+    norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
+    `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
+    metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
+    modes), or None for unlabelled lists.
     """
 
     method: str
     score_file: str
     values: np.ndarray
-    extra: np.ndarray | None
+    norms: np.ndarray | None
+    cohort_mean: np.ndarray | None
     metrics: object | None
     signature: str
 
@@ -109,6 +112,14 @@ class ListResult:
     @property
     def is_target(self) -> np.ndarray | None:
         return None if self.trials.is_target is None else self.trials.is_target[self.kept]
+
+    def extra(self, result: MethodResult) -> np.ndarray | None:
+        """(n, 4) float64 |e| |t| mu_e mu_t per kept trial (the 8-column statistics), None for cosine."""
+        if result.norms is None:
+            return None
+        e, t = self.enroll_index, self.test_index
+        columns = [result.norms[e], result.norms[t], result.cohort_mean[e], result.cohort_mean[t]]
+        return np.stack(columns, axis=1).astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,14 +260,14 @@ def score_lists(
         labels = None if trials.is_target is None else trials.is_target[kept]
         per_method = []
         for method in methods:
-            extra = None
+            utterance_norms = cohort_mean = None
             values = np.asarray(cos, dtype=np.float64)
             if method != "cos":
                 s = stats[scoring.SNORM if method == "snorm" else options.top_n]
                 values = scoring.normalise_scores(cos, e, t, s)
                 if compat == "wespeaker":
                     values = scoring.round_half_even_decimal(values, 5)
-                extra = np.stack([norms[e], norms[t], s.mean[e], s.mean[t]], axis=1).astype(np.float64)
+                utterance_norms, cohort_mean = norms, s.mean
             metrics = None
             if labels is not None and labels.any() and (~labels).any():
                 # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
@@ -271,7 +282,8 @@ def score_lists(
                     method,
                     name,
                     values,
-                    extra,
+                    utterance_norms,
+                    cohort_mean,
                     metrics,
                     _signature(method, trials, kept, cohort, n_speakers, options),
                 )

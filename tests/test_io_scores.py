@@ -118,6 +118,21 @@ def test_vectorised_formatting_equals_per_line_python_format_everywhere():
         format_score_lines(enroll[:1], test[:1], np.array([np.nan]), None)
 
 
+def test_per_utterance_statistics_give_the_same_lines_as_per_trial_ones():
+    from sveval.io.scores import format_coded_score_bytes, id_byte_table
+
+    rng = np.random.default_rng(2)
+    ids = np.array([f"u{i}" for i in range(50)], dtype=object)
+    norms, means = rng.uniform(0, 30, 50), rng.normal(size=50) / 5
+    e, t = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    values, labels = rng.normal(size=400), rng.random(400) < 0.5
+    per_trial = np.stack([norms[e], norms[t], means[e], means[t]], axis=1)
+    table = id_byte_table(ids)
+    a = format_coded_score_bytes(table, e, t, values, labels, utterance_extra=(norms, means))
+    b = format_coded_score_bytes(table, e, t, values, labels, per_trial, chunk=77)
+    assert a == b == format_score_lines(ids[e], ids[t], values, labels, per_trial).encode()
+
+
 def test_write_is_atomic_on_failure(tmp_path):
     path = write(tmp_path / "keep.score", "old\n")
     bad = np.array([object()], dtype=object)  # formatting fails midway

@@ -248,9 +248,11 @@ def test_exact_mode_matches_a_float64_per_trial_implementation(precision, tolera
         want = np.array(expected[res.method])
         atol = tolerance if res.method == "asnorm" else 1e-9
         np.testing.assert_allclose(res.values, want[:, 0], rtol=0, atol=atol)
-        if res.extra is not None:
-            np.testing.assert_allclose(res.extra[:, :2], want[:, 1:3], rtol=0, atol=1e-9)
-            np.testing.assert_allclose(res.extra[:, 2:], want[:, 3:], rtol=0, atol=atol / 100)
+        extra = run.lists[0].extra(res)
+        assert (extra is None) == (res.method == "cos")
+        if extra is not None:
+            np.testing.assert_allclose(extra[:, :2], want[:, 1:3], rtol=0, atol=1e-9)
+            np.testing.assert_allclose(extra[:, 2:], want[:, 3:], rtol=0, atol=atol / 100)
 
 
 def test_statistics_are_computed_once_per_utterance_across_lists():

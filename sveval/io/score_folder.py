@@ -70,9 +70,9 @@ def write_score_folder(
     def write_one(job) -> Path:
         lst, res = job
         # unlabelled lists: 3 columns for every method (the 8-column layout has a label column)
-        extra = res.extra if lst.is_target is not None else None
+        stats = (res.norms, res.cohort_mean) if lst.is_target is not None and res.norms is not None else None
         data = format_coded_score_bytes(
-            table, lst.enroll_index, lst.test_index, res.values, lst.is_target, extra
+            table, lst.enroll_index, lst.test_index, res.values, lst.is_target, utterance_extra=stats
         )
         path = folder / res.score_file
         with atomic_path(path) as tmp:

@@ -166,6 +166,13 @@ def _fill_decimal(out: np.ndarray, values: np.ndarray, digits: int) -> None:
         out[:, 1 + j] = digit if power == 1 else np.where(whole >= power, digit, np.uint8(0))
 
 
+def decimal_table(values: np.ndarray, digits: int) -> np.ndarray:
+    """(n, width) uint8: `%.{digits}f` of each value, NUL padded (see `_fill_decimal`)."""
+    out = np.zeros((len(values), _decimal_width(values, digits)), dtype=np.uint8)
+    _fill_decimal(out, values, digits)
+    return out
+
+
 def _decimal_width(values: np.ndarray, digits: int) -> int:
     largest = float(np.abs(values).max()) if len(values) else 0.0
     return 1 + len("%.*f" % (digits, largest))  # noqa: UP031 (sign + the widest text)
@@ -217,14 +224,21 @@ def format_coded_score_bytes(
     is_target: np.ndarray | None,
     extra: np.ndarray | None = None,
     chunk: int = 131072,
+    utterance_extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bytes:
     """Score-file bytes with ids given as row numbers of `id_table` (from `id_byte_table`).
 
     Every line is laid out in a fixed-width uint8 row (NUL padding inside variable-width fields), the rows
     are filled column block by column block with numpy, and the NULs are squeezed out at the end.
+    utterance_extra: (norms, means), one value per row of `id_table`, instead of `extra`: the 8-column
+    statistics |e| |t| mu_e mu_t are then formatted once per utterance and copied into the lines.
     """
-    if is_target is None and extra is not None:
+    if is_target is None and (extra is not None or utterance_extra is not None):
         raise ValueError("an 8-column score file needs labels")
+    tables = None
+    if utterance_extra is not None:
+        tables = [decimal_table(np.asarray(v, dtype=np.float64), 4) for v in utterance_extra]
+        extra = None
     values = np.asarray(values, dtype=np.float64)
     id_width = id_table.shape[1]
     score_width = _decimal_width(values, 5)
@@ -236,6 +250,9 @@ def format_coded_score_bytes(
         extra_widths = [_decimal_width(extra[:, j], 4) for j in range(4)]
         for w in extra_widths:
             layout += [1, w]
+    if tables is not None:
+        for table in (tables[0], tables[0], tables[1], tables[1]):
+            layout += [1, table.shape[1]]
     layout.append(1)
     edges = np.concatenate([[0], np.cumsum(layout)])
     labels = np.array([b" nontarget", b" target"]).view(np.uint8).reshape(2, 10)
@@ -256,6 +273,16 @@ def format_coded_score_bytes(
             for j in range(4):
                 rows[:, edges[field]] = ord(" ")
                 _fill_decimal(rows[:, edges[field + 1] : edges[field + 2]], extra[start:stop, j], 4)
+                field += 2
+        if tables is not None:
+            for table, index in (
+                (tables[0], enroll),
+                (tables[0], test),
+                (tables[1], enroll),
+                (tables[1], test),
+            ):
+                rows[:, edges[field]] = ord(" ")
+                rows[:, edges[field + 1] : edges[field + 2]] = np.take(table, index[start:stop], axis=0)
                 field += 2
         rows[:, -1] = ord("\n")
         flat = rows.ravel()
