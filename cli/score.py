@@ -62,7 +62,8 @@ def _set_name(path: Path) -> str:
     type=click.Choice(COMPAT),
     default="exact",
     show_default=True,
-    help="exact: float64, no rounding before normalisation; wespeaker: reproduce WeSpeaker's "
+    help="exact: float64 (AS-norm cohort products: see --cohort-precision), no rounding before "
+    "normalisation; wespeaker: reproduce WeSpeaker's "
     "score.py + score_norm.py files line by line (float32, cosine rounded to 5 decimals).",
 )
 @click.option(
