@@ -141,8 +141,8 @@ def _read_scp_fast(path: Path):
     for ark in pd.unique(arks):
         ark_path = Path(ark) if Path(ark).is_absolute() or Path(ark).exists() else path.parent / ark
         try:
-            data = np.fromfile(ark_path, dtype=np.uint8)
-        except OSError:
+            data = np.memmap(ark_path, dtype=np.uint8, mode="r")  # pages, not a second copy
+        except (OSError, ValueError):  # missing or empty ark: kaldiio's error message names it
             return None
         where = np.flatnonzero(arks == ark)
         off = offsets[where]
