@@ -64,7 +64,7 @@ def mean_vector(vectors: np.ndarray, compat: str = "exact", chunk: int = 65536) 
 
 
 def speaker_means(
-    vectors: np.ndarray, speaker_codes: np.ndarray, n_speakers: int, compat: str = "exact"
+    vectors: np.ndarray, speaker_codes: np.ndarray, n_speakers: int, compat: str = "exact", chunk: int = 65536
 ) -> np.ndarray:
     """Per-speaker mean of raw embeddings; utterances are summed in row order within each speaker
     (wespeaker: float32 running sums divided by the count, like tools/vector_mean.py)."""
@@ -74,16 +74,21 @@ def speaker_means(
     if (counts == 0).any():
         raise ValueError("every speaker needs at least one utterance")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    if compat == "exact":
-        sums = np.add.reduceat(np.asarray(vectors, dtype=np.float64)[order], starts, axis=0)
+    if compat == "exact":  # float64 sums, a block of rows at a time (no float64 copy of a large cohort)
+        sums = np.zeros((n_speakers, vectors.shape[1]), dtype=np.float64)
+        for lo in range(0, len(vectors), chunk):
+            codes = speaker_codes[lo : lo + chunk]
+            block_order = np.argsort(codes, kind="stable")
+            present, first = np.unique(codes[block_order], return_index=True)
+            block = np.asarray(vectors[lo : lo + chunk], dtype=np.float64)[block_order]
+            sums[present] += np.add.reduceat(block, first, axis=0)
         return sums / counts[:, None]
-    sorted_vectors = np.asarray(vectors, dtype=np.float32)[order]
-    # running float32 sum per speaker, row after row (cumsum within a speaker's contiguous block)
+    # WeSpeaker: a float32 running sum per speaker, utterance after utterance in file order
     sums = np.empty((n_speakers, vectors.shape[1]), dtype=np.float32)
-    for first in range(int(counts.max())):
-        has = counts > first
-        rows = sorted_vectors[starts[has] + first]
-        sums[has] = rows if first == 0 else sums[has] + rows
+    for k in range(int(counts.max())):
+        has = counts > k
+        rows = np.asarray(vectors[order[starts[has] + k]], dtype=np.float32)
+        sums[has] = rows if k == 0 else sums[has] + rows
     return sums / counts[:, None].astype(np.float32)
 
 

@@ -298,3 +298,12 @@ def test_an_embedding_equal_to_the_mean_is_refused():
     vectors[evaluation.ids == trials.test[0]] = 0.0
     with pytest.raises(InputError, match=f"embedding of {trials.test[0]} equals the mean vector"):
         score_lists(Embeddings(evaluation.ids, vectors), [trials], ScoreOptions(mean="none"))
+
+
+def test_exact_speaker_means_in_blocks_equal_the_plain_means():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3000, 5)).astype(np.float32)
+    codes = rng.integers(0, 70, 3000)
+    got = scoring.speaker_means(x, codes, 70, "exact", chunk=257)
+    want = np.array([x[codes == k].astype(np.float64).mean(axis=0) for k in range(70)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
