@@ -9,9 +9,10 @@ Definitions (WeSpeaker's, DESIGN.md "Scoring and normalisation"):
     normalised score  0.5 * ((s - mu_e) / sigma_e + (s - mu_t) / sigma_t)
 
 Two arithmetic modes:
-    exact       float64 throughout (cohort products included); s-norm statistics come from the cohort's
-                mean vector and Gram matrix (mu = x.c_bar, E[s^2] = x'Gx / C), which is the same sum
-                reordered.
+    exact       float64 throughout, except the AS-norm cohort products, whose dtype is the caller's
+                choice (`product_dtype`: float32 for speed, ~1e-8 error per product, or float64);
+                s-norm statistics come from the cohort's mean vector and Gram matrix
+                (mu = x.c_bar, E[s^2] = x'Gx / C): the same sums reordered, no products needed.
     wespeaker   WeSpeaker's float32 arithmetic reproduced operation by operation (numpy 1.x promotion
                 rules, which its requirements pin): float32 running sums for the mean vector and the
                 speaker means, sklearn-style row norms and BLAS sdot for the cosine, the cosine rounded
