@@ -292,7 +292,7 @@ def score_lists(
     notes = tuple(
         f"{r.trials.name}: unlabelled, scores written, metrics skipped"
         if not r.trials.labelled
-        else f"{r.trials.name}: only one class of trials scored, metrics skipped"
+        else f"{r.trials.name}: {int(r.kept.sum()):,} trial(s) scored, not both classes: metrics skipped"
         for r in results
         if r.methods[0].metrics is None
     )
