@@ -1,0 +1,145 @@
+"""Gemini DF-ResNet (Golden Gemini, TASLP 2024), laid out like WeSpeaker's `gemini_dfresnet.py`.
+
+Input: fbank features (B, T, F). The map is (B, C, F, T): frequency is downsampled by 2 at each of the four
+downsampling convs, time only at the second one (stride (2, 2)), so 80 mel bins end as 5 rows of 256
+channels. Temporal statistics pooling (mean and unbiased std over time, as WeSpeaker's TSTP) gives
+2 x 256 x 5 = 2560 values, and the linear layer `seg_1` the embedding.
+
+The state-dict names are WeSpeaker's: `downsample_layers.*`, `stages.*`, `seg_1.*`. The Golden Gemini
+release names the final layer `embedding.*`; `sveval.models.checkpoint` renames it on load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DIMS = (32, 32, 64, 128, 256)
+STRIDE_FREQ = (2, 2, 2, 2)
+STRIDE_TIME = (1, 2, 1, 1)
+# Added under the square root of the variance, as WeSpeaker's TSTP does.
+STD_EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One Gemini DF-ResNet depth. `release_name` is how Golden Gemini release folders call it."""
+
+    name: str
+    depths: tuple[int, int, int, int]
+    release_name: str
+    parameters: int  # feat_dim 80, embed_dim 256; checked by the tests against the module
+
+
+ARCHS = {
+    "Gemini_DF_ResNet60": Arch("Gemini_DF_ResNet60", (3, 3, 9, 3), "Gemini_df_resnet56", 4_047_840),
+    "Gemini_DF_ResNet114": Arch("Gemini_DF_ResNet114", (3, 3, 27, 3), "Gemini_df_resnet110", 6_531_552),
+    "Gemini_DF_ResNet183": Arch("Gemini_DF_ResNet183", (3, 8, 45, 3), "Gemini_df_resnet179", 9_196_384),
+    "Gemini_DF_ResNet237": Arch("Gemini_DF_ResNet237", (3, 8, 63, 3), "Gemini_df_resnet233", 11_680_096),
+}
+
+
+class InvertedBottleneck(nn.Module):
+    """1x1 expand x4, 3x3 depthwise, 1x1 project; BN after each conv; residual; ReLU."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(dim, 4 * dim, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4 * dim)
+        self.conv2 = nn.Conv2d(4 * dim, 4 * dim, kernel_size=3, padding=1, groups=4 * dim, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * dim)
+        self.conv3 = nn.Conv2d(4 * dim, dim, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + x)
+
+
+class GeminiDFResNet(nn.Module):
+    def __init__(self, depths: tuple[int, ...], feat_dim: int = 80, embed_dim: int = 256):
+        super().__init__()
+        if feat_dim % 16:
+            raise ValueError(f"feat_dim must be a multiple of 16 (four halvings), got {feat_dim}")
+        self.depths = tuple(depths)
+        self.feat_dim = feat_dim
+        self.embed_dim = embed_dim
+        self.downsample_layers = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Conv2d(1, DIMS[0], kernel_size=3, stride=1, padding=1, bias=False),
+                    nn.BatchNorm2d(DIMS[0]),
+                    nn.ReLU(),
+                )
+            ]
+        )
+        for i in range(4):
+            self.downsample_layers.append(
+                nn.Sequential(
+                    nn.Conv2d(
+                        DIMS[i],
+                        DIMS[i + 1],
+                        kernel_size=3,
+                        stride=(STRIDE_FREQ[i], STRIDE_TIME[i]),
+                        padding=1,
+                        bias=False,
+                    ),
+                    nn.BatchNorm2d(DIMS[i + 1]),
+                )
+            )
+        self.stages = nn.ModuleList(
+            nn.Sequential(*[InvertedBottleneck(DIMS[i + 1]) for _ in range(depths[i])]) for i in range(4)
+        )
+        stats_dim = (feat_dim // 16) * DIMS[-1]
+        self.seg_1 = nn.Linear(2 * stats_dim, embed_dim)
+
+    def frame_map(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) features -> (B, 256, F/16, T') map before pooling."""
+        x = feats.transpose(1, 2).unsqueeze(1)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.downsample_layers[0](x)
+        for i in range(4):
+            x = self.stages[i](self.downsample_layers[i + 1](x))
+        return x
+
+    _channels_last = False
+
+    def use_channels_last(self) -> GeminiDFResNet:
+        """Channels-last weights and inputs: faster convolutions under bf16 on recent GPUs."""
+        self._channels_last = True
+        return self.to(memory_format=torch.channels_last)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) mean-normalised fbank -> (B, embed_dim) embeddings (float32 outside autocast)."""
+        out = self.frame_map(feats).float()  # pooling statistics in float32 even under bf16 autocast
+        mean = out.mean(dim=-1).flatten(1)
+        std = torch.sqrt(out.var(dim=-1) + STD_EPS).flatten(1)
+        return self.seg_1(torch.cat((mean, std), dim=1))
+
+
+def build(arch: str | Arch, feat_dim: int = 80, embed_dim: int = 256) -> GeminiDFResNet:
+    spec = ARCHS[arch] if isinstance(arch, str) else arch
+    return GeminiDFResNet(spec.depths, feat_dim=feat_dim, embed_dim=embed_dim)
+
+
+def count_parameters(arch: str, feat_dim: int = 80, embed_dim: int = 256) -> int:
+    """Parameter count (weights and biases, not BN running statistics), computed without allocating."""
+    with torch.device("meta"):
+        model = build(arch, feat_dim, embed_dim)
+    return sum(p.numel() for p in model.parameters())
+
+
+def depths_from_keys(keys) -> tuple[int, ...]:
+    """Blocks per stage as seen in state-dict keys `stages.<s>.<b>.*`."""
+    blocks: dict[int, set[int]] = {}
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) > 3 and parts[0] == "stages" and parts[1].isdigit() and parts[2].isdigit():
+            blocks.setdefault(int(parts[1]), set()).add(int(parts[2]))
+    return tuple(len(blocks.get(s, ())) for s in range(max(blocks, default=-1) + 1))

@@ -1,0 +1,305 @@
+"""Whole-utterance embedding extraction into a Kaldi ark/scp folder: batched, resumable, multi-process.
+
+Batches only hold utterances with the same number of fbank frames, so no padding ever reaches the network
+and every embedding equals what batch-1 inference gives (up to float rounding). Utterances are ordered by
+frame count (longest first) from their headers, decoded by `num_workers` processes ahead of the device
+(pinned memory on GPU), fbank runs on the device, and `precision="bf16"` adds autocast + channels-last.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sveval.errors import InputError
+from sveval.io import ark
+from sveval.io.audio import Utterance, audio_info, file_size, read_audio
+from sveval.models import parallel
+from sveval.models.checkpoint import LoadedModel
+from sveval.models.fbank import Fbank, FbankConfig, num_frames
+
+MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
+
+
+@dataclass(frozen=True)
+class Skipped:
+    utt: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What one process did. `scp` is the published xvector.scp, or None if other shards are unfinished."""
+
+    out_dir: Path
+    scp: Path | None
+    extracted: int
+    already_done: int
+    skipped: tuple[Skipped, ...]
+    resampled: int
+    multichannel: int
+    seconds: float
+    device: str
+    precision: str
+    part: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def utt_per_second(self) -> float:
+        return self.extracted / self.seconds if self.seconds > 0 else 0.0
+
+
+class Embedder:
+    """Model + fbank on one device. `__call__(waves, lengths)` -> float32 numpy (B, embed_dim)."""
+
+    def __init__(self, loaded: LoadedModel | torch.nn.Module, device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
+        model = loaded.model if isinstance(loaded, LoadedModel) else loaded
+        config = loaded.fbank if isinstance(loaded, LoadedModel) else FbankConfig()
+        self.device = torch.device(device)
+        self.precision = precision
+        self.fbank = Fbank(config).to(self.device)
+        self.model = model.to(self.device).eval()
+        if precision == "bf16" and self.device.type == "cuda":
+            self.model.use_channels_last()
+
+    @torch.inference_mode()
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+        """waves (B, N) padded int16-range samples; rows are grouped by frame count before the network."""
+        frames = [num_frames(int(n), self.fbank.config) for n in lengths]
+        out = np.empty((len(frames), self.model.embed_dim), dtype=np.float32)
+        for count in sorted(set(frames), reverse=True):
+            rows = [i for i, f in enumerate(frames) if f == count]
+            span = int(max(lengths[i] for i in rows))
+            sub = waves[rows, :span] if len(rows) < len(frames) or span < waves.shape[1] else waves
+            sub = sub.to(self.device, non_blocking=True)
+            feats = self.fbank(sub, lengths[rows].to(self.device))
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                emb = self.model(feats)
+            out[rows] = emb.float().cpu().numpy()
+        return out
+
+
+def plan_batches(frame_counts: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of equal frame count (longest first), at most `batch_size` each."""
+    order = sorted(range(len(frame_counts)), key=lambda i: (-frame_counts[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and frame_counts[batches[-1][0]] == frame_counts[i]:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+class BatchAudio(torch.utils.data.Dataset):
+    """Item i: batch i decoded and padded. Decoding errors come back as data, not exceptions."""
+
+    def __init__(self, batches: list[list[Utterance]]):
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> dict:
+        ids, signals, errors, resampled, multichannel = [], [], [], 0, 0
+        for utt in self.batches[index]:
+            try:
+                audio = read_audio(utt.path)
+            except InputError as exc:
+                errors.append((utt.utt, utt.path, str(exc)))
+                continue
+            ids.append(utt.utt)
+            signals.append(audio.samples)
+            resampled += audio.resampled_from is not None
+            multichannel += audio.channels > 1
+        lengths = torch.tensor([len(s) for s in signals], dtype=torch.long)
+        waves = torch.zeros((len(signals), int(lengths.max()) if signals else 0), dtype=torch.float32)
+        for row, signal in enumerate(signals):
+            waves[row, : len(signal)] = torch.from_numpy(signal)
+        return {
+            "ids": ids,
+            "waves": waves,
+            "lengths": lengths,
+            "errors": errors,
+            "resampled": resampled,
+            "multichannel": multichannel,
+        }
+
+
+def resolve_device(device: str, worker: parallel.Worker) -> str:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available to torch")
+        if device == "cuda":
+            device = f"cuda:{worker.local_rank}"
+        torch.cuda.set_device(torch.device(device))
+    elif device != "cpu":
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    return device
+
+
+def _headers(utts: list[Utterance], threads: int) -> list[tuple[int | None, str | None]]:
+    """(samples at 16 kHz, None) or (None, error) per utterance, read with a thread pool."""
+
+    def one(utt: Utterance):
+        try:
+            return audio_info(utt.path).num_samples, None
+        except InputError as exc:
+            return None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(pool.map(one, utts, chunksize=256))
+
+
+def _fail_or_skip(bad: list[Skipped], skip_bad: bool) -> None:
+    if bad and not skip_bad:
+        more = f" (and {len(bad) - 1} more; --skip-bad skips and lists them)" if len(bad) > 1 else ""
+        raise InputError(f"{bad[0].reason}{more}")
+
+
+def extract_to_dir(
+    loaded: LoadedModel,
+    utts: list[Utterance],
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    batch_size: int = 64,
+    precision: str = "fp32",
+    num_workers: int = 0,
+    skip_bad: bool = False,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+    progress: bool = True,
+) -> ExtractResult:
+    """Extract every utterance not yet in `out_dir` and publish `out_dir/xvector.scp` once all are there.
+
+    Under torchrun every rank calls this; ranks split the remaining utterances balanced by duration, each
+    writes its own part, and rank 0 publishes the scp after a barrier. With `num_shards`, this process does
+    shard `shard_index` of the full list; the shard that completes the list publishes the scp.
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    try:
+        worker = parallel.from_environment(num_shards, shard_index)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    device = resolve_device(device, worker)
+    parallel.init_process_group(worker, torch.device(device).type)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    done = {r.utt for r in ark.read_parts(out_dir)}
+    if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
+        mine_all = _shard_of(utts, worker, num_workers)
+        todo = [u for u in mine_all if u.utt not in done]
+    else:
+        todo = [u for u in utts if u.utt not in done]
+    already_done = len(utts) - len([u for u in utts if u.utt not in done])
+
+    # Headers: each rank reads a strided share, then every rank sees all of them.
+    share = todo[worker.index :: worker.count] if worker.distributed else todo
+    gathered = parallel.all_gather(worker, _headers(share, max(4, num_workers)))
+    headers: list = [None] * len(todo)
+    for rank, values in enumerate(gathered):
+        headers[rank :: worker.count if worker.distributed else 1] = values
+    bad = [Skipped(u.utt, u.path, err) for u, (_, err) in zip(todo, headers) if err is not None]
+    fb = loaded.fbank
+    short = [
+        Skipped(
+            u.utt, u.path, f"{u.path}: too short ({n} samples at 16 kHz; at least {MIN_FRAMES} frames needed)"
+        )
+        for u, (n, _) in zip(todo, headers)
+        if n is not None and num_frames(n, fb) < MIN_FRAMES
+    ]
+    bad += short
+    _fail_or_skip(bad, skip_bad)
+    bad_ids = {b.utt for b in bad}
+    good = [(u, n) for u, (n, _) in zip(todo, headers) if u.utt not in bad_ids]
+    if worker.distributed:
+        split = parallel.balanced_split([n for _, n in good], worker.count)[worker.index]
+        good = [good[i] for i in split]
+    parallel.barrier(worker)  # everyone has read the parts before anyone appends
+
+    part = ark.part_name(worker.kind, worker.index, worker.count)
+    embedder = Embedder(loaded, device, precision)
+    frames = [num_frames(n, fb) for _, n in good]
+    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size)]
+    loader = torch.utils.data.DataLoader(
+        BatchAudio(batches),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=device.startswith("cuda"),
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
+    extracted = resampled = multichannel = 0
+    decode_bad: list[Skipped] = []
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(good),
+        unit="utt",
+        desc=f"extract {part}" if worker.kind else "extract",
+        disable=not progress or (worker.distributed and not worker.is_main),
+        smoothing=0.1,
+    )
+    with ark.PartWriter(out_dir, part) as writer, bar:
+        for item in loader:
+            errors = [Skipped(*e) for e in item["errors"]]
+            _fail_or_skip(errors, skip_bad)
+            decode_bad += errors
+            if item["ids"]:
+                vectors = embedder(item["waves"], item["lengths"])
+                writer.write(zip(item["ids"], vectors))
+            extracted += len(item["ids"])
+            resampled += item["resampled"]
+            multichannel += item["multichannel"]
+            bar.update(len(item["ids"]) + len(errors))
+    # Header problems are seen by every rank; rank 0 alone reports them.
+    skipped = tuple((bad if worker.is_main or not worker.distributed else []) + decode_bad)
+    ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
+
+    parallel.barrier(worker)
+    scp = None
+    if worker.is_main or worker.kind == "shard":
+        present = {r.utt for r in ark.read_parts(out_dir)} | ark.read_skipped(out_dir)
+        if all(u.utt in present for u in utts):
+            scp = ark.publish_scp([out_dir], out_dir, order=[u.utt for u in utts]).scp
+    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped))
+    parallel.barrier(worker)
+    parallel.destroy(worker)
+    if worker.distributed:
+        extracted = sum(t[0] for t in totals)
+        resampled = sum(t[1] for t in totals)
+        multichannel = sum(t[2] for t in totals)
+        skipped = tuple(s for t in totals for s in t[3])
+    return ExtractResult(
+        out_dir=out_dir,
+        scp=scp,
+        extracted=extracted,
+        already_done=already_done,
+        skipped=skipped,
+        resampled=resampled,
+        multichannel=multichannel,
+        seconds=time.perf_counter() - started,
+        device=device,
+        precision=precision,
+        part=part,
+    )
+
+
+def _shard_of(utts: list[Utterance], worker: parallel.Worker, threads: int) -> list[Utterance]:
+    """This shard's share of the full list, balanced by file size (a header-free proxy of duration)."""
+    with ThreadPoolExecutor(max_workers=max(4, threads)) as pool:
+        sizes = list(pool.map(file_size, (u.path for u in utts), chunksize=256))
+    return [utts[i] for i in parallel.balanced_split(sizes, worker.count)[worker.index]]
