@@ -1,4 +1,4 @@
-"""Extraction: batched equals batch-1, resume, bad files, shards and merge, the `extract`/`models` commands."""
+"""Extraction: batched equals batch-1, resume, bad files, shards and merge, `extract` and `models`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
 from models_helpers import random_model, save_checkpoint, write_audio, write_corpus  # noqa: E402
-
 from sveval.cli.main import cli  # noqa: E402
+
 from sveval.errors import InputError  # noqa: E402
 from sveval.io.audio import Utterance, list_wav_dir, read_audio  # noqa: E402
 from sveval.models.checkpoint import load_model  # noqa: E402
@@ -66,9 +66,10 @@ def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus):
 
 
 def test_bf16_stays_close_to_fp32(tmp_path, loaded, corpus):
-    result = extract_to_dir(loaded, corpus[:4], tmp_path, device="cpu", precision="bf16", progress=False)
+    # bf16 on a CPU without AMX is emulated and slow: two utterances are enough here.
+    result = extract_to_dir(loaded, corpus[:2], tmp_path, device="cpu", precision="bf16", progress=False)
     written = dict(kaldiio.load_scp(str(result.scp)))
-    for utt, vector in batch1(loaded, corpus[:4]).items():
+    for utt, vector in batch1(loaded, corpus[:2]).items():
         cosine = vector @ written[utt] / np.linalg.norm(vector) / np.linalg.norm(written[utt])
         assert cosine > 0.99
 
