@@ -23,7 +23,9 @@ from sveval.errors import InputError
     "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (torchrun: LOCAL_RANK)."
 )
 @click.option(
-    "--batch-size", type=int, default=64, show_default=True, help="Utterances per batch (equal frame counts)."
+    "--batch-size",
+    type=int,
+    help="Utterances per batch (equal frame counts only). Default 64 on GPU, 1 on CPU (faster there).",
 )
 @click.option(
     "--precision",
