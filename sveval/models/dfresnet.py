@@ -119,10 +119,14 @@ class GeminiDFResNet(nn.Module):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, T, F) mean-normalised fbank -> (B, embed_dim) embeddings (float32 outside autocast)."""
-        out = self.frame_map(feats).float()  # pooling statistics in float32 even under bf16 autocast
-        mean = out.mean(dim=-1).flatten(1)
-        std = torch.sqrt(out.var(dim=-1) + STD_EPS).flatten(1)
-        return self.seg_1(torch.cat((mean, std), dim=1))
+        out = self.frame_map(feats)
+        # Pooling and the final layer in float32 even under bf16 autocast: the statistics share a large
+        # common part, and rounding it to 8 bits of mantissa would swamp the speaker-specific rest.
+        with torch.autocast(feats.device.type, enabled=False):
+            out = out.float()
+            mean = out.mean(dim=-1).flatten(1)
+            std = torch.sqrt(out.var(dim=-1) + STD_EPS).flatten(1)
+            return self.seg_1(torch.cat((mean, std), dim=1))
 
 
 def build(arch: str | Arch, feat_dim: int = 80, embed_dim: int = 256) -> GeminiDFResNet:
