@@ -25,7 +25,14 @@ from sveval.errors import InputError
 @click.option(
     "--batch-size",
     type=int,
-    help="Utterances per batch (equal frame counts only). Default 64 on GPU, 1 on CPU (faster there).",
+    help="Utterances per batch. Default 64 on GPU, 1 on CPU (where batching is slower).",
+)
+@click.option(
+    "--max-padding",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Batch utterances down to (1 - this) x the longest's frames; padding is masked (0: equal only).",
 )
 @click.option(
     "--precision",
@@ -60,6 +67,7 @@ def command(
     out_dir,
     device,
     batch_size,
+    max_padding,
     precision,
     num_workers,
     skip_bad,
@@ -71,9 +79,9 @@ def command(
 ):
     """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint.
 
-    Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). Batches hold utterances of
-    equal frame count only, so every embedding equals batch-1 inference. Resumable: ids already in OUT are
-    skipped, an interrupted run continues where it stopped.
+    Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). Utterances are sorted by
+    length and batched with neighbours; padding is masked inside the network, so every embedding equals
+    batch-1 inference. Resumable: ids already in OUT are skipped, an interrupted run continues.
 
     Front-end: Kaldi fbank (80 mel bins, 25/10 ms, Hamming, dither 0, int16 scale) + mean normalisation.
     Audio at other rates is resampled to 16 kHz and multi-channel audio uses its first channel (both
@@ -131,6 +139,7 @@ def command(
         out_dir,
         device=device,
         batch_size=batch_size,
+        max_padding=max_padding,
         precision=precision,
         num_workers=num_workers,
         skip_bad=skip_bad,

@@ -50,12 +50,18 @@ def batch1(loaded, utts):
     return out
 
 
-def test_plan_batches_groups_equal_frame_counts_longest_first():
-    assert plan_batches([48, 49, 48, 73, 48, 73], batch_size=2) == [[3, 5], [1], [0, 2], [4]]
+def test_plan_batches_longest_first_within_the_padding_budget():
+    frames = [48, 49, 48, 73, 48, 73, 40]
+    assert plan_batches(frames, batch_size=2, max_padding=0) == [[3, 5], [1], [0, 2], [4], [6]]
+    assert plan_batches(frames, batch_size=3, max_padding=0.1) == [[3, 5], [1, 0, 2], [4], [6]]
+    assert plan_batches(frames, batch_size=8, max_padding=0.5) == [[3, 5, 1, 0, 2, 4, 6]]
 
 
-def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus):
-    result = extract_to_dir(loaded, corpus, tmp_path / "out", device="cpu", batch_size=8, progress=False)
+@pytest.mark.parametrize("max_padding", [0.0, 0.6])  # equal frame counts only / everything in one batch
+def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus, max_padding):
+    result = extract_to_dir(
+        loaded, corpus, tmp_path / "out", device="cpu", batch_size=8, max_padding=max_padding, progress=False
+    )
     assert result.extracted == len(LENGTHS) and result.scp == tmp_path / "out" / "xvector.scp"
     written = dict(kaldiio.load_scp(str(result.scp)))
     assert list(written) == [u.utt for u in corpus]  # wav list order, as WeSpeaker writes it

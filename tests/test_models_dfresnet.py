@@ -72,7 +72,7 @@ def test_forward_shape_and_time_downsampling():
     model = build("Gemini_DF_ResNet60").eval()
     with torch.inference_mode():
         feats = torch.randn(2, 50, 80)
-        assert model.frame_map(feats).shape == (2, 256, 5, 25)  # F 80 -> 5, T halved once
+        assert model.frame_map(feats)[0].shape == (2, 256, 5, 25)  # F 80 -> 5, T halved once
         assert model(feats).shape == (2, 256)
 
 
@@ -80,9 +80,30 @@ def test_pooling_is_mean_and_unbiased_std_over_time():
     model = build("Gemini_DF_ResNet60").eval()
     with torch.inference_mode():
         feats = torch.randn(1, 40, 80)
-        fmap = model.frame_map(feats)
+        fmap, _ = model.frame_map(feats)
         stats = torch.cat(
             [fmap.mean(-1).flatten(1), (fmap.var(-1, unbiased=True) + 1e-7).sqrt().flatten(1)], 1
         )
         expected = stats @ model.seg_1.weight.T + model.seg_1.bias
         assert torch.allclose(model(feats), expected, atol=1e-5)
+
+
+def test_padded_rows_with_lengths_equal_each_row_alone():
+    """Masking: zeros past each row's end before every 3x3 conv, pooling over valid columns only."""
+    model = build("Gemini_DF_ResNet60").eval()
+    for module in model.modules():  # BN that maps zeros to non-zeros, so unmasked padding would leak
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+    torch.manual_seed(3)
+    lengths = [37, 36, 30, 9, 4, 3]  # odd and even, down to the 3-frame minimum
+    feats = torch.zeros(len(lengths), max(lengths), 80)
+    with torch.inference_mode():
+        alone = []
+        for row, n in enumerate(lengths):
+            feats[row, :n] = torch.randn(n, 80)
+            alone.append(model(feats[row : row + 1, :n])[0])
+        batched = model(feats, torch.tensor(lengths))
+        unmasked = model(feats)
+    for row in range(len(lengths)):
+        assert torch.allclose(batched[row], alone[row], atol=1e-5, rtol=0)
+    assert (unmasked[3] - alone[3]).abs().max() > 1e-3  # without lengths the padding does leak in

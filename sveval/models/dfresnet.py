@@ -42,6 +42,12 @@ ARCHS = {
 }
 
 
+def _padding(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 1, T) True where a column of `x` is past its row's length."""
+    columns = torch.arange(x.shape[-1], device=x.device)
+    return (columns[None, :] >= lengths[:, None])[:, None, None, :]
+
+
 class InvertedBottleneck(nn.Module):
     """1x1 expand x4, 3x3 depthwise, 1x1 project; BN after each conv; residual; ReLU."""
 
@@ -54,9 +60,11 @@ class InvertedBottleneck(nn.Module):
         self.conv3 = nn.Conv2d(4 * dim, dim, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
         # In-place ReLU and residual add: same values, fewer large allocations (they dominate on CPU).
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        if pad is not None:
+            out.masked_fill_(pad, 0)  # the 3x3 conv must see zeros past the end, as batch-1 padding gives
         out = F.relu(self.bn2(self.conv2(out)), inplace=True)
         out = self.bn3(self.conv3(out))
         out += x
@@ -100,15 +108,32 @@ class GeminiDFResNet(nn.Module):
         stats_dim = (feat_dim // 16) * DIMS[-1]
         self.seg_1 = nn.Linear(2 * stats_dim, embed_dim)
 
-    def frame_map(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, T, F) features -> (B, 256, F/16, T') map before pooling."""
+    def frame_map(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
+        """(B, T, F) features -> (B, 256, F/16, T') map before pooling, and valid columns per row (or None).
+
+        With `lengths` (valid frames per row, rows padded with zeros), every 3x3 convolution sees zeros past
+        each row's end, exactly what it sees alone with its own zero padding, so valid outputs do not depend
+        on the padding: 1x1 convolutions, BatchNorm (eval) and ReLU act per position.
+        """
         x = feats.transpose(1, 2).unsqueeze(1)
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if lengths is not None and bool((lengths == feats.shape[1]).all()):
+            lengths = None
+        pad = None
         x = self.downsample_layers[0](x)
         for i in range(4):
-            x = self.stages[i](self.downsample_layers[i + 1](x))
-        return x
+            if lengths is not None:
+                x.masked_fill_(_padding(lengths, x), 0)  # input of the 3x3 downsampling conv
+                x = self.downsample_layers[i + 1](x)
+                if STRIDE_TIME[i] == 2:
+                    lengths = (lengths + 1) // 2  # ceil(T / 2): kernel 3, padding 1, stride 2
+                pad = _padding(lengths, x)
+            else:
+                x = self.downsample_layers[i + 1](x)
+            for block in self.stages[i]:
+                x = block(x, pad)
+        return x, lengths
 
     _channels_last = False
 
@@ -117,16 +142,30 @@ class GeminiDFResNet(nn.Module):
         self._channels_last = True
         return self.to(memory_format=torch.channels_last)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, T, F) mean-normalised fbank -> (B, embed_dim) embeddings (float32 outside autocast)."""
-        out = self.frame_map(feats)
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, F) mean-normalised fbank -> (B, embed_dim) embeddings (float32 even under autocast).
+
+        lengths: valid frames per row when rows are zero-padded to T (None: all T). Each row's embedding
+        is then the one it gets alone, up to float rounding.
+        """
+        out, lengths = self.frame_map(feats, lengths)
         # Pooling and the final layer in float32 even under bf16 autocast: the statistics share a large
         # common part, and rounding it to 8 bits of mantissa would swamp the speaker-specific rest.
         with torch.autocast(feats.device.type, enabled=False):
             out = out.float()
-            mean = out.mean(dim=-1).flatten(1)
-            std = torch.sqrt(out.var(dim=-1) + STD_EPS).flatten(1)
-            return self.seg_1(torch.cat((mean, std), dim=1))
+            if lengths is None:
+                mean = out.mean(dim=-1)
+                var = out.var(dim=-1)
+            else:
+                valid = torch.arange(out.shape[-1], device=out.device)[None, :] < lengths[:, None]
+                valid = valid[:, None, None, :].float()
+                count = lengths.float()[:, None, None]
+                mean = (out * valid).sum(-1) / count
+                var = ((out - mean[..., None]).square() * valid).sum(-1) / (
+                    count - 1
+                )  # unbiased, as torch.var
+            std = torch.sqrt(var + STD_EPS)
+            return self.seg_1(torch.cat((mean.flatten(1), std.flatten(1)), dim=1))
 
 
 def build(arch: str | Arch, feat_dim: int = 80, embed_dim: int = 256) -> GeminiDFResNet:

@@ -1,9 +1,12 @@
 """Whole-utterance embedding extraction into a Kaldi ark/scp folder: batched, resumable, multi-process.
 
-Batches only hold utterances with the same number of fbank frames, so no padding ever reaches the network
-and every embedding equals what batch-1 inference gives (up to float rounding). Utterances are ordered by
-frame count (longest first) from their headers, decoded by `num_workers` processes ahead of the device
-(pinned memory on GPU), fbank runs on the device, and `precision="bf16"` adds autocast + channels-last.
+Utterances are ordered by frame count (longest first) from their headers and batched with their neighbours
+(at most `max_padding` of a batch's longest utterance in padding). Padding never changes an embedding: the
+network zeroes each row past its end before every 3x3 convolution and pools over valid columns only
+(`GeminiDFResNet.forward(feats, lengths)`), so every embedding equals batch-1 inference up to float
+rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audio is decoded by
+`num_workers` processes ahead of the device (pinned memory on GPU), fbank runs on the device, and
+`precision="bf16"` adds autocast + channels-last (pooling and the final layer stay float32).
 """
 
 from __future__ import annotations
@@ -72,27 +75,26 @@ class Embedder:
 
     @torch.inference_mode()
     def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-        """waves (B, N) padded int16-range samples; rows are grouped by frame count before the network."""
-        frames = [num_frames(int(n), self.fbank.config) for n in lengths]
-        out = np.empty((len(frames), self.model.embed_dim), dtype=np.float32)
-        for count in sorted(set(frames), reverse=True):
-            rows = [i for i, f in enumerate(frames) if f == count]
-            span = int(max(lengths[i] for i in rows))
-            sub = waves[rows, :span] if len(rows) < len(frames) or span < waves.shape[1] else waves
-            sub = sub.to(self.device, non_blocking=True)
-            feats = self.fbank(sub, lengths[rows].to(self.device))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                emb = self.model(feats)
-            out[rows] = emb.float().cpu().numpy()
-        return out
+        """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts."""
+        frames = torch.tensor([num_frames(int(n), self.fbank.config) for n in lengths], device=self.device)
+        waves = waves.to(self.device, non_blocking=True)
+        feats = self.fbank(waves, lengths.to(self.device))  # zero rows past each utterance's frames
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            emb = self.model(feats, frames)
+        return emb.float().cpu().numpy()
 
 
-def plan_batches(frame_counts: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of equal frame count (longest first), at most `batch_size` each."""
+def plan_batches(frame_counts: list[int], batch_size: int, max_padding: float = 0.1) -> list[list[int]]:
+    """Indices in batches of at most `batch_size`, longest first; a batch takes the next utterance while
+    that one is at least (1 - max_padding) times as long as the batch's first (0: equal frame counts)."""
     order = sorted(range(len(frame_counts)), key=lambda i: (-frame_counts[i], i))
     batches: list[list[int]] = []
     for i in order:
-        if batches and len(batches[-1]) < batch_size and frame_counts[batches[-1][0]] == frame_counts[i]:
+        if (
+            batches
+            and len(batches[-1]) < batch_size
+            and frame_counts[i] >= (1 - max_padding) * frame_counts[batches[-1][0]]
+        ):
             batches[-1].append(i)
         else:
             batches.append([i])
@@ -180,6 +182,7 @@ def extract_to_dir(
     *,
     device: str = "auto",
     batch_size: int | None = None,
+    max_padding: float = 0.1,
     precision: str = "fp32",
     num_workers: int = 0,
     skip_bad: bool = False,
@@ -202,6 +205,8 @@ def extract_to_dir(
         batch_size = default_batch_size(device)
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if not 0 <= max_padding < 1:
+        raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
     parallel.init_process_group(worker, torch.device(device).type)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -242,7 +247,7 @@ def extract_to_dir(
     part = ark.part_name(worker.kind, worker.index, worker.count)
     embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
-    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size)]
+    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
     loader = torch.utils.data.DataLoader(
         BatchAudio(batches),
         batch_size=None,

@@ -108,7 +108,7 @@ class Fbank(torch.nn.Module):
         """waves (B, N) in int16 range, padded; lengths (B,) true sample counts (None: all N).
 
         Returns (B, T, num_mel_bins) with T = frames of the longest utterance. Rows past an utterance's
-        own frame count are zero; call sites batch equal frame counts, so normally there are none.
+        own frame count are zero (the network masks them).
         """
         cfg = self.config
         waves = waves.float()
