@@ -1,6 +1,6 @@
 """Extraction speed on CPU: WeSpeaker-style batch-1 fp32 against sveval's path, in one run.
 
-    python benchmarks/extract_cpu.py [--arch Gemini_DF_ResNet60] [--utts 24] [--seconds 8] [--repeats 2]
+    python benchmarks/extract_cpu.py [--arch Gemini_DF_ResNet60] [--utts 16] [--seconds 8] [--repeats 2]
                                      [--batch-size N] [--num-workers 1]
 
 Synthetic 16 kHz audio (all utterances the same length, the best case for equal-length batching; real lists
@@ -75,7 +75,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--arch", default="Gemini_DF_ResNet60")
-    parser.add_argument("--utts", type=int, default=24)
+    parser.add_argument("--utts", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--batch-size", type=int, default=None, help="default: sveval's CPU default (1)")
     parser.add_argument("--num-workers", type=int, default=1)

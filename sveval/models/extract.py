@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,6 @@ class ExtractResult:
     device: str
     precision: str
     part: str
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def utt_per_second(self) -> float:
