@@ -110,17 +110,18 @@ def trial_eer(vectors: dict[str, np.ndarray], pairs: int, seed: int = 0) -> floa
     x -= x.mean(axis=0)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rng = np.random.default_rng(seed)
-    enroll, test, target = [], [], []
-    while len(enroll) < 2 * pairs:
-        a, b = rng.integers(len(ids), size=2)
-        same = speaker[a] == speaker[b]
-        if a == b or (same and target.count(True) >= pairs) or (not same and target.count(False) >= pairs):
-            continue
-        enroll.append(a)
-        test.append(b)
-        target.append(bool(same))
+    chosen = {True: [], False: []}
+    while min(len(chosen[True]), len(chosen[False])) < pairs:
+        draws = rng.integers(len(ids), size=(1_000_000, 2))
+        draws = draws[draws[:, 0] != draws[:, 1]]
+        same = speaker[draws[:, 0]] == speaker[draws[:, 1]]
+        chosen[True].extend(draws[same].tolist())
+        chosen[False].extend(draws[~same].tolist())
+    trials = np.array(chosen[True][:pairs] + chosen[False][:pairs])
+    enroll, test = trials[:, 0], trials[:, 1]
+    target = np.arange(2 * pairs) < pairs
     scores = np.einsum("ij,ij->i", x[enroll], x[test])
-    return 100 * metrics.eer(scores, np.array(target)).value
+    return 100 * metrics.eer(scores, target).value
 
 
 def main() -> None:

@@ -194,3 +194,29 @@ def test_help_and_metrics_do_not_import_torch():
     code += "CliRunner().invoke(cli, ['extract', '--help']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cli_warns_about_skipped_resampled_and_ignored_keys(tmp_path):
+    model = random_model()
+    extra = {"projection.weight": torch.zeros(7, 256)}
+    checkpoint = save_checkpoint(model, tmp_path / "m" / "final_model.pt", extra=extra)
+    write_audio(tmp_path / "w" / "a" / "v" / "1.wav", 0.5, seed=1, rate=22050)
+    (tmp_path / "w" / "a" / "v" / "2.wav").write_bytes(b"not audio at all")
+    args = [
+        "extract",
+        "--model",
+        str(checkpoint.parent),
+        "--wav-dir",
+        str(tmp_path / "w"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    args += ["--device", "cpu", "--num-workers", "0", "--quiet"]
+    failed = CliRunner().invoke(cli, args)
+    assert failed.exit_code == 2 and "2.wav: cannot read audio header" in failed.output
+    result = CliRunner().invoke(cli, args + ["--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "1 files were not 16 kHz and were resampled" in result.stderr
+    assert "1 utterances skipped" in result.stderr and "skipped a/v/2.wav" in result.stderr
+    assert "ignored training-only checkpoint keys: projection.*" in result.stderr
+    assert list(kaldiio.load_scp(str(tmp_path / "o" / "xvector.scp"))) == ["a/v/1.wav"]
