@@ -42,9 +42,9 @@ def command(feat_dim, embed_dim, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'architecture':<22}{'release name':<22}{'stage depths':<16}{'parameters':>12}")
+    click.echo(f"{'architecture':<22}{'release name':<22}{'stage depths':<16}{'parameters':>24}")
     for row in rows:
         depths = ",".join(map(str, row["stage_depths"]))
         params = f"{row['parameters']:,} ({row['parameters'] / 1e6:.2f} M)"
-        click.echo(f"{row['arch']:<22}{row['release_name']:<22}{depths:<16}{params:>12}")
+        click.echo(f"{row['arch']:<22}{row['release_name']:<22}{depths:<16}{params:>24}")
     click.echo(f"(feat_dim {feat_dim}, embed_dim {embed_dim}, TSTP pooling)")
