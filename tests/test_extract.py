@@ -18,7 +18,8 @@ from sveval.cli.main import cli  # noqa: E402
 from sveval.errors import InputError  # noqa: E402
 from sveval.io.audio import Utterance, list_wav_dir, read_audio  # noqa: E402
 from sveval.models.checkpoint import load_model  # noqa: E402
-from sveval.models.extract import Embedder, extract_to_dir, plan_batches  # noqa: E402
+from sveval.models.extract import extract_to_dir, plan_batches  # noqa: E402
+from sveval.models.fbank import Fbank  # noqa: E402
 
 # 8000/8050/8100 samples all make 48 frames; 8160 makes 49; two of 12000 (73 frames); one of 6000.
 LENGTHS = [8000, 8050, 8100, 8160, 12000, 12000, 6000]
@@ -41,12 +42,13 @@ def corpus(tmp_path):
 
 
 def batch1(loaded, utts):
-    """Reference: one utterance at a time, as WeSpeaker extracts."""
-    embedder = Embedder(loaded, "cpu")
+    """Reference: one utterance at a time through the checkpoint's own (unfolded) model, as WeSpeaker."""
+    fbank = Fbank(loaded.fbank)
     out = {}
-    for utt in utts:
-        samples = torch.from_numpy(read_audio(utt.path).samples)
-        out[utt.utt] = embedder(samples[None], torch.tensor([len(samples)]))[0]
+    with torch.inference_mode():
+        for utt in utts:
+            samples = torch.from_numpy(read_audio(utt.path).samples)
+            out[utt.utt] = loaded.model(fbank(samples[None]))[0].numpy()
     return out
 
 

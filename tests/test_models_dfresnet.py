@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sveval.models.dfresnet import ARCHS, build, count_parameters, depths_from_keys  # noqa: E402
+from sveval.models.dfresnet import ARCHS, build, count_parameters, depths_from_keys, fold_batchnorm  # noqa: E402
 
 REFERENCE = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "gemini_state_dict_keys.json"
@@ -96,14 +96,30 @@ def test_padded_rows_with_lengths_equal_each_row_alone():
             module.running_mean.uniform_(-0.5, 0.5)
     torch.manual_seed(3)
     lengths = [37, 36, 30, 9, 4, 3]  # odd and even, down to the 3-frame minimum
-    feats = torch.zeros(len(lengths), max(lengths), 80)
+    feats = torch.randn(len(lengths), max(lengths), 80)  # whatever lies past a row's end is ignored
     with torch.inference_mode():
-        alone = []
-        for row, n in enumerate(lengths):
-            feats[row, :n] = torch.randn(n, 80)
-            alone.append(model(feats[row : row + 1, :n])[0])
+        alone = [model(feats[row : row + 1, :n])[0] for row, n in enumerate(lengths)]
         batched = model(feats, torch.tensor(lengths))
         unmasked = model(feats)
     for row in range(len(lengths)):
         assert torch.allclose(batched[row], alone[row], atol=1e-5, rtol=0)
     assert (unmasked[3] - alone[3]).abs().max() > 1e-3  # without lengths the padding does leak in
+
+
+def test_folded_batchnorm_is_the_same_function():
+    model = build("Gemini_DF_ResNet60").eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    feats = torch.randn(2, 60, 80)
+    with torch.inference_mode():
+        assert torch.allclose(folded(feats), model(feats), atol=1e-5, rtol=0)
+        lengths = torch.tensor([60, 31])
+        assert torch.allclose(folded(feats, lengths)[1], model(feats[1:, :31])[0], atol=1e-5, rtol=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched

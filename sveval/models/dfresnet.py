@@ -11,6 +11,7 @@ release names the final layer `embedding.*`; `sveval.models.checkpoint` renames 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -111,9 +112,9 @@ class GeminiDFResNet(nn.Module):
     def frame_map(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
         """(B, T, F) features -> (B, 256, F/16, T') map before pooling, and valid columns per row (or None).
 
-        With `lengths` (valid frames per row, rows padded with zeros), every 3x3 convolution sees zeros past
-        each row's end, exactly what it sees alone with its own zero padding, so valid outputs do not depend
-        on the padding: 1x1 convolutions, BatchNorm (eval) and ReLU act per position.
+        With `lengths` (valid frames per row; whatever lies past them is ignored), every 3x3 convolution
+        sees zeros past each row's end, exactly what it sees alone with its own zero padding, so valid
+        outputs do not depend on the padding: 1x1 convolutions, BatchNorm (eval) and ReLU act per position.
         """
         x = feats.transpose(1, 2).unsqueeze(1)
         if self._channels_last:
@@ -121,6 +122,8 @@ class GeminiDFResNet(nn.Module):
         if lengths is not None and bool((lengths == feats.shape[1]).all()):
             lengths = None
         pad = None
+        if lengths is not None:  # the stem's 3x3 conv too must see zeros past each row's end
+            x = x.masked_fill(_padding(lengths, x), 0)
         x = self.downsample_layers[0](x)
         for i in range(4):
             if lengths is not None:
@@ -188,3 +191,41 @@ def depths_from_keys(keys) -> tuple[int, ...]:
         if len(parts) > 3 and parts[0] == "stages" and parts[1].isdigit() and parts[2].isdigit():
             blocks.setdefault(int(parts[1]), set()).add(int(parts[2]))
     return tuple(len(blocks.get(s, ())) for s in range(max(blocks, default=-1) + 1))
+
+
+def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """conv followed by eval-mode BN as one conv with bias, computed in float64."""
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        groups=conv.groups,
+        bias=True,
+        device=conv.weight.device,
+    )
+    with torch.no_grad():
+        fused.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
+        fused.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
+    return fused
+
+
+def fold_batchnorm(model: GeminiDFResNet) -> GeminiDFResNet:
+    """An inference copy with every BatchNorm folded into the convolution before it.
+
+    Same function (eval-mode BN is an affine map per channel), one memory pass fewer per layer; the
+    embeddings move by float rounding only (~1e-7 relative). The original model is left untouched.
+    """
+    folded = copy.deepcopy(model).eval()
+    for layer in folded.downsample_layers:
+        layer[0] = _folded(layer[0], layer[1])
+        layer[1] = nn.Identity()
+    for stage in folded.stages:
+        for block in stage:
+            for i in (1, 2, 3):
+                conv, bn = getattr(block, f"conv{i}"), getattr(block, f"bn{i}")
+                setattr(block, f"conv{i}", _folded(conv, bn))
+                setattr(block, f"bn{i}", nn.Identity())
+    return folded
