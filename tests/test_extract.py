@@ -222,3 +222,17 @@ def test_cli_warns_about_skipped_resampled_and_ignored_keys(tmp_path):
     assert "1 utterances skipped" in result.stderr and "skipped a/v/2.wav" in result.stderr
     assert "ignored training-only checkpoint keys: projection.*" in result.stderr
     assert list(kaldiio.load_scp(str(tmp_path / "o" / "xvector.scp"))) == ["a/v/1.wav"]
+
+
+def test_a_folder_of_another_model_or_precision_is_refused(tmp_path, loaded, corpus):
+    extract_to_dir(loaded, corpus[:2], tmp_path / "a", device="cpu", progress=False)
+    other = load_model(save_checkpoint(random_model(seed=9), tmp_path / "other.pt"))
+    with pytest.raises(InputError, match="weights_sha256: folder has"):
+        extract_to_dir(other, corpus, tmp_path / "a", device="cpu", progress=False)
+    with pytest.raises(InputError, match="precision: folder has 'fp32', this run 'bf16'"):
+        extract_to_dir(loaded, corpus, tmp_path / "a", device="cpu", precision="bf16", progress=False)
+    extract_to_dir(other, corpus[2:4], tmp_path / "b", device="cpu", progress=False)
+    merged = CliRunner().invoke(
+        cli, ["extract", "--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]
+    )
+    assert merged.exit_code == 2 and "different models or settings" in merged.output

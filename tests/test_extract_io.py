@@ -152,3 +152,15 @@ def test_no_warnings_from_writing(tmp_path):
         warnings.simplefilter("error")
         with ark.PartWriter(tmp_path) as writer:
             writer.write([("a", np.ones(2, dtype=np.float64))])
+
+
+def test_manifest_is_written_then_enforced(tmp_path):
+    ark.check_manifest(tmp_path, {"weights_sha256": "aa", "precision": "fp32", "checkpoint": "/x/m.pt"})
+    ark.check_manifest(tmp_path, {"weights_sha256": "aa", "precision": "fp32", "checkpoint": "elsewhere.pt"})
+    with pytest.raises(InputError, match="weights_sha256: folder has 'aa', this run 'bb'"):
+        ark.check_manifest(tmp_path, {"weights_sha256": "bb", "precision": "fp32"})
+    unlabelled = tmp_path / "old"
+    with ark.PartWriter(unlabelled) as writer:
+        writer.write([("a", np.ones(2))])
+    with pytest.raises(InputError, match="no xvector.json"):
+        ark.check_manifest(unlabelled, {"weights_sha256": "aa"})

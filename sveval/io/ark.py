@@ -15,6 +15,7 @@ journal does not vouch for (truncating the ark) and appends. `publish_scp` merge
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -142,6 +143,18 @@ def publish_scp(
     """
     chosen: dict[str, Record] = {}
     duplicates = []
+    folders = list(folders)
+    manifests = {str(f): read_manifest(f) for f in folders if Path(f).is_dir()}
+    known = {
+        json.dumps({k: v for k, v in m.items() if k != "checkpoint"}, sort_keys=True)
+        for m in manifests.values()
+        if m is not None
+    }
+    if len(known) > 1:
+        raise InputError(
+            "the folders hold embeddings of different models or settings (their xvector.json differ): "
+            + ", ".join(manifests)
+        )
     for folder in folders:
         if not Path(folder).is_dir():
             raise InputError("extraction folder not found", str(folder))
@@ -160,6 +173,10 @@ def publish_scp(
     lines = [f"{u} {chosen[u].ark.resolve()}:{chosen[u].offset}\n" for u in ids]
     scp = Path(out) / SCP_NAME
     write_text(scp, "".join(lines))
+    if known and Path(out).resolve() not in {Path(f).resolve() for f in folders}:
+        write_text(
+            Path(out) / MANIFEST_NAME, json.dumps(json.loads(known.pop()), indent=2, sort_keys=True) + "\n"
+        )
     return MergeResult(scp, len(ids), tuple(duplicates))
 
 
@@ -179,3 +196,50 @@ def read_skipped(folder: str | os.PathLike) -> set[str]:
         text = path.read_text(encoding="utf-8")
         ids.update(line.split("\t", 1)[0] for line in text.splitlines() if line)
     return ids
+
+
+MANIFEST_NAME = "xvector.json"
+
+
+def check_manifest(folder: str | os.PathLike, manifest: dict) -> None:
+    """Record what produced `folder`'s embeddings, or refuse to add to embeddings of something else.
+
+    `manifest` describes the model and front-end (e.g. a weights fingerprint, arch, precision). A folder
+    whose `xvector.json` says otherwise is an InputError naming the fields that differ: resuming must never
+    mix embeddings of two models in one scp.
+    """
+    path = Path(folder) / MANIFEST_NAME
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read extraction manifest: {exc}", str(path)) from exc
+        keys = (set(existing) | set(manifest)) - {"checkpoint"}  # the same weights may be found elsewhere
+        differ = sorted(k for k in keys if existing.get(k) != manifest.get(k))
+        if differ:
+            details = "; ".join(
+                f"{k}: folder has {existing.get(k)!r}, this run {manifest.get(k)!r}" for k in differ
+            )
+            raise InputError(
+                f"the folder holds embeddings from another model or setting ({details}); "
+                "use another --out or remove the folder",
+                str(path),
+            )
+        return
+    if any(Path(folder).glob("xvector*" + JOURNAL_SUFFIX)) and read_parts(folder):
+        raise InputError(
+            "the folder holds embeddings but no xvector.json saying which model made them; "
+            "use another --out or remove the folder",
+            str(path),
+        )
+    write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def read_manifest(folder: str | os.PathLike) -> dict | None:
+    path = Path(folder) / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read extraction manifest: {exc}", str(path)) from exc

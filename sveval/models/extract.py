@@ -11,6 +11,8 @@ rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audi
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,6 +140,22 @@ class BatchAudio(torch.utils.data.Dataset):
         }
 
 
+def manifest(loaded: LoadedModel, precision: str) -> dict:
+    """What makes an embedding: the weights (sha256 of the state dict), architecture, front-end, precision."""
+    digest = hashlib.sha256()
+    for key, value in sorted(loaded.model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return {
+        "weights_sha256": digest.hexdigest(),
+        "arch": loaded.arch,
+        "embed_dim": loaded.model.embed_dim,
+        "fbank": dataclasses.asdict(loaded.fbank),
+        "precision": precision,
+        "checkpoint": str(loaded.checkpoint),
+    }
+
+
 def default_batch_size(device: str) -> int:
     """64 on a GPU; 1 on CPU, where a batch of 8-second utterances pushes the activations (16 MB per
     tensor per utterance for the widest layers) out of the caches and runs slower per utterance."""
@@ -214,6 +232,7 @@ def extract_to_dir(
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    ark.check_manifest(out_dir, manifest(loaded, precision))
     done = {r.utt for r in ark.read_parts(out_dir)}
     if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
         mine_all = _shard_of(utts, worker, num_workers)
