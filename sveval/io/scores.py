@@ -8,6 +8,7 @@ bare         `enroll test score`                            labels come from a t
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,13 +62,41 @@ def require_finite(scores: ScoreFile) -> None:
         )
 
 
-def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
-    """For each score line, the index of its trial in `trials`.
+@dataclass(frozen=True, eq=False)
+class Coverage:
+    """How a score file covers a trial list; all positions are 0-based.
 
-    Every trial must be scored exactly once and nothing else may be scored; labels in the score file, if
-    any, must agree with the list. Errors say how many trials are missing/extra/duplicated and show a few.
+    index: per score line, the index of its trial in the list, or -1 for a pair the list does not have.
+    extra_lines: score lines whose pair is not in the list.
+    missing: trials (list positions) that no line scores.
+    duplicated: trials scored more than once; duplicate_lines: every line scoring one of them.
+    label_lines: lines whose label disagrees with the list (checked on every line that found its trial,
+        only when both the file and the list carry labels).
     """
+
+    index: np.ndarray
+    extra_lines: np.ndarray
+    missing: np.ndarray
+    duplicated: np.ndarray
+    duplicate_lines: np.ndarray
+    label_lines: np.ndarray
+
+    @property
+    def complete(self) -> bool:
+        """Every trial scored exactly once and nothing else scored."""
+        return not (self.extra_lines.size or self.missing.size or self.duplicated.size)
+
+
+def coverage(scores: ScoreFile, trials: TrialList) -> Coverage:
+    """Compare the (enroll, test) pairs of a score file with a trial list. Pure: never raises on a mismatch.
+
+    A file in the list's own order (what WeSpeaker writes) is recognised without hashing any string.
+    """
+    none = np.zeros(0, dtype=np.int64)
     n_scores = len(scores)
+    if n_scores == len(trials) and _same(scores.enroll, trials.enroll) and _same(scores.test, trials.test):
+        index = np.arange(n_scores, dtype=np.int64)
+        return Coverage(index, none, none, none, none, _label_lines(scores, trials, index))
     keys = trial_keys(
         np.concatenate([scores.enroll, trials.enroll]), np.concatenate([scores.test, trials.test])
     )
@@ -77,30 +106,64 @@ def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
     pos[pos == len(order)] = 0
     found = trial_keys_[order][pos] == score_keys
     index = np.where(found, order[pos], -1)
-    problems = []
-    extra = np.flatnonzero(~found)
-    if extra.size:
-        problems.append(f"{extra.size:,} scored pair(s) not in {trials.name}, e.g. {_pairs(scores, extra)}")
     seen = np.bincount(index[found], minlength=len(trials))
     missing = np.flatnonzero(seen == 0)
-    if missing.size:
-        shown = "; ".join(f"{trials.enroll[i]} {trials.test[i]}" for i in missing[:3])
-        problems.append(f"{missing.size:,} trial(s) of {trials.name} not scored, e.g. {shown}")
     twice = np.flatnonzero(seen > 1)
-    if twice.size:
-        lines = np.flatnonzero(np.isin(index, twice))
-        problems.append(f"{twice.size:,} trial(s) scored more than once, e.g. {_pairs(scores, lines)}")
+    duplicate_lines = np.flatnonzero(np.isin(index, twice)) if twice.size else none
+    return Coverage(
+        index, np.flatnonzero(~found), missing, twice, duplicate_lines, _label_lines(scores, trials, index)
+    )
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool((a == b).all())
+
+
+def _label_lines(scores: ScoreFile, trials: TrialList, index: np.ndarray) -> np.ndarray:
+    if scores.labels is None or trials.is_target is None:
+        return np.zeros(0, dtype=np.int64)
+    found = index >= 0
+    wrong = scores.labels != trials.is_target[np.where(found, index, 0)]
+    return np.flatnonzero(wrong & found)
+
+
+def coverage_problems(cov: Coverage, scores: ScoreFile, trials: TrialList) -> list[str]:
+    """One sentence per kind of problem (extra, missing, duplicated pairs), with counts and a few examples."""
+    problems = []
+    if cov.extra_lines.size:
+        shown = _pairs(scores, cov.extra_lines)
+        problems.append(f"{cov.extra_lines.size:,} scored pair(s) not in {trials.name}, e.g. {shown}")
+    if cov.missing.size:
+        shown = "; ".join(f"{trials.enroll[i]} {trials.test[i]}" for i in cov.missing[:3])
+        problems.append(f"{cov.missing.size:,} trial(s) of {trials.name} not scored, e.g. {shown}")
+    if cov.duplicated.size:
+        shown = _pairs(scores, cov.duplicate_lines)
+        problems.append(f"{cov.duplicated.size:,} trial(s) scored more than once, e.g. {shown}")
+    return problems
+
+
+def label_problem(cov: Coverage, scores: ScoreFile, trials: TrialList) -> str | None:
+    if not cov.label_lines.size:
+        return None
+    shown = _pairs(scores, cov.label_lines)
+    return f"{cov.label_lines.size:,} label(s) disagree with {trials.name}, e.g. {shown}"
+
+
+def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
+    """For each score line, the index of its trial in `trials`.
+
+    Every trial must be scored exactly once and nothing else may be scored; labels in the score file, if
+    any, must agree with the list. Errors say how many trials are missing/extra/duplicated and show a few.
+    `coverage` gives the same facts without raising.
+    """
+    cov = coverage(scores, trials)
+    problems = coverage_problems(cov, scores, trials)
     if problems:
         raise InputError("does not match the trial list: " + "; ".join(problems), scores.path)
-    if scores.labels is not None and trials.is_target is not None:
-        wrong = np.flatnonzero(scores.labels != trials.is_target[index])
-        if wrong.size:
-            raise InputError(
-                f"{wrong.size:,} label(s) disagree with {trials.name}, e.g. {_pairs(scores, wrong)}",
-                scores.path,
-                int(wrong[0]) + 1,
-            )
-    return index
+    wrong = label_problem(cov, scores, trials)
+    if wrong:
+        raise InputError(wrong, scores.path, int(cov.label_lines[0]) + 1)
+    return cov.index
 
 
 def _pairs(scores: ScoreFile, lines: np.ndarray, limit: int = 3) -> str:
