@@ -119,7 +119,7 @@ def load_trials(spec: str | os.PathLike, download: bool = True, progress: bool =
     location = locate(entry)
     if location.path is None:
         if not download:
-            raise InputError(missing_message(entry), entry.name)
+            raise InputError(f"trial list not available here; {missing_message(entry)}", entry.name)
         location = Location(fetch(entry, progress=progress), "cache")
     trials = read_trials(location.path, name=entry.name, basename=entry.kaldi_name)
     check_against_manifest(trials, entry)
@@ -132,7 +132,7 @@ def _with_builtin(trials: TrialList, name: str | None) -> TrialList:
 
 def missing_message(entry: BuiltinList) -> str:
     return (
-        f"trial list {entry.name} is not available. Put {entry.source} (or {entry.kaldi_name}) into "
+        f"put {entry.source} (or {entry.kaldi_name}) into "
         f"$SVEVAL_TRIALS_DIR or {cache_dir()}, run `sveval trials fetch {entry.name}`, "
         "or pass the file's path instead of the name"
     )
@@ -147,7 +147,7 @@ def fetch(
         data = _download(url, timeout, progress)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(f"cannot download {url} ({reason}). {missing_message(entry)}", entry.name) from exc
+        raise InputError(f"cannot download {url} ({reason}); {missing_message(entry)}", entry.name) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

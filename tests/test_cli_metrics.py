@@ -1,0 +1,181 @@
+"""`sveval metrics` end to end: WeSpeaker's printed block, Kaldi's EER and SRE minDCF on real scores."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import REAL_SCORES, write
+
+from sveval.cli.main import cli
+from sveval.io.trials import read_trials
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, ["metrics", *map(str, args)])
+    return result.exit_code, result.output
+
+
+# Independent transcriptions of the reference tools, written as plainly as the originals.
+def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1):
+    order = np.argsort(scores, kind="mergesort")
+    tgt = labels[order].astype("f8")
+    fnr = np.cumsum(tgt) / np.sum(tgt)
+    fpr = 1 - np.cumsum(1 - tgt) / np.sum(1 - tgt)
+    diff = fnr - fpr
+    x1 = np.flatnonzero(diff >= 0)[0]
+    x2 = np.flatnonzero(diff < 0)[-1]
+    a = (fnr[x1] - fpr[x1]) / (fpr[x2] - fpr[x1] - (fnr[x2] - fnr[x1]))
+    eer = fnr[x1] + a * (fnr[x2] - fnr[x1])
+    dcf = np.min(c_miss * fnr * p_target + c_fa * fpr * (1 - p_target)) / min(
+        c_miss * p_target, c_fa * (1 - p_target)
+    )
+    name = path.name
+    return f"---- {name} -----\nEER = {100 * eer:.3f}\nminDCF (p_target:{p_target} c_miss:{c_miss} c_fa:{c_fa}) = {dcf:.3f}\n"
+
+
+def kaldi_compute_eer(target, nontarget):
+    target, nontarget = sorted(target), sorted(nontarget)
+    p = 0
+    while p + 1 < len(target):
+        q = max(len(nontarget) - 1 - int(len(nontarget) * p * 1.0 / len(target)), 0)
+        if nontarget[q] < target[p]:
+            break
+        p += 1
+    return p / len(target), target[p]
+
+
+def kaldi_min_dcf(scores, labels, p_target):
+    pairs = sorted(enumerate(scores), key=lambda x: x[1])
+    fn = fp = 0
+    best, n_t = math.inf, sum(labels)
+    for index, _ in pairs:
+        fn += labels[index]
+        fp += 1 - labels[index]
+        c = fn / n_t * p_target + (1 - fp / (len(labels) - n_t)) * (1 - p_target)
+        best = min(best, c)
+    return best / min(p_target, 1 - p_target)
+
+
+@pytest.fixture(scope="module")
+def real_score_files(tmp_path_factory):
+    """The six VGG systems on veri_test.txt, written as WeSpeaker score files (%.5f, file order)."""
+    trials_path = REAL_SCORES.parents[1] / "voxceleb" / "veri_test.txt"
+    if not trials_path.is_file():
+        pytest.skip("shared real scores not available")
+    trials = read_trials(trials_path)
+    labels = np.load(REAL_SCORES / "groundtruth_labels.npy").astype(bool)
+    assert labels.tolist() == trials.is_target.tolist()
+    folder = tmp_path_factory.mktemp("real")
+    files = []
+    for k, npy in enumerate(sorted(REAL_SCORES.glob("scores__*.npy"))):
+        values = np.load(npy).astype(np.float64)
+        path = folder / f"system{k}.score"
+        names = np.where(labels, "target", "nontarget")
+        path.write_text(
+            "".join(f"{e} {t} {s:.5f} {n}\n" for e, t, s, n in zip(trials.enroll, trials.test, values, names))
+        )
+        files.append(path)
+    return trials_path, files
+
+
+def reread(path):
+    fields = [line.split() for line in path.read_text().splitlines()]
+    return np.array([float(f[2]) for f in fields]), np.array([f[3] == "target" for f in fields])
+
+
+def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
+    _, files = real_score_files
+    code, out = run(*files)
+    assert code == 0
+    assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
+    eers = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("EER")]
+    assert all(2.5 < e < 6 for e in eers)  # Thin-ResNet34 GhostVLAD: ~3-4 % on Vox1-O
+
+
+def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
+    trials_path, files = real_score_files
+    code, out = run(
+        *files[:2], "--trials", trials_path, "--eer", "all", "--dcf", "0.01", "--dcf", "0.001", "--json"
+    )
+    assert code == 0
+    for report, path in zip(json.loads(out), files[:2]):
+        scores, labels = reread(path)
+        eer, threshold = kaldi_compute_eer(scores[labels].tolist(), scores[~labels].tolist())
+        assert report["eer_kaldi"] == pytest.approx(100 * eer, abs=1e-12)
+        assert report["eer_kaldi_threshold"] == threshold
+        for dcf, p in zip(report["dcf"], (0.01, 0.001)):
+            assert dcf["p_target"] == p and dcf["min_dcf"] == pytest.approx(
+                kaldi_min_dcf(scores, labels, p), abs=1e-12
+            )
+        assert report["eer_rocch"] <= report["eer"] + 1e-9
+        assert set(report) == {
+            "file",
+            "n_target",
+            "n_nontarget",
+            "eer",
+            "eer_threshold",
+            "eer_kaldi",
+            "eer_kaldi_threshold",
+            "eer_rocch",
+            "dcf",
+            "signature",
+        }
+        assert (report["n_target"], report["n_nontarget"]) == (18860, 18860)
+        assert (
+            "trials:vox1_O@9bb741384883" in report["signature"]
+            and "eer:nist+kaldi+rocch" in report["signature"]
+        )
+
+
+def test_several_operating_points_print_one_block_each(tmp_path):
+    path = write(
+        tmp_path / "s.score", "a b 0.9 target\na c 0.1 nontarget\nb c 0.5 nontarget\nc d 0.4 target\n"
+    )
+    code, out = run(path, "--dcf", "0.01", "--dcf", "0.05:10:1", "--eer", "kaldi")
+    assert code == 0
+    assert out.count("---- s.score -----") == 2 and "EER = " not in out
+    assert "minDCF (p_target:0.05 c_miss:10 c_fa:1) = " in out and "EER (kaldi compute-eer) = " in out
+
+
+def test_hand_checked_numbers(tmp_path):
+    # Ascending: 0.1 n, 0.4 t, 0.5 n, 0.9 t. After each: P_miss = 0, .5, .5, 1; P_fa = .5, .5, 0, 0.
+    # NIST: x1 = index 1 (0.5 >= 0.5), x2 = index 0; a = 0/(...) = 0 -> EER = 0.5 -> 50.000.
+    # Kaldi: p=0: q = 1 - 0 = 1, nontarget[1]=0.5 < target[0]=0.4? no; p=1 stops the loop -> EER = 1/2.
+    # minDCF(0.01): min(.005*.. ) -> points .495, .5*.01+.5*.99=.5, .005, .01 -> .005/.01 = 0.5.
+    path = write(
+        tmp_path / "h.score", "a b 0.9 target\na c 0.1 nontarget\nb c 0.5 nontarget\nc d 0.4 target\n"
+    )
+    code, out = run(path, "--eer", "all", "--signature")
+    assert code == 0
+    assert "EER = 50.000\nEER (kaldi compute-eer) = 50.000\n" in out
+    assert "minDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.500\n" in out
+    assert "signature: eer:nist+kaldi+rocch|dcf:0.01/1/1|sweep:per-trial|trials:file-labels|v:" in out
+
+
+@pytest.mark.parametrize(
+    "content, extra, needle",
+    [
+        ("a b 0.9\nc d 0.1\n", [], "3-column score file has no labels; pass --trials"),
+        ("a b 0.9 target\nc d nan nontarget\n", [], "s.score:2: score is nan"),
+        ("a b 0.9 target\nc d x nontarget\n", [], "s.score:2: score is not a number: 'x'"),
+        ("a b 0.9 target\n", ["--dcf", "2"], "p_target must be between 0 and 1"),
+        ("a b 0.9 target\n", ["--trials", "nowhere.txt"], "no such trial list"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, content, extra, needle):
+    path = write(tmp_path / "s.score", content)
+    result = CliRunner().invoke(cli, ["metrics", str(path), *extra])
+    assert result.exit_code == 2
+    assert needle in result.output
+
+
+def test_coverage_against_the_trial_list(tmp_path):
+    trials = write(tmp_path / "t.kaldi", "a b target\nc d nontarget\ne f nontarget\n")
+    path = write(tmp_path / "s.score", "a b 0.9\nc d 0.1\n")
+    code, out = run(path, "--trials", trials)
+    assert code == 2 and "1 trial(s) of t.kaldi not scored, e.g. e f" in out
+    full = write(tmp_path / "f.score", "e f 0.2\na b 0.9\nc d 0.1\n")
+    code, out = run(full, "--trials", trials)
+    assert code == 0 and "EER = 0.000" in out
