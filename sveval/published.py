@@ -7,7 +7,8 @@ lists, AS-norm with the top 300 of a VoxCeleb2-dev cohort. Release folders call 
 `Gemini_df_resnet56/110/179` (e.g. `0615-Gemini_df_resnet110-emb256-fbank80-...-epoch165`); the large-margin
 fine-tuned one ends in `-LM`.
 
-Used by `sveval validate --published` and by reports; keep both reading this table rather than copies.
+Used by `sveval validate --published` and by reports (the same table and API: `PUBLISHED`,
+`published_table(name)`, rows with `results`; `lookup` resolves release names).
 """
 
 from __future__ import annotations
@@ -17,111 +18,114 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class PublishedModel:
-    """One row of a published table.
+class PublishedRow:
+    """One published system.
 
-    name: as the paper prints it (`DF-ResNet183 LM`); architecture: the WeSpeaker class name
-    (`Gemini_DF_ResNet183`); release_name: what the release folder calls it (`Gemini_df_resnet179`);
-    params_m: parameters in millions as published (2 decimals; the classifier head is not counted);
-    results: (trial list, EER percent, minDCF) rows, exactly as printed.
+    model: as the paper prints it (`DF-ResNet183 LM`); params_millions: as published (the classifier head is
+    not counted); release_name: what the release folder calls the network (`Gemini_df_resnet179`);
+    method/top_n/cohort: the scoring behind the numbers; results: trial-list name -> (EER %, minDCF), exactly
+    as printed; architecture: the WeSpeaker class (`Gemini_DF_ResNet183`); large_margin: the LM fine-tuned
+    variant; release_folder: the folder name of the release.
     """
 
-    name: str
-    architecture: str
+    model: str
+    params_millions: float
     release_name: str
-    large_margin: bool
-    params_m: float
-    results: tuple[tuple[str, float, float], ...]
-    release_folder: str
+    method: str
+    top_n: int | None
+    cohort: str
+    results: dict[str, tuple[float, float]]
+    architecture: str = ""
+    large_margin: bool = False
+    release_folder: str = ""
 
     def result(self, trial_list: str) -> tuple[float, float] | None:
-        """(EER percent, minDCF) for a trial list name such as `vox1_O_cleaned`, or None if not published."""
-        for name, eer, min_dcf in self.results:
-            if name == trial_list:
-                return eer, min_dcf
-        return None
+        """(EER percent, minDCF) for a trial list such as `vox1_O_cleaned`, or None if not published."""
+        return self.results.get(trial_list)
 
 
 @dataclass(frozen=True)
 class PublishedTable:
-    """A published table: which scoring produced it, at which operating point, and its rows."""
+    """A published table, its operating point and how many decimals its numbers are printed with."""
 
-    key: str
-    title: str
+    name: str
     source: str
-    method: str
-    top_n: int | None
-    cohort: str
-    p_target: float
-    c_miss: float
-    c_fa: float
-    decimals: int
-    models: tuple[PublishedModel, ...]
-
-
-def _rows(o: tuple[float, float], e: tuple[float, float], h: tuple[float, float]):
-    return tuple(
-        (name, *numbers)
-        for name, numbers in zip(("vox1_O_cleaned", "vox1_E_cleaned", "vox1_H_cleaned"), (o, e, h))
-    )
+    rows: tuple[PublishedRow, ...]
+    p_target: float = 0.01
+    c_miss: float = 1.0
+    c_fa: float = 1.0
+    decimals: int = 3
 
 
 _FOLDER = (
     "{date}-Gemini_df_resnet{n}-emb256-fbank80-num_frms200-aug0.6-spTrue-saFalse-ArcMargin-AdamW-epoch165"
 )
 
-GOLDEN_GEMINI = PublishedTable(
-    key="golden-gemini",
-    title="Golden Gemini DF-ResNet (TASLP 2024), AS-norm 300",
-    source="https://github.com/Liu-Tianchi/Golden-Gemini-for-Speaker-Verification (README table)",
-    method="asnorm",
-    top_n=300,
-    cohort="vox2_dev",
-    p_target=0.01,
-    c_miss=1.0,
-    c_fa=1.0,
-    decimals=3,
-    models=(
-        PublishedModel(
-            "DF-ResNet60",
-            "Gemini_DF_ResNet60",
-            "Gemini_df_resnet56",
-            False,
-            4.05,
-            _rows((0.941, 0.089), (1.051, 0.116), (1.799, 0.166)),
-            _FOLDER.format(date="0611", n=56),
-        ),
-        PublishedModel(
-            "DF-ResNet114",
-            "Gemini_DF_ResNet114",
-            "Gemini_df_resnet110",
-            False,
-            6.53,
-            _rows((0.686, 0.067), (0.863, 0.097), (1.490, 0.144)),
-            _FOLDER.format(date="0615", n=110),
-        ),
-        PublishedModel(
-            "DF-ResNet183",
-            "Gemini_DF_ResNet183",
-            "Gemini_df_resnet179",
-            False,
-            9.20,
-            _rows((0.596, 0.065), (0.806, 0.090), (1.440, 0.137)),
-            _FOLDER.format(date="0621", n=179),
-        ),
-        PublishedModel(
-            "DF-ResNet183 LM",
-            "Gemini_DF_ResNet183",
-            "Gemini_df_resnet179",
-            True,
-            9.20,
-            _rows((0.569, 0.045), (0.768, 0.078), (1.342, 0.126)),
-            _FOLDER.format(date="0621", n=179) + "-LM",
-        ),
-    ),
-)
 
-TABLES = {GOLDEN_GEMINI.key: GOLDEN_GEMINI}
+def _gemini(model, params, release, o, e, h, large_margin=False, date="") -> PublishedRow:
+    results = {"vox1_O_cleaned": o, "vox1_E_cleaned": e, "vox1_H_cleaned": h}
+    depth = int(release.rsplit("resnet", 1)[1])
+    folder = _FOLDER.format(date=date, n=depth) + ("-LM" if large_margin else "")
+    architecture = "Gemini_DF_ResNet" + model.split("ResNet")[1].split()[0]
+    return PublishedRow(
+        model, params, release, "asnorm", 300, "vox2_dev", results, architecture, large_margin, folder
+    )
+
+
+PUBLISHED = {
+    "golden-gemini": PublishedTable(
+        "golden-gemini",
+        "Golden Gemini release README (Liu et al., IEEE/ACM TASLP 2024), "
+        "AS-norm top 300, VoxCeleb2-dev cohort",
+        (
+            _gemini(
+                "DF-ResNet60",
+                4.05,
+                "Gemini_df_resnet56",
+                (0.941, 0.089),
+                (1.051, 0.116),
+                (1.799, 0.166),
+                date="0611",
+            ),
+            _gemini(
+                "DF-ResNet114",
+                6.53,
+                "Gemini_df_resnet110",
+                (0.686, 0.067),
+                (0.863, 0.097),
+                (1.490, 0.144),
+                date="0615",
+            ),
+            _gemini(
+                "DF-ResNet183",
+                9.20,
+                "Gemini_df_resnet179",
+                (0.596, 0.065),
+                (0.806, 0.090),
+                (1.440, 0.137),
+                date="0621",
+            ),
+            _gemini(
+                "DF-ResNet183 LM",
+                9.20,
+                "Gemini_df_resnet179",
+                (0.569, 0.045),
+                (0.768, 0.078),
+                (1.342, 0.126),
+                large_margin=True,
+                date="0621",
+            ),
+        ),
+    )
+}
+
+
+def published_table(name: str) -> PublishedTable:
+    """The table registered under `name`; KeyError lists the known names."""
+    if name not in PUBLISHED:
+        raise KeyError(f"no published table {name!r}; known: {', '.join(sorted(PUBLISHED))}")
+    return PUBLISHED[name]
+
 
 # Release depth -> paper depth (the release names count layers differently).
 RELEASE_DEPTHS = {56: 60, 110: 114, 179: 183}
@@ -143,7 +147,7 @@ def is_large_margin(name: str) -> bool:
     return bool(_LM.search(name))
 
 
-def lookup(name: str, table: str = "golden-gemini") -> PublishedModel | None:
+def lookup(name: str, table: str = "golden-gemini") -> PublishedRow | None:
     """The row of `table` for a model named by paper name, WeSpeaker class, release name or release folder.
 
     `Gemini_df_resnet179` and `DF-ResNet183` both give the DF-ResNet183 row; a name marked LM (`-LM`,
@@ -153,7 +157,7 @@ def lookup(name: str, table: str = "golden-gemini") -> PublishedModel | None:
     if depth is None:
         return None
     large_margin = is_large_margin(name)
-    for model in TABLES[table].models:
-        if paper_depth(model.architecture) == depth and model.large_margin == large_margin:
-            return model
+    for row in published_table(table).rows:
+        if paper_depth(row.architecture) == depth and row.large_margin == large_margin:
+            return row
     return None
