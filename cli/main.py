@@ -16,6 +16,7 @@ from sveval.errors import SvevalError
 COMMANDS = {
     "metrics": "metrics",
     "trials": "trials",
+    "validate": "validate",
 }
 
 

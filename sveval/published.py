@@ -128,7 +128,7 @@ def published_table(name: str) -> PublishedTable:
 
 
 # Release depth -> paper depth (the release names count layers differently).
-RELEASE_DEPTHS = {56: 60, 110: 114, 179: 183}
+RELEASE_DEPTHS = {56: 60, 110: 114, 179: 183, 233: 237}
 _DEPTH = re.compile(r"df_?-?resnet_?(\d+)", re.IGNORECASE)
 _LM = re.compile(r"(?:^|[^a-z0-9])lm(?:[^a-z0-9]|$)|large[_ -]?margin", re.IGNORECASE)
 

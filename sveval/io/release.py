@@ -168,7 +168,11 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
         )
     config = next((p for p in (root / "config.yaml", root / "models" / "config.yaml") if p.is_file()), None)
     checkpoints = tuple(
-        p for folder in (root, root / "models") if folder.is_dir() for p in _list_dir(folder) if p.suffix == ".pt"
+        p
+        for folder in (root, root / "models")
+        if folder.is_dir()
+        for p in _list_dir(folder)
+        if p.suffix == ".pt"
     )
     plots = tuple(p for p in entries if p.suffix.lower() == ".png" and p.is_file())
     return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots)

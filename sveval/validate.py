@@ -1,0 +1,432 @@
+"""Checks of released score folders: do the files say what the quoted numbers say?
+
+Every check gives one `Check(name, status, file, message)`; status is `pass`, `fail` or `not-checkable`
+(with the reason: a missing trial list is never a pass). Checks, in order:
+
+  parse        the score file parses (3, 4 or 8 columns; the first malformed line is named)
+  finite       every score is a finite number
+  trials       the trial list its name gives (`..._vox1_O_cleaned.kaldi.score` -> vox1_O_cleaned) is found
+               and verified (never downloaded)
+  coverage     it scores every trial of that list exactly once and nothing else
+  labels       its target/nontarget column agrees with the list
+  result       a result file of its method holds a block for it (`vox2_dev_asnorm300_...` goes into
+               `<eval>_asnorm300_result`)
+  result-file  each result file parses and its name says the method
+  metrics      each block's EER and minDCF equal the recomputed ones to the printed decimals: WeSpeaker's
+               definitions (NIST interpolated EER, minDCF at the block's operating point, per-trial sweep
+               in score-file order, labels from the score file); blocks for unreleased files: not checkable
+  duplicates   a block appended twice (`tee -a`) prints the same numbers each time
+  published    (with a table) the result files' numbers equal the published ones for the model the folder
+               name or config.yaml names
+  config       config.yaml names a known architecture with feat_dim 80 and embed_dim 256
+  checkpoint   each checkpoint loads into that architecture (needs torch and sveval.models)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sveval.errors import InputError
+from sveval.io.release import (
+    ReleaseFolder,
+    ResultEntry,
+    ScoreName,
+    expected_result_name,
+    parse_result_name,
+    parse_score_name,
+    read_model_config,
+    read_result_entries,
+    resolve_trials,
+    result_matches_score,
+)
+from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
+from sveval.published import PublishedRow, lookup, paper_depth, published_table
+from sveval.types import ScoreFile, TrialList
+
+PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not-checkable"
+STATUSES = (PASS, FAIL, NOT_CHECKABLE)
+# Gemini DF-ResNet depths (DESIGN.md); release folders say 56/110/179 for 60/114/183.
+KNOWN_DEPTHS = (60, 114, 183, 237)
+FEAT_DIM, EMBED_DIM = 80, 256
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    file: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    path: str
+    checks: tuple[Check, ...]
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        """No check failed (not-checkable ones are listed, not failures)."""
+        return self.count(FAIL) == 0
+
+
+@dataclass(eq=False)
+class _Scored:
+    """What one score file turned out to be; filled step by step while its checks run."""
+
+    path: Path
+    name: ScoreName | None
+    scores: ScoreFile | None = None
+    finite: bool = False
+    trials: TrialList | None = None
+    is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
+    why_no_labels: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def validate_release(
+    release: ReleaseFolder,
+    trials_dir: str | None = None,
+    published: str | None = None,
+    progress: Callable[[Iterable], Iterable] = lambda it: it,
+) -> ValidationReport:
+    """Run every check on a discovered release folder. `progress` wraps the loop over score files."""
+    checks: list[Check] = []
+    lists: dict[str, TrialList | InputError] = {}
+    entries, result_file_checks = _read_results(release.result_files)
+    scored = {}
+    for path in progress(release.score_files):
+        item, item_checks = _check_score_file(path, trials_dir, lists)
+        scored[path.name] = item
+        checks += item_checks + [_check_placement(item, entries, release.result_files)]
+    for result_check in result_file_checks:
+        checks.append(result_check)
+        blocks = entries.get(result_check.file, [])
+        checks += [_check_block(result_check.file, e, scored.get(e.block.score_file)) for e in blocks]
+        checks += _misplaced_unreleased(result_check.file, blocks, scored)
+        checks += _check_duplicates(result_check.file, blocks)
+    config_model = None
+    if release.config is not None:
+        config_check, config_model = _check_config(release)
+        checks.append(config_check)
+        checks += [_check_checkpoint(path, config_model) for path in release.checkpoints]
+    if published:
+        checks += _check_published(release, published, entries, config_model)
+    return ValidationReport(str(release.root), tuple(checks))
+
+
+# ---- score files ------------------------------------------------------------------------------------
+
+
+def _check_score_file(path: Path, trials_dir, lists) -> tuple[_Scored, list[Check]]:
+    file = path.name
+    item = _Scored(path, parse_score_name(file))
+    try:
+        item.scores = read_score_file(path)
+    except InputError as exc:
+        return item, [Check("parse", FAIL, file, str(exc))] + [
+            Check(name, NOT_CHECKABLE, file, "the file does not parse") for name in ("coverage", "labels")
+        ]
+    scores = item.scores
+    width = 3 if scores.labels is None else (8 if scores.extra is not None else 4)
+    checks = [Check("parse", PASS, file, f"{len(scores):,} lines, {width} columns")]
+    bad = np.flatnonzero(~np.isfinite(scores.values))
+    item.finite = not bad.size
+    if bad.size:
+        shown = "; ".join(f"line {i + 1}: {scores.values[i]}" for i in bad[:3])
+        checks.append(Check("finite", FAIL, file, f"{bad.size:,} score(s) not finite, e.g. {shown}"))
+    else:
+        checks.append(Check("finite", PASS, file, f"all {len(scores):,} scores are finite numbers"))
+    item.is_target = scores.labels
+    item.why_no_labels = "" if scores.labels is not None else "3-column file and no verified trial list"
+    trials_check = _resolve(item.name.list_name, trials_dir, lists)
+    if isinstance(trials_check, Check):
+        return item, checks + [
+            Check("trials", trials_check.status, file, f"{item.name.describe}: {trials_check.message}"),
+            Check("coverage", NOT_CHECKABLE, file, "no verified trial list"),
+            Check("labels", NOT_CHECKABLE, file, "no verified trial list"),
+        ]
+    trials = item.trials = trials_check
+    checks.append(
+        Check(
+            "trials",
+            PASS,
+            file,
+            f"{item.name.describe}: {trials.source} ({len(trials):,} trials, "
+            f"fingerprint {trials.short_fingerprint})",
+        )
+    )
+    cov = coverage(scores, trials)
+    problems = coverage_problems(cov, scores, trials)
+    if problems:
+        checks.append(Check("coverage", FAIL, file, "does not match the trial list: " + "; ".join(problems)))
+    else:
+        checks.append(Check("coverage", PASS, file, f"every trial of {trials.name} scored exactly once"))
+    if scores.labels is None or not trials.labelled:
+        why = "the file has no label column" if scores.labels is None else "the list has no labels"
+        checks.append(Check("labels", NOT_CHECKABLE, file, why))
+        if scores.labels is None and trials.labelled and cov.complete:
+            item.is_target = trials.is_target[cov.index]
+    else:
+        wrong = label_problem(cov, scores, trials)
+        status, message = (FAIL, wrong) if wrong else (PASS, f"all labels agree with {trials.name}")
+        checks.append(Check("labels", status, file, message))
+    return item, checks
+
+
+def _resolve(list_name: str, trials_dir, lists) -> TrialList | Check:
+    """The verified list, or a not-checkable Check saying why (cached per name: lists are large)."""
+    if list_name not in lists:
+        try:
+            lists[list_name] = resolve_trials(list_name, trials_dir)
+        except InputError as exc:
+            lists[list_name] = exc
+    found = lists[list_name]
+    if isinstance(found, InputError):
+        return Check("trials", NOT_CHECKABLE, "", str(found))
+    return found
+
+
+# ---- result files -----------------------------------------------------------------------------------
+
+
+def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
+    entries, checks = {}, []
+    for path in paths:
+        name = parse_result_name(path.name)
+        try:
+            entries[path.name] = read_result_entries(path)
+        except InputError as exc:
+            checks.append(Check("result-file", FAIL, path.name, str(exc)))
+            continue
+        n = len(entries[path.name])
+        if name is None:
+            expected = "<eval>_cos_result, <eval>_snorm<N>_result or <eval>_asnorm<N>_result"
+            checks.append(Check("result-file", FAIL, path.name, f"name does not say the method ({expected})"))
+        else:
+            checks.append(Check("result-file", PASS, path.name, f"{n} block(s), {name.method} scoring"))
+    return entries, checks
+
+
+def _check_placement(item: _Scored, entries, result_paths) -> Check:
+    """The score file has a block, in a result file of its own method."""
+    file = item.path.name
+    homes = [r for r, blocks in entries.items() if any(e.block.score_file == file for e in blocks)]
+    expected = expected_result_name(item.name)
+    if not homes:
+        names = [parse_result_name(p.name) for p in result_paths]
+        if not any(n is not None and result_matches_score(n, item.name) for n in names):
+            message = f"no result file for {item.name.method} scoring in the folder (expected {expected})"
+        else:
+            message = f"no block for it in any result file (expected one in {expected})"
+        return Check("result", FAIL, file, message)
+    wrong = [r for r in homes if (n := parse_result_name(r)) and not result_matches_score(n, item.name)]
+    if wrong:
+        kind = item.name.method
+        message = f"its block is in {', '.join(wrong)}, not a {kind} result file (expected {expected})"
+        return Check("result", FAIL, file, message)
+    return Check("result", PASS, file, f"block in {', '.join(homes)}")
+
+
+def _misplaced_unreleased(result_file: str, blocks: list[ResultEntry], scored) -> list[Check]:
+    """Blocks of score files that were not released but whose names say another method than the result
+    file's (released ones get this from their own `result` check)."""
+    result = parse_result_name(result_file)
+    checks = []
+    for entry in blocks:
+        name = parse_score_name(entry.block.score_file)
+        if result is None or name is None or name.file in scored or result_matches_score(result, name):
+            continue
+        where = f"{name.file} (line {entry.line})"
+        message = f"{where}: a {name.method} score file's block in a {result.method} result file"
+        checks.append(Check("result", FAIL, result_file, message))
+    return checks
+
+
+def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> Check:
+    block = entry.block
+    where = f"{block.score_file} (line {entry.line})"
+    if item is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: score file not released")
+    if item.scores is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file does not parse")
+    if not item.finite:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file has non-finite scores")
+    if item.is_target is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: no labels ({item.why_no_labels})")
+    from sveval.metrics import evaluate
+
+    key = (block.p_target, block.c_miss, block.c_fa)
+    if key not in item.metrics:
+        item.metrics[key] = evaluate(item.scores.values, item.is_target, *key, sweep="per-trial")
+    m = item.metrics[key]
+    eer = _printed(100 * m.eer, entry.eer_text)
+    dcf = _printed(m.min_dcf, entry.min_dcf_text)
+    how = (
+        f"NIST EER, minDCF p_target {block.p_target:g} c_miss {block.c_miss:g} c_fa {block.c_fa:g}, per-trial"
+    )
+    if eer == entry.eer_text and dcf == entry.min_dcf_text:
+        return Check("metrics", PASS, result_file, f"{where}: EER {eer}, minDCF {dcf} recomputed ({how})")
+    wrong = []
+    if eer != entry.eer_text:
+        wrong.append(f"EER printed {entry.eer_text}, recomputed {eer}{_eer_hint(item, entry)}")
+    if dcf != entry.min_dcf_text:
+        wrong.append(f"minDCF printed {entry.min_dcf_text}, recomputed {dcf}")
+    return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(wrong)} ({how})")
+
+
+def _printed(value: float, like: str) -> str:
+    """`value` with as many decimals as the printed number `like` has (WeSpeaker prints 3)."""
+    decimals = len(like.split(".", 1)[1]) if "." in like else 0
+    return f"{value:.{decimals}f}"
+
+
+def _eer_hint(item: _Scored, entry: ResultEntry) -> str:
+    """Name another EER definition that gives the printed number, if one does: a common mix-up."""
+    from sveval.metrics import eer
+
+    for definition, sweep in (("kaldi", "per-trial"), ("nist", "tie-aware"), ("rocch", "per-trial")):
+        value = eer(item.scores.values, item.is_target, definition=definition, sweep=sweep).value
+        if _printed(100 * value, entry.eer_text) == entry.eer_text:
+            return f" (the printed value is the {definition} EER with a {sweep} sweep)"
+    return ""
+
+
+def _check_duplicates(result_file: str, blocks: list[ResultEntry]) -> list[Check]:
+    """Blocks for one score file appearing more than once (`tee -a`): fine if they print the same numbers."""
+    checks = []
+    seen: dict[str, list[ResultEntry]] = {}
+    for entry in blocks:
+        seen.setdefault(entry.block.score_file, []).append(entry)
+    for score_file, copies in seen.items():
+        if len(copies) < 2:
+            continue
+        lines = ", ".join(str(e.line) for e in copies)
+        numbers = {
+            (e.eer_text, e.min_dcf_text, e.block.p_target, e.block.c_miss, e.block.c_fa) for e in copies
+        }
+        if len(numbers) == 1:
+            message = f"{score_file}: block appears {len(copies)} times (lines {lines}), same numbers"
+            checks.append(Check("duplicates", PASS, result_file, message))
+        else:
+            shown = "; ".join(f"line {e.line}: EER {e.eer_text} minDCF {e.min_dcf_text}" for e in copies)
+            message = f"{score_file}: {len(copies)} blocks disagree ({shown})"
+            checks.append(Check("duplicates", FAIL, result_file, message))
+    return checks
+
+
+# ---- model: config.yaml, checkpoints, published numbers ---------------------------------------------
+
+
+def _check_config(release: ReleaseFolder):
+    file = _relative(release.config, release.root)
+    try:
+        config = read_model_config(release.config)
+    except ImportError:
+        return Check(
+            "config", NOT_CHECKABLE, file, "pyyaml is not installed (pip install 'sveval[model]')"
+        ), None
+    except InputError as exc:
+        return Check("config", FAIL, file, str(exc)), None
+    problems = []
+    depth = paper_depth(config.model) if config.model else None
+    if config.model is None:
+        problems.append("no `model:` entry naming the architecture")
+    elif depth not in KNOWN_DEPTHS:
+        known = ", ".join(f"Gemini_DF_ResNet{d}" for d in KNOWN_DEPTHS)
+        problems.append(f"model {config.model!r} is not a known architecture ({known})")
+    for key, value, expected in (
+        ("feat_dim", config.feat_dim, FEAT_DIM),
+        ("embed_dim", config.embed_dim, EMBED_DIM),
+    ):
+        if value != expected:
+            problems.append(f"model_args.{key} is {value!r}, expected {expected}")
+    folder_depth = paper_depth(release.root.name)
+    if depth in KNOWN_DEPTHS and folder_depth is not None and folder_depth != depth:
+        problems.append(f"the folder name says DF-ResNet{folder_depth} but the config says {config.model}")
+    if problems:
+        return Check("config", FAIL, file, "; ".join(problems)), config
+    message = f"{config.model} (DF-ResNet{depth}), feat_dim {FEAT_DIM}, embed_dim {EMBED_DIM}"
+    return Check("config", PASS, file, message), config
+
+
+def _check_checkpoint(path: Path, config) -> Check:
+    import importlib.util
+
+    file = path.name if path.parent.name != "models" else f"models/{path.name}"
+    if importlib.util.find_spec("torch") is None:
+        return Check(
+            "checkpoint", NOT_CHECKABLE, file, "torch is not installed (pip install 'sveval[model]')"
+        )
+    try:
+        from sveval.models.checkpoint import load_model  # noqa: F401
+    except ImportError:
+        return Check("checkpoint", NOT_CHECKABLE, file, "sveval.models not available in this build")
+    return Check("checkpoint", NOT_CHECKABLE, file, "checkpoint loading is not wired into validate yet")
+
+
+def _check_published(release: ReleaseFolder, table_name: str, entries, config) -> list[Check]:
+    table = published_table(table_name)
+    names = [release.root.name] + ([config.exp_dir, config.model] if config is not None else [])
+    row = next((r for name in names if name and (r := lookup(name, table_name)) is not None), None)
+    if row is None:
+        tried = ", ".join(repr(n) for n in names if n)
+        known = ", ".join(f"{r.model} ({r.release_name})" for r in table.rows)
+        message = f"cannot tell which model this is from {tried}; the table has {known}"
+        return [Check("published", NOT_CHECKABLE, release.root.name, message)]
+    checks = []
+    for list_name, (eer, min_dcf) in row.results.items():
+        found = _published_blocks(entries, list_name, row, table)
+        if not found:
+            method = f"{row.method}{row.top_n or ''}"
+            checks.append(
+                Check("published", NOT_CHECKABLE, list_name, f"no {method} result block for {list_name}")
+            )
+        for result_file, entry in found:
+            want = (f"{eer:.{table.decimals}f}", f"{min_dcf:.{table.decimals}f}")
+            got = tuple(f"{float(t):.{table.decimals}f}" for t in (entry.eer_text, entry.min_dcf_text))
+            where = f"{entry.block.score_file} (line {entry.line})"
+            if got == want:
+                message = f"{where}: EER {got[0]}, minDCF {got[1]} as published for {row.model}"
+                checks.append(Check("published", PASS, result_file, message))
+            else:
+                message = (
+                    f"{where}: EER {got[0]}, minDCF {got[1]}; {table.name} publishes "
+                    f"EER {want[0]}, minDCF {want[1]} for {row.model} on {list_name}"
+                )
+                checks.append(Check("published", FAIL, result_file, message))
+    return checks
+
+
+def _published_blocks(entries, list_name: str, row: PublishedRow, table) -> list[tuple[str, ResultEntry]]:
+    found, seen = [], set()
+    for result_file, blocks in entries.items():
+        for entry in blocks:
+            name = parse_score_name(entry.block.score_file)
+            block = entry.block
+            if name is None or name.list_name != list_name or name.method != row.method:
+                continue
+            if name.top_n != row.top_n or (block.p_target, block.c_miss, block.c_fa) != (
+                table.p_target,
+                table.c_miss,
+                table.c_fa,
+            ):
+                continue
+            key = (result_file, block.score_file, entry.eer_text, entry.min_dcf_text)
+            if key not in seen:
+                seen.add(key)
+                found.append((result_file, entry))
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
