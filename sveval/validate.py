@@ -226,7 +226,9 @@ def _check_placement(item: _Scored, entries, result_paths) -> Check:
         else:
             message = f"no block for it in any result file (expected one in {expected})"
         return Check("result", FAIL, file, message)
-    wrong = [r for r in homes if (n := parse_result_name(r)) and not result_matches_score(n, item.name)]
+    wrong = [
+        r for r in homes if (n := parse_result_name(r)) is None or not result_matches_score(n, item.name)
+    ]
     if wrong:
         kind = item.name.method
         message = f"its block is in {', '.join(wrong)}, not a {kind} result file (expected {expected})"
