@@ -14,7 +14,7 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, read_text
-from sveval.io.table import column, parse_floats, require_width, row_widths, split_rows
+from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
 from sveval.io.trials import KALDI_LABELS, trial_keys
 from sveval.types import ScoreFile, TrialList
 
@@ -22,6 +22,28 @@ SCORE_WIDTHS = (3, 4, 8)
 
 
 def parse_score_file(text: str, source: str) -> ScoreFile:
+    columns = fast_columns(text)
+    if columns is None or len(columns) not in SCORE_WIDTHS:
+        columns = _strict_columns(text, source)
+    width = len(columns)
+    values = parse_floats(columns[2], source, "score")
+    labels = None
+    if width >= 4:
+        names = columns[3]
+        labels = names == KALDI_LABELS[1]
+        bad = np.flatnonzero(~labels & (names != KALDI_LABELS[0]))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"label {names[i]!r} is not target or nontarget", source, i + 1)
+        labels = labels.astype(bool)
+    extra = None
+    if width == 8:
+        extra = np.stack([parse_floats(columns[k], source, "statistic") for k in range(4, 8)], axis=1)
+    return ScoreFile(source, columns[0], columns[1], values, labels, extra)
+
+
+def _strict_columns(text: str, source: str) -> list[np.ndarray]:
+    """Line-by-line split that names the first line with a wrong number of fields."""
     rows = split_rows(text, source, "score file")
     widths = row_widths(rows)
     width = int(widths[0])
@@ -33,20 +55,7 @@ def parse_score_file(text: str, source: str) -> ScoreFile:
             1,
         )
     require_width(rows, widths, width, source, "score line like line 1")
-    values = parse_floats(column(rows, 2), source, "score")
-    labels = None
-    if width >= 4:
-        names = column(rows, 3)
-        labels = names == KALDI_LABELS[1]
-        bad = np.flatnonzero(~labels & (names != KALDI_LABELS[0]))
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(f"label {names[i]!r} is not target or nontarget", source, i + 1)
-        labels = labels.astype(bool)
-    extra = None
-    if width == 8:
-        extra = np.stack([parse_floats(column(rows, k), source, "statistic") for k in range(4, 8)], axis=1)
-    return ScoreFile(source, column(rows, 0), column(rows, 1), values, labels, extra)
+    return [column(rows, k) for k in range(width)]
 
 
 def read_score_file(path: str | os.PathLike) -> ScoreFile:

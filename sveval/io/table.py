@@ -6,6 +6,9 @@ trailing blank lines are tolerated), so no line is ever dropped without the user
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
 from sveval.errors import InputError
@@ -60,3 +63,46 @@ def parse_floats(values: np.ndarray, source: str, what: str, first_line: int = 1
             except ValueError:
                 raise InputError(f"{what} is not a number: {value!r}", source, i + first_line) from None
         raise
+
+
+# Characters that Python's str.split()/splitlines() treat as whitespace or line breaks but pandas' tokenizer
+# does not: text containing any of them (or any non-ASCII character) takes the line-by-line path.
+_NOT_PLAIN = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x00")
+
+
+def fast_columns(text: str) -> list[np.ndarray] | None:
+    """The columns (object arrays of str) of a plain table, split by pandas' C tokenizer, or None.
+
+    Plain means: ASCII, and every line, blank lines included, has the same number of space/tab separated
+    fields as the first. Then the result equals `[column(rows, k) ...]` of `split_rows` (Python's split()
+    on the same text), several times faster on the 0.5 M-line Vox1-E/H files. Anything else gives None
+    and the caller parses line by line, which names the offending line; nothing is ever dropped here.
+    """
+    if not text.isascii() or any(c in text for c in _NOT_PLAIN):
+        return None
+    body = text.rstrip()  # trailing blank lines are tolerated, as in split_rows
+    if not body:
+        return None
+    import pandas as pd
+
+    # Single spaces only (what WeSpeaker and the VoxCeleb lists write) tokenize faster than runs of blanks.
+    single = not any(s in body for s in ("\t", "  ", " \n", "\n ")) and body[0] != " "
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body),
+            sep=" " if single else r"\s+",
+            header=None,
+            index_col=False,
+            dtype=object,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError):  # a line with more fields than the first
+        return None
+    columns = [frame[k].to_numpy() for k in frame.columns]
+    # a line with fewer fields, or a blank one, shows up as empty strings; pandas never yields "" otherwise
+    if len(frame) != body.count("\n") + 1 or any((col == "").any() for col in columns):
+        return None
+    return columns

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_text, write_text
-from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.io.table import column, fast_columns, require_width, row_widths, split_rows
 from sveval.types import TrialList
 
 KALDI_LABELS = ("nontarget", "target")
@@ -45,18 +45,24 @@ def detect_format(first_row: list[str], source: str) -> str:
 
 def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
     """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
-    rows = split_rows(text, source, "trial list")
-    fmt = detect_format(rows[0], source)
-    width, expected = FORMATS[fmt]
-    require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+    columns = fast_columns(text)
+    if columns is None or len(columns) != FORMATS[detect_format([c[0] for c in columns], source)][0]:
+        rows = split_rows(text, source, "trial list")
+        fmt = detect_format(rows[0], source)
+        width, expected = FORMATS[fmt]
+        require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+        columns = [column(rows, k) for k in range(width)]
+    fmt = detect_format([c[0] for c in columns], source)
+    expected = FORMATS[fmt][1]
     if fmt == "kaldi":
-        enroll, test, labels = column(rows, 0), column(rows, 1), column(rows, 2)
+        enroll, test, labels = columns
         is_target = _labels(labels, KALDI_LABELS, source, expected)
     elif fmt == "voxceleb":
-        labels, enroll, test = column(rows, 0), column(rows, 1), column(rows, 2)
+        labels, enroll, test = columns
         is_target = _labels(labels, VOXCELEB_LABELS, source, expected)
     else:
-        enroll, test, is_target = column(rows, 0), column(rows, 1), None
+        enroll, test = columns
+        is_target = None
     _refuse_duplicates(enroll, test, is_target, source)
     file_name = os.path.basename(source)
     return TrialList(
