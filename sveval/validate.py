@@ -24,7 +24,9 @@ Every check gives one `Check(name, status, file, message)`; status is `pass`, `f
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +47,7 @@ from sveval.io.release import (
 )
 from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
 from sveval.published import PublishedRow, lookup, paper_depth, published_table
-from sveval.types import ScoreFile, TrialList
+from sveval.types import TrialList
 
 PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not-checkable"
 STATUSES = (PASS, FAIL, NOT_CHECKABLE)
@@ -81,10 +83,9 @@ class _Scored:
     """What one score file turned out to be; filled step by step while its checks run."""
 
     path: Path
-    name: ScoreName | None
-    scores: ScoreFile | None = None
+    name: ScoreName
+    values: np.ndarray | None = None  # kept instead of the whole ScoreFile: three Vox1 files are large
     finite: bool = False
-    trials: TrialList | None = None
     is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
     why_no_labels: str = ""
     metrics: dict = field(default_factory=dict)
@@ -98,13 +99,25 @@ def validate_release(
 ) -> ValidationReport:
     """Run every check on a discovered release folder. `progress` wraps the loop over score files."""
     checks: list[Check] = []
-    lists: dict[str, TrialList | InputError] = {}
     entries, result_file_checks = _read_results(release.result_files)
     scored = {}
-    for path in progress(release.score_files):
-        item, item_checks = _check_score_file(path, trials_dir, lists)
-        scored[path.name] = item
-        checks += item_checks + [_check_placement(item, entries, release.result_files)]
+    # Trial lists are read in a background thread, one ahead of the score file being checked: both spend
+    # much of their time in pandas' tokenizer, which runs without the GIL. A list is dropped after its last
+    # use, so at most two 0.5 M-trial lists are in memory.
+    order = [parse_score_name(p.name).list_name for p in release.score_files]
+    uses = Counter(order)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lists: dict = {}
+        for i, path in enumerate(progress(release.score_files)):
+            for name in (order[i], next((n for n in order[i:] if n != order[i]), None)):
+                if name is not None and name not in lists and uses[name]:
+                    lists[name] = pool.submit(_load_list, name, trials_dir)
+            item, item_checks = _check_score_file(path, lists)
+            scored[path.name] = item
+            uses[order[i]] -= 1
+            if not uses[order[i]]:
+                del lists[order[i]]
+            checks += item_checks + [_check_placement(item, entries, release.result_files)]
     for result_check in result_file_checks:
         checks.append(result_check)
         blocks = entries.get(result_check.file, [])
@@ -124,16 +137,16 @@ def validate_release(
 # ---- score files ------------------------------------------------------------------------------------
 
 
-def _check_score_file(path: Path, trials_dir, lists) -> tuple[_Scored, list[Check]]:
+def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
     file = path.name
     item = _Scored(path, parse_score_name(file))
     try:
-        item.scores = read_score_file(path)
+        scores = read_score_file(path)
     except InputError as exc:
         return item, [Check("parse", FAIL, file, str(exc))] + [
             Check(name, NOT_CHECKABLE, file, "the file does not parse") for name in ("coverage", "labels")
         ]
-    scores = item.scores
+    item.values = scores.values
     width = 3 if scores.labels is None else (8 if scores.extra is not None else 4)
     checks = [Check("parse", PASS, file, f"{len(scores):,} lines, {width} columns")]
     bad = np.flatnonzero(~np.isfinite(scores.values))
@@ -145,14 +158,14 @@ def _check_score_file(path: Path, trials_dir, lists) -> tuple[_Scored, list[Chec
         checks.append(Check("finite", PASS, file, f"all {len(scores):,} scores are finite numbers"))
     item.is_target = scores.labels
     item.why_no_labels = "" if scores.labels is not None else "3-column file and no verified trial list"
-    trials_check = _resolve(item.name.list_name, trials_dir, lists)
+    trials_check = _resolve(item.name.list_name, lists)
     if isinstance(trials_check, Check):
         return item, checks + [
             Check("trials", trials_check.status, file, f"{item.name.describe}: {trials_check.message}"),
             Check("coverage", NOT_CHECKABLE, file, "no verified trial list"),
             Check("labels", NOT_CHECKABLE, file, "no verified trial list"),
         ]
-    trials = item.trials = trials_check
+    trials = trials_check
     checks.append(
         Check(
             "trials",
@@ -180,14 +193,16 @@ def _check_score_file(path: Path, trials_dir, lists) -> tuple[_Scored, list[Chec
     return item, checks
 
 
-def _resolve(list_name: str, trials_dir, lists) -> TrialList | Check:
-    """The verified list, or a not-checkable Check saying why (cached per name: lists are large)."""
-    if list_name not in lists:
-        try:
-            lists[list_name] = resolve_trials(list_name, trials_dir)
-        except InputError as exc:
-            lists[list_name] = exc
-    found = lists[list_name]
+def _load_list(list_name: str, trials_dir) -> TrialList | InputError:
+    try:
+        return resolve_trials(list_name, trials_dir)
+    except InputError as exc:
+        return exc
+
+
+def _resolve(list_name: str, lists) -> TrialList | Check:
+    """The verified list, or a not-checkable Check saying why (each list is read once: they are large)."""
+    found = lists[list_name].result()
     if isinstance(found, InputError):
         return Check("trials", NOT_CHECKABLE, "", str(found))
     return found
@@ -256,7 +271,7 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
     where = f"{block.score_file} (line {entry.line})"
     if item is None:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: score file not released")
-    if item.scores is None:
+    if item.values is None:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file does not parse")
     if not item.finite:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file has non-finite scores")
@@ -266,7 +281,7 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
 
     key = (block.p_target, block.c_miss, block.c_fa)
     if key not in item.metrics:
-        item.metrics[key] = evaluate(item.scores.values, item.is_target, *key, sweep="per-trial")
+        item.metrics[key] = evaluate(item.values, item.is_target, *key, sweep="per-trial")
     m = item.metrics[key]
     eer = _printed(100 * m.eer, entry.eer_text)
     dcf = _printed(m.min_dcf, entry.min_dcf_text)
@@ -294,7 +309,7 @@ def _eer_hint(item: _Scored, entry: ResultEntry) -> str:
     from sveval.metrics import eer
 
     for definition, sweep in (("kaldi", "per-trial"), ("nist", "tie-aware"), ("rocch", "per-trial")):
-        value = eer(item.scores.values, item.is_target, definition=definition, sweep=sweep).value
+        value = eer(item.values, item.is_target, definition=definition, sweep=sweep).value
         if _printed(100 * value, entry.eer_text) == entry.eer_text:
             return f" (the printed value is the {definition} EER with a {sweep} sweep)"
     return ""

@@ -104,6 +104,8 @@ def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
 def _refuse_duplicates(
     enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None, source: str
 ) -> None:
+    if len(set(zip(enroll, test))) == len(enroll):  # the usual case, decided without factorizing
+        return
     keys = trial_keys(enroll, test)
     dup = pd.Series(keys).duplicated(keep=False).to_numpy()
     if not dup.any():
@@ -133,11 +135,21 @@ def canonical_lines(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray 
     return [f"{e} {t} {lab}\n" for e, t, lab in zip(enroll, test, names)]
 
 
+def canonical_text(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
+    """`"".join(canonical_lines(...))`, built with str.join (faster on 0.5 M-trial lists)."""
+    if not len(enroll):
+        return ""
+    if is_target is None:
+        return "\n".join(map(" ".join, zip(enroll, test))) + "\n"
+    names = np.where(is_target, "target", "nontarget").astype(object)
+    return "\n".join(map(" ".join, zip(enroll, test, names))) + "\n"
+
+
 def fingerprint(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
     """`sha256:<hex>` of the canonical Kaldi form: the same list in any of the formats gets the same print."""
-    digest = hashlib.sha256("".join(canonical_lines(enroll, test, is_target)).encode("utf-8"))
+    digest = hashlib.sha256(canonical_text(enroll, test, is_target).encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 
 def write_kaldi_trials(path: str | os.PathLike, trials: TrialList) -> None:
-    write_text(path, "".join(canonical_lines(trials.enroll, trials.test, trials.is_target)))
+    write_text(path, canonical_text(trials.enroll, trials.test, trials.is_target))
