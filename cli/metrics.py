@@ -49,8 +49,9 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     type=click.Choice(m.SWEEPS),
     default="per-trial",
     show_default=True,
-    help="per-trial: one operating point per trial, ties in file order (WeSpeaker, Kaldi); "
-    "tie-aware: one per distinct score (independent of trial order).",
+    help="per-trial: one operating point per trial, ties in file order (Kaldi's compute_min_dcf.py); "
+    "tie-aware: one per distinct score (independent of trial order); wespeaker: ties in numpy's unstable "
+    "argsort order, as WeSpeaker's scripts (reproduces them on the same numpy build only).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
 @click.option(
@@ -96,17 +97,22 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
 
 
 def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
-    report = {"file": path, "n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
-    for definition in definitions:
-        eer = m.eer(values, is_target, definition=definition, sweep=sweep)
-        key = "eer" if definition == "nist" else f"eer_{definition}"
+    summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+    report = {"file": path, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
+    for eer in summary.eers:
+        key = "eer" if eer.definition == "nist" else f"eer_{eer.definition}"
         report[key] = 100 * eer.value
-        if definition != "rocch":
+        if eer.definition != "rocch":
             report[f"{key}_threshold"] = eer.threshold
     report["dcf"] = [
-        {"p_target": p, "c_miss": cm, "c_fa": cf, "min_dcf": d.min_dcf, "threshold": d.threshold}
-        for p, cm, cf in dcfs
-        for d in [m.min_dcf(values, is_target, p, cm, cf, sweep=sweep)]
+        {
+            "p_target": d.p_target,
+            "c_miss": d.c_miss,
+            "c_fa": d.c_fa,
+            "min_dcf": d.min_dcf,
+            "threshold": d.threshold,
+        }
+        for d in summary.dcfs
     ]
     report["signature"] = make_signature(
         eer="+".join(definitions),

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import REAL_SCORES, write
-
 from sveval.cli.main import cli
+
 from sveval.io.trials import read_trials
 
 
@@ -18,8 +18,9 @@ def run(*args):
 
 
 # Independent transcriptions of the reference tools, written as plainly as the originals.
-def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1):
-    order = np.argsort(scores, kind="mergesort")
+def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1, kind="mergesort"):
+    """compute_metrics.py with a stable sort (kind=None: WeSpeaker's own unstable np.argsort)."""
+    order = np.argsort(scores, kind=kind)
     tgt = labels[order].astype("f8")
     fnr = np.cumsum(tgt) / np.sum(tgt)
     fpr = 1 - np.cumsum(1 - tgt) / np.sum(1 - tgt)
@@ -31,8 +32,9 @@ def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1):
     dcf = np.min(c_miss * fnr * p_target + c_fa * fpr * (1 - p_target)) / min(
         c_miss * p_target, c_fa * (1 - p_target)
     )
-    name = path.name
-    return f"---- {name} -----\nEER = {100 * eer:.3f}\nminDCF (p_target:{p_target} c_miss:{c_miss} c_fa:{c_fa}) = {dcf:.3f}\n"
+    return "---- {} -----\nEER = {:.3f}\nminDCF (p_target:{} c_miss:{} c_fa:{}) = {:.3f}\n".format(
+        path.name, 100 * eer, p_target, c_miss, c_fa, dcf
+    )
 
 
 def kaldi_compute_eer(target, nontarget):
@@ -92,6 +94,13 @@ def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
     assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
     eers = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("EER")]
     assert all(2.5 < e < 6 for e in eers)  # Thin-ResNet34 GhostVLAD: ~3-4 % on Vox1-O
+
+
+def test_sweep_wespeaker_reproduces_its_unstable_argsort(real_score_files):
+    _, files = real_score_files
+    code, out = run(*files, "--sweep", "wespeaker")
+    assert code == 0
+    assert out == "".join(wespeaker_block(p, *reread(p), kind=None) for p in files)
 
 
 def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):

@@ -1,0 +1,401 @@
+"""Error curves, EER variants, minimum DCF and Cllr: pure numpy, O(n log n), one sort per call.
+
+Conventions shared by every function here (read these before quoting a number):
+
+* Scores: higher means "more likely the same speaker". They are converted to float64; float32 input keeps
+  its exact values and order.
+* Operating point i: after sorting scores ascending (stable, ``kind="mergesort"``: tied scores keep
+  trial order), trial i and everything sorted before it are rejected, everything after it is accepted:
+      p_miss[i] = (#targets among sorted[0..i]) / T
+      p_fa[i]   = 1 - (#nontargets among sorted[0..i]) / N
+  and ``thresholds[i]`` = the i-th lowest score (the rule is "accept iff score > threshold" except inside
+  a group of tied scores, see below). There is no point before the lowest score (the "accept all"
+  point), exactly as WeSpeaker's ``compute_pmiss_pfa_rbst`` and Kaldi's ``compute_min_dcf.py``.
+* Sweeps (``SWEEPS``): ``"per-trial"`` keeps every point above; when scores tie, the points inside the
+  tied group split it by trial order, so results can depend on that order (this is what WeSpeaker and
+  Kaldi do). ``"tie-aware"`` keeps only the last point of each group of equal scores (one point per
+  distinct score), so every point is a real threshold and results never depend on trial order.
+  ``"wespeaker"`` is the per-trial sweep in the order of numpy's default (unstable) ``np.argsort``, which
+  is what WeSpeaker's ``compute_pmiss_pfa_rbst`` calls: tied scores land in an order numpy leaves
+  unspecified (it depends on the numpy build and the CPU's SIMD sort), so it reproduces WeSpeaker's printed
+  numbers only on the same numpy and machine. On the six real Vox1-O score files printed with %.5f it
+  moves EER by up to 5e-5 and minDCF(0.01) by up to 2e-4 against the stable order: enough to flip a
+  third decimal now and then, which is why the stable order is the default.
+* EER values and rates are fractions in [0, 1]; multiply by 100 for the percentages people print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sveval.metrics_rocch import rocch_eer
+
+SWEEPS = ("per-trial", "tie-aware", "wespeaker")
+EER_DEFINITIONS = ("nist", "kaldi", "rocch")
+
+
+@dataclass(frozen=True, eq=False)
+class DetCurve:
+    """Error rates at every operating point of a sweep, thresholds ascending (arrays are read-only).
+
+    p_miss is non-decreasing, p_fa non-increasing; the last point is always (p_miss=1, p_fa=0).
+    """
+
+    p_miss: np.ndarray
+    p_fa: np.ndarray
+    thresholds: np.ndarray
+    sweep: str
+
+    def __len__(self) -> int:
+        return len(self.thresholds)
+
+
+@dataclass(frozen=True)
+class Eer:
+    """An equal error rate as a fraction, the threshold it was read at, and which definition gave it."""
+
+    value: float
+    threshold: float
+    definition: str
+
+
+@dataclass(frozen=True)
+class Dcf:
+    """Normalised minimum detection cost at one operating point (p_target, c_miss, c_fa)."""
+
+    p_target: float
+    c_miss: float
+    c_fa: float
+    min_dcf: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What result files print: NIST/WeSpeaker EER (fraction) and normalised minDCF, from one sweep."""
+
+    eer: float
+    eer_threshold: float
+    min_dcf: float
+    min_dcf_threshold: float
+    p_target: float
+    c_miss: float
+    c_fa: float
+    n_target: int
+    n_nontarget: int
+    sweep: str = "per-trial"
+
+
+# ----------------------------------------------------------------------------------------------------
+# validation and the shared sorted view
+
+
+def _as_scores(scores, name: str) -> np.ndarray:
+    arr = np.asarray(scores)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(
+            f"{name} contain {int(bad.sum())} non-finite value(s) (NaN or inf); "
+            f"the first is at index {first} ({arr[first]})"
+        )
+    return arr
+
+
+def _as_labels(is_target, n: int, name: str) -> np.ndarray:
+    lab = np.asarray(is_target)
+    if lab.ndim != 1:
+        raise ValueError(f"is_target must be a 1-D array, got shape {lab.shape}")
+    if lab.shape[0] != n:
+        raise ValueError(f"{name} and is_target differ in length: {n} vs {lab.shape[0]}")
+    if n == 0:
+        raise ValueError(f"no trials: {name} and is_target are empty")
+    if lab.dtype != np.bool_:
+        if lab.dtype.kind not in "iuf" or not np.isin(lab, (0, 1)).all():
+            raise ValueError(f"is_target must be boolean (or 0/1), got dtype {lab.dtype}")
+        lab = lab.astype(np.bool_)
+    n_tar = int(np.count_nonzero(lab))
+    if n_tar == 0:
+        raise ValueError(f"no target trials among the {n} trials: EER, DCF and Cllr need both classes")
+    if n_tar == n:
+        raise ValueError(f"no nontarget trials among the {n} trials: EER, DCF and Cllr need both classes")
+    return lab
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _stable_sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted scores, order), order identical to np.argsort(s, kind="mergesort") but ~2x faster: numpy's
+    default (SIMD, unstable) argsort, then tied scores put back in trial order by one int64 sort."""
+    n = s.shape[0]
+    order = np.argsort(s)
+    srt = s[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    if not new.all():
+        if n > 3_000_000_000:  # (group, index) would not fit in one int64 key
+            order = np.argsort(s, kind="mergesort")
+            return s[order], order
+        key = (np.cumsum(new) - 1) * n + order  # (group of equal scores, trial index)
+        key.sort()
+        order = key % n
+    return srt, order
+
+
+class _Sorted:
+    """Scores sorted once (stable) with their labels; sweeps are computed lazily and cached."""
+
+    __slots__ = ("scores", "is_target", "n_target", "n_nontarget", "_sweeps")
+
+    def __init__(self, scores, is_target, sweep: str = "per-trial") -> None:
+        _check_choice(sweep, SWEEPS, "sweep")
+        s = _as_scores(scores, "scores")
+        lab = _as_labels(is_target, s.shape[0], "scores")
+        if sweep == "wespeaker":  # numpy's default argsort, exactly as compute_pmiss_pfa_rbst calls it
+            order = np.argsort(s)
+            self.scores = s[order]
+        else:
+            self.scores, order = _stable_sort(s)
+        self.is_target = lab[order]
+        self.n_target = int(np.count_nonzero(lab))
+        self.n_nontarget = int(s.shape[0] - self.n_target)
+        self._sweeps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(#targets, #nontargets, threshold) at or below each operating point of the sweep."""
+        n_tar_le = np.cumsum(self.is_target)  # int64, exact
+        n_non_le = np.arange(1, n_tar_le.shape[0] + 1) - n_tar_le
+        if sweep in ("per-trial", "wespeaker"):  # the sort order already decides between them
+            return n_tar_le, n_non_le, self.scores
+        s = self.scores
+        last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
+        return n_tar_le[last], n_non_le[last], s[last]
+
+    def sweep(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p_miss, p_fa, thresholds) of the given sweep, read-only."""
+        _check_choice(sweep, SWEEPS, "sweep")
+        if sweep not in self._sweeps:
+            n_tar_le, n_non_le, thresholds = self.counts(sweep)
+            p_miss = n_tar_le / self.n_target
+            p_fa = 1 - n_non_le / self.n_nontarget
+            for a in (p_miss, p_fa, thresholds):
+                a.flags.writeable = False
+            self._sweeps[sweep] = (p_miss, p_fa, thresholds)
+        return self._sweeps[sweep]
+
+
+# ----------------------------------------------------------------------------------------------------
+# the definitions, on a _Sorted
+
+
+def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
+    p_miss, p_fa, thr = srt.sweep(sweep)
+    d = p_miss - p_fa  # non-decreasing (also in floating point), and d[-1] == 1
+    x1 = int(np.argmax(d >= 0))
+    if x1 > 0:
+        x2 = x1 - 1  # == last index with d < 0, because d is non-decreasing
+        pm2, pf2 = p_miss[x2], p_fa[x2]
+    else:  # no point with d < 0: use the implicit "accept everything" point (p_miss=0, p_fa=1)
+        pm2, pf2 = 0.0, 1.0
+    pm1, pf1 = p_miss[x1], p_fa[x1]
+    a = (pm1 - pf1) / (pf2 - pf1 - (pm2 - pm1))
+    return Eer(float(pm1 + a * (pm2 - pm1)), float(thr[x1]), "nist")
+
+
+def _eer_kaldi(srt: _Sorted) -> Eer:
+    tar = srt.scores[srt.is_target]  # ascending, as std::sort gives them
+    non = srt.scores[~srt.is_target]
+    n_t, n_n = tar.shape[0], non.shape[0]
+    pos = np.arange(n_t - 1, dtype=np.int64)  # target_position + 1 < target_size
+    # ssize_t nontarget_n = nontarget_size * target_position * 1.0 / target_size  (truncating cast)
+    nontarget_n = ((n_n * pos).astype(np.float64) / n_t).astype(np.int64)
+    q = np.maximum(n_n - 1 - nontarget_n, 0)
+    hit = non[q] < tar[pos]
+    p = int(np.argmax(hit)) if hit.any() else n_t - 1
+    return Eer(p * 1.0 / n_t, float(tar[p]), "kaldi")
+
+
+def _eer_rocch(srt: _Sorted) -> Eer:
+    n_tar_le, n_non_le, thr = srt.counts("tie-aware")
+    value, point = rocch_eer(n_tar_le, n_non_le, srt.n_target, srt.n_nontarget)
+    return Eer(value, float(thr[point]), "rocch")
+
+
+def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: str) -> Dcf:
+    for name, v in (("c_miss", c_miss), ("c_fa", c_fa)):
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite positive number, got {v!r}")
+    if not 0 < p_target < 1:
+        raise ValueError(f"p_target must lie strictly between 0 and 1, got {p_target!r}")
+    p_miss, p_fa, thr = srt.sweep(sweep)
+    # same operations, in the same order, as Kaldi's compute_min_dcf.py (so the same float64 results)
+    c_det = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
+    i = int(np.argmin(c_det))  # the first minimum, like its strict `<` loop
+    c_def = min(c_miss * p_target, c_fa * (1 - p_target))
+    return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_det[i] / c_def), float(thr[i]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# public API
+
+
+def det_curve(scores, is_target, sweep: str = "per-trial") -> DetCurve:
+    """The miss / false-alarm rates at every operating point of ``sweep`` (see the module docstring).
+
+    Point i: p_miss = #targets with (sorted position <= i) / T, p_fa = 1 - #nontargets likewise / N,
+    thresholds[i] = the i-th lowest score. Per-trial: one point per trial; tie-aware: one per distinct
+    score, where p_miss = #targets with score <= t / T and p_fa = #nontargets with score > t / N.
+    """
+    srt = _Sorted(scores, is_target, sweep)
+    p_miss, p_fa, thr = srt.sweep(sweep)
+    return DetCurve(p_miss, p_fa, thr, sweep)
+
+
+def eer(scores, is_target, definition: str = "nist", sweep: str = "per-trial") -> Eer:
+    """Equal error rate (a fraction) by one of three definitions.
+
+    ``"nist"`` (NIST SRE scorer, WeSpeaker ``compute_eer``; the default and what result files print): on the
+    sweep's points with d = p_miss - p_fa, x1 = first i with d >= 0, x2 = last i with d < 0,
+    a = (p_miss[x1] - p_fa[x1]) / (p_fa[x2] - p_fa[x1] - (p_miss[x2] - p_miss[x1])),
+    EER = p_miss[x1] + a * (p_miss[x2] - p_miss[x1]) (the crossing of segment x2-x1 with p_miss = p_fa);
+    threshold = thresholds[x1]. With the per-trial sweep and stable sorting this is WeSpeaker's number to
+    the last bit. Like WeSpeaker, d is computed in float64: where p_miss and p_fa are mathematically equal
+    (common when T == N, as on Vox1-O) the rounding of 1 - n/N decides whether that point is x1; the EER
+    moves by < 1e-15 and the threshold by one point.
+    Edge case: when no point has d < 0 (WeSpeaker raises IndexError; it happens when the lowest score is
+    the only target or the only nontarget, or, tie-aware, when the lowest group of tied scores already has
+    p_miss >= p_fa), x2 is the implicit "accept everything" point (p_miss=0, p_fa=1), so
+    EER = p_miss[x1] / (1 + p_miss[x1] - p_fa[x1]); e.g. all scores tied, tie-aware: 0.5.
+
+    ``"kaldi"`` (Kaldi ``compute-eer``, ComputeEer in ivector/compute-eer.cc): targets and nontargets
+    sorted ascending separately; for p = 0 .. T-2, q = N - 1 - trunc(N * p * 1.0 / T) (not below 0); stop
+    at the first p with nontarget[q] < target[p], else p = T-1; EER = p / T, threshold = target[p]. No
+    interpolation, so it moves in steps of 1/T (with a single target it is always 0). Kaldi parses
+    scores as float32 and returns the EER as float32; here both stay float64. The comparisons agree
+    whenever the scores have at most 6 significant digits (FLT_DIG: distinct such decimals stay distinct
+    and ordered in float32); WeSpeaker's ``%.5f`` scores with |s| >= 10 have 7 and could, rarely, tie in
+    float32 where they do not tie here.
+
+    ``"rocch"`` (BOSARIS ``rocch`` + ``rocch2eer``, also pyllr): the point where the convex hull of the
+    ROC -- the tie-aware points plus (p_miss=0, p_fa=1) -- crosses p_miss = p_fa; equal to
+    max over p of the Bayes-optimal min(p * p_miss + (1-p) * p_fa). It is the optimistic definition:
+    never above the tie-aware NIST EER and never above 0.5. threshold = the threshold of the hull vertex
+    at the upper end (p_miss >= p_fa) of the crossing edge; reaching the EER itself needs randomising
+    between that threshold and the vertex below it.
+
+    ``sweep`` applies to "nist" only. "kaldi" and "rocch" never depend on trial order (their reference
+    tools fix how ties are treated), so both sweep values give the same result for them.
+    """
+    _check_choice(definition, EER_DEFINITIONS, "definition")
+    _check_choice(sweep, SWEEPS, "sweep")
+    srt = _Sorted(scores, is_target, sweep)
+    if definition == "nist":
+        return _eer_nist(srt, sweep)
+    if definition == "kaldi":
+        return _eer_kaldi(srt)
+    return _eer_rocch(srt)
+
+
+def min_dcf(
+    scores,
+    is_target,
+    p_target: float = 0.01,
+    c_miss: float = 1.0,
+    c_fa: float = 1.0,
+    sweep: str = "per-trial",
+) -> Dcf:
+    """Normalised minimum detection cost (NIST SRE; Kaldi ``compute_min_dcf.py``; WeSpeaker).
+
+    minDCF = min_i (c_miss * p_miss[i] * p_target + c_fa * p_fa[i] * (1 - p_target))
+             / min(c_miss * p_target, c_fa * (1 - p_target))
+    over the sweep's points; threshold = thresholds at the first i attaining the minimum (as Kaldi's
+    ``compute_min_dcf.py``). With the per-trial sweep the value and threshold equal that script's
+    exactly. Common operating points: p_target=0.01 (VoxCeleb, WeSpeaker), 0.05 (VoxSRC), 0.001 (SRE10),
+    0.01 with c_miss=10 (SRE08).
+    """
+    _check_choice(sweep, SWEEPS, "sweep")
+    return _min_dcf(_Sorted(scores, is_target, sweep), p_target, c_miss, c_fa, sweep)
+
+
+def evaluate(
+    scores,
+    is_target,
+    p_target: float = 0.01,
+    c_miss: float = 1.0,
+    c_fa: float = 1.0,
+    sweep: str = "per-trial",
+) -> Metrics:
+    """NIST EER (``eer(definition="nist")``) and ``min_dcf`` from a single sort, plus the trial counts."""
+    _check_choice(sweep, SWEEPS, "sweep")
+    srt = _Sorted(scores, is_target, sweep)
+    dcf = _min_dcf(srt, p_target, c_miss, c_fa, sweep)
+    e = _eer_nist(srt, sweep)
+    return Metrics(
+        e.value,
+        e.threshold,
+        dcf.min_dcf,
+        dcf.threshold,
+        dcf.p_target,
+        dcf.c_miss,
+        dcf.c_fa,
+        srt.n_target,
+        srt.n_nontarget,
+        sweep,
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Several EER definitions and operating points of one score set, all from a single sort."""
+
+    eers: tuple[Eer, ...]
+    dcfs: tuple[Dcf, ...]
+    n_target: int
+    n_nontarget: int
+    sweep: str
+
+
+def summarize(
+    scores,
+    is_target,
+    definitions: tuple[str, ...] = EER_DEFINITIONS,
+    operating_points: tuple[tuple[float, float, float], ...] = ((0.01, 1.0, 1.0),),
+    sweep: str = "per-trial",
+) -> Summary:
+    """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), sorting once."""
+    for definition in definitions:
+        _check_choice(definition, EER_DEFINITIONS, "definition")
+    srt = _Sorted(scores, is_target, sweep)
+    by_definition = {
+        "nist": lambda: _eer_nist(srt, sweep),
+        "kaldi": lambda: _eer_kaldi(srt),
+        "rocch": lambda: _eer_rocch(srt),
+    }
+    eers = tuple(by_definition[d]() for d in definitions)
+    dcfs = tuple(_min_dcf(srt, p, cm, cf, sweep) for p, cm, cf in operating_points)
+    return Summary(eers, dcfs, srt.n_target, srt.n_nontarget, sweep)
+
+
+def cllr(llrs, is_target) -> float:
+    """Log-likelihood-ratio cost in bits, for scores that are calibrated natural-log LLRs.
+
+    Cllr = 1/(2 ln 2) * (mean over targets of log(1 + e^-s) + mean over nontargets of log(1 + e^s)),
+    computed as np.logaddexp(0, .) so that huge |s| neither overflow nor lose the linear tail. 1 bit is the
+    cost of the uninformative system (all LLRs 0); 0 is perfect; above 1 is worse than saying nothing.
+    """
+    s = _as_scores(llrs, "llrs")
+    lab = _as_labels(is_target, s.shape[0], "llrs")
+    c_tar = np.mean(np.logaddexp(0.0, -s[lab]))
+    c_non = np.mean(np.logaddexp(0.0, s[~lab]))
+    return float((c_tar + c_non) / (2 * np.log(2)))
