@@ -277,25 +277,46 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file has non-finite scores")
     if item.is_target is None:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: no labels ({item.why_no_labels})")
+    printed = (entry.eer_text, entry.min_dcf_text)
+    stable = _recompute(item, entry, "per-trial")
+    how = (
+        f"NIST EER, minDCF p_target {block.p_target:g} c_miss {block.c_miss:g} c_fa {block.c_fa:g}, "
+        "per-trial sweep in file order"
+    )
+    if stable == printed:
+        return Check(
+            "metrics", PASS, result_file, f"{where}: EER {stable[0]}, minDCF {stable[1]} recomputed ({how})"
+        )
+    if _recompute(item, entry, "wespeaker") == printed:
+        message = (
+            f"{where}: EER {printed[0]}, minDCF {printed[1]} recomputed with WeSpeaker's own unstable order "
+            f"of tied scores (np.argsort); the stable file order gives EER {stable[0]}, minDCF {stable[1]}"
+        )
+        return Check("metrics", PASS, result_file, message)
+    wrong = []
+    if stable[0] != printed[0]:
+        wrong.append(f"EER printed {printed[0]}, recomputed {stable[0]}{_eer_hint(item, entry)}")
+    if stable[1] != printed[1]:
+        wrong.append(f"minDCF printed {printed[1]}, recomputed {stable[1]}")
+    tied = len(item.values) - len(np.unique(item.values))
+    if tied:
+        wrong.append(
+            f"{tied:,} scores tie with an earlier one, so another order of tied trials (WeSpeaker's unstable "
+            "np.argsort on another machine) could move a last digit"
+        )
+    return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(wrong)} ({how})")
+
+
+def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]:
+    """(EER %, minDCF) at the block's operating point, printed with the block's decimals; cached."""
     from sveval.metrics import evaluate
 
-    key = (block.p_target, block.c_miss, block.c_fa)
+    block = entry.block
+    key = (block.p_target, block.c_miss, block.c_fa, sweep)
     if key not in item.metrics:
-        item.metrics[key] = evaluate(item.values, item.is_target, *key, sweep="per-trial")
+        item.metrics[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep)
     m = item.metrics[key]
-    eer = _printed(100 * m.eer, entry.eer_text)
-    dcf = _printed(m.min_dcf, entry.min_dcf_text)
-    how = (
-        f"NIST EER, minDCF p_target {block.p_target:g} c_miss {block.c_miss:g} c_fa {block.c_fa:g}, per-trial"
-    )
-    if eer == entry.eer_text and dcf == entry.min_dcf_text:
-        return Check("metrics", PASS, result_file, f"{where}: EER {eer}, minDCF {dcf} recomputed ({how})")
-    wrong = []
-    if eer != entry.eer_text:
-        wrong.append(f"EER printed {entry.eer_text}, recomputed {eer}{_eer_hint(item, entry)}")
-    if dcf != entry.min_dcf_text:
-        wrong.append(f"minDCF printed {entry.min_dcf_text}, recomputed {dcf}")
-    return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(wrong)} ({how})")
+    return _printed(100 * m.eer, entry.eer_text), _printed(m.min_dcf, entry.min_dcf_text)
 
 
 def _printed(value: float, like: str) -> str:

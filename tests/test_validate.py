@@ -238,3 +238,35 @@ def test_checkpoint_without_model_code_is_not_checkable(tmp_path):
         assert "torch is not installed" in check.message
     elif importlib.util.find_spec("sveval.models.checkpoint") is None:
         assert "sveval.models not available" in check.message
+
+
+def _tied_folder(tmp_path, eer_text, dcf_text, n=4000):
+    rng = np.random.default_rng(7)
+    labels = rng.random(n) < 0.5
+    values = np.round(rng.normal(size=n) + labels, 1)  # one decimal: many ties
+    names = np.where(labels, "target", "nontarget")
+    pairs = [(f"e{i}", f"t{i}") for i in range(n)]
+    write(tmp_path / "lists" / "tie.kaldi", "".join(f"{e} {t} {y}\n" for (e, t), y in zip(pairs, names)))
+    lines = [f"{e} {t} {v:.5f} {y}\n" for (e, t), v, y in zip(pairs, values, names)]
+    write(tmp_path / "rel" / "tie.kaldi.score", "".join(lines))
+    write(tmp_path / "rel" / "vox1_cos_result", block("tie.kaldi.score", eer_text, dcf_text))
+    return values, labels
+
+
+def test_tied_scores_are_named_when_a_number_differs(tmp_path):
+    _tied_folder(tmp_path, "0.001", "0.001")
+    metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
+    assert metrics.status == FAIL and "scores tie with an earlier one" in metrics.message
+
+
+def test_wespeaker_unstable_tie_order_is_accepted(tmp_path):
+    from sveval.metrics import evaluate
+
+    values, labels = _tied_folder(tmp_path, "0", "0")
+    stable, unstable = (evaluate(values, labels, sweep=s) for s in ("per-trial", "wespeaker"))
+    printed = (f"{100 * unstable.eer:.3f}", f"{unstable.min_dcf:.3f}")
+    if printed == (f"{100 * stable.eer:.3f}", f"{stable.min_dcf:.3f}"):
+        pytest.skip("numpy's argsort keeps these ties in file order on this machine")
+    write(tmp_path / "rel" / "vox1_cos_result", block("tie.kaldi.score", *printed))
+    metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
+    assert metrics.status == PASS and "unstable order" in metrics.message
