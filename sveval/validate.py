@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
 from sveval.errors import InputError
 from sveval.io.release import (
     ReleaseFolder,
@@ -40,42 +41,15 @@ from sveval.io.release import (
     expected_result_name,
     parse_result_name,
     parse_score_name,
-    read_model_config,
     read_result_entries,
     resolve_trials,
     result_matches_score,
 )
 from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
-from sveval.published import PublishedRow, lookup, paper_depth, published_table
 from sveval.types import TrialList
+from sveval.validate_model import check_checkpoint, check_config, check_published
 
-PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not-checkable"
-STATUSES = (PASS, FAIL, NOT_CHECKABLE)
-# Gemini DF-ResNet depths (DESIGN.md); release folders say 56/110/179 for 60/114/183.
-KNOWN_DEPTHS = (60, 114, 183, 237)
-FEAT_DIM, EMBED_DIM = 80, 256
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    file: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    path: str
-    checks: tuple[Check, ...]
-
-    def count(self, status: str) -> int:
-        return sum(c.status == status for c in self.checks)
-
-    @property
-    def passed(self) -> bool:
-        """No check failed (not-checkable ones are listed, not failures)."""
-        return self.count(FAIL) == 0
+__all__ = ["FAIL", "NOT_CHECKABLE", "PASS", "STATUSES", "Check", "ValidationReport", "validate_release"]
 
 
 @dataclass(eq=False)
@@ -126,11 +100,11 @@ def validate_release(
         checks += _check_duplicates(result_check.file, blocks)
     config_model = None
     if release.config is not None:
-        config_check, config_model = _check_config(release)
+        config_check, config_model = check_config(release)
         checks.append(config_check)
-        checks += [_check_checkpoint(path, config_model) for path in release.checkpoints]
+        checks += [check_checkpoint(path, config_model) for path in release.checkpoints]
     if published:
-        checks += _check_published(release, published, entries, config_model)
+        checks += check_published(release, published, entries, config_model)
     return ValidationReport(str(release.root), tuple(checks))
 
 
@@ -357,114 +331,3 @@ def _check_duplicates(result_file: str, blocks: list[ResultEntry]) -> list[Check
             message = f"{score_file}: {len(copies)} blocks disagree ({shown})"
             checks.append(Check("duplicates", FAIL, result_file, message))
     return checks
-
-
-# ---- model: config.yaml, checkpoints, published numbers ---------------------------------------------
-
-
-def _check_config(release: ReleaseFolder):
-    file = _relative(release.config, release.root)
-    try:
-        config = read_model_config(release.config)
-    except ImportError:
-        return Check(
-            "config", NOT_CHECKABLE, file, "pyyaml is not installed (pip install 'sveval[model]')"
-        ), None
-    except InputError as exc:
-        return Check("config", FAIL, file, str(exc)), None
-    problems = []
-    depth = paper_depth(config.model) if config.model else None
-    if config.model is None:
-        problems.append("no `model:` entry naming the architecture")
-    elif depth not in KNOWN_DEPTHS:
-        known = ", ".join(f"Gemini_DF_ResNet{d}" for d in KNOWN_DEPTHS)
-        problems.append(f"model {config.model!r} is not a known architecture ({known})")
-    for key, value, expected in (
-        ("feat_dim", config.feat_dim, FEAT_DIM),
-        ("embed_dim", config.embed_dim, EMBED_DIM),
-    ):
-        if value != expected:
-            problems.append(f"model_args.{key} is {value!r}, expected {expected}")
-    folder_depth = paper_depth(release.root.name)
-    if depth in KNOWN_DEPTHS and folder_depth is not None and folder_depth != depth:
-        problems.append(f"the folder name says DF-ResNet{folder_depth} but the config says {config.model}")
-    if problems:
-        return Check("config", FAIL, file, "; ".join(problems)), config
-    message = f"{config.model} (DF-ResNet{depth}), feat_dim {FEAT_DIM}, embed_dim {EMBED_DIM}"
-    return Check("config", PASS, file, message), config
-
-
-def _check_checkpoint(path: Path, config) -> Check:
-    import importlib.util
-
-    file = path.name if path.parent.name != "models" else f"models/{path.name}"
-    if importlib.util.find_spec("torch") is None:
-        return Check(
-            "checkpoint", NOT_CHECKABLE, file, "torch is not installed (pip install 'sveval[model]')"
-        )
-    try:
-        from sveval.models.checkpoint import load_model  # noqa: F401
-    except ImportError:
-        return Check("checkpoint", NOT_CHECKABLE, file, "sveval.models not available in this build")
-    return Check("checkpoint", NOT_CHECKABLE, file, "checkpoint loading is not wired into validate yet")
-
-
-def _check_published(release: ReleaseFolder, table_name: str, entries, config) -> list[Check]:
-    table = published_table(table_name)
-    names = [release.root.name] + ([config.exp_dir, config.model] if config is not None else [])
-    row = next((r for name in names if name and (r := lookup(name, table_name)) is not None), None)
-    if row is None:
-        tried = ", ".join(repr(n) for n in names if n)
-        known = ", ".join(f"{r.model} ({r.release_name})" for r in table.rows)
-        message = f"cannot tell which model this is from {tried}; the table has {known}"
-        return [Check("published", NOT_CHECKABLE, release.root.name, message)]
-    checks = []
-    for list_name, (eer, min_dcf) in row.results.items():
-        found = _published_blocks(entries, list_name, row, table)
-        if not found:
-            method = f"{row.method}{row.top_n or ''}"
-            checks.append(
-                Check("published", NOT_CHECKABLE, list_name, f"no {method} result block for {list_name}")
-            )
-        for result_file, entry in found:
-            want = (f"{eer:.{table.decimals}f}", f"{min_dcf:.{table.decimals}f}")
-            got = tuple(f"{float(t):.{table.decimals}f}" for t in (entry.eer_text, entry.min_dcf_text))
-            where = f"{entry.block.score_file} (line {entry.line})"
-            if got == want:
-                message = f"{where}: EER {got[0]}, minDCF {got[1]} as published for {row.model}"
-                checks.append(Check("published", PASS, result_file, message))
-            else:
-                message = (
-                    f"{where}: EER {got[0]}, minDCF {got[1]}; {table.name} publishes "
-                    f"EER {want[0]}, minDCF {want[1]} for {row.model} on {list_name}"
-                )
-                checks.append(Check("published", FAIL, result_file, message))
-    return checks
-
-
-def _published_blocks(entries, list_name: str, row: PublishedRow, table) -> list[tuple[str, ResultEntry]]:
-    found, seen = [], set()
-    for result_file, blocks in entries.items():
-        for entry in blocks:
-            name = parse_score_name(entry.block.score_file)
-            block = entry.block
-            if name is None or name.list_name != list_name or name.method != row.method:
-                continue
-            if name.top_n != row.top_n or (block.p_target, block.c_miss, block.c_fa) != (
-                table.p_target,
-                table.c_miss,
-                table.c_fa,
-            ):
-                continue
-            key = (result_file, block.score_file, entry.eer_text, entry.min_dcf_text)
-            if key not in seen:
-                seen.add(key)
-                found.append((result_file, entry))
-    return found
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
