@@ -59,14 +59,20 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
     from sveval.validate import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport, validate_release
 
     release = discover_release(path)
+    det_checks: list[Check] = []
+    redraw = _det_redrawer(det_dir, det_checks) if det_dir else None
 
     def progress(files):
         return tqdm(files, desc="validating", unit="file", disable=quiet or len(files) < 2, leave=False)
 
-    report = validate_release(release, trials_dir=trials_dir, published=published, progress=progress)
-    if det_dir:
-        det = Check("det", NOT_CHECKABLE, det_dir, "DET plots not redrawn: sveval.plot is not in this build")
-        report = ValidationReport(report.path, report.checks + (det,))
+    report = validate_release(
+        release, trials_dir=trials_dir, published=published, progress=progress, on_scores=redraw
+    )
+    if det_dir and redraw is None:
+        det_checks.append(
+            Check("det", NOT_CHECKABLE, det_dir, "not redrawn: sveval.plot is not in this build")
+        )
+    report = ValidationReport(report.path, report.checks + tuple(det_checks))
     counts = {status: report.count(status) for status in (PASS, FAIL, NOT_CHECKABLE)}
     if as_json:
         out = {"path": report.path, "passed": report.passed, "counts": counts}
@@ -83,6 +89,29 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
             f"{counts[FAIL]} check(s) failed" if counts[FAIL] else "some checks could not be made (--strict)"
         )
         raise ValidationFailed(what)
+
+
+def _det_redrawer(det_dir: str, out: list):
+    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent)."""
+    from sveval.io.atomic import check_writable_dir
+    from sveval.validate import NOT_CHECKABLE, PASS, Check
+
+    folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
+    try:
+        from sveval.io.figures import det_plot_name, write_det_plot
+        from sveval.plot import det_plot_curve
+    except ImportError:
+        return None
+
+    def redraw(file, values, is_target):
+        if values is None:
+            out.append(Check("det", NOT_CHECKABLE, file, "no finite, labelled scores to draw"))
+            return
+        label = file[: -len(".score")] if file.endswith(".score") else file
+        written = write_det_plot([det_plot_curve(values, is_target, label)], folder / det_plot_name(file))
+        out.append(Check("det", PASS, file, f"DET plot redrawn: {written}"))
+
+    return redraw
 
 
 def _table(report) -> str:

@@ -70,8 +70,11 @@ def validate_release(
     trials_dir: str | None = None,
     published: str | None = None,
     progress: Callable[[Iterable], Iterable] = lambda it: it,
+    on_scores: Callable[[str, np.ndarray | None, np.ndarray | None], None] | None = None,
 ) -> ValidationReport:
-    """Run every check on a discovered release folder. `progress` wraps the loop over score files."""
+    """Run every check on a discovered release folder. `progress` wraps the loop over score files;
+    `on_scores(file name, scores, is_target)` is called once per score file (arrays None when the file
+    gave no finite, labelled scores), e.g. to redraw its DET plot while the scores are in memory."""
     checks: list[Check] = []
     entries, result_file_checks = _read_results(release.result_files)
     scored = {}
@@ -88,6 +91,9 @@ def validate_release(
                     lists[name] = pool.submit(_load_list, name, trials_dir)
             item, item_checks = _check_score_file(path, lists)
             scored[path.name] = item
+            if on_scores is not None:
+                usable = item.finite and item.is_target is not None
+                on_scores(path.name, *((item.values, item.is_target) if usable else (None, None)))
             uses[order[i]] -= 1
             if not uses[order[i]]:
                 del lists[order[i]]

@@ -184,3 +184,24 @@ def test_folder_without_scores_exits_2(tmp_path):
 def test_help_has_examples():
     result = CliRunner().invoke(cli, ["validate", "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output and "--published" in result.output
+
+
+def test_regenerate_det(small, tmp_path, trials_env):
+    import importlib.util
+
+    out = tmp_path / "det"
+    result = run(small, "--regenerate-det", out)
+    assert result.exit_code == 0, result.output
+    det = [line for line in result.output.splitlines() if " det " in line]
+    if importlib.util.find_spec("sveval.plot") is None:
+        assert len(det) == 1 and det[0].startswith("not checkable") and "sveval.plot" in det[0]
+    else:
+        png = out / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(det) == 1 and det[0].startswith("pass") and str(png) in det[0]
+
+
+def test_regenerate_det_into_an_unwritable_place_exits_2(small, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run(small, "--regenerate-det", tmp_path / "file" / "det")
+    assert result.exit_code == 2 and "not writable" in result.output

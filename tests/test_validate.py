@@ -270,3 +270,15 @@ def test_wespeaker_unstable_tie_order_is_accepted(tmp_path):
     write(tmp_path / "rel" / "vox1_cos_result", block("tie.kaldi.score", *printed))
     metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
     assert metrics.status == PASS and "unstable order" in metrics.message
+
+
+def test_on_scores_sees_each_usable_score_file(tiny):
+    folder, lists = tiny
+    write(folder / "scores" / "vox1_O_cleaned.kaldi.score", "a b nan target\n")
+    seen = []
+    validate_release(discover_release(folder), lists, on_scores=lambda f, v, y: seen.append((f, v, y)))
+    assert [(f, v is None) for f, v, _ in seen] == [
+        ("tiny.kaldi.score", False),
+        ("vox1_O_cleaned.kaldi.score", True),
+    ]
+    assert seen[0][1].tolist() == [0.9, 0.5, 0.4, 0.1] and seen[0][2].tolist() == [True, False, True, False]
