@@ -115,7 +115,7 @@ def _det_redrawer(det_dir: str, out: list):
 
 
 def _table(report) -> str:
-    rows = [(STATUS_LABELS[c.status], c.name, c.file, c.message) for c in report.checks]
+    rows = [(STATUS_LABELS[c.status], c.name, c.file, " ".join(c.message.split())) for c in report.checks]
     head = ("status", "check", "file", "message")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(3)]
     return "\n".join(

@@ -11,6 +11,7 @@ published   the result files' AS-norm numbers equal a published table's for the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sveval.checks import FAIL, NOT_CHECKABLE, PASS, Check
@@ -77,7 +78,7 @@ def check_checkpoint(path: Path, config) -> Check:
     try:
         loaded = load_model(path, arch=config.model)
     except InputError as exc:
-        return Check("checkpoint", FAIL, file, str(exc))
+        return Check("checkpoint", FAIL, file, _one_line(str(exc)))
     n = sum(p.numel() for p in loaded.model.parameters())
     expected = ARCHS[loaded.arch].parameters
     row = lookup(loaded.arch)
@@ -150,3 +151,15 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _one_line(message: str) -> str:
+    """torch's refusal of a pickle that needs code spans many lines; keep what it refused."""
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    if refused:
+        head = message.split(": cannot load", 1)[0]
+        return (
+            f"{head}: refused by torch.load(weights_only=True): unpickling it would call {refused.group(1)}, "
+            "so the file can run code and is not a plain state dict"
+        )
+    return " ".join(message.split())

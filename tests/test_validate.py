@@ -7,6 +7,7 @@ with P_miss >= P_fa has P_miss = P_fa = .5, so EER = 50 %; DCF/0.01 = 49.5, 50, 
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
 import numpy as np
@@ -228,16 +229,63 @@ def test_release_name_maps_to_paper_architecture(tmp_path):
     assert check.status == PASS and "DF-ResNet114" in check.message
 
 
-def test_checkpoint_without_model_code_is_not_checkable(tmp_path):
+def test_checkpoint_not_checkable_without_model_code_else_refused(tmp_path):
     config = "model: Gemini_DF_ResNet114\nmodel_args:\n  feat_dim: 80\n  embed_dim: 256\n"
     folder = published_folder(tmp_path, "Gemini_df_resnet110", config=config)
     write(folder / "models" / "model_165.pt", "not a checkpoint")
     check = only(validate(folder), "checkpoint")
-    assert check.file == "models/model_165.pt" and check.status == NOT_CHECKABLE
+    assert check.file == "models/model_165.pt"
     if importlib.util.find_spec("torch") is None:
-        assert "torch is not installed" in check.message
+        assert check.status == NOT_CHECKABLE and "torch is not installed" in check.message
     elif importlib.util.find_spec("sveval.models.checkpoint") is None:
-        assert "sveval.models not available" in check.message
+        assert check.status == NOT_CHECKABLE and "sveval.models not available" in check.message
+    else:
+        assert check.status == FAIL and "weights_only=True" in check.message
+
+
+@pytest.fixture
+def checkpoint_folder(tmp_path):
+    """A Gemini_df_resnet56 release folder whose config names DF-ResNet60 (the smallest network)."""
+    if (
+        importlib.util.find_spec("torch") is None
+        or importlib.util.find_spec("sveval.models.dfresnet") is None
+    ):
+        pytest.skip("needs torch and sveval.models")
+    config = "model: Gemini_DF_ResNet60\nmodel_args:\n  feat_dim: 80\n  embed_dim: 256\n"
+    folder = published_folder(tmp_path, "0611-Gemini_df_resnet56-emb256", config=config)
+    (folder / "models").mkdir()
+    return folder
+
+
+def test_checkpoint_loads_with_the_published_parameter_count(checkpoint_folder):
+    torch = importlib.import_module("torch")
+    build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
+    state = build("Gemini_DF_ResNet60").state_dict()
+    state["projection.weight"] = torch.zeros(3, 256)  # the classifier head of a training checkpoint
+    torch.save(state, checkpoint_folder / "models" / "model_165.pt")
+    check = only(validate(checkpoint_folder), "checkpoint")
+    assert check.status == PASS and check.file == "models/model_165.pt"
+    assert (
+        "4,047,840 parameters = 4.05 M as published" in check.message and "1 training-only" in check.message
+    )
+
+
+def test_checkpoint_that_does_not_fit_or_runs_code_fails(checkpoint_folder):
+    torch = importlib.import_module("torch")
+    build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
+    state = build("Gemini_DF_ResNet60").state_dict()
+    del state["stages.0.0.conv1.weight"]
+    torch.save(state, checkpoint_folder / "models" / "model_1.pt")
+    torch.save({"x": _RunsCode()}, checkpoint_folder / "models" / "model_2.pt")
+    report = validate(checkpoint_folder)
+    missing, code = (only(report, "checkpoint", f"models/model_{k}.pt") for k in (1, 2))
+    assert missing.status == FAIL and "missing keys: stages.0.0.conv1.weight" in missing.message
+    assert code.status == FAIL and "weights_only=True" in code.message and "\n" not in code.message
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this must never run",))
 
 
 def _tied_folder(tmp_path, eer_text, dcf_text, n=4000):
