@@ -101,7 +101,7 @@ def validate_release(
     for result_check in result_file_checks:
         checks.append(result_check)
         blocks = entries.get(result_check.file, [])
-        checks += [_check_block(result_check.file, e, scored.get(e.block.score_file)) for e in blocks]
+        checks += [_check_block(result_check.file, e, scored.get(e.score_file)) for e in blocks]
         checks += _misplaced_unreleased(result_check.file, blocks, scored)
         checks += _check_duplicates(result_check.file, blocks)
     config_model = None
@@ -212,7 +212,7 @@ def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
 def _check_placement(item: _Scored, entries, result_paths) -> Check:
     """The score file has a block, in a result file of its own method."""
     file = item.path.name
-    homes = [r for r, blocks in entries.items() if any(e.block.score_file == file for e in blocks)]
+    homes = [r for r, blocks in entries.items() if any(e.score_file == file for e in blocks)]
     expected = expected_result_name(item.name)
     if not homes:
         names = [parse_result_name(p.name) for p in result_paths]
@@ -237,7 +237,7 @@ def _misplaced_unreleased(result_file: str, blocks: list[ResultEntry], scored) -
     result = parse_result_name(result_file)
     checks = []
     for entry in blocks:
-        name = parse_score_name(entry.block.score_file)
+        name = parse_score_name(entry.score_file)
         if result is None or name is None or name.file in scored or result_matches_score(result, name):
             continue
         where = f"{name.file} (line {entry.line})"
@@ -321,7 +321,7 @@ def _check_duplicates(result_file: str, blocks: list[ResultEntry]) -> list[Check
     checks = []
     seen: dict[str, list[ResultEntry]] = {}
     for entry in blocks:
-        seen.setdefault(entry.block.score_file, []).append(entry)
+        seen.setdefault(entry.score_file, []).append(entry)
     for score_file, copies in seen.items():
         if len(copies) < 2:
             continue

@@ -129,7 +129,7 @@ def _published_blocks(entries, list_name: str, row: PublishedRow, table) -> list
     found, seen = [], set()
     for result_file, blocks in entries.items():
         for entry in blocks:
-            name = parse_score_name(entry.block.score_file)
+            name = parse_score_name(entry.score_file)
             block = entry.block
             if name is None or name.list_name != list_name or name.method != row.method:
                 continue

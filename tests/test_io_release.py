@@ -72,6 +72,7 @@ def test_discover_release_and_scores_folder(tmp_path):
     write(tmp_path / "rel" / "scores" / "vox1_O_cleaned.kaldi.det.png", "x")
     write(tmp_path / "rel" / "config.yaml", "model: x\n")
     write(tmp_path / "rel" / "models" / "model_165.pt", "x")
+    write(tmp_path / "rel" / "scores" / ".vox1_O_cleaned.kaldi.score.k2j.tmp.score", "")  # interrupted write
     for path in (tmp_path / "rel", tmp_path / "rel" / "scores"):
         release = discover_release(path)
         assert release.root == tmp_path / "rel" and release.config == tmp_path / "rel" / "config.yaml"

@@ -330,3 +330,10 @@ def test_on_scores_sees_each_usable_score_file(tiny):
         ("vox1_O_cleaned.kaldi.score", True),
     ]
     assert seen[0][1].tolist() == [0.9, 0.5, 0.4, 0.1] and seen[0][2].tolist() == [True, False, True, False]
+
+
+def test_block_header_with_a_path_names_the_file_in_the_folder(tiny):
+    folder, lists = tiny
+    write(folder / "scores" / "vox1_cos_result", block("exp/x/scores/tiny.kaldi.score", "50.000", "0.500"))
+    report = validate(folder, lists)
+    assert only(report, "metrics").status == PASS and only(report, "result").status == PASS

@@ -76,6 +76,11 @@ class ResultEntry:
     eer_text: str
     min_dcf_text: str
 
+    @property
+    def score_file(self) -> str:
+        """The score file's name as it would sit in the folder (a header holding a path is reduced to it)."""
+        return os.path.basename(self.block.score_file)
+
 
 @dataclass(frozen=True)
 class ReleaseFolder:
@@ -158,6 +163,7 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
     if scores_dir == root and root.name == "scores":
         root = root.parent
     entries = _list_dir(scores_dir)
+    entries = [p for p in entries if not p.name.startswith(".")]  # e.g. an interrupted atomic write
     score_files = tuple(p for p in entries if p.name.endswith(".score") and p.is_file())
     result_files = tuple(p for p in entries if p.name.endswith("_result") and p.is_file())
     if not score_files and not result_files:
