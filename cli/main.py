@@ -18,6 +18,7 @@ COMMANDS = {
     "metrics": "metrics",
     "models": "models",
     "trials": "trials",
+    "validate": "validate",
 }
 
 
