@@ -95,25 +95,11 @@ def test_file_path_names(tmp_path):
     assert trials.name == "my_list.txt" and trials.basename == "my_list.txt"
 
 
-def test_uniform_table_fast_path_equals_the_per_line_split():
-    from sveval.io.table import column, split_rows, uniform_table
+def test_canonical_text_is_the_joined_canonical_lines():
+    from sveval.io.trials import canonical_lines, canonical_text
 
-    text = "a b target\nc\td  nontarget\n  e f target \n\n\n"
-    rows = split_rows(text, "t", "trial list")
-    table = uniform_table(text, 3)
-    assert [table[:, i].tolist() for i in range(3)] == [column(rows, i).tolist() for i in range(3)]
-    for irregular in (
-        "a b target\n\nc d target\n",  # blank line inside
-        "a b target\nc d\ne f g h\n",  # same number of fields, wrong lines
-        "a b target\r\nc d target\r\n",  # other line ends
-        "a b target\nc é target\n",  # not ASCII
-        "\na b target\n",  # leading blank line
-    ):
-        assert uniform_table(irregular, 3) is None, irregular
-    # the strict path still reports what is wrong and where
-    with pytest.raises(InputError, match="trials.txt:2: blank line"):
-        parse_trials("a b target\n\nc d target\n", "trials.txt")
-    assert (
-        parse_trials("a b target\r\nc d nontarget\r\n", "x").fingerprint
-        == parse_trials("a b target\nc d nontarget\n", "y").fingerprint
-    )
+    enroll = np.array(["a", "b", "c"], dtype=object)
+    test = np.array(["x", "y", "z"], dtype=object)
+    for labels in (np.array([True, False, True]), None):
+        assert canonical_text(enroll, test, labels) == "".join(canonical_lines(enroll, test, labels))
+    assert canonical_text(enroll[:0], test[:0], None) == ""
