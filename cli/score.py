@@ -7,15 +7,11 @@ import sys
 from pathlib import Path
 
 import click
+from sveval.cli.model_source import Sets, model_options, set_name
 
 from sveval.errors import InputError
 
 COMPAT = ("exact", "wespeaker")
-
-
-def _set_name(path: Path) -> str:
-    """`vox1` for exp/embeddings/vox1/xvector.scp or exp/embeddings/vox1."""
-    return path.name if path.is_dir() else path.parent.name or path.stem
 
 
 @click.command("score")
@@ -88,6 +84,7 @@ def _set_name(path: Path) -> str:
     "--allow-missing", is_flag=True, help="Drop (and count) trials whose utterances have no embedding."
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@model_options
 def command(
     eval_path,
     cohort_path,
@@ -104,6 +101,7 @@ def command(
     exp_dir,
     allow_missing,
     quiet,
+    model_source,
 ):
     """Score trial lists with cosine, s-norm and AS-norm, WeSpeaker style.
 
@@ -118,6 +116,12 @@ def command(
                    --trials vox1_O_cleaned --out scores/
       sveval score --embeddings vox1.npz --trials my_trials.txt --norm cos --out scores/
       sveval score --exp-dir exp/m --trials vox1_O_cleaned --compat wespeaker   # WeSpeaker's files
+      sveval score --model exp/Gemini_df_resnet110 --wav-scp data/vox1/wav.scp \\
+                   --cohort-wav-scp data/vox2_dev/wav.scp --cohort-utt2spk data/vox2_dev/utt2spk \\
+                   --trials vox1_O_cleaned --out scores/   # embeddings cached in scores/embeddings/
+
+    With --model, the eval (and cohort) audio is embedded into OUT/embeddings/<set>/ first; the next run
+    reuses those embeddings (a folder holding another model's embeddings is refused).
     """
     import numpy as np  # noqa: PLC0415
 
@@ -127,18 +131,19 @@ def command(
     from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
     from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
 
+    model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
     if exp_dir:
         exp = Path(exp_dir)
         eval_path = eval_path or str(exp / "embeddings" / "vox1" / "xvector.scp")
         if cohort_path is None and (exp / "embeddings" / "vox2_dev" / "xvector.scp").is_file():
             cohort_path = str(exp / "embeddings" / "vox2_dev" / "xvector.scp")
         out_dir = out_dir or str(exp / "scores")
-    if not eval_path:
-        raise InputError("pass --embeddings EVAL (or --exp-dir EXP)")
+    if not eval_path and not model_source.used:
+        raise InputError("pass --embeddings EVAL, --model M --wav-scp EVAL_SCP, or --exp-dir EXP")
     if not out_dir:
         raise InputError("pass --out DIR (or --exp-dir EXP, which writes EXP/scores)")
-    if cohort_utt2spk and not cohort_path:
-        raise InputError("--cohort-utt2spk needs --cohort")
+    if cohort_utt2spk and not (cohort_path or model_source.cohort_audio):
+        raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
     methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
     out = check_writable_dir(out_dir)
     progress = not quiet
@@ -147,16 +152,27 @@ def command(
     names = [t.basename for t in trial_lists]
     if len(set(names)) != len(names):
         raise InputError(f"two trial lists would write the same score file: {', '.join(names)}")
-    evaluation = emb_io.read_embeddings(eval_path)
+    if model_source.used:
+        sets = model_source.extract(
+            out,
+            trial_lists,
+            eval_name=eval_name,
+            cohort_name=cohort_name,
+            cohort_utt2spk=cohort_utt2spk,
+            allow_missing=allow_missing,
+            progress=progress,
+        )
+    else:
+        sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)
+    evaluation = sets.evaluation
     cohort = None
-    if cohort_path:
-        cohort_emb = emb_io.read_embeddings(cohort_path)
+    if sets.cohort is not None:
         if cohort_utt2spk:
             utts, spks = emb_io.read_utt2spk(cohort_utt2spk)
-            speakers = emb_io.speakers_from_utt2spk(cohort_emb.ids, utts, spks, cohort_utt2spk)
+            speakers = emb_io.speakers_from_utt2spk(sets.cohort.ids, utts, spks, cohort_utt2spk)
         else:
-            speakers = emb_io.speakers_from_ids(cohort_emb.ids, cohort_path)
-        cohort = Cohort(cohort_name or _set_name(Path(cohort_path)), cohort_emb, speakers)
+            speakers = emb_io.speakers_from_ids(sets.cohort.ids, sets.cohort_source)
+        cohort = Cohort(sets.cohort_name, sets.cohort, speakers)
 
     mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
     if mean_mode not in ("cohort", "none"):
@@ -178,7 +194,7 @@ def command(
         mean=mean_mode,
         mean_vector=mean_vector,
         mean_source=mean_source,
-        eval_name=eval_name or _set_name(Path(eval_path)),
+        eval_name=sets.eval_name,
         allow_missing=allow_missing,
         cohort_precision=cohort_precision,
     )
@@ -192,8 +208,24 @@ def command(
             )
     for note in run.notes:
         click.echo(f"sveval: note: {note}", err=True)
-    write_score_folder(run, out, command=shlex.join(["sveval", *sys.argv[1:]]), progress=progress)
+    command_line = shlex.join(["sveval", *sys.argv[1:]])
+    write_score_folder(run, out, command=command_line, progress=progress, model=sets.model)
     click.echo(_table(run, out))
+
+
+def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:
+    from sveval.io.embeddings import read_embeddings  # noqa: PLC0415
+
+    evaluation = read_embeddings(eval_path)
+    cohort = read_embeddings(cohort_path) if cohort_path else None
+    return Sets(
+        evaluation=evaluation,
+        eval_name=eval_name or set_name(Path(eval_path)),
+        cohort=cohort,
+        cohort_name=(cohort_name or set_name(Path(cohort_path))) if cohort_path else None,
+        cohort_source=cohort_path,
+        model=None,
+    )
 
 
 def _table(run, out: Path) -> str:

@@ -54,10 +54,12 @@ def det_plot_name(score_file: str) -> str:
 
 
 def write_score_folder(
-    run, out_dir: str | os.PathLike, command: str = "", progress: bool = False
+    run, out_dir: str | os.PathLike, command: str = "", progress: bool = False, model: dict | None = None
 ) -> list[Path]:
     """Write the score files, result files and results.json of a `sveval.score_run.ScoringRun`.
 
+    `model`: provenance of the embeddings when sveval extracted them (`sveval score --model`): checkpoint,
+    architecture, weights_sha256 and precision from the extraction's xvector.json; recorded under "model".
     Returns the paths written, in writing order (results.json last).
     """
     from tqdm import tqdm  # noqa: PLC0415
@@ -104,13 +106,16 @@ def write_score_folder(
             write_result_file(path, blocks)
             written.append(path)
     path = folder / RESULTS_JSON
-    write_text(path, json.dumps(results_document(run, command, [p.name for p in written]), indent=2) + "\n")
+    document = results_document(run, command, [p.name for p in written], model=model)
+    write_text(path, json.dumps(document, indent=2) + "\n")
     written.append(path)
     return written
 
 
-def results_document(run, command: str, files: list[str]) -> dict:
-    """The results.json content: provenance, definitions, and per list and method the numbers."""
+def results_document(run, command: str, files: list[str], model: dict | None = None) -> dict:
+    """The results.json content: provenance, definitions, and per list and method the numbers.
+
+    "model" is None when the embeddings were given, else what made them (see `write_score_folder`)."""
     opts = run.options
     lists = []
     for lst in run.lists:
@@ -162,6 +167,7 @@ def results_document(run, command: str, files: list[str]) -> dict:
             "utterances": run.n_cohort_utterances,
             "speakers": run.n_cohort_speakers,
         },
+        "model": model,
         "dim": run.dim,
         "methods": list(run.methods),
         "top_n": opts.top_n,
