@@ -123,8 +123,9 @@ class ModelSource:
         if not self.used:
             given = [f"--{n.replace('_', '-')}" for n in FIELDS[1:] if getattr(self, n) not in (None, False)]
             if given:
+                verb = "makes" if len(given) == 1 else "make"
                 raise InputError(
-                    f"{', '.join(given)} only make(s) sense with --model (scoring audio: sveval score "
+                    f"{', '.join(given)} only {verb} sense with --model (scoring audio: sveval score "
                     "--model M --wav-scp EVAL_SCP ...)"
                 )
             return
