@@ -14,7 +14,9 @@ from sveval.errors import SvevalError
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "det": "det",
     "metrics": "metrics",
+    "report": "report",
     "trials": "trials",
 }
 
