@@ -124,3 +124,27 @@ def test_real_meta_files_read_when_present():
     vox2 = read_speaker_genders(VOXCELEB / "vox2_meta.csv")
     assert len(vox1) == 1251 and len(vox2) == 6114
     assert sorted(set(vox1.values())) == ["f", "m"] and vox1["id10001"] == "m"
+
+
+def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
+    """Oracle: the same speaker draws, each trial physically repeated m_e * m_t times, then evaluate."""
+    scores, is_target, enroll, test = toy_list(n_speakers=9, seed=4)
+    n = 40
+    ci = speaker_bootstrap(scores, is_target, enroll, test, n=n, seed=3, p_target=0.05)
+    spk = np.concatenate([speakers_of(enroll), speakers_of(test)])
+    names = list(dict.fromkeys(spk.tolist()))  # first-appearance order, as pd.factorize numbers them
+    code = np.array([names.index(s) for s in spk])
+    rng = np.random.default_rng(3)
+    copies = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=n)
+    eers, dcfs = [], []
+    for m in copies:
+        rep = np.repeat(np.arange(len(scores)), m[code[: len(scores)]] * m[code[len(scores) :]])
+        if is_target[rep].all() or not is_target[rep].any():
+            continue
+        result = metrics.evaluate(scores[rep], is_target[rep], p_target=0.05)
+        eers.append(result.eer)
+        dcfs.append(result.min_dcf)
+    assert (ci.eer_low, ci.eer_high) == pytest.approx(tuple(np.percentile(eers, [2.5, 97.5])), abs=1e-12)
+    assert (ci.min_dcf_low, ci.min_dcf_high) == pytest.approx(
+        tuple(np.percentile(dcfs, [2.5, 97.5])), abs=1e-12
+    )

@@ -175,3 +175,45 @@ def test_meta_missing_speaker_names_the_file(release, tmp_path):
     meta = write(tmp_path / "meta.csv", "ID\tGender\nid10000\tm\n")
     code, out = run(release[0], "--meta", meta, "--quiet")
     assert code == 2 and "speaker(s) not in the metadata" in out and ".score" in out
+
+
+def test_provenance_comes_from_results_json(release):
+    root, _ = release
+    record = {
+        "schema": "sveval.score/1",
+        "sveval_version": "9.9.9",
+        "command": "sveval score --embeddings e.npz --cohort c.npz --trials vox1_O_cleaned",
+        "date": "2025-01-02T03:04:05Z",
+        "cohort": {"name": "vox2_dev", "utterances": 17982, "speakers": 5994},
+        "methods": ["cos", "snorm", "asnorm"],
+        "top_n": 300,
+        "mean": "cohort",
+        "compat": "exact",
+        "precision": "float64 throughout",
+        "definitions": {
+            "eer": "percent, NIST SRE / WeSpeaker interpolation",
+            "min_dcf": "normalised, p 0.01",
+        },
+        "lists": [
+            {
+                "name": "veri_test2.txt",
+                "builtin": "vox1_O_cleaned",
+                "fingerprint": "sha256:abc",
+                "n_dropped": 3,
+            }
+        ],
+    }
+    write(root / "scores" / "results.json", json.dumps(record))
+    system = load_system(root, report_dir=root)
+    fields = dict(system.provenance)
+    assert fields["written by"] == "sveval 9.9.9" and fields["command"] == f"`{record['command']}`"
+    assert fields["cohort"] == "vox2_dev (5,994 speakers, 17,982 utterances)" and fields["top-N"] == "300"
+    assert fields["EER definition"].startswith("percent, NIST") and fields["compat mode"] == "exact"
+    assert (
+        fields["date"] == "2025-01-02T03:04:05Z"
+        and fields["trials dropped (--allow-missing)"] == "veri_test2.txt: 3"
+    )
+    assert system.fingerprints["vox1_O_cleaned"] == "sha256:abc"  # the record wins over the score file's
+    write(root / "scores" / "results.json", "{not json")
+    with pytest.raises(Exception, match="not valid JSON"):
+        load_system(root)

@@ -136,12 +136,12 @@ def _system_name(root: Path) -> str:
 
 
 def _json_fingerprints(info: dict) -> dict[str, str]:
+    """List name -> fingerprint from results.json's `lists` (by the name score files are named after)."""
     out = {}
-    trials = info.get("trials")
-    items = trials.items() if isinstance(trials, dict) else enumerate(trials or [])
-    for key, entry in items:
+    for entry in info.get("lists") or []:
         if isinstance(entry, dict) and entry.get("fingerprint"):
-            out[str(entry.get("name", key))] = str(entry["fingerprint"])
+            out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
+            out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
     return out
 
 
@@ -162,37 +162,40 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
             ("compat mode", unknown),
             ("date", unknown),
         )
-    fields = (
-        ("written by", _get(info, "sveval_version", "version", prefix="sveval ")),
-        ("command", _get(info, "command", "command_line", code=True)),
+    definitions = info.get("definitions") if isinstance(info.get("definitions"), dict) else {}
+    methods = info.get("methods") or []
+    top_n = _get(info, "top_n") if "asnorm" in methods else "— (no AS-norm in this run)"
+    dropped = [
+        f"{e.get('name')}: {e.get('n_dropped'):,}" for e in info.get("lists") or [] if e.get("n_dropped")
+    ]
+    return (
+        ("written by", _get(info, "sveval_version", prefix="sveval ")),
+        ("command", _get(info, "command", code=True)),
         ("cohort", _cohort(info)),
-        ("top-N", _get(info, "top_n")),
-        ("mean normalisation", _get(info, "mean", "mean_normalisation")),
-        ("EER definition", _get(info, "eer_definition", "eer")),
+        ("top-N", top_n),
+        ("mean normalisation", _get(info, "mean")),
+        ("EER definition", _get(definitions, "eer")),
+        ("minDCF", _get(definitions, "min_dcf")),
         ("compat mode", _get(info, "compat")),
-        ("date", _get(info, "date", "created")),
+        ("precision", _get(info, "precision")),
+        ("trials dropped (--allow-missing)", "; ".join(dropped) if dropped else "none"),
+        ("date", _get(info, "date")),
     )
-    return fields
 
 
-def _get(info: dict, *keys: str, prefix: str = "", code: bool = False) -> str:
-    for key in keys:
-        value = info.get(key)
-        if value is not None and not isinstance(value, (dict, list)):
-            text = f"{prefix}{value}"
-            return f"`{text}`" if code else text
-        if isinstance(value, list) and key.startswith("command"):
-            return "`" + " ".join(map(str, value)) + "`"
-    return "not recorded in results.json"
+def _get(info: dict, key: str, prefix: str = "", code: bool = False) -> str:
+    value = info.get(key)
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return "not recorded in results.json"
+    text = f"{prefix}{value}"
+    return f"`{text}`" if code else text
 
 
 def _cohort(info: dict) -> str:
     cohort = info.get("cohort")
     if isinstance(cohort, dict):
-        name = cohort.get("name", "?")
-        size = cohort.get("speakers", cohort.get("size"))
-        return f"{name} ({size:,} speakers)" if isinstance(size, int) else str(name)
-    if cohort:
-        size = info.get("cohort_size") or info.get("cohort_speakers")
-        return f"{cohort} ({size:,} speakers)" if isinstance(size, int) else str(cohort)
+        speakers, utterances = cohort.get("speakers"), cohort.get("utterances")
+        size = f"{speakers:,} speakers" if isinstance(speakers, int) else "size not recorded"
+        size += f", {utterances:,} utterances" if isinstance(utterances, int) else ""
+        return f"{cohort.get('name', '?')} ({size})"
     return "none (cosine only)" if "cohort" in info else "not recorded in results.json"
