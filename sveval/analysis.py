@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sveval import metrics
 
@@ -132,12 +133,21 @@ def speaker_bootstrap(
     # Consecutive trials of one class (in score order) lie on one straight segment of the DET curve: EER
     # (a crossing) and minDCF (linear along the segment) only need its end points, so each replicate's
     # weights are summed per run; a Vox1-O list has ~15 times fewer runs than trials.
+    # A replicate's weight of a run is sum over its trials of m[enroll speaker] * m[test speaker], i.e. a
+    # (runs x speaker pairs) count matrix times the pair weights: one sparse product per chunk.
     starts = np.flatnonzero(np.concatenate([[True], tar[1:] != tar[:-1]]))
+    run = np.cumsum(np.isin(np.arange(n_trials), starts)) - 1
+    pair_codes, pairs = pd.factorize(spk_e.astype(np.int64) * n_spk + spk_t)
+    counts = sparse.csr_matrix(
+        (np.ones(n_trials), (run, pair_codes)), shape=(len(starts), len(pairs))
+    )  # duplicates are summed
+    pair_e, pair_t = pairs // n_spk, pairs % n_spk
     rng = np.random.default_rng(seed)
     eers, dcfs = [], []
     for start in range(0, n, chunk):
         copies = rng.multinomial(n_spk, np.full(n_spk, 1.0 / n_spk), size=min(chunk, n - start))
-        weights = np.add.reduceat(copies[:, spk_e] * copies[:, spk_t], starts, axis=1).astype(np.float64)
+        pair_weights = (copies[:, pair_e] * copies[:, pair_t]).astype(np.float64)
+        weights = np.asarray((counts @ pair_weights.T).T)
         e, d = weighted_eer_min_dcf(weights, tar[starts], p_target, c_miss, c_fa)
         eers.append(e)
         dcfs.append(d)
