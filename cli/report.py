@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -39,7 +37,7 @@ from sveval.errors import InputError
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="95 %% confidence intervals from N speaker-clustered bootstrap replicates (e.g. 1000).",
+    help="95 % confidence intervals from N speaker-clustered bootstrap replicates (e.g. 1000).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
@@ -112,16 +110,13 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
 
 
 def report_date() -> str:
-    """UTC now, or the time in $SOURCE_DATE_EPOCH (the reproducible-builds convention) when it is set."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            moment = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
-        except ValueError:
-            raise InputError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
-    else:
-        moment = datetime.now(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    """UTC now, or the time in $SOURCE_DATE_EPOCH when it is set (see sveval.report.now_utc)."""
+    from sveval.clock import now_utc
+
+    try:
+        return now_utc().strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def draw_overlays(systems, out_path: Path) -> tuple[str, ...]:

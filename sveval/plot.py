@@ -251,7 +251,7 @@ class DetDisplay:
         if ax is None:
             from matplotlib.figure import Figure
 
-            height = 6 + 0.22 * (len(self.curves) + 2)
+            height = 6.8 + 0.22 * (len(self.curves) + 2)
             ax = Figure(figsize=(6.4, height), layout="constrained").add_subplot()
         lo, hi = limits or det_limits(self.curves)
         edge = probit([lo, hi])
@@ -278,7 +278,7 @@ class DetDisplay:
             axis.set_ticks(probit(ticks), [percent_label(t) for t in ticks])
         ax.set_xlim(*edge)
         ax.set_ylim(*edge)
-        ax.set_aspect("equal")
+        ax.set_box_aspect(1)  # both axes span the same window, so a square box means equal scales
         ax.set_xlabel("False alarm probability (%)")
         ax.set_ylabel("Miss probability (%)")
         ax.grid(True, linewidth=0.4, color="0.85")

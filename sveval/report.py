@@ -22,6 +22,7 @@ LIST_TITLES = {
     "vox1_O": "Vox1-O (original)",
     "vox1_E": "Vox1-E (original)",
     "vox1_H": "Vox1-H (original)",
+    "synthetic_vox1_O": "Synthetic Vox1-O",
 }
 UNKNOWN = "unknown"
 
@@ -75,6 +76,7 @@ class System:
     provenance: tuple[tuple[str, str], ...] = ()
     overlays: tuple[str, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,12 +214,15 @@ def render_markdown(
     parts.append(results_table(systems, published))
     parts.append(
         f"EER in %, NIST/WeSpeaker definition unless the provenance says otherwise; MinDCF normalised, at "
-        f"{_operating_points(systems)}. Both to 3 decimals, as printed in the result files. "
-        + " ".join(f"{list_title(n)} = `{n}`." for n in _column_lists(systems, None) if list_title(n) != n)
+        f"{_operating_points(systems)}. Both to 3 decimals, as printed in the result files."
+        + "".join(f" {list_title(n)} = `{n}`." for n in _column_lists(systems, None) if list_title(n) != n)
         + "\n"
     )
     if published is not None:
         parts.append(f"Published rows: {published.source}.\n")
+    notes = [f"- {s.name}: {note}" for s in systems for note in s.notes]
+    if notes:
+        parts.append("\n".join(notes) + "\n")
     parts.append("## Trials\n")
     parts.append(_counts_table(systems))
     parts.extend(_analyses(systems))
@@ -255,6 +260,7 @@ def report_dict(systems, info: ReportInfo, published: PublishedTable | None = No
                 "provenance": dict(s.provenance),
                 "fingerprints": dict(s.fingerprints),
                 "overlays": list(s.overlays),
+                "notes": list(s.notes),
                 "rows": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in s.rows],
             }
             for s in systems

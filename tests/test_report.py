@@ -217,3 +217,16 @@ def test_provenance_comes_from_results_json(release):
     write(root / "scores" / "results.json", "{not json")
     with pytest.raises(Exception, match="not valid JSON"):
         load_system(root)
+
+
+def test_unlabelled_score_files_are_noted_and_malformed_ones_are_errors(release):
+    root, _ = release
+    write(root / "scores" / "mine.txt.score", "a b 0.5\na c 0.1\n")
+    code, _ = run(root, "--quiet")
+    text = (root / "report.md").read_text()
+    assert code == 0 and "`mine.txt.score` has no label column" in text
+    write(
+        root / "scores" / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score", "a b 0.5 target\na c x nontarget\n"
+    )
+    code, out = run(root, "--quiet")
+    assert code == 2 and "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score:2" in out

@@ -33,7 +33,8 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 150) -> Path:
 
     fmt = figure_format(path)
     with matplotlib.rc_context({"svg.hashsalt": "sveval"}), atomic_path(path) as tmp:
-        figure.savefig(tmp, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
+        # a tight box: titles and legends below the axes are never cut off, whatever the layout did
+        figure.savefig(tmp, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt], bbox_inches="tight")
     return Path(path)
 
 

@@ -14,14 +14,8 @@ from pathlib import Path
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.errors import InputError
-from sveval.io.folders import (
-    FolderContents,
-    parse_score_name,
-    read_labelled_scores,
-    read_results,
-    read_results_json,
-    scan_folder,
-)
+from sveval.io.folders import FolderContents, parse_score_name, read_results, read_results_json, scan_folder
+from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
 from sveval.report import LIST_TITLES, Row, System
@@ -68,6 +62,7 @@ def load_system(
             )
     images = {p.name: p for p in contents.images}
     fingerprints: dict[str, str] = {}
+    notes: list[str] = []
     for path in contents.score_files:
         if progress:
             progress(str(path))
@@ -75,12 +70,17 @@ def load_system(
         if parsed is None:
             continue
         row = rows.get(path.name)
-        try:
-            values, is_target, enroll, test = read_labelled_scores(path, keep_pairs=True)
-        except InputError:
-            if row is None:
-                raise
-            continue  # e.g. a 3-column file: the result block still stands, counts stay unknown
+        scores = read_score_file(path)  # a malformed file is an error, never skipped
+        require_finite(scores)
+        if scores.labels is None:
+            notes.append(f"`{path.name}` has no label column (an unlabelled list): no metrics, no counts")
+            continue
+        values, is_target, enroll, test = scores.values, scores.labels, scores.enroll, scores.test
+        if is_target.all() or not is_target.any():
+            notes.append(
+                f"`{path.name}` has only {'target' if is_target.all() else 'nontarget'} trials: no metrics"
+            )
+            continue
         if row is None:
             m = metrics.evaluate(values, is_target)
             row = Row(
@@ -120,6 +120,7 @@ def load_system(
         provenance=provenance(info, contents, rows.values()),
         overlays=overlays,
         fingerprints=fingerprints,
+        notes=tuple(notes),
     )
 
 
