@@ -130,6 +130,13 @@ def speaker_bootstrap(
     n_trials = len(scores)
     spk_e, spk_t = codes[:n_trials][order], codes[n_trials:][order]
     n_spk = len(uniques)
+    mismatch = np.flatnonzero(tar & (spk_e != spk_t))
+    if mismatch.size:
+        i = int(order[mismatch[0]])
+        raise ValueError(
+            f"cannot tell speakers from utterance ids: target trial {enroll[i]} {test[i]} has two different "
+            "first path components (the bootstrap resamples speakers, taken as the first component)"
+        )
     # Consecutive trials of one class (in score order) lie on one straight segment of the DET curve: EER
     # (a crossing) and minDCF (linear along the segment) only need its end points, so each replicate's
     # weights are summed per run; a Vox1-O list has ~15 times fewer runs than trials.

@@ -148,3 +148,10 @@ def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
     assert (ci.min_dcf_low, ci.min_dcf_high) == pytest.approx(
         tuple(np.percentile(dcfs, [2.5, 97.5])), abs=1e-12
     )
+
+
+def test_bootstrap_refuses_ids_without_speakers():
+    enroll = np.array(["u1", "u2", "u3"], dtype=object)
+    test = np.array(["u4", "u5", "u6"], dtype=object)
+    with pytest.raises(ValueError, match="cannot tell speakers from utterance ids: target trial u1 u4"):
+        speaker_bootstrap(np.array([0.9, 0.1, 0.2]), np.array([True, False, False]), enroll, test, n=10)

@@ -106,9 +106,12 @@ def load_system(
         if curves:
             extra["curve"] = det_plot_curve(values, is_target, path.name, row.p_target, row.c_miss, row.c_fa)
         if bootstrap:
-            extra["bootstrap"] = speaker_bootstrap(
-                values, is_target, enroll, test, bootstrap, seed, row.p_target, row.c_miss, row.c_fa
-            )
+            try:
+                extra["bootstrap"] = speaker_bootstrap(
+                    values, is_target, enroll, test, bootstrap, seed, row.p_target, row.c_miss, row.c_fa
+                )
+            except ValueError as exc:
+                raise InputError(f"--bootstrap: {exc}", str(path)) from None
         rows[path.name] = replace(row, **extra)
     if info is not None:
         fingerprints.update(_json_fingerprints(info))
