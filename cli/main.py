@@ -15,9 +15,12 @@ from sveval.errors import SvevalError
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
     "det": "det",
+    "extract": "extract",
     "metrics": "metrics",
+    "models": "models",
     "report": "report",
     "trials": "trials",
+    "validate": "validate",
 }
 
 

@@ -131,3 +131,21 @@ def test_malformed_result_files(text, line):
     with pytest.raises(InputError) as err:
         parse_result_file(text, "r")
     assert f"r:{line}:" in str(err.value)
+
+
+def test_coverage_reports_everything_without_raising():
+    from sveval.io.scores import coverage
+
+    text = "a c 0.2 target\nx y 0.3 nontarget\na c 0.1 target\n"  # a b missing, x y extra, a c twice
+    cov = coverage(parse_score_file(text, "s"), TRIALS)
+    assert not cov.complete
+    assert cov.index.tolist() == [1, -1, 1] and cov.extra_lines.tolist() == [1]
+    assert cov.missing.tolist() == [0, 2] and cov.duplicated.tolist() == [1]
+    assert cov.duplicate_lines.tolist() == [0, 2] and cov.label_lines.tolist() == [0, 2]
+
+
+def test_coverage_of_a_file_in_list_order():
+    from sveval.io.scores import coverage
+
+    cov = coverage(parse_score_file("a b 0.9 target\na c 0.2 target\nb c 0.1 nontarget\n", "s"), TRIALS)
+    assert cov.complete and cov.index.tolist() == [0, 1, 2] and cov.label_lines.tolist() == [1]

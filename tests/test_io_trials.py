@@ -93,3 +93,13 @@ def test_real_vox1_o_lists(voxceleb_dir):
 def test_file_path_names(tmp_path):
     trials = read_trials(write(tmp_path / "my_list.txt", VOX))
     assert trials.name == "my_list.txt" and trials.basename == "my_list.txt"
+
+
+def test_canonical_text_is_the_joined_canonical_lines():
+    from sveval.io.trials import canonical_lines, canonical_text
+
+    enroll = np.array(["a", "b", "c"], dtype=object)
+    test = np.array(["x", "y", "z"], dtype=object)
+    for labels in (np.array([True, False, True]), None):
+        assert canonical_text(enroll, test, labels) == "".join(canonical_lines(enroll, test, labels))
+    assert canonical_text(enroll[:0], test[:0], None) == ""

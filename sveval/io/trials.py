@@ -16,7 +16,7 @@ import pandas as pd
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_text, write_text
-from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.io.table import column, fast_columns, require_width, row_widths, split_rows
 from sveval.types import TrialList
 
 KALDI_LABELS = ("nontarget", "target")
@@ -45,18 +45,24 @@ def detect_format(first_row: list[str], source: str) -> str:
 
 def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
     """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
-    rows = split_rows(text, source, "trial list")
-    fmt = detect_format(rows[0], source)
-    width, expected = FORMATS[fmt]
-    require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+    columns = fast_columns(text)
+    if columns is None or len(columns) != FORMATS[detect_format([c[0] for c in columns], source)][0]:
+        rows = split_rows(text, source, "trial list")
+        fmt = detect_format(rows[0], source)
+        width, expected = FORMATS[fmt]
+        require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
+        columns = [column(rows, k) for k in range(width)]
+    fmt = detect_format([c[0] for c in columns], source)
+    expected = FORMATS[fmt][1]
     if fmt == "kaldi":
-        enroll, test, labels = column(rows, 0), column(rows, 1), column(rows, 2)
+        enroll, test, labels = columns
         is_target = _labels(labels, KALDI_LABELS, source, expected)
     elif fmt == "voxceleb":
-        labels, enroll, test = column(rows, 0), column(rows, 1), column(rows, 2)
+        labels, enroll, test = columns
         is_target = _labels(labels, VOXCELEB_LABELS, source, expected)
     else:
-        enroll, test, is_target = column(rows, 0), column(rows, 1), None
+        enroll, test = columns
+        is_target = None
     _refuse_duplicates(enroll, test, is_target, source)
     file_name = os.path.basename(source)
     return TrialList(
@@ -98,6 +104,8 @@ def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
 def _refuse_duplicates(
     enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None, source: str
 ) -> None:
+    if len(set(zip(enroll, test))) == len(enroll):  # the usual case, decided without factorizing
+        return
     keys = trial_keys(enroll, test)
     dup = pd.Series(keys).duplicated(keep=False).to_numpy()
     if not dup.any():
@@ -127,11 +135,21 @@ def canonical_lines(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray 
     return [f"{e} {t} {lab}\n" for e, t, lab in zip(enroll, test, names)]
 
 
+def canonical_text(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
+    """`"".join(canonical_lines(...))`, built with str.join (faster on 0.5 M-trial lists)."""
+    if not len(enroll):
+        return ""
+    if is_target is None:
+        return "\n".join(map(" ".join, zip(enroll, test))) + "\n"
+    names = np.where(is_target, "target", "nontarget").astype(object)
+    return "\n".join(map(" ".join, zip(enroll, test, names))) + "\n"
+
+
 def fingerprint(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> str:
     """`sha256:<hex>` of the canonical Kaldi form: the same list in any of the formats gets the same print."""
-    digest = hashlib.sha256("".join(canonical_lines(enroll, test, is_target)).encode("utf-8"))
+    digest = hashlib.sha256(canonical_text(enroll, test, is_target).encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 
 def write_kaldi_trials(path: str | os.PathLike, trials: TrialList) -> None:
-    write_text(path, "".join(canonical_lines(trials.enroll, trials.test, trials.is_target)))
+    write_text(path, canonical_text(trials.enroll, trials.test, trials.is_target))

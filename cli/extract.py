@@ -1,0 +1,201 @@
+"""`sveval extract`: Gemini DF-ResNet embeddings of audio files into a Kaldi ark/scp folder."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from sveval.errors import InputError
+
+
+@click.command("extract")
+@click.argument("merge_dirs", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--model", "model_path", type=click.Path(), help="Checkpoint file or model folder.")
+@click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
+@click.option("--wav-scp", type=click.Path(dir_okay=False), help="Kaldi wav.scp: '<utt-id> <audio path>'.")
+@click.option(
+    "--wav-dir", type=click.Path(file_okay=False), help="Folder of .wav/.flac; ids spk/video/00001.wav."
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (xvector.ark/.scp).")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (torchrun: LOCAL_RANK)."
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    help="Utterances per batch. Default 64 on GPU, 1 on CPU (where batching is slower).",
+)
+@click.option(
+    "--max-padding",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Batch utterances down to (1 - this) x the longest's frames; padding is masked (0: equal only).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="bf16: autocast (+ channels-last on GPU); fbank and pooling stay float32.",
+)
+@click.option(
+    "--num-workers",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Processes decoding audio ahead (0: inline).",
+)
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable or too-short files and list them.")
+@click.option(
+    "--num-shards", type=int, help="Split the list into K shards (for schedulers without torchrun)."
+)
+@click.option("--shard-index", type=int, help="Which shard this job extracts (0..K-1).")
+@click.option(
+    "--merge", is_flag=True, help="Only merge the parts of the given folders into --out/xvector.scp."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def command(
+    merge_dirs,
+    model_path,
+    arch,
+    wav_scp,
+    wav_dir,
+    out_dir,
+    device,
+    batch_size,
+    max_padding,
+    precision,
+    num_workers,
+    skip_bad,
+    num_shards,
+    shard_index,
+    merge,
+    quiet,
+    as_json,
+):
+    """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint.
+
+    Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). Utterances are sorted by
+    length and batched with neighbours; padding is masked inside the network, so every embedding equals
+    batch-1 inference. Resumable: ids already in OUT are skipped, an interrupted run continues.
+
+    Front-end: Kaldi fbank (80 mel bins, 25/10 ms, Hamming, dither 0, int16 scale) + mean normalisation.
+    Audio at other rates is resampled to 16 kHz and multi-channel audio uses its first channel (both
+    with a warning).
+
+    \b
+    Examples:
+      sveval extract --model exp/Gemini_df_resnet110 --wav-dir voxceleb1/wav --out emb/vox1
+      sveval extract --model avg_model.pt --arch Gemini_DF_ResNet114 --wav-scp data/vox1/wav.scp \\
+          --out emb/vox1 --device cuda --precision bf16 --batch-size 128 --num-workers 8
+      torchrun --nproc-per-node 8 $(which sveval) extract --model M --wav-scp S --out emb/vox2_dev
+      sveval extract --model M --wav-scp S --out emb/x --num-shards 4 --shard-index 0   # job 0 of 4
+      sveval extract --merge emb/x                                                    # publish scp
+    """
+    from sveval.models import require_torch
+
+    require_torch()
+    from sveval.io import ark
+    from sveval.io.audio import list_wav_dir, read_wav_scp
+
+    if merge:
+        if not merge_dirs:
+            raise InputError("--merge needs one or more extraction folders")
+        target = out_dir or (merge_dirs[0] if len(merge_dirs) == 1 else None)
+        if target is None:
+            raise InputError("--merge with several folders needs --out for the merged xvector.scp")
+        order = [u.utt for u in read_wav_scp(wav_scp)] if wav_scp else None
+        result = ark.publish_scp(merge_dirs, target, order=order)
+        if result.duplicates:
+            click.echo(
+                f"sveval: warning: {len(result.duplicates)} ids found in several parts; the first part's "
+                f"record is used (e.g. {result.duplicates[0]})",
+                err=True,
+            )
+        summary = {"scp": str(result.scp), "count": result.count, "duplicates": len(result.duplicates)}
+        click.echo(json.dumps(summary) if as_json else f"merged {result.count} embeddings into {result.scp}")
+        return
+    if merge_dirs:
+        raise InputError(f"unexpected argument {merge_dirs[0]!r} (folders are only taken with --merge)")
+    if not model_path or not out_dir:
+        raise InputError("--model and --out are required")
+    if bool(wav_scp) == bool(wav_dir):
+        raise InputError("give exactly one of --wav-scp and --wav-dir")
+    if num_workers < 0:
+        raise InputError(f"--num-workers must be >= 0, got {num_workers}")
+
+    from sveval.models.checkpoint import load_model
+    from sveval.models.extract import extract_to_dir
+
+    utts = read_wav_scp(wav_scp) if wav_scp else list_wav_dir(wav_dir)
+    loaded = load_model(model_path, arch)
+    result = extract_to_dir(
+        loaded,
+        utts,
+        out_dir,
+        device=device,
+        batch_size=batch_size,
+        max_padding=max_padding,
+        precision=precision,
+        num_workers=num_workers,
+        skip_bad=skip_bad,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        progress=not quiet,
+    )
+    if os.environ.get("RANK", "0") != "0":
+        return  # torchrun: rank 0 speaks for everyone
+    _report(loaded, result, as_json)
+
+
+def _report(loaded, result, as_json: bool) -> None:
+    warnings = []
+    if result.resampled:
+        warnings.append(f"{result.resampled} files were not 16 kHz and were resampled to 16 kHz")
+    if result.multichannel:
+        warnings.append(f"{result.multichannel} files had several channels; the first channel was used")
+    if result.skipped:
+        listed = result.out_dir / f"{result.part}.skipped"
+        warnings.append(f"{len(result.skipped)} utterances skipped (listed in {listed})")
+        for item in result.skipped[:5]:
+            warnings.append(f"  skipped {item.utt}: {item.reason}")
+    if loaded.ignored_keys:
+        prefixes = sorted({k.split(".")[0] + ".*" for k in loaded.ignored_keys})
+        warnings.append(f"ignored training-only checkpoint keys: {', '.join(prefixes)}")
+    for line in warnings:
+        click.echo(f"sveval: warning: {line}", err=True)
+    summary = {
+        "model": str(loaded.checkpoint),
+        "arch": loaded.arch,
+        "arch_from": loaded.arch_source,
+        "layout": loaded.layout,
+        "device": result.device,
+        "precision": result.precision,
+        "extracted": result.extracted,
+        "already_done": result.already_done,
+        "skipped": len(result.skipped),
+        "resampled": result.resampled,
+        "multichannel": result.multichannel,
+        "seconds": round(result.seconds, 3),
+        "utt_per_second": round(result.utt_per_second, 2),
+        "scp": str(result.scp) if result.scp else None,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(
+        f"{loaded.arch} ({loaded.arch_source}) on {result.device}, {result.precision}: extracted "
+        f"{result.extracted} utterances in {result.seconds:.1f} s ({result.utt_per_second:.1f} utt/s); "
+        f"{result.already_done} were already done"
+    )
+    if result.scp:
+        click.echo(f"wrote {result.scp}")
+    else:
+        click.echo(
+            f"this shard is done; xvector.scp is published when every shard is (or: sveval extract "
+            f"--merge {result.out_dir})"
+        )

@@ -1,0 +1,123 @@
+"""`sveval validate`: check a released score folder against trial lists, result files, published numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from sveval.published import PUBLISHED
+
+STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable"}
+
+
+@click.command("validate")
+@click.argument("path", type=click.Path(), metavar="PATH")
+@click.option(
+    "--trials-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder with trial lists (source files such as veri_test2.txt, or <name>.kaldi); searched before "
+    "$SVEVAL_TRIALS_DIR and the cache. Nothing is downloaded.",
+)
+@click.option(
+    "--published",
+    type=click.Choice(sorted(PUBLISHED)),
+    help="Also compare the result files with this published table, for the model the folder name or "
+    "config.yaml names.",
+)
+@click.option(
+    "--regenerate-det",
+    "det_dir",
+    type=click.Path(file_okay=False),
+    help="Redraw the DET plot of every score file into this folder.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 also when a check could not be made.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON instead of a table.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
+    """Check a released model folder: do its files say what its numbers say?
+
+    PATH is a release folder (containing scores/, maybe config.yaml and models/*.pt) or a scores folder.
+    Every score file must parse, have finite scores, cover the trial list its name gives exactly once with
+    the right labels, and have a block in the result file of its method whose EER and minDCF equal the
+    recomputed ones (WeSpeaker's definitions) to the printed decimals. One line per check: pass, FAIL or
+    not checkable (with the reason; a trial list that is not available is never a pass).
+
+    Exit status: 0 no check failed, 1 a check failed (or, with --strict, could not be made), 2 bad usage.
+
+    \b
+    Examples:
+      sveval validate 0615-Gemini_df_resnet110-emb256-fbank80-...-epoch165
+      sveval validate release/scores --trials-dir ~/data/voxceleb --published golden-gemini
+      sveval validate release --json > checks.json
+    """
+    from tqdm import tqdm
+
+    from sveval.errors import ValidationFailed
+    from sveval.io.release import discover_release
+    from sveval.validate import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport, validate_release
+
+    release = discover_release(path)
+    det_checks: list[Check] = []
+    redraw = _det_redrawer(det_dir, det_checks) if det_dir else None
+
+    def progress(files):
+        return tqdm(files, desc="validating", unit="file", disable=quiet or len(files) < 2, leave=False)
+
+    report = validate_release(
+        release, trials_dir=trials_dir, published=published, progress=progress, on_scores=redraw
+    )
+    if det_dir and redraw is None:
+        det_checks.append(
+            Check("det", NOT_CHECKABLE, det_dir, "not redrawn: sveval.plot is not in this build")
+        )
+    report = ValidationReport(report.path, report.checks + tuple(det_checks))
+    counts = {status: report.count(status) for status in (PASS, FAIL, NOT_CHECKABLE)}
+    if as_json:
+        out = {"path": report.path, "passed": report.passed, "counts": counts}
+        out["checks"] = [asdict(c) for c in report.checks]
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(_table(report))
+        click.echo(
+            f"\n{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_CHECKABLE]} not checkable "
+            f"({len(report.checks)} checks on {report.path})"
+        )
+    if counts[FAIL] or (strict and counts[NOT_CHECKABLE]):
+        what = (
+            f"{counts[FAIL]} check(s) failed" if counts[FAIL] else "some checks could not be made (--strict)"
+        )
+        raise ValidationFailed(what)
+
+
+def _det_redrawer(det_dir: str, out: list):
+    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent)."""
+    from sveval.io.atomic import check_writable_dir
+    from sveval.validate import NOT_CHECKABLE, PASS, Check
+
+    folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
+    try:
+        from sveval.io.figures import det_plot_name, write_det_plot
+        from sveval.plot import det_plot_curve
+    except ImportError:
+        return None
+
+    def redraw(file, values, is_target):
+        if values is None:
+            out.append(Check("det", NOT_CHECKABLE, file, "no finite, labelled scores to draw"))
+            return
+        label = file[: -len(".score")] if file.endswith(".score") else file
+        written = write_det_plot([det_plot_curve(values, is_target, label)], folder / det_plot_name(file))
+        out.append(Check("det", PASS, file, f"DET plot redrawn: {written}"))
+
+    return redraw
+
+
+def _table(report) -> str:
+    rows = [(STATUS_LABELS[c.status], c.name, c.file, " ".join(c.message.split())) for c in report.checks]
+    head = ("status", "check", "file", "message")
+    widths = [max(len(r[k]) for r in [head, *rows]) for k in range(3)]
+    return "\n".join(
+        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in [head, *rows]
+    )

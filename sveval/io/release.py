@@ -1,0 +1,256 @@
+"""Released model folders: what is in them, what their file names say, and the trial lists they need.
+
+A release folder (as the Golden Gemini releases ship them) looks like
+
+    <release>/config.yaml                 training configuration (WeSpeaker), names the architecture
+    <release>/models/model_165.pt         checkpoint(s)
+    <release>/scores/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score ...
+    <release>/scores/vox1_cos_result, vox1_snorm300_result, vox1_asnorm300_result
+    <release>/scores/*.png                DET plots
+
+Names follow WeSpeaker's scripts: `<list>.score` (cosine), `<cohort>_snorm_<list>.score`,
+`<cohort>_asnorm<N>_<list>.score`; result files `<eval>_cos_result`, `<eval>_snorm<N>_result` (score_norm.sh
+appends the top-N even for s-norm, whose score file does not carry it), `<eval>_asnorm<N>_result`, each
+written by `compute_metrics.py ... | tee -a`, so a block may appear more than once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sveval.errors import InputError
+from sveval.io.atomic import read_text
+from sveval.io.catalog import builtin, check_against_manifest, load_manifest, load_trials
+from sveval.io.results import parse_result_file
+from sveval.io.trials import read_trials
+from sveval.types import ResultBlock, TrialList
+
+METHODS = ("cos", "snorm", "asnorm")
+_SCORE_NAME = re.compile(r"^(?:(?P<cohort>.+?)_(?P<method>snorm|asnorm)(?P<top_n>\d*)_)?(?P<list>.+)\.score$")
+_RESULT_NAME = re.compile(r"^(?P<eval>.+)_(?P<method>cos|snorm|asnorm)(?P<top_n>\d*)_result$")
+_HEADER = re.compile(r"^---- (\S+) -----$")
+_NUMBER = re.compile(r"= (\S+)$")
+
+
+@dataclass(frozen=True)
+class ScoreName:
+    """What a score file's name says. list_basename is the trial file's name (`vox1_O_cleaned.kaldi`),
+    list_name the built-in name it refers to (`vox1_O_cleaned`), or the basename when it is no built-in."""
+
+    file: str
+    method: str
+    top_n: int | None
+    cohort: str | None
+    list_basename: str
+    list_name: str
+
+    @property
+    def describe(self) -> str:
+        method = {"cos": "cosine", "snorm": "s-norm", "asnorm": "AS-norm"}[self.method]
+        if self.top_n is not None:
+            method += f" top-{self.top_n}"
+        if self.cohort:
+            method += f", cohort {self.cohort}"
+        return f"{method}, trials {self.list_name}"
+
+
+@dataclass(frozen=True)
+class ResultName:
+    """What a result file's name says: `vox1_asnorm300_result` -> eval vox1, asnorm, 300."""
+
+    file: str
+    eval_name: str
+    method: str
+    top_n: int | None
+
+
+@dataclass(frozen=True)
+class ResultEntry:
+    """One block of a result file with where it is and the numbers exactly as printed."""
+
+    block: ResultBlock
+    line: int
+    eer_text: str
+    min_dcf_text: str
+
+    @property
+    def score_file(self) -> str:
+        """The score file's name as it would sit in the folder (a header holding a path is reduced to it)."""
+        return os.path.basename(self.block.score_file)
+
+
+@dataclass(frozen=True)
+class ReleaseFolder:
+    """The files of a release folder that validation looks at, each list sorted by name."""
+
+    root: Path
+    scores_dir: Path
+    score_files: tuple[Path, ...]
+    result_files: tuple[Path, ...]
+    config: Path | None
+    checkpoints: tuple[Path, ...]
+    det_plots: tuple[Path, ...]
+
+
+def parse_score_name(file_name: str) -> ScoreName | None:
+    """Split a WeSpeaker score-file name; None when it does not end in `.score`."""
+    match = _SCORE_NAME.match(os.path.basename(file_name))
+    if not match:
+        return None
+    method = match.group("method") or "cos"
+    top_n = int(match.group("top_n")) if match.group("top_n") else None
+    basename = match.group("list")
+    return ScoreName(
+        os.path.basename(file_name), method, top_n, match.group("cohort"), basename, _list_name(basename)
+    )
+
+
+def _list_name(basename: str) -> str:
+    """`vox1_O_cleaned.kaldi` -> `vox1_O_cleaned`; `veri_test2.txt` -> `vox1_O_cleaned` (its source file)."""
+    stem = basename[: -len(".kaldi")] if basename.endswith(".kaldi") else basename
+    if builtin(stem):
+        return stem
+    for entry in load_manifest()[1].values():
+        if entry.source == basename:
+            return entry.name
+    return basename
+
+
+def parse_result_name(file_name: str) -> ResultName | None:
+    match = _RESULT_NAME.match(os.path.basename(file_name))
+    if not match:
+        return None
+    top_n = int(match.group("top_n")) if match.group("top_n") else None
+    return ResultName(os.path.basename(file_name), match.group("eval"), match.group("method"), top_n)
+
+
+def result_matches_score(result: ResultName, score: ScoreName) -> bool:
+    """Whether a score file's block belongs in this result file (s-norm result names carry an unused N)."""
+    if result.method != score.method:
+        return False
+    return result.method != "asnorm" or result.top_n == score.top_n
+
+
+def expected_result_name(score: ScoreName, eval_name: str = "vox1") -> str:
+    top_n = "" if score.top_n is None or score.method == "cos" else str(score.top_n)
+    return f"{eval_name}_{score.method}{top_n}_result"
+
+
+def read_result_entries(path: str | os.PathLike) -> list[ResultEntry]:
+    """Blocks of a result file with their header line numbers and the printed number strings."""
+    text = read_text(path, "result file")
+    blocks = parse_result_file(text, str(path))  # strict: raises InputError naming file and line
+    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    entries = []
+    for block, k in zip(blocks, range(0, len(lines), 3)):
+        eer_text = _NUMBER.search(lines[k + 1][1]).group(1)
+        dcf_text = _NUMBER.search(lines[k + 2][1]).group(1)
+        entries.append(ResultEntry(block, lines[k][0], eer_text, dcf_text))
+    return entries
+
+
+def discover_release(path: str | os.PathLike) -> ReleaseFolder:
+    """Find the files of a release folder (containing `scores/`) or of a scores folder itself."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError("no such folder", str(root))
+    if not root.is_dir():
+        raise InputError("expected a release folder (containing scores/) or a scores folder", str(root))
+    scores_dir = root / "scores" if (root / "scores").is_dir() else root
+    if scores_dir == root and root.name == "scores":
+        root = root.parent
+    entries = _list_dir(scores_dir)
+    entries = [p for p in entries if not p.name.startswith(".")]  # e.g. an interrupted atomic write
+    score_files = tuple(p for p in entries if p.name.endswith(".score") and p.is_file())
+    result_files = tuple(p for p in entries if p.name.endswith("_result") and p.is_file())
+    if not score_files and not result_files:
+        raise InputError(
+            "no score files (*.score) or result files (*_result) here: expected a release folder "
+            "containing scores/, or a scores folder",
+            str(scores_dir),
+        )
+    config = next((p for p in (root / "config.yaml", root / "models" / "config.yaml") if p.is_file()), None)
+    checkpoints = tuple(
+        p
+        for folder in (root, root / "models")
+        if folder.is_dir()
+        for p in _list_dir(folder)
+        if p.suffix == ".pt"
+    )
+    plots = tuple(p for p in entries if p.suffix.lower() == ".png" and p.is_file())
+    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots)
+
+
+def _list_dir(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise InputError(f"cannot read folder: {exc.strerror or exc}", str(folder)) from exc
+
+
+def resolve_trials(list_name: str, trials_dir: str | os.PathLike | None = None) -> TrialList:
+    """The trial list a score file names, never downloaded.
+
+    With `trials_dir`, a file there wins (the built-in's source file or `<name>.kaldi`, or for other names
+    the file `<list basename>` itself); otherwise the usual look-up ($SVEVAL_TRIALS_DIR, then the cache).
+    A built-in list is verified against the manifest wherever it comes from. Raises InputError with the
+    hint saying where to put the file.
+    """
+    entry = builtin(list_name)
+    if trials_dir is not None:
+        names = (entry.source, entry.kaldi_name) if entry else (list_name,)
+        for file_name in names:
+            candidate = Path(trials_dir) / file_name
+            if candidate.is_file():
+                if entry is None:
+                    return load_trials(candidate)
+                trials = read_trials(candidate, name=entry.name, basename=entry.kaldi_name)
+                check_against_manifest(trials, entry)
+                return replace(trials, builtin=entry.name)
+    if entry is not None:
+        return load_trials(list_name, download=False)
+    where = f"--trials-dir ({trials_dir})" if trials_dir is not None else "a folder passed with --trials-dir"
+    raise InputError(f"{list_name} is not a built-in trial list; put the file {list_name} into {where}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The part of a WeSpeaker config.yaml that says which network the checkpoint belongs to."""
+
+    path: str
+    model: str | None
+    feat_dim: object
+    embed_dim: object
+    exp_dir: str | None
+
+
+def read_model_config(path: str | os.PathLike) -> ModelConfig:
+    """`model`, `model_args.feat_dim`, `model_args.embed_dim` (and `exp_dir`) via yaml.safe_load.
+
+    Raises InputError when the file is not YAML or not a mapping; missing keys come back as None so the
+    caller can say which is missing. Needs pyyaml (the `model` extra): ImportError otherwise.
+    """
+    import yaml
+
+    text = read_text(path, "config file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", str(path), line) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a YAML mapping (WeSpeaker config)", str(path))
+    args = data.get("model_args") if isinstance(data.get("model_args"), dict) else {}
+    model = data.get("model")
+    exp_dir = data.get("exp_dir")
+    return ModelConfig(
+        str(path),
+        str(model) if model is not None else None,
+        args.get("feat_dim"),
+        args.get("embed_dim"),
+        str(exp_dir) if exp_dir is not None else None,
+    )

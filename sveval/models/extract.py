@@ -1,0 +1,339 @@
+"""Whole-utterance embedding extraction into a Kaldi ark/scp folder: batched, resumable, multi-process.
+
+Utterances are ordered by frame count (longest first) from their headers and batched with their neighbours
+(at most `max_padding` of a batch's longest utterance in padding). Padding never changes an embedding: the
+network zeroes each row past its end before every 3x3 convolution and pools over valid columns only
+(`GeminiDFResNet.forward(feats, lengths)`), so every embedding equals batch-1 inference up to float
+rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audio is decoded by
+`num_workers` processes ahead of the device (pinned memory on GPU), fbank runs on the device, and
+`precision="bf16"` adds autocast + channels-last (pooling and the final layer stay float32).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sveval.errors import InputError
+from sveval.io import ark
+from sveval.io.audio import Utterance, audio_info, file_size, read_audio
+from sveval.models import parallel
+from sveval.models.checkpoint import LoadedModel
+from sveval.models.dfresnet import fold_batchnorm
+from sveval.models.fbank import Fbank, FbankConfig, num_frames
+
+MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
+
+
+@dataclass(frozen=True)
+class Skipped:
+    utt: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What one process did. `scp` is the published xvector.scp, or None if other shards are unfinished."""
+
+    out_dir: Path
+    scp: Path | None
+    extracted: int
+    already_done: int
+    skipped: tuple[Skipped, ...]
+    resampled: int
+    multichannel: int
+    seconds: float
+    device: str
+    precision: str
+    part: str
+
+    @property
+    def utt_per_second(self) -> float:
+        return self.extracted / self.seconds if self.seconds > 0 else 0.0
+
+
+class Embedder:
+    """Model + fbank on one device. `__call__(waves, lengths)` -> float32 numpy (B, embed_dim)."""
+
+    def __init__(self, loaded: LoadedModel | torch.nn.Module, device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
+        model = loaded.model if isinstance(loaded, LoadedModel) else loaded
+        config = loaded.fbank if isinstance(loaded, LoadedModel) else FbankConfig()
+        self.device = torch.device(device)
+        self.precision = precision
+        self.fbank = Fbank(config).to(self.device)
+        # BatchNorm folded into the convolutions: one memory pass fewer per layer, same embeddings up to
+        # float rounding (~1e-7); the caller's model is not modified.
+        self.model = fold_batchnorm(model.eval()).to(self.device)
+        if precision == "bf16" and self.device.type == "cuda":
+            self.model.use_channels_last()
+
+    @torch.inference_mode()
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+        """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts."""
+        frames = torch.tensor([num_frames(int(n), self.fbank.config) for n in lengths], device=self.device)
+        waves = waves.to(self.device, non_blocking=True)
+        feats = self.fbank(waves, lengths.to(self.device))  # zero rows past each utterance's frames
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            emb = self.model(feats, frames)
+        return emb.float().cpu().numpy()
+
+
+def plan_batches(frame_counts: list[int], batch_size: int, max_padding: float = 0.1) -> list[list[int]]:
+    """Indices in batches of at most `batch_size`, longest first; a batch takes the next utterance while
+    that one is at least (1 - max_padding) times as long as the batch's first (0: equal frame counts)."""
+    order = sorted(range(len(frame_counts)), key=lambda i: (-frame_counts[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if (
+            batches
+            and len(batches[-1]) < batch_size
+            and frame_counts[i] >= (1 - max_padding) * frame_counts[batches[-1][0]]
+        ):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+class BatchAudio(torch.utils.data.Dataset):
+    """Item i: batch i decoded and padded. Decoding errors come back as data, not exceptions."""
+
+    def __init__(self, batches: list[list[Utterance]]):
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> dict:
+        ids, signals, errors, resampled, multichannel = [], [], [], 0, 0
+        for utt in self.batches[index]:
+            try:
+                audio = read_audio(utt.path)
+            except InputError as exc:
+                errors.append((utt.utt, utt.path, str(exc)))
+                continue
+            ids.append(utt.utt)
+            signals.append(audio.samples)
+            resampled += audio.resampled_from is not None
+            multichannel += audio.channels > 1
+        lengths = torch.tensor([len(s) for s in signals], dtype=torch.long)
+        waves = torch.zeros((len(signals), int(lengths.max()) if signals else 0), dtype=torch.float32)
+        for row, signal in enumerate(signals):
+            waves[row, : len(signal)] = torch.from_numpy(signal)
+        return {
+            "ids": ids,
+            "waves": waves,
+            "lengths": lengths,
+            "errors": errors,
+            "resampled": resampled,
+            "multichannel": multichannel,
+        }
+
+
+def manifest(loaded: LoadedModel, precision: str) -> dict:
+    """What makes an embedding: the weights (sha256 of the state dict), architecture, front-end, precision."""
+    digest = hashlib.sha256()
+    for key, value in sorted(loaded.model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return {
+        "weights_sha256": digest.hexdigest(),
+        "arch": loaded.arch,
+        "embed_dim": loaded.model.embed_dim,
+        "fbank": dataclasses.asdict(loaded.fbank),
+        "precision": precision,
+        "checkpoint": str(loaded.checkpoint),
+    }
+
+
+def default_batch_size(device: str) -> int:
+    """64 on a GPU; 1 on CPU, where a batch of 8-second utterances pushes the activations (16 MB per
+    tensor per utterance for the widest layers) out of the caches and runs slower per utterance."""
+    return 64 if device.startswith("cuda") else 1
+
+
+def resolve_device(device: str, worker: parallel.Worker) -> str:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available to torch")
+        if device == "cuda":
+            device = f"cuda:{worker.local_rank}"
+        torch.cuda.set_device(torch.device(device))
+    elif device != "cpu":
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    return device
+
+
+def _headers(utts: list[Utterance], threads: int) -> list[tuple[int | None, str | None]]:
+    """(samples at 16 kHz, None) or (None, error) per utterance, read with a thread pool."""
+
+    def one(utt: Utterance):
+        try:
+            return audio_info(utt.path).num_samples, None
+        except InputError as exc:
+            return None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(pool.map(one, utts, chunksize=256))
+
+
+def _fail_or_skip(bad: list[Skipped], skip_bad: bool) -> None:
+    if bad and not skip_bad:
+        more = f" (and {len(bad) - 1} more; --skip-bad skips and lists them)" if len(bad) > 1 else ""
+        raise InputError(f"{bad[0].reason}{more}")
+
+
+def extract_to_dir(
+    loaded: LoadedModel,
+    utts: list[Utterance],
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    batch_size: int | None = None,
+    max_padding: float = 0.1,
+    precision: str = "fp32",
+    num_workers: int = 0,
+    skip_bad: bool = False,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+    progress: bool = True,
+) -> ExtractResult:
+    """Extract every utterance not yet in `out_dir` and publish `out_dir/xvector.scp` once all are there.
+
+    Under torchrun every rank calls this; ranks split the remaining utterances balanced by duration, each
+    writes its own part, and rank 0 publishes the scp after a barrier. With `num_shards`, this process does
+    shard `shard_index` of the full list; the shard that completes the list publishes the scp.
+    """
+    try:
+        worker = parallel.from_environment(num_shards, shard_index)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    device = resolve_device(device, worker)
+    if batch_size is None:
+        batch_size = default_batch_size(device)
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if not 0 <= max_padding < 1:
+        raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
+    parallel.init_process_group(worker, torch.device(device).type)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    ark.check_manifest(out_dir, manifest(loaded, precision))
+    done = {r.utt for r in ark.read_parts(out_dir)}
+    if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
+        mine_all = _shard_of(utts, worker, num_workers)
+        todo = [u for u in mine_all if u.utt not in done]
+    else:
+        todo = [u for u in utts if u.utt not in done]
+    already_done = len(utts) - len([u for u in utts if u.utt not in done])
+
+    # Headers: each rank reads a strided share, then every rank sees all of them.
+    share = todo[worker.index :: worker.count] if worker.distributed else todo
+    gathered = parallel.all_gather(worker, _headers(share, max(4, num_workers)))
+    headers: list = [None] * len(todo)
+    for rank, values in enumerate(gathered):
+        headers[rank :: worker.count if worker.distributed else 1] = values
+    bad = [Skipped(u.utt, u.path, err) for u, (_, err) in zip(todo, headers) if err is not None]
+    fb = loaded.fbank
+    short = [
+        Skipped(
+            u.utt, u.path, f"{u.path}: too short ({n} samples at 16 kHz; at least {MIN_FRAMES} frames needed)"
+        )
+        for u, (n, _) in zip(todo, headers)
+        if n is not None and num_frames(n, fb) < MIN_FRAMES
+    ]
+    bad += short
+    _fail_or_skip(bad, skip_bad)
+    bad_ids = {b.utt for b in bad}
+    good = [(u, n) for u, (n, _) in zip(todo, headers) if u.utt not in bad_ids]
+    if worker.distributed:
+        split = parallel.balanced_split([n for _, n in good], worker.count)[worker.index]
+        good = [good[i] for i in split]
+    parallel.barrier(worker)  # everyone has read the parts before anyone appends
+
+    part = ark.part_name(worker.kind, worker.index, worker.count)
+    embedder = Embedder(loaded, device, precision)
+    frames = [num_frames(n, fb) for _, n in good]
+    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
+    loader = torch.utils.data.DataLoader(
+        BatchAudio(batches),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=device.startswith("cuda"),
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
+    extracted = resampled = multichannel = 0
+    decode_bad: list[Skipped] = []
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(good),
+        unit="utt",
+        desc=f"extract {part}" if worker.kind else "extract",
+        disable=not progress or (worker.distributed and not worker.is_main),
+        smoothing=0.1,
+    )
+    with ark.PartWriter(out_dir, part) as writer, bar:
+        for item in loader:
+            errors = [Skipped(*e) for e in item["errors"]]
+            _fail_or_skip(errors, skip_bad)
+            decode_bad += errors
+            if item["ids"]:
+                vectors = embedder(item["waves"], item["lengths"])
+                writer.write(zip(item["ids"], vectors))
+            extracted += len(item["ids"])
+            resampled += item["resampled"]
+            multichannel += item["multichannel"]
+            bar.update(len(item["ids"]) + len(errors))
+    # Header problems are seen by every rank; rank 0 alone reports them.
+    skipped = tuple((bad if worker.is_main or not worker.distributed else []) + decode_bad)
+    ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
+
+    parallel.barrier(worker)
+    scp = None
+    if worker.is_main or worker.kind == "shard":
+        present = {r.utt for r in ark.read_parts(out_dir)} | ark.read_skipped(out_dir)
+        if all(u.utt in present for u in utts):
+            scp = ark.publish_scp([out_dir], out_dir, order=[u.utt for u in utts]).scp
+    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped))
+    parallel.barrier(worker)
+    parallel.destroy(worker)
+    if worker.distributed:
+        extracted = sum(t[0] for t in totals)
+        resampled = sum(t[1] for t in totals)
+        multichannel = sum(t[2] for t in totals)
+        skipped = tuple(s for t in totals for s in t[3])
+    return ExtractResult(
+        out_dir=out_dir,
+        scp=scp,
+        extracted=extracted,
+        already_done=already_done,
+        skipped=skipped,
+        resampled=resampled,
+        multichannel=multichannel,
+        seconds=time.perf_counter() - started,
+        device=device,
+        precision=precision,
+        part=part,
+    )
+
+
+def _shard_of(utts: list[Utterance], worker: parallel.Worker, threads: int) -> list[Utterance]:
+    """This shard's share of the full list, balanced by file size (a header-free proxy of duration)."""
+    with ThreadPoolExecutor(max_workers=max(4, threads)) as pool:
+        sizes = list(pool.map(file_size, (u.path for u in utts), chunksize=256))
+    return [utts[i] for i in parallel.balanced_split(sizes, worker.count)[worker.index]]

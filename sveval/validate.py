@@ -1,0 +1,339 @@
+"""Checks of released score folders: do the files say what the quoted numbers say?
+
+Every check gives one `Check(name, status, file, message)`; status is `pass`, `fail` or `not-checkable`
+(with the reason: a missing trial list is never a pass). Checks, in order:
+
+  parse        the score file parses (3, 4 or 8 columns; the first malformed line is named)
+  finite       every score is a finite number
+  trials       the trial list its name gives (`..._vox1_O_cleaned.kaldi.score` -> vox1_O_cleaned) is found
+               and verified (never downloaded)
+  coverage     it scores every trial of that list exactly once and nothing else
+  labels       its target/nontarget column agrees with the list
+  result       a result file of its method holds a block for it (`vox2_dev_asnorm300_...` goes into
+               `<eval>_asnorm300_result`)
+  result-file  each result file parses and its name says the method
+  metrics      each block's EER and minDCF equal the recomputed ones to the printed decimals: WeSpeaker's
+               definitions (NIST interpolated EER, minDCF at the block's operating point, per-trial sweep
+               in score-file order, labels from the score file); blocks for unreleased files: not checkable
+  duplicates   a block appended twice (`tee -a`) prints the same numbers each time
+  published    (with a table) the result files' numbers equal the published ones for the model the folder
+               name or config.yaml names
+  config       config.yaml names a known architecture with feat_dim 80 and embed_dim 256
+  checkpoint   each checkpoint loads into that architecture (needs torch and sveval.models)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
+from sveval.errors import InputError
+from sveval.io.release import (
+    ReleaseFolder,
+    ResultEntry,
+    ScoreName,
+    expected_result_name,
+    parse_result_name,
+    parse_score_name,
+    read_result_entries,
+    resolve_trials,
+    result_matches_score,
+)
+from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
+from sveval.types import TrialList
+from sveval.validate_model import check_checkpoint, check_config, check_published
+
+__all__ = ["FAIL", "NOT_CHECKABLE", "PASS", "STATUSES", "Check", "ValidationReport", "validate_release"]
+
+
+@dataclass(eq=False)
+class _Scored:
+    """What one score file turned out to be; filled step by step while its checks run."""
+
+    path: Path
+    name: ScoreName
+    values: np.ndarray | None = None  # kept instead of the whole ScoreFile: three Vox1 files are large
+    finite: bool = False
+    is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
+    why_no_labels: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def validate_release(
+    release: ReleaseFolder,
+    trials_dir: str | None = None,
+    published: str | None = None,
+    progress: Callable[[Iterable], Iterable] = lambda it: it,
+    on_scores: Callable[[str, np.ndarray | None, np.ndarray | None], None] | None = None,
+) -> ValidationReport:
+    """Run every check on a discovered release folder. `progress` wraps the loop over score files;
+    `on_scores(file name, scores, is_target)` is called once per score file (arrays None when the file
+    gave no finite, labelled scores), e.g. to redraw its DET plot while the scores are in memory."""
+    checks: list[Check] = []
+    entries, result_file_checks = _read_results(release.result_files)
+    scored = {}
+    # Trial lists are read in a background thread, one ahead of the score file being checked: both spend
+    # much of their time in pandas' tokenizer, which runs without the GIL. A list is dropped after its last
+    # use, so at most two 0.5 M-trial lists are in memory.
+    order = [parse_score_name(p.name).list_name for p in release.score_files]
+    uses = Counter(order)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lists: dict = {}
+        for i, path in enumerate(progress(release.score_files)):
+            for name in (order[i], next((n for n in order[i:] if n != order[i]), None)):
+                if name is not None and name not in lists and uses[name]:
+                    lists[name] = pool.submit(_load_list, name, trials_dir)
+            item, item_checks = _check_score_file(path, lists)
+            scored[path.name] = item
+            if on_scores is not None:
+                usable = item.finite and item.is_target is not None
+                on_scores(path.name, *((item.values, item.is_target) if usable else (None, None)))
+            uses[order[i]] -= 1
+            if not uses[order[i]]:
+                del lists[order[i]]
+            checks += item_checks + [_check_placement(item, entries, release.result_files)]
+    for result_check in result_file_checks:
+        checks.append(result_check)
+        blocks = entries.get(result_check.file, [])
+        checks += [_check_block(result_check.file, e, scored.get(e.score_file)) for e in blocks]
+        checks += _misplaced_unreleased(result_check.file, blocks, scored)
+        checks += _check_duplicates(result_check.file, blocks)
+    config_model = None
+    if release.config is not None:
+        config_check, config_model = check_config(release)
+        checks.append(config_check)
+        checks += [check_checkpoint(path, config_model) for path in release.checkpoints]
+    if published:
+        checks += check_published(release, published, entries, config_model)
+    return ValidationReport(str(release.root), tuple(checks))
+
+
+# ---- score files ------------------------------------------------------------------------------------
+
+
+def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
+    file = path.name
+    item = _Scored(path, parse_score_name(file))
+    try:
+        scores = read_score_file(path)
+    except InputError as exc:
+        return item, [Check("parse", FAIL, file, str(exc))] + [
+            Check(name, NOT_CHECKABLE, file, "the file does not parse") for name in ("coverage", "labels")
+        ]
+    item.values = scores.values
+    width = 3 if scores.labels is None else (8 if scores.extra is not None else 4)
+    checks = [Check("parse", PASS, file, f"{len(scores):,} lines, {width} columns")]
+    bad = np.flatnonzero(~np.isfinite(scores.values))
+    item.finite = not bad.size
+    if bad.size:
+        shown = "; ".join(f"line {i + 1}: {scores.values[i]}" for i in bad[:3])
+        checks.append(Check("finite", FAIL, file, f"{bad.size:,} score(s) not finite, e.g. {shown}"))
+    else:
+        checks.append(Check("finite", PASS, file, f"all {len(scores):,} scores are finite numbers"))
+    item.is_target = scores.labels
+    item.why_no_labels = "" if scores.labels is not None else "3-column file and no verified trial list"
+    trials_check = _resolve(item.name.list_name, lists)
+    if isinstance(trials_check, Check):
+        return item, checks + [
+            Check("trials", trials_check.status, file, f"{item.name.describe}: {trials_check.message}"),
+            Check("coverage", NOT_CHECKABLE, file, "no verified trial list"),
+            Check("labels", NOT_CHECKABLE, file, "no verified trial list"),
+        ]
+    trials = trials_check
+    checks.append(
+        Check(
+            "trials",
+            PASS,
+            file,
+            f"{item.name.describe}: {trials.source} ({len(trials):,} trials, "
+            f"fingerprint {trials.short_fingerprint})",
+        )
+    )
+    cov = coverage(scores, trials)
+    problems = coverage_problems(cov, scores, trials)
+    if problems:
+        checks.append(Check("coverage", FAIL, file, "does not match the trial list: " + "; ".join(problems)))
+    else:
+        checks.append(Check("coverage", PASS, file, f"every trial of {trials.name} scored exactly once"))
+    if scores.labels is None or not trials.labelled:
+        why = "the file has no label column" if scores.labels is None else "the list has no labels"
+        checks.append(Check("labels", NOT_CHECKABLE, file, why))
+        if scores.labels is None and trials.labelled and cov.complete:
+            item.is_target = trials.is_target[cov.index]
+    else:
+        wrong = label_problem(cov, scores, trials)
+        status, message = (FAIL, wrong) if wrong else (PASS, f"all labels agree with {trials.name}")
+        checks.append(Check("labels", status, file, message))
+    return item, checks
+
+
+def _load_list(list_name: str, trials_dir) -> TrialList | InputError:
+    try:
+        return resolve_trials(list_name, trials_dir)
+    except InputError as exc:
+        return exc
+
+
+def _resolve(list_name: str, lists) -> TrialList | Check:
+    """The verified list, or a not-checkable Check saying why (each list is read once: they are large)."""
+    found = lists[list_name].result()
+    if isinstance(found, InputError):
+        return Check("trials", NOT_CHECKABLE, "", str(found))
+    return found
+
+
+# ---- result files -----------------------------------------------------------------------------------
+
+
+def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
+    entries, checks = {}, []
+    for path in paths:
+        name = parse_result_name(path.name)
+        try:
+            entries[path.name] = read_result_entries(path)
+        except InputError as exc:
+            checks.append(Check("result-file", FAIL, path.name, str(exc)))
+            continue
+        n = len(entries[path.name])
+        if name is None:
+            expected = "<eval>_cos_result, <eval>_snorm<N>_result or <eval>_asnorm<N>_result"
+            checks.append(Check("result-file", FAIL, path.name, f"name does not say the method ({expected})"))
+        else:
+            checks.append(Check("result-file", PASS, path.name, f"{n} block(s), {name.method} scoring"))
+    return entries, checks
+
+
+def _check_placement(item: _Scored, entries, result_paths) -> Check:
+    """The score file has a block, in a result file of its own method."""
+    file = item.path.name
+    homes = [r for r, blocks in entries.items() if any(e.score_file == file for e in blocks)]
+    expected = expected_result_name(item.name)
+    if not homes:
+        names = [parse_result_name(p.name) for p in result_paths]
+        if not any(n is not None and result_matches_score(n, item.name) for n in names):
+            message = f"no result file for {item.name.method} scoring in the folder (expected {expected})"
+        else:
+            message = f"no block for it in any result file (expected one in {expected})"
+        return Check("result", FAIL, file, message)
+    wrong = [
+        r for r in homes if (n := parse_result_name(r)) is None or not result_matches_score(n, item.name)
+    ]
+    if wrong:
+        kind = item.name.method
+        message = f"its block is in {', '.join(wrong)}, not a {kind} result file (expected {expected})"
+        return Check("result", FAIL, file, message)
+    return Check("result", PASS, file, f"block in {', '.join(homes)}")
+
+
+def _misplaced_unreleased(result_file: str, blocks: list[ResultEntry], scored) -> list[Check]:
+    """Blocks of score files that were not released but whose names say another method than the result
+    file's (released ones get this from their own `result` check)."""
+    result = parse_result_name(result_file)
+    checks = []
+    for entry in blocks:
+        name = parse_score_name(entry.score_file)
+        if result is None or name is None or name.file in scored or result_matches_score(result, name):
+            continue
+        where = f"{name.file} (line {entry.line})"
+        message = f"{where}: a {name.method} score file's block in a {result.method} result file"
+        checks.append(Check("result", FAIL, result_file, message))
+    return checks
+
+
+def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> Check:
+    block = entry.block
+    where = f"{block.score_file} (line {entry.line})"
+    if item is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: score file not released")
+    if item.values is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file does not parse")
+    if not item.finite:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file has non-finite scores")
+    if item.is_target is None:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: no labels ({item.why_no_labels})")
+    printed = (entry.eer_text, entry.min_dcf_text)
+    stable = _recompute(item, entry, "per-trial")
+    how = (
+        f"NIST EER, minDCF p_target {block.p_target:g} c_miss {block.c_miss:g} c_fa {block.c_fa:g}, "
+        "per-trial sweep in file order"
+    )
+    if stable == printed:
+        return Check(
+            "metrics", PASS, result_file, f"{where}: EER {stable[0]}, minDCF {stable[1]} recomputed ({how})"
+        )
+    if _recompute(item, entry, "wespeaker") == printed:
+        message = (
+            f"{where}: EER {printed[0]}, minDCF {printed[1]} recomputed with WeSpeaker's own unstable order "
+            f"of tied scores (np.argsort); the stable file order gives EER {stable[0]}, minDCF {stable[1]}"
+        )
+        return Check("metrics", PASS, result_file, message)
+    wrong = []
+    if stable[0] != printed[0]:
+        wrong.append(f"EER printed {printed[0]}, recomputed {stable[0]}{_eer_hint(item, entry)}")
+    if stable[1] != printed[1]:
+        wrong.append(f"minDCF printed {printed[1]}, recomputed {stable[1]}")
+    tied = len(item.values) - len(np.unique(item.values))
+    if tied:
+        wrong.append(
+            f"{tied:,} scores tie with an earlier one, so another order of tied trials (WeSpeaker's unstable "
+            "np.argsort on another machine) could move a last digit"
+        )
+    return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(wrong)} ({how})")
+
+
+def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]:
+    """(EER %, minDCF) at the block's operating point, printed with the block's decimals; cached."""
+    from sveval.metrics import evaluate
+
+    block = entry.block
+    key = (block.p_target, block.c_miss, block.c_fa, sweep)
+    if key not in item.metrics:
+        item.metrics[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep)
+    m = item.metrics[key]
+    return _printed(100 * m.eer, entry.eer_text), _printed(m.min_dcf, entry.min_dcf_text)
+
+
+def _printed(value: float, like: str) -> str:
+    """`value` with as many decimals as the printed number `like` has (WeSpeaker prints 3)."""
+    decimals = len(like.split(".", 1)[1]) if "." in like else 0
+    return f"{value:.{decimals}f}"
+
+
+def _eer_hint(item: _Scored, entry: ResultEntry) -> str:
+    """Name another EER definition that gives the printed number, if one does: a common mix-up."""
+    from sveval.metrics import eer
+
+    for definition, sweep in (("kaldi", "per-trial"), ("nist", "tie-aware"), ("rocch", "per-trial")):
+        value = eer(item.values, item.is_target, definition=definition, sweep=sweep).value
+        if _printed(100 * value, entry.eer_text) == entry.eer_text:
+            return f" (the printed value is the {definition} EER with a {sweep} sweep)"
+    return ""
+
+
+def _check_duplicates(result_file: str, blocks: list[ResultEntry]) -> list[Check]:
+    """Blocks for one score file appearing more than once (`tee -a`): fine if they print the same numbers."""
+    checks = []
+    seen: dict[str, list[ResultEntry]] = {}
+    for entry in blocks:
+        seen.setdefault(entry.score_file, []).append(entry)
+    for score_file, copies in seen.items():
+        if len(copies) < 2:
+            continue
+        lines = ", ".join(str(e.line) for e in copies)
+        numbers = {
+            (e.eer_text, e.min_dcf_text, e.block.p_target, e.block.c_miss, e.block.c_fa) for e in copies
+        }
+        if len(numbers) == 1:
+            message = f"{score_file}: block appears {len(copies)} times (lines {lines}), same numbers"
+            checks.append(Check("duplicates", PASS, result_file, message))
+        else:
+            shown = "; ".join(f"line {e.line}: EER {e.eer_text} minDCF {e.min_dcf_text}" for e in copies)
+            message = f"{score_file}: {len(copies)} blocks disagree ({shown})"
+            checks.append(Check("duplicates", FAIL, result_file, message))
+    return checks
