@@ -19,6 +19,7 @@ COMMANDS = {
     "metrics": "metrics",
     "models": "models",
     "report": "report",
+    "score": "score",
     "trials": "trials",
     "validate": "validate",
 }

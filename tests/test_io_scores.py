@@ -88,6 +88,51 @@ def test_written_text_equals_python_format_of_each_value(tmp_path):
     assert format_score_lines(enroll[:1], test[:1], values[:1], None) == f"e0 t0 {values[0]:.5f}\n"
 
 
+def test_vectorised_formatting_equals_per_line_python_format_everywhere():
+    """Every line, against str.format: random values at several scales, exact binary halfway cases
+    (k/64, k/2**20: '%.5f' rounds those half to even), values just beside them, -0.0, tiny negatives that
+    print as -0.00000, large values, non-ASCII ids."""
+    rng = np.random.default_rng(1)
+    halfway = np.concatenate(
+        [(2 * rng.integers(-(10**6), 10**6, 3000) + 1) / 64, rng.integers(-(2**24), 2**24, 3000) / 2**20]
+    )
+    values = np.concatenate([
+        rng.normal(size=3000), rng.normal(size=3000) * 40, rng.uniform(-1, 1, 3000).astype(np.float32),
+        halfway, np.nextafter(halfway, np.inf), np.nextafter(halfway, -np.inf),
+        [0.0, -0.0, -1e-9, 4.9999e-6, -5e-6, 5e-6, 0.000015, 99999.999995, 123456789.123456, -1e12],
+    ])  # fmt: skip
+    n = len(values)
+    enroll = np.array([f"id{i % 97}/é{i % 5}/{i}.wav" for i in range(n)], dtype=object)
+    test = np.array([f"t{i % 13}" for i in range(n)], dtype=object)
+    labels = rng.random(n) < 0.5
+    extra = np.stack([values[::-1], np.abs(values) * 3, rng.normal(size=n), values], axis=1)
+    got = format_score_lines(enroll, test, values, labels, extra).splitlines()
+    for i in range(n):
+        expected = "{} {} {:.5f} {} {:.4f} {:.4f} {:.4f} {:.4f}".format(
+            enroll[i], test[i], values[i], "target" if labels[i] else "nontarget", *extra[i]
+        )
+        assert got[i] == expected, i
+    three = format_score_lines(enroll, test, values, None).splitlines()
+    assert all(three[i] == f"{enroll[i]} {test[i]} {values[i]:.5f}" for i in range(n))
+    with pytest.raises(ValueError, match="non-finite"):
+        format_score_lines(enroll[:1], test[:1], np.array([np.nan]), None)
+
+
+def test_per_utterance_statistics_give_the_same_lines_as_per_trial_ones():
+    from sveval.io.scores import format_coded_score_bytes, id_byte_table
+
+    rng = np.random.default_rng(2)
+    ids = np.array([f"u{i}" for i in range(50)], dtype=object)
+    norms, means = rng.uniform(0, 30, 50), rng.normal(size=50) / 5
+    e, t = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    values, labels = rng.normal(size=400), rng.random(400) < 0.5
+    per_trial = np.stack([norms[e], norms[t], means[e], means[t]], axis=1)
+    table = id_byte_table(ids)
+    a = format_coded_score_bytes(table, e, t, values, labels, utterance_extra=(norms, means))
+    b = format_coded_score_bytes(table, e, t, values, labels, per_trial, chunk=77)
+    assert a == b == format_score_lines(ids[e], ids[t], values, labels, per_trial).encode()
+
+
 def test_write_is_atomic_on_failure(tmp_path):
     path = write(tmp_path / "keep.score", "old\n")
     bad = np.array([object()], dtype=object)  # formatting fails midway

@@ -1,0 +1,217 @@
+"""`sveval score`: cosine, s-norm and AS-norm scores of trial lists, written as a WeSpeaker scores/ folder."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from sveval.errors import InputError
+
+COMPAT = ("exact", "wespeaker")
+
+
+def _set_name(path: Path) -> str:
+    """`vox1` for exp/embeddings/vox1/xvector.scp or exp/embeddings/vox1."""
+    return path.name if path.is_dir() else path.parent.name or path.stem
+
+
+@click.command("score")
+@click.option(
+    "--embeddings",
+    "eval_path",
+    type=click.Path(),
+    help="Eval embeddings: scp/ark, npz, npy (+ids) or folder.",
+)
+@click.option(
+    "--cohort", "cohort_path", type=click.Path(), help="Cohort utterance embeddings (e.g. vox2_dev)."
+)
+@click.option(
+    "--cohort-utt2spk",
+    type=click.Path(dir_okay=False),
+    help="Speaker of each cohort utterance (default: the first path component of the utterance id).",
+)
+@click.option("--cohort-name", help="Cohort name in file names [default: the cohort folder name].")
+@click.option(
+    "--mean",
+    "mean_spec",
+    metavar="cohort|none|FILE.npy",
+    help="Mean vector subtracted from every embedding [default: cohort if there is one, else none].",
+)
+@click.option(
+    "--trials",
+    "trial_specs",
+    multiple=True,
+    required=True,
+    metavar="NAME|PATH",
+    help="Trial list (built-in name or file), repeatable.",
+)
+@click.option(
+    "--norm",
+    "norm",
+    metavar="cos,snorm,asnorm",
+    help="Methods [default: all three with a cohort, cos without].",
+)
+@click.option(
+    "--top-n", type=click.IntRange(min=1), default=300, show_default=True, help="AS-norm cohort size N."
+)
+@click.option(
+    "--compat",
+    type=click.Choice(COMPAT),
+    default="exact",
+    show_default=True,
+    help="exact: float64 (AS-norm cohort products: see --cohort-precision), no rounding before "
+    "normalisation; wespeaker: reproduce WeSpeaker's "
+    "score.py + score_norm.py files line by line (float32, cosine rounded to 5 decimals).",
+)
+@click.option(
+    "--cohort-precision",
+    type=click.Choice(("float32", "float64")),
+    default="float32",
+    show_default=True,
+    help="exact mode: dtype of the AS-norm cohort products (float64: everything float64, about twice the "
+    "cost of the products; float32 moves AS-norm scores by up to ~1e-5).",
+)
+@click.option("--eval-name", help="Eval-set name in result-file names [default: the eval folder name].")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [--exp-dir: EXP/scores]."
+)
+@click.option(
+    "--exp-dir",
+    type=click.Path(file_okay=False),
+    help="WeSpeaker experiment folder: reads "
+    "EXP/embeddings/vox1/xvector.scp and EXP/embeddings/vox2_dev/xvector.scp, writes EXP/scores.",
+)
+@click.option(
+    "--allow-missing", is_flag=True, help="Drop (and count) trials whose utterances have no embedding."
+)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def command(
+    eval_path,
+    cohort_path,
+    cohort_utt2spk,
+    cohort_name,
+    mean_spec,
+    trial_specs,
+    norm,
+    top_n,
+    compat,
+    cohort_precision,
+    eval_name,
+    out_dir,
+    exp_dir,
+    allow_missing,
+    quiet,
+):
+    """Score trial lists with cosine, s-norm and AS-norm, WeSpeaker style.
+
+    Writes <list>.score, <cohort>_snorm_<list>.score, <cohort>_asnorm<N>_<list>.score, the result files
+    <eval>_cos_result, <eval>_snorm<N>_result, <eval>_asnorm<N>_result and results.json (every number
+    with its definition and signature). Cohort statistics are computed once per utterance for all lists.
+
+    \b
+    Examples:
+      sveval score --exp-dir exp/Gemini_df_resnet114 --trials vox1_O_cleaned --trials vox1_E_cleaned
+      sveval score --embeddings emb/vox1/xvector.scp --cohort emb/vox2_dev/xvector.scp \\
+                   --trials vox1_O_cleaned --out scores/
+      sveval score --embeddings vox1.npz --trials my_trials.txt --norm cos --out scores/
+      sveval score --exp-dir exp/m --trials vox1_O_cleaned --compat wespeaker   # WeSpeaker's files
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from sveval.io import embeddings as emb_io  # noqa: PLC0415
+    from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
+    from sveval.io.catalog import load_trials  # noqa: PLC0415
+    from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
+    from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
+
+    if exp_dir:
+        exp = Path(exp_dir)
+        eval_path = eval_path or str(exp / "embeddings" / "vox1" / "xvector.scp")
+        if cohort_path is None and (exp / "embeddings" / "vox2_dev" / "xvector.scp").is_file():
+            cohort_path = str(exp / "embeddings" / "vox2_dev" / "xvector.scp")
+        out_dir = out_dir or str(exp / "scores")
+    if not eval_path:
+        raise InputError("pass --embeddings EVAL (or --exp-dir EXP)")
+    if not out_dir:
+        raise InputError("pass --out DIR (or --exp-dir EXP, which writes EXP/scores)")
+    if cohort_utt2spk and not cohort_path:
+        raise InputError("--cohort-utt2spk needs --cohort")
+    methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
+    out = check_writable_dir(out_dir)
+    progress = not quiet
+
+    trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
+    names = [t.basename for t in trial_lists]
+    if len(set(names)) != len(names):
+        raise InputError(f"two trial lists would write the same score file: {', '.join(names)}")
+    evaluation = emb_io.read_embeddings(eval_path)
+    cohort = None
+    if cohort_path:
+        cohort_emb = emb_io.read_embeddings(cohort_path)
+        if cohort_utt2spk:
+            utts, spks = emb_io.read_utt2spk(cohort_utt2spk)
+            speakers = emb_io.speakers_from_utt2spk(cohort_emb.ids, utts, spks, cohort_utt2spk)
+        else:
+            speakers = emb_io.speakers_from_ids(cohort_emb.ids, cohort_path)
+        cohort = Cohort(cohort_name or _set_name(Path(cohort_path)), cohort_emb, speakers)
+
+    mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
+    if mean_mode not in ("cohort", "none"):
+        mean_source = mean_mode
+        try:
+            mean_vector = np.load(mean_mode, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the mean vector: {exc}", mean_mode) from exc
+        if mean_vector.shape != (evaluation.dim,):
+            raise InputError(
+                f"mean vector has shape {mean_vector.shape}, expected ({evaluation.dim},)", mean_mode
+            )
+        mean_mode = "given"
+
+    options = ScoreOptions(
+        methods=methods,
+        top_n=top_n,
+        compat=compat,
+        mean=mean_mode,
+        mean_vector=mean_vector,
+        mean_source=mean_source,
+        eval_name=eval_name or _set_name(Path(eval_path)),
+        allow_missing=allow_missing,
+        cohort_precision=cohort_precision,
+    )
+    run = score_lists(evaluation, trial_lists, options, cohort=cohort, progress=progress)
+    for lst in run.lists:
+        if lst.n_dropped:
+            click.echo(
+                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.name}: {len(lst.missing_ids):,} "
+                f"utterance(s) without an embedding, e.g. {', '.join(lst.missing_ids[:3])}",
+                err=True,
+            )
+    for note in run.notes:
+        click.echo(f"sveval: note: {note}", err=True)
+    write_score_folder(run, out, command=shlex.join(["sveval", *sys.argv[1:]]), progress=progress)
+    click.echo(_table(run, out))
+
+
+def _table(run, out: Path) -> str:
+    rows = [("list", "method", "trials", "EER %", "minDCF", "score file")]
+    for lst in run.lists:
+        for res in lst.methods:
+            mt = res.metrics
+            eer = f"{100 * mt.eer:.3f}" if mt else "-"
+            dcf = f"{mt.min_dcf:.3f}" if mt else "-"
+            method = f"asnorm{run.options.top_n}" if res.method == "asnorm" else res.method
+            rows.append((lst.trials.name, method, f"{int(lst.kept.sum()):,}", eer, dcf, res.score_file))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
+    footer = (
+        f"minDCF: p_target {run.options.p_target:g}, c_miss 1, c_fa 1; EER: NIST/WeSpeaker interpolation; "
+        f"compat: {run.options.compat}. Written to {out}/ (results.json has the signatures)."
+    )
+    return "\n".join([*lines, footer])

@@ -1,0 +1,263 @@
+"""Utterance embeddings from Kaldi scp/ark, .npz or .npy (+ id list), and utt2spk files.
+
+    xvector.scp / .ark   Kaldi vectors (kaldiio), in file order
+    .npz                 one array per id, or arrays `ids` and `vectors`
+    .npy                 an (n, d) array with a sidecar id list (`<name>.ids` or `<name>.txt`, one id a line)
+    a folder             holding xvector.scp (WeSpeaker's embeddings/<set>/ layout)
+
+Every reader refuses duplicate ids, vectors of another dimension, NaN/inf and all-zero vectors, naming
+the file and the id.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sveval.errors import InputError
+from sveval.io.atomic import read_text
+from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.types import Embeddings
+
+SIDE_CARS = (".ids", ".txt")
+
+
+def read_embeddings(path: str | os.PathLike) -> Embeddings:
+    """Read and check an embedding file (see the module docstring for the formats)."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "xvector.scp").is_file():
+            raise InputError(
+                "folder has no xvector.scp (expected WeSpeaker's embeddings/<set>/ layout)", str(path)
+            )
+        path = path / "xvector.scp"
+    if not path.exists():
+        raise InputError("embedding file not found", str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        ids, vectors = _read_npz(path)
+    elif suffix == ".npy":
+        ids, vectors = _read_npy(path)
+    elif suffix in (".scp", ".ark"):
+        ids, vectors = _read_kaldi(path, suffix)
+    else:
+        raise InputError("unknown embedding format: expected .scp, .ark, .npz, .npy or a folder", str(path))
+    return check_embeddings(ids, vectors, str(path))
+
+
+def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
+    ids = np.asarray([str(x) for x in ids], dtype=object)
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or len(ids) != len(vectors):
+        raise InputError(
+            f"expected one vector per id, got {len(ids)} ids and an array of shape {vectors.shape}", source
+        )
+    if len(ids) == 0:
+        raise InputError("no embeddings in the file", source)
+    if not np.issubdtype(vectors.dtype, np.floating):
+        raise InputError(f"embeddings must be floating point, found {vectors.dtype}", source)
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = ids[np.flatnonzero(dup)[0]]
+        rows = np.flatnonzero(ids == first)
+        n = len(pd.unique(ids[dup]))
+        raise InputError(
+            f"duplicate id {first!r} (entries {', '.join(str(i + 1) for i in rows[:5])}); "
+            f"{n} id(s) appear more than once",
+            source,
+        )
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise InputError(
+            f"embedding of {ids[bad[0]]!r} contains NaN or inf ({bad.size} such vector(s))", source
+        )
+    zero = np.flatnonzero(~vectors.any(axis=1))
+    if zero.size:
+        raise InputError(f"embedding of {ids[zero[0]]!r} is all zeros ({zero.size} such vector(s))", source)
+    return Embeddings(ids, vectors)
+
+
+def _read_npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.keys())
+            if "ids" in keys and "vectors" in keys:
+                return data["ids"], data["vectors"]
+            if not keys:
+                raise InputError("empty .npz", str(path))
+            arrays = [data[k] for k in keys]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read .npz: {exc}", str(path)) from exc
+    return keys, _stack(keys, arrays, str(path))
+
+
+def _read_npy(path: Path):
+    sidecar = next((path.with_suffix(s) for s in SIDE_CARS if path.with_suffix(s).is_file()), None)
+    if sidecar is None:
+        names = " or ".join(str(path.with_suffix(s)) for s in SIDE_CARS)
+        raise InputError(f"a .npy file needs its id list beside it ({names}, one id a line)", str(path))
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read .npy: {exc}", str(path)) from exc
+    rows = split_rows(read_text(sidecar, "id list"), str(sidecar), "id list")
+    require_width(rows, row_widths(rows), 1, str(sidecar), "one id per line")
+    ids = column(rows, 0)
+    if vectors.ndim != 2 or len(ids) != len(vectors):
+        raise InputError(
+            f"{sidecar.name} lists {len(ids)} ids but the array has shape {vectors.shape}", str(path)
+        )
+    return ids, vectors
+
+
+_BINARY_VECTOR = {b"FV \x04": np.dtype("<f4"), b"DV \x08": np.dtype("<f8")}
+
+
+def _read_scp_fast(path: Path):
+    """Binary float/double vectors in plain ark files (what WeSpeaker and kaldiio write): each ark is read
+    once and the vectors are copied out with numpy. None when anything else shows up (compressed or
+    matrix entries, pipes, text arks), so that kaldiio handles it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    tokens = text.split()
+    n_lines = sum(1 for line in text.splitlines() if line.strip())
+    if not tokens or len(tokens) != 2 * n_lines or "|" in text:
+        return None
+    keys, places = tokens[0::2], [p.rpartition(":") for p in tokens[1::2]]
+    arks, colons, offsets = zip(*places)
+    if "" in colons:
+        return None
+    try:
+        offsets = np.array(offsets, dtype=np.int64)
+    except ValueError:
+        return None
+    arks = np.array(arks, dtype=object)
+    vectors = None
+    for ark in pd.unique(arks):
+        ark_path = Path(ark) if Path(ark).is_absolute() or Path(ark).exists() else path.parent / ark
+        try:
+            data = np.memmap(ark_path, dtype=np.uint8, mode="r")  # pages, not a second copy
+        except (OSError, ValueError):  # missing or empty ark: kaldiio's error message names it
+            return None
+        where = np.flatnonzero(arks == ark)
+        off = offsets[where]
+        if off.min() < 0 or off.max() + 10 > len(data):
+            return None
+        header = data[off[:, None] + np.arange(10)]
+        tag = bytes(header[0, :6])
+        if (header[:, :6] != header[0, :6]).any() or tag[:2] != b"\0B" or tag[2:] not in _BINARY_VECTOR:
+            return None
+        dtype = _BINARY_VECTOR[tag[2:]]
+        dims = np.unique(header[:, 6:10].copy().view("<i4"))
+        if len(dims) != 1 or (vectors is not None and (dims[0], dtype) != (vectors.shape[1], vectors.dtype)):
+            return None
+        dim = int(dims[0])
+        width = dim * dtype.itemsize
+        if off.max() + 10 + width > len(data):
+            return None
+        vectors = np.empty((len(keys), dim), dtype=dtype) if vectors is None else vectors
+        _copy_runs(data, off + 10, width, dtype, vectors, where)
+    return keys, vectors
+
+
+def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.ndarray, rows: np.ndarray):
+    """out[rows[i]] = data[starts[i] : starts[i] + width] as dtype. Entries whose keys have equal length
+    sit at a constant stride in the ark: each such run is copied as one strided view."""
+    order = np.argsort(starts, kind="stable")
+    starts, rows = starts[order], rows[order]
+    if len(starts) > 1 and np.diff(starts).min() < width:
+        raise InputError("overlapping entries in the ark file")
+    breaks = (
+        np.flatnonzero(np.diff(starts, n=2) != 0) + 2 if len(starts) > 2 else np.array([], dtype=np.int64)
+    )
+    bounds = [0, *(b for b in breaks.tolist()), len(starts)]
+    first = 0
+    for end in bounds[1:]:
+        if end - first == 0:
+            continue
+        stride = int(starts[first + 1] - starts[first]) if end - first > 1 else width
+        view = np.lib.stride_tricks.as_strided(
+            data[starts[first] :], shape=(end - first, width), strides=(stride, 1), writeable=False
+        )
+        out[rows[first:end]] = view.view(dtype)
+        first = end
+
+
+def _read_kaldi(path: Path, suffix: str):
+    import kaldiio  # noqa: PLC0415
+
+    if suffix == ".scp":
+        fast = _read_scp_fast(path)
+        if fast is not None:
+            return fast
+    ids, arrays = [], []
+    try:
+        reader = kaldiio.load_scp_sequential(str(path)) if suffix == ".scp" else kaldiio.load_ark(str(path))
+        for key, array in reader:
+            ids.append(key)
+            arrays.append(array)
+    except InputError:
+        raise
+    except Exception as exc:  # kaldiio raises many kinds of errors for broken files
+        where = f" after entry {ids[-1]!r}" if ids else ""
+        raise InputError(f"cannot read Kaldi {suffix[1:]}{where}: {exc}", str(path)) from exc
+    if not ids:
+        raise InputError("no embeddings in the file", str(path))
+    return ids, _stack(ids, arrays, str(path))
+
+
+def _stack(ids, arrays, source: str) -> np.ndarray:
+    first = np.asarray(arrays[0])
+    for key, array in zip(ids, arrays):
+        if np.ndim(array) != 1:
+            raise InputError(f"entry {key!r} is not a vector (shape {np.shape(array)})", source)
+        if len(array) != len(first):
+            raise InputError(
+                f"entry {key!r} has {len(array)} dimensions, the first entry {len(first)}", source
+            )
+    dtype = np.result_type(*{np.asarray(a).dtype for a in arrays[:1000]})
+    return np.asarray(arrays, dtype=dtype)
+
+
+def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(utterances, speakers) of a Kaldi utt2spk file, in file order; duplicate utterances are errors."""
+    source = str(path)
+    rows = split_rows(read_text(path, "utt2spk file"), source, "utt2spk file")
+    require_width(rows, row_widths(rows), 2, source, "`utterance speaker`")
+    utts, spks = column(rows, 0), column(rows, 1)
+    dup = pd.Series(utts).duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"utterance {utts[i]!r} is listed twice", source, i + 1)
+    return utts, spks
+
+
+def speakers_from_utt2spk(ids: np.ndarray, utts: np.ndarray, spks: np.ndarray, source: str) -> np.ndarray:
+    """Speaker of every id; an id missing from utt2spk is an error."""
+    where = pd.Index(utts).get_indexer(ids)
+    missing = np.flatnonzero(where < 0)
+    if missing.size:
+        raise InputError(
+            f"{missing.size:,} cohort utterance(s) are not in the utt2spk file, e.g. "
+            + ", ".join(str(ids[i]) for i in missing[:3]),
+            source,
+        )
+    return spks[where]
+
+
+def speakers_from_ids(ids: np.ndarray, source: str) -> np.ndarray:
+    """The first path component of each id (`id00012/21Uxsk56VDQ/00001.wav` -> `id00012`)."""
+    parts = pd.Series(ids, dtype=object).str.split("/", n=1)
+    flat = parts.str.len().to_numpy() < 2
+    if flat.any():
+        raise InputError(
+            f"cannot tell the speaker of {ids[np.flatnonzero(flat)[0]]!r} (no '/' in the id; "
+            f"{flat.sum():,} such id(s)): pass --cohort-utt2spk",
+            source,
+        )
+    return parts.str[0].to_numpy(dtype=object)

@@ -1,0 +1,356 @@
+"""One scoring run: embeddings + trial lists (+ cohort) -> scores, cohort statistics and metrics per list
+and method. Pure computation; `sveval.io.score_folder.write_score_folder` writes the result.
+
+    run = score_lists(evaluation, [load_trials("vox1_O_cleaned")], ScoreOptions(...), cohort=cohort)
+    write_score_folder(run, "exp/scores")
+
+Statistics belong to utterances: they are computed once per unique utterance over every list of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sveval import scoring
+from sveval.errors import InputError
+from sveval.io.score_folder import score_file_name
+from sveval.signature import dcf_tag, make_signature, trials_tag
+from sveval.types import Embeddings, TrialList
+
+PRECISION = {
+    "exact/float64": "float64 throughout: mean vector, speaker means, cosine, cohort products, top-N and "
+    "s-norm mean/std, normalisation; cosine scores are not rounded before normalisation",
+    "exact/float32": "float64 throughout (mean vector, speaker means, cosine, s-norm statistics from the "
+    "cohort Gram matrix, normalisation; cosine not rounded before normalisation) except the AS-norm cohort "
+    "products, computed in float32 (error ~1e-8 each) and accumulated in float64",
+    "wespeaker": "WeSpeaker's float32 arithmetic (score.py + score_norm.py, numpy 1.x promotion): float32 "
+    "mean vector and speaker means (running sums), float32 cosine, cosine rounded to 5 decimals before "
+    "normalisation, float32 top-N mean/std, normalisation formula in float64",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """Utterance-level cohort embeddings and the speaker of each utterance (same order)."""
+
+    name: str
+    embeddings: Embeddings
+    speakers: np.ndarray
+
+    @property
+    def n_speakers(self) -> int:
+        return len(pd.unique(self.speakers))
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreOptions:
+    """methods: subset of ('cos', 'snorm', 'asnorm') (None: all three with a cohort, cos without);
+    mean: 'cohort', 'none' or 'given' (mean_vector; mean_source names its file); None: cohort if there
+    is one, else none. cohort_precision: dtype of the AS-norm cohort products in exact mode."""
+
+    methods: tuple[str, ...] | None = None
+    top_n: int = 300
+    compat: str = "exact"
+    mean: str | None = None
+    mean_vector: np.ndarray | None = None
+    mean_source: str = ""
+    eval_name: str = "vox1"
+    allow_missing: bool = False
+    cohort_precision: str = "float32"
+    p_target: float = 0.01
+    c_miss: float = 1.0
+    c_fa: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class MethodResult:
+    """Scores of one list by one method, in trial order of the kept trials.
+
+    values: float64 (exact mode: full precision; wespeaker mode: exactly the printed values);
+    norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
+    `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
+    metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
+    modes), or None for unlabelled lists.
+    """
+
+    method: str
+    score_file: str
+    values: np.ndarray
+    norms: np.ndarray | None
+    cohort_mean: np.ndarray | None
+    metrics: object | None
+    signature: str
+
+
+@dataclass(frozen=True, eq=False)
+class ListResult:
+    """trials: the list as given; kept: bool per trial (all True unless --allow-missing dropped some);
+    enroll_index / test_index: per kept trial, the row of its utterances in `ScoringRun.utterances`."""
+
+    trials: TrialList
+    kept: np.ndarray
+    missing_ids: tuple[str, ...]
+    methods: tuple[MethodResult, ...]
+    enroll_index: np.ndarray
+    test_index: np.ndarray
+
+    @property
+    def n_dropped(self) -> int:
+        return int((~self.kept).sum())
+
+    @property
+    def enroll(self) -> np.ndarray:
+        return self.trials.enroll[self.kept]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.trials.test[self.kept]
+
+    @property
+    def is_target(self) -> np.ndarray | None:
+        return None if self.trials.is_target is None else self.trials.is_target[self.kept]
+
+    def extra(self, result: MethodResult) -> np.ndarray | None:
+        """(n, 4) float64 |e| |t| mu_e mu_t per kept trial (the 8-column statistics), None for cosine."""
+        if result.norms is None:
+            return None
+        e, t = self.enroll_index, self.test_index
+        columns = [result.norms[e], result.norms[t], result.cohort_mean[e], result.cohort_mean[t]]
+        return np.stack(columns, axis=1).astype(np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringRun:
+    """utterances: ids of every utterance scored (the rows of all statistics); methods: as run."""
+
+    eval_name: str
+    cohort_name: str | None
+    n_eval: int
+    n_cohort_utterances: int
+    n_cohort_speakers: int
+    dim: int
+    n_scored_utterances: int
+    options: ScoreOptions
+    mean: str
+    methods: tuple[str, ...]
+    utterances: np.ndarray
+    precision: str
+    lists: tuple[ListResult, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def resolve_methods(methods: tuple[str, ...] | None, has_cohort: bool) -> tuple[str, ...]:
+    if not methods:
+        return scoring.METHODS if has_cohort else ("cos",)
+    unknown = [m for m in methods if m not in scoring.METHODS]
+    if unknown:
+        raise InputError(f"unknown scoring method(s) {', '.join(unknown)}; choose from cos, snorm, asnorm")
+    if not has_cohort and any(m != "cos" for m in methods):
+        raise InputError("s-norm and AS-norm need a cohort (--cohort)")
+    return tuple(m for m in scoring.METHODS if m in methods)
+
+
+def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
+    enroll = index.get_indexer(trials.enroll)
+    test = index.get_indexer(trials.test)
+    kept = (enroll >= 0) & (test >= 0)
+    missing: tuple[str, ...] = ()
+    if not kept.all():
+        ids = pd.unique(np.concatenate([trials.enroll[enroll < 0], trials.test[test < 0]]))
+        missing = tuple(str(x) for x in ids)
+        if not allow_missing:
+            raise InputError(
+                f"{(~kept).sum():,} trial(s) name {len(ids):,} utterance(s) without an embedding, e.g. "
+                f"{', '.join(missing[:5])} (--allow-missing drops those trials)",
+                trials.source,
+            )
+    return enroll, test, kept, missing
+
+
+def score_lists(
+    evaluation: Embeddings,
+    trial_lists: list[TrialList],
+    options: ScoreOptions,
+    cohort: Cohort | None = None,
+    progress: bool = False,
+) -> ScoringRun:
+    """Score every list with every method of `options`; see the module docstring."""
+    from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
+
+    compat = options.compat
+    methods = resolve_methods(options.methods, cohort is not None)
+    needs_cohort_stats = any(x != "cos" for x in methods)
+    if cohort is not None and cohort.embeddings.dim != evaluation.dim:
+        raise InputError(
+            f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, "
+            f"cohort {cohort.embeddings.dim}"
+        )
+    index = pd.Index(evaluation.ids)
+    located = [_locate(t, index, options.allow_missing) for t in trial_lists]
+    scored = np.zeros(len(evaluation), dtype=bool)
+    for enroll, test, kept, _ in located:
+        scored[enroll[kept]] = True
+        scored[test[kept]] = True
+    used = np.flatnonzero(scored)
+    row_of = np.full(len(evaluation), -1, dtype=np.int64)
+    row_of[used] = np.arange(len(used))
+    if used.size == 0:
+        raise InputError("no trial can be scored: none of the listed utterances has an embedding")
+    dtype = np.float64 if compat == "exact" else np.float32
+    mean = _mean(options, cohort, dtype)
+    centred = np.asarray(evaluation.vectors[used], dtype=dtype)
+    centred -= mean
+    norms = scoring.row_norms(centred, compat)
+    if not (norms > 0).all():
+        first = evaluation.ids[used[np.flatnonzero(~(norms > 0))[0]]]
+        raise InputError(f"the embedding of {first} equals the mean vector: its cosine is undefined")
+    if compat == "exact":  # in place: one float64 copy of the scored utterances, no more
+        unit_cos = queries = centred
+        unit_cos /= norms[:, None]
+    else:  # WeSpeaker normalises twice, differently: sklearn's einsum norms, score_norm's np.sum
+        unit_cos = scoring.normalise_rows(centred, "sklearn")
+        queries = scoring.normalise_rows(centred, "score_norm") if needs_cohort_stats else None
+    del centred
+
+    stats: dict[int, scoring.CohortStats] = {}
+    n_speakers = 0
+    if needs_cohort_stats:
+        codes, speakers = pd.factorize(cohort.speakers)
+        n_speakers = len(speakers)
+        top_ns = tuple(
+            sorted({scoring.SNORM if x == "snorm" else options.top_n for x in methods if x != "cos"})
+        )
+        if "asnorm" in methods and options.top_n > n_speakers:
+            raise InputError(
+                f"--top-n {options.top_n} is larger than the cohort "
+                f"({n_speakers:,} speakers in {cohort.name})"
+            )
+        spk = scoring.speaker_means(cohort.embeddings.vectors, codes, n_speakers, compat) - mean
+        flat = np.flatnonzero(~np.abs(spk).any(axis=1))
+        if flat.size:
+            raise InputError(f"cohort speaker {speakers[flat[0]]}'s mean embedding equals the mean vector")
+        how = "exact" if compat == "exact" else "score_norm"
+        stats = scoring.cohort_statistics(
+            queries,
+            scoring.normalise_rows(spk, how),
+            top_ns,
+            compat,
+            product_dtype=np.dtype(options.cohort_precision),
+            progress=progress,
+        )
+        for s in stats.values():
+            bad = np.flatnonzero(~(s.std > 0))
+            if bad.size:
+                raise InputError(
+                    f"cohort statistics are degenerate (std {s.std[bad[0]]}) for utterance "
+                    f"{evaluation.ids[used[bad[0]]]}: the cohort scores of {bad.size} utterance(s) "
+                    "do not vary"
+                )
+
+    results = []
+    for trials, (enroll, test, kept, missing) in zip(trial_lists, located):
+        e = row_of[enroll[kept]]
+        t = row_of[test[kept]]
+        cos = scoring.pair_dots(unit_cos, e, t, compat)
+        if compat == "wespeaker":
+            cos = scoring.round_half_even_decimal(cos, 5)
+        labels = None if trials.is_target is None else trials.is_target[kept]
+        per_method = []
+        for method in methods:
+            utterance_norms = cohort_mean = None
+            values = np.asarray(cos, dtype=np.float64)
+            if method != "cos":
+                s = stats[scoring.SNORM if method == "snorm" else options.top_n]
+                values = scoring.normalise_scores(cos, e, t, s)
+                if compat == "wespeaker":
+                    values = scoring.round_half_even_decimal(values, 5)
+                utterance_norms, cohort_mean = norms, s.mean
+            metrics = None
+            if labels is not None and labels.any() and (~labels).any():
+                # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
+                # result files and results.json can then be recomputed from the score files
+                printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
+                metrics = m.evaluate(
+                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=_sweep(compat)
+                )
+            name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
+            per_method.append(
+                MethodResult(
+                    method,
+                    name,
+                    values,
+                    utterance_norms,
+                    cohort_mean,
+                    metrics,
+                    _signature(method, trials, kept, cohort, n_speakers, options),
+                )
+            )
+        results.append(ListResult(trials, kept, missing, tuple(per_method), e, t))
+    notes = tuple(
+        f"{r.trials.name}: unlabelled, scores written, metrics skipped"
+        if not r.trials.labelled
+        else f"{r.trials.name}: {int(r.kept.sum()):,} trial(s) scored, not both classes: metrics skipped"
+        for r in results
+        if r.methods[0].metrics is None
+    )
+    return ScoringRun(
+        eval_name=options.eval_name,
+        cohort_name=cohort.name if cohort else None,
+        n_eval=len(evaluation),
+        n_cohort_utterances=len(cohort.embeddings) if cohort else 0,
+        n_cohort_speakers=n_speakers or (cohort.n_speakers if cohort else 0),
+        dim=evaluation.dim,
+        n_scored_utterances=int(used.size),
+        options=options,
+        mean=mean_label(options, cohort),
+        methods=methods,
+        utterances=evaluation.ids[used],
+        precision=PRECISION[compat if compat == "wespeaker" else f"exact/{options.cohort_precision}"],
+        lists=tuple(results),
+        notes=notes,
+    )
+
+
+def mean_label(options: ScoreOptions, cohort: Cohort | None) -> str:
+    """'cohort', 'none' or 'file:<source>': which mean vector a run subtracts."""
+    mode = options.mean or ("cohort" if cohort is not None else "none")
+    return f"file:{options.mean_source}" if mode == "given" else mode
+
+
+def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | float:
+    mode = mean_label(options, cohort)
+    if mode == "none":
+        return dtype(0.0)
+    if mode.startswith("file:"):
+        return np.asarray(options.mean_vector, dtype=dtype)
+    if mode != "cohort":
+        raise InputError(f"--mean must be cohort, none or a .npy file, got {options.mean!r}")
+    if cohort is None:
+        raise InputError("--mean cohort needs a cohort (--cohort); use --mean none or --mean FILE.npy")
+    return scoring.mean_vector(cohort.embeddings.vectors, "exact" if dtype is np.float64 else "wespeaker")
+
+
+def _sweep(compat: str) -> str:
+    """Tied scores: file order (per-trial) by default; numpy's unstable argsort order, as WeSpeaker's
+    compute_metrics.py sorts, in wespeaker mode (see sveval.metrics)."""
+    return "wespeaker" if compat == "wespeaker" else "per-trial"
+
+
+def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
+    parts = {"score": method}
+    if method == "asnorm":
+        parts["top_n"] = str(options.top_n)
+    if method != "cos":
+        parts["cohort"] = f"{cohort.name}:{n_speakers}spk"
+    parts["mean"] = mean_label(options, cohort)
+    parts["compat"] = options.compat
+    tag = trials_tag(trials)
+    dropped = int((~kept).sum())
+    parts["trials"] = tag + (f"-dropped{dropped}" if dropped else "")
+    parts["eer"] = "nist"
+    parts["dcf"] = dcf_tag(options.p_target, options.c_miss, options.c_fa)
+    parts["sweep"] = _sweep(options.compat)
+    return make_signature(**parts)

@@ -1,0 +1,261 @@
+"""Cosine scoring and cohort score normalisation (s-norm, adaptive s-norm): arrays in, arrays out.
+
+Definitions (WeSpeaker's, DESIGN.md "Scoring and normalisation"):
+    m                 mean of the cohort's utterance embeddings (or none, or given)
+    cos(e, t)         cosine of the mean-subtracted embeddings
+    cohort            per-speaker mean of the raw cohort embeddings, minus m, L2-normalised
+    mu_x, sigma_x     mean and population std (ddof 0) of the N highest cohort scores of x (asnorm)
+                      or of all of them (snorm)
+    normalised score  0.5 * ((s - mu_e) / sigma_e + (s - mu_t) / sigma_t)
+
+Two arithmetic modes:
+    exact       float64 throughout, except the AS-norm cohort products, whose dtype is the caller's
+                choice (`product_dtype`: float32 for speed, ~1e-8 error per product, or float64);
+                s-norm statistics come from the cohort's mean vector and Gram matrix
+                (mu = x.c_bar, E[s^2] = x'Gx / C): the same sums reordered, no products needed.
+    wespeaker   WeSpeaker's float32 arithmetic reproduced operation by operation (numpy 1.x promotion
+                rules, which its requirements pin): float32 running sums for the mean vector and the
+                speaker means, sklearn-style row norms and BLAS sdot for the cosine, the cosine rounded
+                to 5 decimals before normalisation, float32 top-N mean/std over a descending sort,
+                the final formula in float64.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+COMPAT_MODES = ("exact", "wespeaker")
+METHODS = ("cos", "snorm", "asnorm")
+SNORM = 0  # the `top_n` key under which s-norm (all cohort speakers) statistics are stored
+
+
+@dataclass(frozen=True, eq=False)
+class CohortStats:
+    """Per-utterance cohort statistics: `mean[i]`, `std[i]` over the `top_n` best cohort scores
+    (top_n == SNORM: over the whole cohort)."""
+
+    top_n: int
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def _check_compat(compat: str) -> None:
+    if compat not in COMPAT_MODES:
+        raise ValueError(f"compat must be one of {COMPAT_MODES}, got {compat!r}")
+
+
+def mean_vector(vectors: np.ndarray, compat: str = "exact", chunk: int = 65536) -> np.ndarray:
+    """Mean of the rows. wespeaker: float32 running sum in row order divided by the count (float32),
+    as `calculate_mean_from_kaldi_vec` does; exact: float64."""
+    _check_compat(compat)
+    if len(vectors) == 0:
+        raise ValueError("mean of no vectors")
+    if compat == "exact":
+        return vectors.mean(axis=0, dtype=np.float64)
+    acc = np.zeros(vectors.shape[1], dtype=np.float32)
+    for start in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float32)
+        # cumsum adds row after row in float32: exactly the sequential `mean_vec += vec` of WeSpeaker
+        acc = np.cumsum(np.vstack([acc[None], block]), axis=0, dtype=np.float32)[-1]
+    return acc / np.float32(len(vectors))
+
+
+def speaker_means(
+    vectors: np.ndarray, speaker_codes: np.ndarray, n_speakers: int, compat: str = "exact", chunk: int = 65536
+) -> np.ndarray:
+    """Per-speaker mean of raw embeddings; utterances are summed in row order within each speaker
+    (wespeaker: float32 running sums divided by the count, like tools/vector_mean.py)."""
+    _check_compat(compat)
+    order = np.argsort(speaker_codes, kind="stable")
+    counts = np.bincount(speaker_codes, minlength=n_speakers)
+    if (counts == 0).any():
+        raise ValueError("every speaker needs at least one utterance")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    if compat == "exact":  # float64 sums, a block of rows at a time (no float64 copy of a large cohort)
+        sums = np.zeros((n_speakers, vectors.shape[1]), dtype=np.float64)
+        for lo in range(0, len(vectors), chunk):
+            codes = speaker_codes[lo : lo + chunk]
+            block_order = np.argsort(codes, kind="stable")
+            present, first = np.unique(codes[block_order], return_index=True)
+            block = np.asarray(vectors[lo : lo + chunk], dtype=np.float64)[block_order]
+            sums[present] += np.add.reduceat(block, first, axis=0)
+        return sums / counts[:, None]
+    # WeSpeaker: a float32 running sum per speaker, utterance after utterance in file order
+    sums = np.empty((n_speakers, vectors.shape[1]), dtype=np.float32)
+    for k in range(int(counts.max())):
+        has = counts > k
+        rows = np.asarray(vectors[order[starts[has] + k]], dtype=np.float32)
+        sums[has] = rows if k == 0 else sums[has] + rows
+    return sums / counts[:, None].astype(np.float32)
+
+
+def normalise_rows(x: np.ndarray, how: str = "exact") -> np.ndarray:
+    """L2-normalise rows. how: 'exact' (float64), 'sklearn' (float32 einsum norms, as cosine_similarity
+    does), 'score_norm' (float32 np.sum of squares, as WeSpeaker's score_norm.get_mean_std does)."""
+    if how == "exact":
+        x = np.asarray(x, dtype=np.float64)
+        return x / np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    x = np.asarray(x, dtype=np.float32)
+    if how == "sklearn":
+        return x / np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    if how == "score_norm":
+        return x / np.sqrt(np.sum(x**2, axis=1, keepdims=True))
+    raise ValueError(f"unknown normalisation {how!r}")
+
+
+def row_norms(x: np.ndarray, compat: str = "exact") -> np.ndarray:  # compat: exact | wespeaker
+    """|x| per row: float64, or float32 via BLAS sdot per row (np.linalg.norm of a float32 vector)."""
+    if compat == "exact":
+        x = np.asarray(x, dtype=np.float64)
+        return np.sqrt(np.einsum("ij,ij->i", x, x))
+    x = np.asarray(x, dtype=np.float32)
+    return np.sqrt(np.matmul(x[:, None, :], x[:, :, None])[:, 0, 0])
+
+
+def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = "exact", chunk: int = 16384):
+    """a[left[k]] . a[right[k]] for every k, in a's dtype.
+
+    wespeaker: batched (1,d)@(d,1) products, which numpy runs one by one through its vector dot (BLAS
+    sdot), the kernel sklearn's cosine_similarity of two single rows ends in; exact: einsum."""
+    out = np.empty(len(left), dtype=a.dtype)
+    for start in range(0, len(left), chunk):
+        stop = start + chunk
+        lhs = np.take(a, left[start:stop], axis=0)
+        rhs = np.take(a, right[start:stop], axis=0)
+        if compat == "wespeaker":
+            out[start:stop] = np.matmul(lhs[:, None, :], rhs[:, :, None])[:, 0, 0]
+        else:
+            out[start:stop] = np.einsum("ij,ij->i", lhs, rhs)
+    return out
+
+
+def round_half_even_decimal(values: np.ndarray, digits: int) -> np.ndarray:
+    """What float('%.{digits}f' % v) gives, for every v: the value as WeSpeaker re-reads it from a file."""
+    from sveval.io.scores import decimal_integers  # pure numpy; lives with the formatter it serves
+
+    k, negative = decimal_integers(np.asarray(values, dtype=np.float64), digits)
+    out = k / float(10**digits)
+    return np.where(negative, -out, out)
+
+
+def cohort_statistics(
+    queries: np.ndarray,
+    cohort: np.ndarray,
+    top_ns: tuple[int, ...],
+    compat: str = "exact",
+    product_dtype=np.float32,
+    chunk_rows: int = 2048,
+    progress: bool = False,
+) -> dict[int, CohortStats]:
+    """Statistics of each (normalised) query row against the (normalised) cohort rows.
+
+    top_ns: the N of each asnorm wanted, SNORM (0) for s-norm. Cohort products are computed chunk by chunk
+    in `product_dtype` (never the whole queries x cohort matrix); top-N values come from np.partition,
+    sorted only where wespeaker mode needs the summation order of WeSpeaker's full descending sort.
+    exact: top-N mean/std accumulated in float64; s-norm from the Gram matrix in float64 (no products).
+    wespeaker: float32 products, float32 np.mean / np.std of the descending sorted values.
+    """
+    _check_compat(compat)
+    n_cohort = len(cohort)
+    for n in top_ns:
+        if n != SNORM and not 1 <= n <= n_cohort:
+            raise ValueError(f"top-N {n} needs a cohort of at least {n} speakers, got {n_cohort}")
+    if compat == "wespeaker":
+        product_dtype = np.float32
+    out_dtype = np.float64 if compat == "exact" else np.float32
+    out = {n: (np.empty(len(queries), out_dtype), np.empty(len(queries), out_dtype)) for n in top_ns}
+    if compat == "exact" and SNORM in top_ns:
+        _snorm_from_gram(
+            np.asarray(queries, dtype=np.float64), np.asarray(cohort, dtype=np.float64), *out[SNORM]
+        )
+    partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
+    if not partial:
+        return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
+    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=product_dtype).T)
+    bar = tqdm(total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False)
+    pending: list = []
+
+    def collect():
+        for job, lo, hi in pending:
+            for n, (mean, std) in job.result().items():
+                out[n][0][lo:hi] = mean
+                out[n][1][lo:hi] = std
+            bar.update(hi - lo)
+        pending.clear()
+
+    # A pipeline on two cores: one BLAS thread computes the products of chunk k+1 while a worker selects
+    # and reduces chunk k (np.partition and np.sort release the GIL). Spinning BLAS threads and selection
+    # threads fighting over the same cores was slower, and much slower on a loaded machine.
+    with _one_blas_thread(), ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            for start in range(0, len(queries), chunk_rows):
+                stop = min(start + chunk_rows, len(queries))
+                products = np.asarray(queries[start:stop], dtype=product_dtype) @ cohort_t
+                collect()
+                pending.append((pool.submit(_row_stats, products, partial, compat, n_cohort), start, stop))
+            collect()
+        finally:
+            bar.close()
+    return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread for the block (threadpoolctl, present with scikit-learn); else no-op."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        from contextlib import nullcontext  # noqa: PLC0415
+
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict:
+    result = {}
+    if compat == "wespeaker":
+        # WeSpeaker: np.sort(..)[:, ::-1][:, :top_n], then float32 np.mean / np.std of that view
+        full_sort = SNORM in top_ns or any(n == n_cohort for n in top_ns)
+        ranked = np.sort(products, axis=1)[:, ::-1] if full_sort else None
+        for n in top_ns:
+            if ranked is not None:
+                top = ranked[:, : (n_cohort if n == SNORM else n)]
+            else:
+                top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :]
+                top = np.sort(top, axis=1)[:, ::-1]
+            result[n] = (np.mean(top, axis=1), np.std(top, axis=1))
+        return result
+    for n in top_ns:
+        top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :].astype(np.float64)
+        mean = top.mean(axis=1)
+        result[n] = (mean, np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1)))
+    return result
+
+
+def _snorm_from_gram(queries: np.ndarray, cohort: np.ndarray, mean_out, std_out) -> None:
+    """s-norm over the whole cohort without the products: mean = x.c_bar, var = x'Gx/C - mean^2."""
+    n_cohort = len(cohort)
+    centroid = cohort.sum(axis=0) / n_cohort
+    gram = (cohort.T @ cohort) / n_cohort
+    for start in range(0, len(queries), 65536):
+        x = queries[start : start + 65536]
+        mean = x @ centroid
+        second = np.einsum("ij,ij->i", x @ gram, x)
+        mean_out[start : start + len(x)] = mean
+        std_out[start : start + len(x)] = np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
+def normalise_scores(
+    scores: np.ndarray,
+    enroll: np.ndarray,
+    test: np.ndarray,
+    stats: CohortStats,
+) -> np.ndarray:
+    """0.5 * ((s - mu_e)/sigma_e + (s - mu_t)/sigma_t) in float64 (stats indexed by utterance index)."""
+    s = np.asarray(scores, dtype=np.float64)
+    mean = stats.mean.astype(np.float64)
+    std = stats.std.astype(np.float64)
+    return 0.5 * ((s - mean[enroll]) / std[enroll] + (s - mean[test]) / std[test])

@@ -1,0 +1,207 @@
+"""`sveval score` end to end: WeSpeaker layout in, WeSpeaker scores/ folder out, bad input refused."""
+
+from __future__ import annotations
+
+import json
+
+import kaldiio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sveval.cli.main import cli
+
+from sveval import metrics
+from sveval.io.results import read_result_file
+from sveval.io.score_folder import add_artifacts, det_plot_name, read_results_json
+from sveval.io.scores import read_score_file
+from sveval.io.trials import read_trials
+
+
+def write_set(root, ids, vectors):
+    root.mkdir(parents=True, exist_ok=True)
+    with kaldiio.WriteHelper(f"ark,scp:{root}/xvector.ark,{root}/xvector.scp") as writer:
+        for key, vec in zip(ids, vectors):
+            writer(key, vec)
+
+
+@pytest.fixture
+def exp(tmp_path):
+    """exp/embeddings/{vox1,vox2_dev}/xvector.scp and a labelled + an unlabelled trial list."""
+    rng = np.random.default_rng(7)
+    ids = [f"id1{s:04d}/v/{u:05d}.wav" for s in range(10) for u in range(6)]
+    centres = rng.standard_normal((10, 16)) * 1.5
+    vectors = (centres.repeat(6, 0) + rng.standard_normal((60, 16)) + 0.5).astype(np.float32)
+    write_set(tmp_path / "exp" / "embeddings" / "vox1", ids, vectors)
+    c_ids = [f"id0{s:04d}/c/{u:05d}.wav" for s in range(30) for u in range(2)]
+    write_set(
+        tmp_path / "exp" / "embeddings" / "vox2_dev",
+        c_ids,
+        (rng.standard_normal((60, 16)) + 0.5).astype(np.float32),
+    )
+    pairs = [(ids[i], ids[j]) for i in range(60) for j in range(i + 1, 60) if (i * 7 + j) % 5 == 0]
+    lines = [f"{a} {b} {'target' if a[:7] == b[:7] else 'nontarget'}" for a, b in pairs]
+    (tmp_path / "mine.kaldi").write_text("\n".join(lines) + "\n")
+    (tmp_path / "blind.txt").write_text("".join(f"{a} {b}\n" for a, b in pairs[:50]))
+    return tmp_path
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
+    return result.exit_code, result.output
+
+
+def test_exp_dir_writes_the_wespeaker_folder(exp):
+    code, out = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
+    assert code == 0, out
+    scores = exp / "exp" / "scores"
+    names = {p.name for p in scores.iterdir()}
+    assert names == {
+        "mine.kaldi.score",
+        "vox2_dev_snorm_mine.kaldi.score",
+        "vox2_dev_asnorm10_mine.kaldi.score",
+        "vox1_cos_result",
+        "vox1_snorm10_result",
+        "vox1_asnorm10_result",
+        "results.json",
+    }
+    trials = read_trials(exp / "mine.kaldi")
+    doc = read_results_json(scores)
+    assert doc["compat"] == "exact" and doc["cohort"] == {
+        "name": "vox2_dev",
+        "utterances": 60,
+        "speakers": 30,
+    }
+    assert doc["eval"]["name"] == "vox1" and doc["mean"] == "cohort"
+    for method, result_file in (("cos", "vox1_cos_result"), ("asnorm", "vox1_asnorm10_result")):
+        entry = doc["lists"][0]["methods"][method]
+        sf = read_score_file(scores / entry["score_file"])
+        assert (
+            sf.enroll.tolist() == trials.enroll.tolist() and sf.labels.tolist() == trials.is_target.tolist()
+        )
+        assert (sf.extra is None) == (method == "cos")
+        # metrics recomputed independently from the written file (5-decimal scores) agree to the print
+        m = metrics.evaluate(sf.values, sf.labels)
+        (block,) = read_result_file(scores / result_file)
+        assert block.score_file == entry["score_file"]
+        assert f"{block.eer_percent:.3f}" == f"{100 * m.eer:.3f}" == f"{entry['eer']:.3f}"
+        assert f"{block.min_dcf:.3f}" == f"{m.min_dcf:.3f}"
+        # metrics come from the printed scores: recomputing them from the file gives the same numbers exactly
+        assert entry["eer"] == 100 * m.eer and entry["min_dcf"] == m.min_dcf
+        assert entry["n_target"] == trials.n_target and entry["n_nontarget"] == trials.n_nontarget
+        assert ("top-n:10" in entry["signature"]) == (method == "asnorm")
+        assert f"trials:mine.kaldi@{trials.short_fingerprint}" in entry["signature"]
+    assert "asnorm10" in out and "EER" in out
+
+
+def test_rerun_rewrites_result_files_and_folder_takes_artifacts(exp):
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos")
+    assert run(*args)[0] == 0
+    assert run(*args)[0] == 0
+    assert len(read_result_file(exp / "exp" / "scores" / "vox1_cos_result")) == 1  # rewritten, not appended
+    name = det_plot_name("mine.kaldi.score")
+    assert name == "mine.kaldi.det.png"
+    add_artifacts(exp / "exp" / "scores", "det_plots", {"mine.kaldi.score": name})
+    assert read_results_json(exp / "exp" / "scores")["artifacts"]["det_plots"] == {"mine.kaldi.score": name}
+
+
+def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
+    emb = exp / "exp" / "embeddings"
+    out = tmp_path / "out"
+    code, text = run(
+        "--embeddings", emb / "vox1" / "xvector.scp", "--cohort", emb / "vox2_dev",
+        "--cohort-name", "cohortX", "--eval-name", "evalY",
+        "--trials", exp / "mine.kaldi", "--trials", exp / "blind.txt",
+        "--norm", "cos,asnorm", "--top-n", 5, "--compat", "wespeaker", "--out", out,
+    )  # fmt: skip
+    assert code == 0, text
+    assert "blind.txt: unlabelled, scores written, metrics skipped" in text
+    assert (out / "cohortX_asnorm5_blind.txt.score").is_file() and (out / "evalY_asnorm5_result").is_file()
+    assert len((out / "blind.txt.score").read_text().splitlines()[0].split()) == 3
+    assert len((out / "cohortX_asnorm5_blind.txt.score").read_text().splitlines()[0].split()) == 3
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["compat"] == "wespeaker" and "float32" in doc["precision"]
+    assert "skipped" in doc["lists"][1]["methods"]["cos"]["metrics"]
+    entry = doc["lists"][0]["methods"]["asnorm"]
+    sf = read_score_file(out / entry["score_file"])
+    m = metrics.evaluate(sf.values, sf.labels, sweep="wespeaker")
+    assert (
+        "sweep:wespeaker" in entry["signature"]
+        and entry["eer"] == 100 * m.eer
+        and entry["min_dcf"] == m.min_dcf
+    )
+    assert len(read_result_file(out / "evalY_cos_result")) == 1  # the unlabelled list has no block
+
+
+def test_missing_utterances(exp, tmp_path):
+    trials = exp / "extra.kaldi"
+    trials.write_text(
+        (exp / "mine.kaldi").read_text() + "id19999/v/00000.wav id10000/v/00000.wav nontarget\n"
+    )
+    code, text = run("--exp-dir", exp / "exp", "--trials", trials, "--norm", "cos")
+    assert (
+        code == 2 and "1 trial(s) name 1 utterance(s) without an embedding, e.g. id19999/v/00000.wav" in text
+    )
+    code, text = run("--exp-dir", exp / "exp", "--trials", trials, "--norm", "cos", "--allow-missing")
+    assert code == 0 and "dropped 1 trial(s) of extra.kaldi" in text
+    entry = read_results_json(exp / "exp" / "scores")["lists"][0]
+    assert entry["n_dropped"] == 1 and entry["missing_utterances"] == ["id19999/v/00000.wav"]
+
+
+def test_bad_input_exits_2_before_any_work(exp, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, text = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--out", blocker / "sub")
+    assert code == 2 and "output folder is not writable" in text
+    code, text = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 31)
+    assert code == 2 and "--top-n 31 is larger than the cohort (30 speakers in vox2_dev)" in text
+    np.save(tmp_path / "mean.npy", np.zeros(3))
+    code, text = run(
+        "--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--mean", tmp_path / "mean.npy"
+    )
+    assert code == 2 and "mean vector has shape (3,), expected (16,)" in text
+    code, text = run("--embeddings", exp / "exp" / "embeddings" / "vox1", "--trials", exp / "mine.kaldi")
+    assert code == 2 and "pass --out DIR" in text
+    code, text = run("--exp-dir", exp / "exp", "--trials", "no_such_list")
+    assert code == 2 and "no such trial list" in text
+
+
+def test_cohort_precision_float64(exp):
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
+    assert run(*args, "--cohort-precision", "float64")[0] == 0
+    assert read_results_json(exp / "exp" / "scores")["precision"].startswith(
+        "float64 throughout: mean vector"
+    )
+
+
+def test_mean_file_and_none(exp, tmp_path):
+    emb = exp / "exp" / "embeddings" / "vox1"
+    np.save(tmp_path / "mean.npy", np.full(16, 0.5, dtype=np.float32))
+    for mean, label in (("none", "none"), (tmp_path / "mean.npy", f"file:{tmp_path / 'mean.npy'}")):
+        out = tmp_path / f"o{len(label)}"
+        code, text = run("--embeddings", emb, "--trials", exp / "mine.kaldi", "--mean", mean, "--out", out)
+        assert code == 0, text
+        assert read_results_json(out)["mean"] == label and read_results_json(out)["methods"] == ["cos"]
+
+
+def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
+    """The published Vox1-O (cleaned) list, 37,611 trials over 4,708 utterances, scored by cosine."""
+    trials = read_trials(voxceleb_dir / "veri_test2.txt")
+    utts = sorted(set(trials.enroll) | set(trials.test))
+    assert len(utts) == 4708
+    rng = np.random.default_rng(0)
+    speakers = {u.split("/")[0] for u in utts}
+    centre = {s: rng.standard_normal(32) * 1.5 for s in sorted(speakers)}
+    vectors = np.array([centre[u.split("/")[0]] + rng.standard_normal(32) for u in utts], dtype=np.float32)
+    np.savez(tmp_path / "vox1.npz", ids=np.array(utts), vectors=vectors)
+    out = tmp_path / "scores"
+    code, text = run(
+        "--embeddings", tmp_path / "vox1.npz", "--trials", voxceleb_dir / "veri_test2.txt", "--out", out
+    )
+    assert code == 0, text
+    sf = read_score_file(out / "veri_test2.txt.score")
+    assert len(sf) == 37611 and sf.labels.sum() == 18802
+    unit = {u: v / np.linalg.norm(v) for u, v in zip(utts, vectors.astype(np.float64))}
+    for i in rng.choice(len(sf), 200, replace=False):
+        assert sf.values[i] == float(f"{np.dot(unit[sf.enroll[i]], unit[sf.test[i]]):.5f}")
+    doc = read_results_json(out)
+    assert doc["lists"][0]["builtin"] == "vox1_O_cleaned" and doc["eval"]["scored_utterances"] == 4708
