@@ -14,6 +14,7 @@ from sveval.errors import SvevalError
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "demo": "demo",
     "det": "det",
     "extract": "extract",
     "metrics": "metrics",

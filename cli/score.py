@@ -87,6 +87,7 @@ def _set_name(path: Path) -> str:
 @click.option(
     "--allow-missing", is_flag=True, help="Drop (and count) trials whose utterances have no embedding."
 )
+@click.option("--no-plots", is_flag=True, help="Skip the DET plots (report.md is still written).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(
     eval_path,
@@ -103,6 +104,7 @@ def command(
     out_dir,
     exp_dir,
     allow_missing,
+    no_plots,
     quiet,
 ):
     """Score trial lists with cosine, s-norm and AS-norm, WeSpeaker style.
@@ -110,6 +112,8 @@ def command(
     Writes <list>.score, <cohort>_snorm_<list>.score, <cohort>_asnorm<N>_<list>.score, the result files
     <eval>_cos_result, <eval>_snorm<N>_result, <eval>_asnorm<N>_result and results.json (every number
     with its definition and signature). Cohort statistics are computed once per utterance for all lists.
+    Then a DET plot per score file and one per list comparing the methods (--no-plots skips them) and
+    report.md, the `sveval report` of the folder.
 
     \b
     Examples:
@@ -193,7 +197,11 @@ def command(
     for note in run.notes:
         click.echo(f"sveval: note: {note}", err=True)
     write_score_folder(run, out, command=shlex.join(["sveval", *sys.argv[1:]]), progress=progress)
+    from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
+
+    report = finish_score_folder(run, out, plots=not no_plots)
     click.echo(_table(run, out))
+    click.echo(f"report: {report}")
 
 
 def _table(run, out: Path) -> str:

@@ -1,5 +1,7 @@
 """The committed example reports in reports/ are what the documented commands produce today.
 
+The two regenerations take several seconds each (they are the whole pipelines the reports document).
+
 Volatile parts, handled explicitly: the date is fixed by SOURCE_DATE_EPOCH (as reports/README.md says); the
 JSON is compared number by number (to 1e-9, last-bit differences between BLAS builds are not changes); DET
 images are regenerated and checked to be PNGs, not compared byte for byte (pixels depend on the matplotlib
@@ -74,3 +76,19 @@ def test_vggvox_report_regenerates_unchanged(workspace, monkeypatch):
     )
     assert (made / "report.vox1_O.det.png").read_bytes()[:4] == b"\x89PNG"
     assert (committed / "report.vox1_O.det.png").is_file()
+
+
+def test_demo_report_regenerates_unchanged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo", "--out", "reports/demo", "--quiet"], env=EPOCH)
+    assert result.exit_code == 0, result.output
+    made, committed = tmp_path / "reports/demo/scores", REPO / "reports/demo/scores"
+    tracked = sorted(p.name for p in committed.iterdir() if not p.name.endswith(".score"))  # ignored data
+    assert tracked == sorted(p.name for p in made.iterdir() if not p.name.endswith(".score"))
+    for name in tracked:
+        if name.endswith(".png"):
+            assert (made / name).read_bytes()[:4] == b"\x89PNG"
+        elif name == "results.json":
+            same_numbers(json.loads((made / name).read_text()), json.loads((committed / name).read_text()))
+        else:
+            assert (made / name).read_text() == (committed / name).read_text(), name
