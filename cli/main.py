@@ -14,9 +14,12 @@ from sveval.errors import SvevalError
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "demo": "demo",
+    "det": "det",
     "extract": "extract",
     "metrics": "metrics",
     "models": "models",
+    "report": "report",
     "score": "score",
     "trials": "trials",
     "validate": "validate",

@@ -83,6 +83,7 @@ COMPAT = ("exact", "wespeaker")
 @click.option(
     "--allow-missing", is_flag=True, help="Drop (and count) trials whose utterances have no embedding."
 )
+@click.option("--no-plots", is_flag=True, help="Skip the DET plots (report.md is still written).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @model_options
 def command(
@@ -100,6 +101,7 @@ def command(
     out_dir,
     exp_dir,
     allow_missing,
+    no_plots,
     quiet,
     model_source,
 ):
@@ -108,6 +110,8 @@ def command(
     Writes <list>.score, <cohort>_snorm_<list>.score, <cohort>_asnorm<N>_<list>.score, the result files
     <eval>_cos_result, <eval>_snorm<N>_result, <eval>_asnorm<N>_result and results.json (every number
     with its definition and signature). Cohort statistics are computed once per utterance for all lists.
+    Then a DET plot per score file and one per list comparing the methods (--no-plots skips them) and
+    report.md, the `sveval report` of the folder.
 
     \b
     Examples:
@@ -210,7 +214,11 @@ def command(
         click.echo(f"sveval: note: {note}", err=True)
     command_line = shlex.join(["sveval", *sys.argv[1:]])
     write_score_folder(run, out, command=command_line, progress=progress, model=sets.model)
+    from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
+
+    report = finish_score_folder(run, out, plots=not no_plots)
     click.echo(_table(run, out))
+    click.echo(f"report: {report}")
 
 
 def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:

@@ -63,6 +63,12 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         "vox1_snorm10_result",
         "vox1_asnorm10_result",
         "results.json",
+        # added after the scores (sveval.io.run_outputs): DET plots, the methods' overlay, the report
+        "mine.kaldi.det.png",
+        "vox2_dev_snorm_mine.kaldi.det.png",
+        "vox2_dev_asnorm10_mine.kaldi.det.png",
+        "mine.kaldi.overlay.det.png",
+        "report.md",
     }
     trials = read_trials(exp / "mine.kaldi")
     doc = read_results_json(scores)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 from sveval import __version__
+from sveval.clock import now_utc
 from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, read_text, write_text
 from sveval.io.results import write_result_file
@@ -154,7 +154,7 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
         "schema": SCHEMA,
         "sveval_version": __version__,
         "command": command,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),  # honours SOURCE_DATE_EPOCH
         "eval": {
             "name": run.eval_name,
             "utterances": run.n_eval,

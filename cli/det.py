@@ -1,0 +1,92 @@
+"""`sveval det`: DET plots of score files, one per file or all on one (--overlay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sveval.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+@click.command("det")
+@click.argument("score_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    metavar="FILE_OR_DIR",
+    help="Image file (.png, .svg or .pdf: format by extension) when one plot is drawn, else a folder. "
+    "Default: beside each score file.",
+)
+@click.option("--overlay", is_flag=True, help="Draw all files on one plot (default name overlay.det.png).")
+@click.option("--title", help="Plot title.")
+@click.option(
+    "--trials",
+    "trials_spec",
+    metavar="NAME|PATH",
+    help="Trial list to check the files against (and to take labels from for 3-column files).",
+)
+@click.option("--p-target", type=float, default=0.01, show_default=True, help="p_target of the minDCF point.")
+@click.option("--quiet", is_flag=True, help="Do not print the paths written.")
+def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
+    """DET plots (probit axes, ticks in percent) with the EER and minDCF points marked.
+
+    One plot per score file, named `<score file without .score>.det.png` beside it or in --out; --overlay
+    draws every file on one plot, for comparing systems or normalisations. The legend gives each curve's
+    EER (NIST/WeSpeaker, %) and minDCF (p_target 0.01, c_miss 1, c_fa 1 unless --p-target), the numbers of
+    `sveval metrics`. The window is 0.05 %-50 % on both axes, widened when a marked point lies outside.
+
+    \b
+    Examples:
+      sveval det exp/scores/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score
+      sveval det exp/scores/*vox1_O_cleaned.kaldi.score --overlay --out compare.svg --title "Vox1-O"
+      sveval det bare3col.score --trials vox1_O_cleaned --out plots/
+    """
+    from sveval.io.catalog import load_trials
+    from sveval.io.figures import figure_format, write_det_plot
+    from sveval.io.folders import read_labelled_scores
+    from sveval.plot import det_plot_curve
+
+    if not 0 < p_target < 1:
+        raise InputError(f"--p-target must be between 0 and 1, got {p_target}")
+    n_plots = 1 if overlay else len(score_files)
+    targets = _targets(score_files, out, overlay, n_plots)
+    for target in targets:
+        figure_format(target)
+    trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
+    labels = _curve_labels(score_files)
+    curves = []
+    for path, label in zip(score_files, labels):
+        values, is_target = read_labelled_scores(path, trials)
+        curves.append(det_plot_curve(values, is_target, label, p_target=p_target))
+    groups = [curves] if overlay else [[c] for c in curves]
+    for target, group in zip(targets, groups):
+        write_det_plot(group, target, title=title)
+        if not quiet:
+            click.echo(str(target))
+
+
+def _targets(score_files, out, overlay, n_plots) -> list[Path]:
+    from sveval.io.figures import det_plot_name
+
+    if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
+        if n_plots != 1:
+            raise InputError(
+                f"--out is one file but {n_plots} plots are drawn; give a folder or --overlay", out
+            )
+        return [Path(out)]
+    if out and Path(out).suffix and not Path(out).is_dir():
+        raise InputError("--out must end in .png, .svg or .pdf, or be a folder", out)
+    if overlay:
+        folder = Path(out) if out else Path(score_files[0]).parent
+        return [folder / "overlay.det.png"]
+    return [(Path(out) if out else Path(p).parent) / det_plot_name(p) for p in score_files]
+
+
+def _curve_labels(score_files) -> list[str]:
+    """The file name without `.score`; the path instead where two files share a name."""
+    names = [Path(p).name.removesuffix(".score") for p in score_files]
+    if len(set(names)) == len(names):
+        return names
+    return [str(Path(p).with_name(n)) for p, n in zip(score_files, names)]

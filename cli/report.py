@@ -1,0 +1,161 @@
+"""`sveval report`: a markdown report (and JSON) from existing score folders, released ones included."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import click
+
+from sveval.errors import InputError
+
+
+@click.command("report")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    metavar="FILE",
+    help="Markdown file to write. Default: report.md in the folder (one folder) or here (several).",
+)
+@click.option(
+    "--name", "names", multiple=True, help="System name per folder, in order (default: folder name)."
+)
+@click.option(
+    "--published",
+    type=click.Choice(["golden-gemini"]),
+    help="Add the published rows of a release for reference "
+    "(golden-gemini: DF-ResNet60/114/183, AS-norm 300).",
+)
+@click.option(
+    "--meta",
+    type=click.Path(dir_okay=False),
+    help="Speaker metadata (vox1_meta.csv, vox2_meta.csv) for EER/minDCF by gender pairing.",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="95 % confidence intervals from N speaker-clustered bootstrap replicates (e.g. 1000).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--plots",
+    is_flag=True,
+    help="Draw one DET overlay per trial list (every system and method) beside the report and embed it.",
+)
+@click.option("--title", default="sveval report", show_default=True, help="Report title.")
+@click.option("--json", "as_json", is_flag=True, help="Also write the report as JSON beside the markdown.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def command(folders, out, names, published, meta, bootstrap, seed, plots, title, as_json, quiet):
+    """Report of one or more score folders: a table like the released READMEs, trial counts, DET plots,
+    provenance.
+
+    A folder is a `sveval score` output folder or a released one (its `scores/` subfolder is searched
+    too). The table shows one row per system and method with `Vox1-O EER | Vox1-O MinDCF | ...`: the
+    numbers of the result files (EER %, minDCF, 3 decimals); score files without a result block are
+    computed with WeSpeaker's definitions and marked so. Provenance comes from results.json where present;
+    for other folders the report says what is unknown. Set SOURCE_DATE_EPOCH for a fixed date.
+
+    \b
+    Examples:
+      sveval report exp/scores
+      sveval report run_a/scores run_b/scores --name baseline --name new --out compare.md
+      sveval report Gemini_df_resnet110 --published golden-gemini
+      sveval report exp/scores --meta vox1_meta.csv --bootstrap 1000
+    """
+    from sveval import __version__
+    from sveval.io.atomic import write_text
+    from sveval.io.meta import read_speaker_genders
+    from sveval.io.systems import load_system
+    from sveval.published import published_table
+    from sveval.report import ReportInfo, render_markdown, report_dict
+
+    if names and len(names) != len(folders):
+        raise InputError(
+            f"--name given {len(names)} time(s) for {len(folders)} folder(s); give one per folder"
+        )
+    out_path = Path(out) if out else (Path(folders[0]) if len(folders) == 1 else Path(".")) / "report.md"
+    if out_path.suffix.lower() != ".md":
+        raise InputError("--out must be a markdown file ending in .md", str(out_path))
+    genders = read_speaker_genders(meta) if meta else None
+    progress = None if quiet else (lambda path: click.echo(f"reading {path}", err=True))
+    systems = [
+        load_system(
+            folder,
+            name=names[i] if names else None,
+            report_dir=out_path.parent,
+            genders=genders,
+            bootstrap=bootstrap,
+            seed=seed,
+            curves=plots,
+            progress=progress,
+        )
+        for i, folder in enumerate(folders)
+    ]
+    command_line = _command_line(folders, names, out, published, meta, bootstrap, seed, plots, title, as_json)
+    info = ReportInfo(__version__, command_line, report_date(), title)
+    table = published_table(published) if published else None
+    images = draw_overlays(systems, out_path) if plots else ()
+    write_text(out_path, render_markdown(systems, info, table, images))
+    if as_json:
+        write_text(
+            out_path.with_suffix(".json"), json.dumps(report_dict(systems, info, table), indent=2) + "\n"
+        )
+    from sveval.report import results_table
+
+    click.echo(results_table(systems, table), nl=False)
+    click.echo(f"report: {out_path}")
+
+
+def report_date() -> str:
+    """UTC now, or the time in $SOURCE_DATE_EPOCH when it is set (see sveval.report.now_utc)."""
+    from sveval.clock import now_utc
+
+    try:
+        return now_utc().strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def draw_overlays(systems, out_path: Path) -> tuple[str, ...]:
+    """One DET plot per trial list with every system's and method's curve: `<report stem>.<list>.det.png`
+    beside the report. Returns the image paths relative to the report."""
+    from dataclasses import replace
+
+    from sveval.io.figures import write_det_plot
+    from sveval.report import list_title, method_title
+
+    by_list: dict[str, list] = {}
+    for system in systems:
+        for row in system.rows:
+            if row.curve is not None:
+                label = method_title(row.method, row.top_n)
+                label = f"{system.name}, {label}" if len(systems) > 1 else label
+                by_list.setdefault(row.trials, []).append(replace(row.curve, label=label))
+    images = []
+    for trials, curves in by_list.items():
+        path = out_path.with_name(f"{out_path.stem}.{trials}.det.png")
+        write_det_plot(curves, path, title=f"{list_title(trials)} ({trials})")
+        images.append(path.name)
+    return tuple(images)
+
+
+def _command_line(folders, names, out, published, meta, bootstrap, seed, plots, title, as_json) -> str:
+    """The command, rebuilt from the parsed options in a fixed order (defaults left out)."""
+    words = ["sveval", "report", *folders]
+    for name in names:
+        words += ["--name", name]
+    for option, value in (("--out", out), ("--published", published), ("--meta", meta)):
+        if value:
+            words += [option, str(value)]
+    if bootstrap:
+        words += ["--bootstrap", str(bootstrap), "--seed", str(seed)]
+    if plots:
+        words.append("--plots")
+    if title != "sveval report":
+        words += ["--title", title]
+    if as_json:
+        words.append("--json")
+    return shlex.join(words)

@@ -1,0 +1,121 @@
+"""Reading score folders for reports and plots: sveval's own output folders and released ones.
+
+A folder is searched non-recursively, and so is its `scores/` subfolder (release folders keep their score
+and result files there). What is found:
+  score files    `<list>.kaldi.score`, `<cohort>_snorm_<list>.kaldi.score`, `<cohort>_asnorm<N>_<list>...`
+  result files   `<eval>_cos_result`, `<eval>_snorm<N>_result`, `<eval>_asnorm<N>_result`
+  results.json   written by `sveval score`; absent from released folders
+  DET images     `*.det.png` (also .svg, .pdf)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sveval.errors import InputError
+from sveval.io.atomic import read_text
+from sveval.io.results import read_result_file
+from sveval.io.scores import match_trials, read_score_file, require_finite
+from sveval.types import ResultBlock, TrialList
+
+RESULT_NAME = re.compile(r"^(?P<eval>.+)_(?P<method>cos|snorm\d*|asnorm\d+)_result$")
+SCORE_NAME = re.compile(
+    r"^(?:(?P<cohort>.+)_(?P<method>snorm|asnorm(?P<top_n>\d+))_)?(?P<list>.+?)(?:\.kaldi)?\.score$"
+)
+IMAGE_SUFFIXES = (".det.png", ".det.svg", ".det.pdf")
+
+
+@dataclass(frozen=True)
+class ScoreName:
+    """What a WeSpeaker score-file name says: method 'cos', 'snorm' or 'asnorm', cohort and top-N if
+    normalised, and the trial list (`vox1_O_cleaned` from `..._vox1_O_cleaned.kaldi.score`)."""
+
+    method: str
+    trials: str
+    cohort: str | None = None
+    top_n: int | None = None
+
+
+def parse_score_name(name: str) -> ScoreName | None:
+    match = SCORE_NAME.match(os.path.basename(name))
+    if not match:
+        return None
+    method = match.group("method") or "cos"
+    top_n = int(match.group("top_n")) if match.group("top_n") else None
+    return ScoreName(re.sub(r"\d+$", "", method), match.group("list"), match.group("cohort"), top_n)
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """Files found in a score folder, each list sorted by name."""
+
+    root: Path
+    score_files: tuple[Path, ...]
+    result_files: tuple[Path, ...]
+    images: tuple[Path, ...]
+    results_json: Path | None
+
+
+def scan_folder(path: str | os.PathLike) -> FolderContents:
+    """List what a score folder (or a release folder with `scores/`) holds; an InputError if nothing."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError("not a folder" if root.exists() else "folder not found", str(root))
+    folders = [root] + ([root / "scores"] if (root / "scores").is_dir() else [])
+    files = sorted((p for folder in folders for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
+    scores = tuple(p for p in files if p.name.endswith(".score"))
+    results = tuple(p for p in files if RESULT_NAME.match(p.name))
+    images = tuple(p for p in files if p.name.endswith(IMAGE_SUFFIXES))
+    json_path = next((p for p in files if p.name == "results.json"), None)
+    if not scores and not results and json_path is None:
+        raise InputError(
+            "no score files (*.score), result files (*_cos_result, *_asnorm300_result, ...) or results.json "
+            "here or in scores/",
+            str(root),
+        )
+    return FolderContents(root, scores, results, images, json_path)
+
+
+def read_results(contents: FolderContents) -> dict[str, list[ResultBlock]]:
+    """Result file name -> its blocks."""
+    return {p.name: read_result_file(p) for p in contents.result_files}
+
+
+def read_results_json(path: str | os.PathLike) -> dict:
+    text = read_text(path, "results.json")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", str(path), exc.lineno) from exc
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object at the top level", str(path))
+    return data
+
+
+def read_labelled_scores(
+    path: str | os.PathLike, trials: TrialList | None = None, keep_pairs: bool = False
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scores and target labels of a score file, in file order.
+
+    With `trials`, the file must cover the list exactly (see `match_trials`) and labels come from the list
+    (so 3-column files work); without it the file must have a label column. `keep_pairs` also returns the
+    enroll and test ids.
+    """
+    scores = read_score_file(path)
+    require_finite(scores)
+    is_target = scores.labels
+    if trials is not None:
+        if not trials.labelled:
+            raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
+        is_target = trials.is_target[match_trials(scores, trials)]
+    elif is_target is None:
+        raise InputError("3-column score file has no labels; pass --trials NAME|PATH", str(path))
+    if keep_pairs:
+        return scores.values, is_target, scores.enroll, scores.test
+    return scores.values, is_target

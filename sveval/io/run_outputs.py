@@ -1,0 +1,105 @@
+"""What `sveval score` (and `sveval demo`) add to a score folder after the scores: DET plots and report.md.
+
+<score file without .score>.det.png     one per score file of a labelled list
+<list basename>.overlay.det.png         one per labelled list scored with several methods
+report.md                               `sveval report` of the folder, made from the files just written
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sveval import __version__
+from sveval.io.atomic import write_text
+from sveval.io.figures import det_plot_name, write_det_plot
+from sveval.io.systems import load_system
+from sveval.plot import det_plot_curve
+from sveval.report import ReportInfo, list_title, method_title, render_markdown
+from sveval.scoring import round_half_even_decimal
+
+REPORT = "report.md"
+
+
+def overlay_name(list_basename: str) -> str:
+    return f"{list_basename}.overlay.det.png"
+
+
+def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str, str]:
+    """DET plots of a `sveval.score_run.ScoringRun` into `out_dir`; returns {score file or list: image}.
+
+    Lists without labels, or with a single class after dropping trials, get no plot (no curve exists).
+    progress: optional callable(str) told each image as it is written.
+    """
+    out = Path(out_dir)
+    images: dict[str, str] = {}
+    opts = run.options
+    for lst in run.lists:
+        is_target = lst.is_target
+        if is_target is None or is_target.all() or not is_target.any():
+            continue
+        curves = []
+        for res in lst.methods:
+            label = method_title(res.method, opts.top_n)
+            # drawn from the scores as printed in the score file, with the sweep the run's metrics used
+            # (sveval.score_run computes the result files that way), so the legend equals the result file
+            printed = np.asarray(res.values)
+            if opts.compat != "wespeaker":
+                printed = round_half_even_decimal(printed, 5)
+            sweep = "wespeaker" if opts.compat == "wespeaker" else "per-trial"
+            curve = det_plot_curve(printed, is_target, label, opts.p_target, opts.c_miss, opts.c_fa, sweep)
+            if res.metrics is not None and (curve.eer, curve.min_dcf) != (
+                res.metrics.eer,
+                res.metrics.min_dcf,
+            ):
+                raise RuntimeError(f"DET plot of {res.score_file} disagrees with its metrics")
+            name = det_plot_name(res.score_file)
+            write_det_plot([curve], out / name, title=res.score_file.removesuffix(".score"))
+            images[res.score_file] = name
+            curves.append(curve)
+            if progress:
+                progress(name)
+        if len(curves) > 1:
+            name = overlay_name(lst.trials.basename)
+            title = f"{list_title(_list_name(lst.methods[0].score_file))}: {len(curves)} methods"
+            write_det_plot(curves, out / name, title=title)
+            images[lst.trials.basename] = name
+            if progress:
+                progress(name)
+    return images
+
+
+def _list_name(score_file: str) -> str:
+    from sveval.io.folders import parse_score_name
+
+    parsed = parse_score_name(score_file)
+    return parsed.trials if parsed else score_file
+
+
+def write_folder_report(
+    out_dir: str | os.PathLike, command: str, date: str, title: str = "sveval score report"
+) -> Path:
+    """report.md of a score folder, as `sveval report` makes it, headed with the run's command and date."""
+    out = Path(out_dir)
+    system = load_system(out, report_dir=out)
+    info = ReportInfo(__version__, command, date, title)
+    path = out / REPORT
+    write_text(path, render_markdown([system], info))
+    return path
+
+
+def finish_score_folder(run, out_dir: str | os.PathLike, plots: bool = True, progress=None) -> Path:
+    """After `write_score_folder`: DET plots (unless `plots` is False) and report.md, both recorded in
+    results.json under "artifacts". The report is headed with the run's command and date from results.json."""
+    from sveval.io.score_folder import add_artifacts, read_results_json
+
+    if plots:
+        images = write_run_plots(run, out_dir, progress)
+        if images:
+            add_artifacts(out_dir, "det_plots", images)
+    record = read_results_json(out_dir)
+    path = write_folder_report(out_dir, record.get("command", ""), record.get("date", ""))
+    add_artifacts(out_dir, "report", {"markdown": REPORT})
+    return path

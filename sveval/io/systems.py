@@ -1,0 +1,205 @@
+"""Turn a score folder into a `sveval.report.System`: result-file numbers, trial counts and fingerprints
+from the score files, DET images found beside them, provenance from results.json where there is one.
+
+The table's numbers are always the result files' (origin names the file); a score file without a result
+block gets numbers computed here with `sveval.metrics` (WeSpeaker's definitions), and says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from sveval import metrics
+from sveval.analysis import gender_breakdown, speaker_bootstrap
+from sveval.errors import InputError
+from sveval.io.folders import FolderContents, parse_score_name, read_results, read_results_json, scan_folder
+from sveval.io.scores import read_score_file, require_finite
+from sveval.io.trials import fingerprint
+from sveval.plot import det_plot_curve
+from sveval.report import LIST_TITLES, Row, System
+
+NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
+
+
+def load_system(
+    folder: str | os.PathLike,
+    name: str | None = None,
+    report_dir: str | os.PathLike = ".",
+    genders: dict[str, str] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    curves: bool = False,
+    progress=None,
+) -> System:
+    """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes).
+
+    genders: speaker -> 'm'/'f' for the gender breakdown; bootstrap: replicates for CIs (0 = none);
+    curves: attach each score file's DET curve to its row (for drawing).
+    progress: optional callable(str) told which file is being read.
+    """
+    contents = scan_folder(folder)
+    info = read_results_json(contents.results_json) if contents.results_json else None
+    rows: dict[str, Row] = {}
+    for result_name, blocks in read_results(contents).items():
+        for block in blocks:
+            parsed = parse_score_name(block.score_file)
+            if parsed is None:
+                raise InputError(f"cannot tell method and trial list from {block.score_file!r}", result_name)
+            rows[block.score_file] = Row(
+                parsed.method,
+                parsed.trials,
+                block.eer_percent,
+                block.min_dcf,
+                f"`{result_name}`",
+                block.p_target,
+                block.c_miss,
+                block.c_fa,
+                parsed.top_n,
+                parsed.cohort,
+                block.score_file,
+            )
+    images = {p.name: p for p in contents.images}
+    fingerprints: dict[str, str] = {}
+    notes: list[str] = []
+    for path in contents.score_files:
+        if progress:
+            progress(str(path))
+        parsed = parse_score_name(path.name)
+        if parsed is None:
+            continue
+        row = rows.get(path.name)
+        scores = read_score_file(path)  # a malformed file is an error, never skipped
+        require_finite(scores)
+        if scores.labels is None:
+            notes.append(f"`{path.name}` has no label column (an unlabelled list): no metrics, no counts")
+            continue
+        values, is_target, enroll, test = scores.values, scores.labels, scores.enroll, scores.test
+        if is_target.all() or not is_target.any():
+            notes.append(
+                f"`{path.name}` has only {'target' if is_target.all() else 'nontarget'} trials: no metrics"
+            )
+            continue
+        if row is None:
+            m = metrics.evaluate(values, is_target)
+            row = Row(
+                parsed.method,
+                parsed.trials,
+                100 * m.eer,
+                m.min_dcf,
+                "computed by sveval from score files without a result block",
+                top_n=parsed.top_n,
+                cohort=parsed.cohort,
+                score_file=path.name,
+            )
+        fingerprints.setdefault(parsed.trials, fingerprint(enroll, test, is_target))
+        extra = {"n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
+        image = images.pop(path.name.removesuffix(".score") + ".det.png", None)
+        if image is not None:
+            extra["det_image"] = os.path.relpath(image, report_dir)
+        if genders is not None:
+            try:
+                extra["genders"] = gender_breakdown(values, is_target, enroll, test, genders, row.p_target)
+            except KeyError as exc:
+                raise InputError(f"--meta: {exc.args[0]}", str(path)) from None
+        if curves:
+            extra["curve"] = det_plot_curve(values, is_target, path.name, row.p_target, row.c_miss, row.c_fa)
+        if bootstrap:
+            try:
+                extra["bootstrap"] = speaker_bootstrap(
+                    values, is_target, enroll, test, bootstrap, seed, row.p_target, row.c_miss, row.c_fa
+                )
+            except ValueError as exc:
+                raise InputError(f"--bootstrap: {exc}", str(path)) from None
+        rows[path.name] = replace(row, **extra)
+    if info is not None:
+        fingerprints.update(_json_fingerprints(info))
+    overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
+    return System(
+        name=name or _system_name(contents.root),
+        folder=str(folder),
+        rows=tuple(sorted(rows.values(), key=_row_order)),
+        provenance=provenance(info, contents, rows.values()),
+        overlays=overlays,
+        fingerprints=fingerprints,
+        notes=tuple(notes),
+    )
+
+
+def _row_order(row: Row):
+    method_rank = {"cos": 0, "snorm": 1, "asnorm": 2}.get(row.method, 3)
+    lists = list(LIST_TITLES)
+    list_rank = lists.index(row.trials) if row.trials in lists else len(lists)
+    return (method_rank, row.top_n or 0, row.cohort or "", list_rank, row.trials)
+
+
+def _system_name(root: Path) -> str:
+    root = root.resolve()
+    return root.parent.name if root.name == "scores" else root.name
+
+
+def _json_fingerprints(info: dict) -> dict[str, str]:
+    """List name -> fingerprint from results.json's `lists` (by the name score files are named after)."""
+    out = {}
+    for entry in info.get("lists") or []:
+        if isinstance(entry, dict) and entry.get("fingerprint"):
+            out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
+            out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
+    return out
+
+
+def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple[str, str], ...]:
+    """(field, value) pairs: what results.json records, or what the file names tell for other folders."""
+    rows = list(rows)
+    cohorts = sorted({r.cohort for r in rows if r.cohort})
+    tops = sorted({r.top_n for r in rows if r.top_n})
+    if info is None:
+        unknown = NOT_RECORDED
+        return (
+            ("written by", unknown),
+            ("command", unknown),
+            ("cohort", (", ".join(cohorts) + " (from file names; size unknown)") if cohorts else "none"),
+            ("top-N", (", ".join(map(str, tops)) + " (from file names)") if tops else "—"),
+            ("mean normalisation", unknown),
+            ("EER definition", "as printed in the result files (WeSpeaker's compute_metrics.py prints NIST)"),
+            ("compat mode", unknown),
+            ("date", unknown),
+        )
+    definitions = info.get("definitions") if isinstance(info.get("definitions"), dict) else {}
+    methods = info.get("methods") or []
+    top_n = _get(info, "top_n") if "asnorm" in methods else "— (no AS-norm in this run)"
+    dropped = [
+        f"{e.get('name')}: {e.get('n_dropped'):,}" for e in info.get("lists") or [] if e.get("n_dropped")
+    ]
+    return (
+        ("written by", _get(info, "sveval_version", prefix="sveval ")),
+        ("command", _get(info, "command", code=True)),
+        ("cohort", _cohort(info)),
+        ("top-N", top_n),
+        ("mean normalisation", _get(info, "mean")),
+        ("EER definition", _get(definitions, "eer")),
+        ("minDCF", _get(definitions, "min_dcf")),
+        ("compat mode", _get(info, "compat")),
+        ("precision", _get(info, "precision")),
+        ("trials dropped (--allow-missing)", "; ".join(dropped) if dropped else "none"),
+        ("date", _get(info, "date")),
+    )
+
+
+def _get(info: dict, key: str, prefix: str = "", code: bool = False) -> str:
+    value = info.get(key)
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return "not recorded in results.json"
+    text = f"{prefix}{value}"
+    return f"`{text}`" if code else text
+
+
+def _cohort(info: dict) -> str:
+    cohort = info.get("cohort")
+    if isinstance(cohort, dict):
+        speakers, utterances = cohort.get("speakers"), cohort.get("utterances")
+        size = f"{speakers:,} speakers" if isinstance(speakers, int) else "size not recorded"
+        size += f", {utterances:,} utterances" if isinstance(utterances, int) else ""
+        return f"{cohort.get('name', '?')} ({size})"
+    return "none (cosine only)" if "cohort" in info else "not recorded in results.json"

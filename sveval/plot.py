@@ -1,0 +1,293 @@
+"""DET plots: curve computation (pure numpy) split from display (matplotlib, drawn on a given `ax`).
+
+Layout of scikit-learn's `DetCurveDisplay`: `DetPlotCurve` holds what is drawn (a thinned curve, the EER
+and minDCF points, the numbers of the legend), `DetDisplay(curves).plot(ax=...)` draws it. Nothing here
+saves or shows a figure (that is `sveval.io.figures`), and pyplot is never imported, so no global
+matplotlib state is touched.
+
+Axes are probit (normal deviate) axes as in NIST and WeSpeaker plots: the data are drawn in probit
+coordinates on linear axes and ticks are labelled in percent. The default window is 0.05 %–50 % on both
+axes; it is widened to the next tick of the ladder when a marked point (EER, minDCF) would fall outside
+it, so that no marked point is ever cut off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+# Tick ladder in probability; ticks are shown for the values inside the window.
+TICKS = np.array(
+    [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2]
+    + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999]
+)
+DEFAULT_LIMITS = (5e-4, 0.5)
+# Probabilities of 0 or 1 are drawn at this distance from the edge (probit ~ +-6), far outside any window.
+CLIP = 1e-9
+# Largest distance, in probit units, between the full curve and its thinned drawing. A default window
+# spans about 3.3 probit units over ~500 pixels, so 0.002 is well under half a pixel.
+THIN_TOLERANCE = 0.002
+
+
+def probit(p) -> np.ndarray:
+    """Normal deviate of a probability, with 0 and 1 clipped to CLIP so that they stay finite."""
+    return ndtri(np.clip(np.asarray(p, dtype=np.float64), CLIP, 1 - CLIP))
+
+
+def percent_label(p: float) -> str:
+    """Tick label in percent: 0.0005 -> '0.05', 0.01 -> '1', 0.5 -> '50'."""
+    return f"{100 * p:.6g}"
+
+
+@dataclass(frozen=True, eq=False)
+class DetPlotCurve:
+    """One system's DET curve as drawn.
+
+    p_fa, p_miss: the thinned curve (probabilities), in sweep order. n_points: points of the full curve.
+    eer: NIST/WeSpeaker EER (fraction), drawn at (eer, eer). min_dcf: normalised minDCF at (p_target,
+    c_miss, c_fa), drawn at the first curve point reaching the minimum, (dcf_p_fa, dcf_p_miss).
+    """
+
+    label: str
+    p_fa: np.ndarray
+    p_miss: np.ndarray
+    eer: float
+    min_dcf: float
+    dcf_p_fa: float
+    dcf_p_miss: float
+    p_target: float = 0.01
+    c_miss: float = 1.0
+    c_fa: float = 1.0
+    n_target: int = 0
+    n_nontarget: int = 0
+    n_points: int = 0
+
+    @property
+    def legend(self) -> str:
+        return f"{self.label}: EER {100 * self.eer:.3f} %, minDCF({self.p_target:g}) {self.min_dcf:.3f}"
+
+
+def det_plot_curve(
+    scores: np.ndarray,
+    is_target: np.ndarray,
+    label: str,
+    p_target: float = 0.01,
+    c_miss: float = 1.0,
+    c_fa: float = 1.0,
+    sweep: str = "per-trial",
+    tolerance: float = THIN_TOLERANCE,
+) -> DetPlotCurve:
+    """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`."""
+    from sveval import metrics
+
+    det = metrics.det_curve(scores, is_target, sweep=sweep)
+    numbers = metrics.evaluate(scores, is_target, p_target, c_miss, c_fa, sweep=sweep)
+    return curve_from_rates(
+        label,
+        np.asarray(det.p_fa),
+        np.asarray(det.p_miss),
+        numbers.eer,
+        numbers.min_dcf,
+        p_target,
+        c_miss,
+        c_fa,
+        n_target=numbers.n_target,
+        n_nontarget=numbers.n_nontarget,
+        tolerance=tolerance,
+    )
+
+
+def curve_from_rates(
+    label: str,
+    p_fa: np.ndarray,
+    p_miss: np.ndarray,
+    eer: float,
+    min_dcf: float,
+    p_target: float = 0.01,
+    c_miss: float = 1.0,
+    c_fa: float = 1.0,
+    n_target: int = 0,
+    n_nontarget: int = 0,
+    tolerance: float = THIN_TOLERANCE,
+) -> DetPlotCurve:
+    """Build a DetPlotCurve from the full error-rate arrays: locate the minDCF point and thin the curve."""
+    # the first minimum of the unnormalised cost, computed as sveval.metrics.min_dcf computes it
+    best = int(np.argmin(c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)))
+    # thinned in the coordinates it is drawn in
+    x, y = probit(drawn_rates(p_fa, n_nontarget)), probit(drawn_rates(p_miss, n_target))
+    keep = thin_indices(x, y, tolerance)
+    return DetPlotCurve(
+        label=label,
+        p_fa=p_fa[keep],
+        p_miss=p_miss[keep],
+        eer=float(eer),
+        min_dcf=float(min_dcf),
+        dcf_p_fa=float(p_fa[best]),
+        dcf_p_miss=float(p_miss[best]),
+        p_target=p_target,
+        c_miss=c_miss,
+        c_fa=c_fa,
+        n_target=n_target,
+        n_nontarget=n_nontarget,
+        n_points=len(p_fa),
+    )
+
+
+def thin_indices(x: np.ndarray, y: np.ndarray, tolerance: float = THIN_TOLERANCE) -> np.ndarray:
+    """Indices of a polyline's points to keep so that no dropped point is further than `tolerance` from the
+    drawn polyline (Ramer-Douglas-Peucker), first and last point always kept.
+
+    A DET curve is a staircase: first the inner points of straight runs (exactly collinear, so dropping them
+    changes nothing) are removed, then Ramer-Douglas-Peucker bounds the deviation of everything else.
+    """
+    n = len(x)
+    if n <= 2:
+        return np.arange(n)
+    dx, dy = np.diff(x), np.diff(y)
+    # Moves along one axis get a code per axis and sign; diagonal moves (tie-aware sweeps) and standstills
+    # get a unique code, so that they are never merged.
+    axis_aligned = (dx == 0) != (dy == 0)
+    code = np.where(axis_aligned, np.sign(dx) + 3 * np.sign(dy), 10 + np.arange(n - 1))
+    corner = np.ones(n, dtype=bool)
+    corner[1:-1] = code[1:] != code[:-1]
+    corners = np.flatnonzero(corner)
+    keep = _douglas_peucker(x[corners], y[corners], tolerance)
+    return corners[keep]
+
+
+def _douglas_peucker(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarray:
+    keep = np.zeros(len(x), dtype=bool)
+    keep[[0, -1]] = True
+    stack = [(0, len(x) - 1)]
+    while stack:
+        start, end = stack.pop()
+        if end - start < 2:
+            continue
+        distance = _segment_distance(
+            x[start + 1 : end], y[start + 1 : end], x[start], y[start], x[end], y[end]
+        )
+        worst = int(np.argmax(distance))
+        if distance[worst] > tolerance:
+            split = start + 1 + worst
+            keep[split] = True
+            stack.append((start, split))
+            stack.append((split, end))
+    return np.flatnonzero(keep)
+
+
+def _segment_distance(px, py, ax, ay, bx, by) -> np.ndarray:
+    """Euclidean distance of points (px, py) to the segment from (ax, ay) to (bx, by)."""
+    vx, vy = bx - ax, by - ay
+    length2 = vx * vx + vy * vy
+    if length2 == 0:
+        return np.hypot(px - ax, py - ay)
+    t = np.clip(((px - ax) * vx + (py - ay) * vy) / length2, 0.0, 1.0)
+    return np.hypot(px - (ax + t * vx), py - (ay + t * vy))
+
+
+def drawn_rates(p: np.ndarray | float, n: int) -> np.ndarray:
+    """Where rates are drawn: a rate of 0 (or 1) has no place on a probit axis, so it is drawn at half the
+    smallest nonzero step, 0.5/n (or 1 - 0.5/n), just beyond the curve's last real step; n = trials of
+    the class (0 if unknown: then CLIP is used)."""
+    floor = 0.5 / n if n else CLIP
+    return np.clip(np.asarray(p, dtype=np.float64), floor, 1 - floor)
+
+
+# Room, in probit units, between a marked point and the edge of the window.
+MARGIN = 0.06
+
+
+def det_limits(curves, default: tuple[float, float] = DEFAULT_LIMITS) -> tuple[float, float]:
+    """The probability window shared by both axes: `default`, widened to a ladder tick when a marked point
+    (EER, minDCF point, as drawn by `drawn_rates`) would lie closer than MARGIN to an edge or beyond."""
+    lo, hi = default
+    marked = [float(drawn_rates(c.eer, min(c.n_target, c.n_nontarget))) for c in curves]
+    marked += [float(drawn_rates(c.dcf_p_fa, c.n_nontarget)) for c in curves]
+    marked += [float(drawn_rates(c.dcf_p_miss, c.n_target)) for c in curves]
+    low, high = probit(min(marked)) - MARGIN, probit(max(marked)) + MARGIN
+    if low < probit(lo):
+        below = TICKS[probit(TICKS) <= low]
+        lo = float(below[-1] if len(below) else TICKS[0])
+    if high > probit(hi):
+        above = TICKS[probit(TICKS) >= high]
+        hi = float(above[0] if len(above) else TICKS[-1])
+    return lo, hi
+
+
+def window_ticks(lo: float, hi: float) -> np.ndarray:
+    """Ladder ticks inside [lo, hi], both edges included, thinned from the top down so that labels never
+    crowd: a tick closer than 1/15 of the window to the last kept one is skipped (the low edge wins)."""
+    inside = TICKS[(TICKS >= lo * (1 - 1e-9)) & (TICKS <= hi * (1 + 1e-9))][::-1]
+    gap = (probit(hi) - probit(lo)) / 15
+    kept = [inside[0]]
+    for i, tick in enumerate(inside[1:], start=1):
+        is_edge = i == len(inside) - 1
+        if probit(kept[-1]) - probit(tick) >= gap:
+            kept.append(tick)
+        elif is_edge and len(kept) > 1:
+            kept[-1] = tick
+    return np.array(kept[::-1])
+
+
+class DetDisplay:
+    """Draws DET curves on probit axes. `plot(ax=...)` draws and returns self with `ax_`, `figure_`,
+    `curve_lines_` (one Line2D per curve), `eer_markers_` and `dcf_markers_` set, like scikit-learn's
+    displays. Without `ax` a new `matplotlib.figure.Figure` (Agg canvas, no pyplot) is created."""
+
+    def __init__(self, curves: list[DetPlotCurve] | tuple[DetPlotCurve, ...]):
+        self.curves = tuple(curves)
+        if not self.curves:
+            raise ValueError("a DET display needs at least one curve")
+
+    @classmethod
+    def from_scores(cls, scores, is_target, label: str = "scores", **kwargs) -> DetDisplay:
+        return cls([det_plot_curve(scores, is_target, label, **kwargs)])
+
+    def plot(
+        self, ax=None, title: str | None = None, limits: tuple[float, float] | None = None
+    ) -> DetDisplay:
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            height = 6.8 + 0.22 * (len(self.curves) + 2)
+            ax = Figure(figsize=(6.4, height), layout="constrained").add_subplot()
+        lo, hi = limits or det_limits(self.curves)
+        edge = probit([lo, hi])
+        ax.plot(edge, edge, linestyle=":", color="0.6", linewidth=0.8, label="_diagonal", gid="diagonal")
+        self.curve_lines_, self.eer_markers_, self.dcf_markers_ = [], [], []
+        for curve in self.curves:
+            x = probit(drawn_rates(curve.p_fa, curve.n_nontarget))
+            y = probit(drawn_rates(curve.p_miss, curve.n_target))
+            (line,) = ax.plot(x, y, linewidth=1.4, label=curve.legend)
+            line.set_gid(f"det:{curve.label}")
+            color = line.get_color()
+            eer = probit(drawn_rates(curve.eer, min(curve.n_target, curve.n_nontarget)))
+            (eer,) = ax.plot([eer], [eer], "o", color=color, mfc="none", ms=7, label="_eer")
+            eer.set_gid(f"eer:{curve.label}")
+            dcf_x = probit(drawn_rates(curve.dcf_p_fa, curve.n_nontarget))
+            dcf_y = probit(drawn_rates(curve.dcf_p_miss, curve.n_target))
+            (dcf,) = ax.plot([dcf_x], [dcf_y], "s", color=color, ms=5, label="_mindcf")
+            dcf.set_gid(f"mindcf:{curve.label}")
+            self.curve_lines_.append(line)
+            self.eer_markers_.append(eer)
+            self.dcf_markers_.append(dcf)
+        ticks = window_ticks(lo, hi)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_ticks(probit(ticks), [percent_label(t) for t in ticks])
+        ax.set_xlim(*edge)
+        ax.set_ylim(*edge)
+        ax.set_box_aspect(1)  # both axes span the same window, so a square box means equal scales
+        ax.set_xlabel("False alarm probability (%)")
+        ax.set_ylabel("Miss probability (%)")
+        ax.grid(True, linewidth=0.4, color="0.85")
+        if title:
+            ax.set_title(title)
+        ax.plot([], [], "o", mfc="none", mec="0.3", label="EER")
+        ax.plot([], [], "s", color="0.3", ms=5, label=f"minDCF({self.curves[0].p_target:g})")
+        # below the axes, so that long labels and many curves never cover the curves
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize="small", frameon=False)
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self

@@ -1,0 +1,269 @@
+"""Reports: results of one or more systems rendered as markdown (laid out like the Golden Gemini release
+README) or as a JSON-ready dict. Pure: the numbers arrive in `System`/`Row` objects, nothing is read here.
+
+Table: one row per system and scoring method, two columns per trial list (`Vox1-O EER | Vox1-O MinDCF`),
+EER in percent and minDCF with 3 decimals: the numbers of the result files, unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sveval.analysis import BootstrapCI, GroupResult
+from sveval.plot import DetPlotCurve
+from sveval.published import PublishedTable
+
+# Column titles of the trial lists, in the order columns are shown. The released tables call the cleaned
+# lists Vox1-O/E/H; the original (uncleaned) lists keep a mark so the two are never confused.
+LIST_TITLES = {
+    "vox1_O_cleaned": "Vox1-O",
+    "vox1_E_cleaned": "Vox1-E",
+    "vox1_H_cleaned": "Vox1-H",
+    "vox1_O": "Vox1-O (original)",
+    "vox1_E": "Vox1-E (original)",
+    "vox1_H": "Vox1-H (original)",
+    "synthetic_vox1_O": "Synthetic Vox1-O",
+}
+UNKNOWN = "unknown"
+
+
+def method_title(method: str, top_n: int | None = None) -> str:
+    """'cos' -> 'cosine', 'snorm' -> 'S-norm', 'asnorm' + 300 -> 'AS-norm (top 300)'."""
+    if method == "cos":
+        return "cosine"
+    if method == "snorm":
+        return "S-norm"
+    if method == "asnorm":
+        return f"AS-norm (top {top_n})" if top_n else "AS-norm"
+    return method
+
+
+def list_title(name: str) -> str:
+    return LIST_TITLES.get(name, name)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One score file's numbers. eer_percent/min_dcf are what the result file prints (origin says where
+    they come from); counts, DET image and analyses are optional."""
+
+    method: str
+    trials: str
+    eer_percent: float
+    min_dcf: float
+    origin: str
+    p_target: float = 0.01
+    c_miss: float = 1.0
+    c_fa: float = 1.0
+    top_n: int | None = None
+    cohort: str | None = None
+    score_file: str | None = None
+    n_target: int | None = None
+    n_nontarget: int | None = None
+    det_image: str | None = None
+    bootstrap: BootstrapCI | None = None
+    genders: tuple[GroupResult, ...] = ()
+    curve: DetPlotCurve | None = field(default=None, repr=False)  # for drawing; not rendered
+
+
+@dataclass(frozen=True)
+class System:
+    """A folder's results. provenance: ordered (field, value) pairs, a value may say it is unknown."""
+
+    name: str
+    folder: str
+    rows: tuple[Row, ...]
+    provenance: tuple[tuple[str, str], ...] = ()
+    overlays: tuple[str, ...] = ()
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """About the report itself: who made it, how, when."""
+
+    sveval_version: str
+    command: str
+    date: str
+    title: str = "sveval report"
+
+
+def _column_lists(systems, published: PublishedTable | None) -> list[str]:
+    names = [r.trials for s in systems for r in s.rows]
+    if published is not None:
+        names += [n for row in published.rows for n in row.results]
+    order = list(LIST_TITLES)
+    known = [n for n in order if n in names]
+    return known + list(dict.fromkeys(n for n in names if n not in LIST_TITLES))
+
+
+def _cells(values: dict[str, tuple[float, float]], lists: list[str]) -> list[str]:
+    cells = []
+    for name in lists:
+        eer, dcf = values.get(name, (None, None))
+        cells += ["—" if eer is None else f"{eer:.3f}", "—" if dcf is None else f"{dcf:.3f}"]
+    return cells
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def results_table(systems, published: PublishedTable | None = None) -> str:
+    """The main table: one line per system and method, EER (%) and MinDCF per trial list."""
+    lists = _column_lists(systems, published)
+    header = ["System", "Method"] + [f"{list_title(n)} {k}" for n in lists for k in ("EER", "MinDCF")]
+    body = []
+    for system in systems:
+        methods = list(dict.fromkeys((r.method, r.top_n, r.cohort) for r in system.rows))
+        for method, top_n, cohort in methods:
+            values = {
+                r.trials: (r.eer_percent, r.min_dcf)
+                for r in system.rows
+                if (r.method, r.top_n, r.cohort) == (method, top_n, cohort)
+            }
+            body.append([system.name, method_title(method, top_n)] + _cells(values, lists))
+    if published is not None:
+        for row in published.rows:
+            label = f"{row.model} ({row.params_millions:.2f} M), published"
+            body.append([label, method_title(row.method, row.top_n)] + _cells(row.results, lists))
+    return _table(header, body)
+
+
+def _operating_points(systems) -> str:
+    points = sorted({(r.p_target, r.c_miss, r.c_fa) for s in systems for r in s.rows})
+    return "; ".join(f"p_target {p:g}, c_miss {cm:g}, c_fa {cf:g}" for p, cm, cf in points) or "none"
+
+
+def _counts_table(systems) -> str:
+    body = []
+    for system in systems:
+        seen = {}
+        for r in system.rows:
+            seen.setdefault(r.trials, r)
+        for name, r in seen.items():
+            counts = (
+                [f"{r.n_target + r.n_nontarget:,}", f"{r.n_target:,}", f"{r.n_nontarget:,}"]
+                if r.n_target is not None and r.n_nontarget is not None
+                else [UNKNOWN] * 3
+            )
+            fp = system.fingerprints.get(name)
+            body.append([system.name, name, *counts, f"`{fp}`" if fp else UNKNOWN])
+    return _table(["System", "Trial list", "Trials", "Target", "Nontarget", "Fingerprint (sha256)"], body)
+
+
+def _ci(low: float, high: float, scale: float = 1.0) -> str:
+    return f"[{scale * low:.3f}, {scale * high:.3f}]"
+
+
+def _analyses(systems) -> list[str]:
+    out = []
+    rows = [(s, r) for s in systems for r in s.rows if r.bootstrap is not None]
+    if rows:
+        b = rows[0][1].bootstrap
+        out.append("## Confidence intervals (speaker-clustered bootstrap)\n")
+        out.append(
+            f"95 % percentile intervals from {b.n:,} replicates (seed {b.seed}). Each replicate draws the "
+            "speakers of the list with replacement, as many draws as there are speakers; a trial between "
+            "speakers a and b is repeated m_a·m_b times (m = how often a speaker was drawn, so a target "
+            "trial m_a² times, a trial with an undrawn speaker not at all), and the NIST EER and minDCF of "
+            "that weighted list are computed with the per-trial sweep.\n"
+        )
+        body = [
+            [s.name, method_title(r.method, r.top_n), r.trials, str(r.bootstrap.n_speakers)]
+            + [f"{r.eer_percent:.3f}", _ci(r.bootstrap.eer_low, r.bootstrap.eer_high, 100)]
+            + [f"{r.min_dcf:.3f}", _ci(r.bootstrap.min_dcf_low, r.bootstrap.min_dcf_high)]
+            for s, r in rows
+        ]
+        header = ["System", "Method", "Trial list", "Speakers", "EER %", "95 % CI", "MinDCF", "95 % CI"]
+        out.append(_table(header, body))
+    rows = [(s, r) for s in systems for r in s.rows if r.genders]
+    if rows:
+        out.append("## By gender pairing\n")
+        out.append(
+            "Speaker = first path component of the utterance id, gender from the metadata file. Same-gender "
+            "groups: EER (%) and minDCF of the trials whose two speakers both have that gender. Cross-gender "
+            "trials are all nontargets: their false-alarm rate (%) at the pooled EER and minDCF thresholds "
+            "(accept iff score > threshold).\n"
+        )
+        body = []
+        for s, r in rows:
+            for g in r.genders:
+                if g.eer is not None:
+                    numbers = [f"{100 * g.eer:.3f}", f"{g.min_dcf:.3f}", "—", "—"]
+                else:
+                    fa = [g.fa_at_eer_threshold, g.fa_at_dcf_threshold]
+                    numbers = ["—", "—"] + ["—" if x is None else f"{100 * x:.3f}" for x in fa]
+                name = [s.name, method_title(r.method, r.top_n), r.trials, g.group]
+                body.append(name + [f"{g.n_target:,}", f"{g.n_nontarget:,}"] + numbers)
+        header = ["System", "Method", "Trial list", "Pairing", "Target", "Nontarget", "EER %", "MinDCF"]
+        out.append(_table(header + ["FA % at EER thr.", "FA % at minDCF thr."], body))
+    return out
+
+
+def render_markdown(
+    systems, info: ReportInfo, published: PublishedTable | None = None, images: tuple[str, ...] = ()
+) -> str:
+    """The whole report as markdown text; `images` are extra DET plots (paths relative to the report)."""
+    parts = [f"# {info.title}\n", f"Generated by sveval {info.sveval_version} on {info.date} with:\n"]
+    parts.append(f"```\n{info.command}\n```\n")
+    parts.append("## Results\n")
+    parts.append(results_table(systems, published))
+    parts.append(
+        f"EER in %, NIST/WeSpeaker definition unless the provenance says otherwise; MinDCF normalised, at "
+        f"{_operating_points(systems)}. Both to 3 decimals, as printed in the result files."
+        + "".join(f" {list_title(n)} = `{n}`." for n in _column_lists(systems, None) if list_title(n) != n)
+        + "\n"
+    )
+    if published is not None:
+        parts.append(f"Published rows: {published.source}.\n")
+    notes = [f"- {s.name}: {note}" for s in systems for note in s.notes]
+    if notes:
+        parts.append("\n".join(notes) + "\n")
+    parts.append("## Trials\n")
+    parts.append(_counts_table(systems))
+    parts.extend(_analyses(systems))
+    images = (
+        [("all systems", i) for i in images]
+        + [(s.name, i) for s in systems for i in s.overlays]
+        + [(s.name, r.det_image) for s in systems for r in s.rows if r.det_image]
+    )
+    if images:
+        parts.append("## DET plots\n")
+        parts.extend(f"![{name}: {image}]({image})\n" for name, image in images)
+    parts.append("## Provenance\n")
+    groups: dict[tuple, list] = {}
+    for system in systems:  # systems with the same provenance share one table
+        groups.setdefault(system.provenance, []).append(system)
+    for provenance, members in groups.items():
+        folders = ", ".join(f"`{s.folder}`" for s in members)
+        origins = sorted({r.origin for s in members for r in s.rows})
+        rows = [["systems", ", ".join(s.name for s in members)], ["folders", folders]]
+        rows += [[k, v] for k, v in provenance] + [["numbers from", "; ".join(origins)]]
+        parts.append(_table(["", ""], rows))
+    return "\n".join(parts)
+
+
+def report_dict(systems, info: ReportInfo, published: PublishedTable | None = None) -> dict:
+    """The same content for machines (EER in percent as in the table)."""
+    return {
+        "sveval_version": info.sveval_version,
+        "command": info.command,
+        "date": info.date,
+        "systems": [
+            {
+                "name": s.name,
+                "folder": s.folder,
+                "provenance": dict(s.provenance),
+                "fingerprints": dict(s.fingerprints),
+                "overlays": list(s.overlays),
+                "notes": list(s.notes),
+                "rows": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in s.rows],
+            }
+            for s in systems
+        ],
+        "published": asdict(published) if published is not None else None,
+    }

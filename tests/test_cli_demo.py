@@ -1,0 +1,139 @@
+"""`sveval demo` and what `sveval score` adds to its folder: DET plots, overlays, report.md."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+from click.testing import CliRunner
+from conftest import write
+from sveval.cli.main import cli
+
+from sveval.io.demo_files import write_embeddings_npz
+from sveval.io.results import read_result_file
+from sveval.io.trials import write_kaldi_trials
+from sveval.synthetic import cohort_ids, embed, vox1_like_trials, vox1_like_utterances
+
+
+def invoke(*args, env=None):
+    result = CliRunner().invoke(cli, [*map(str, args)], env=env)
+    return result.exit_code, result.output
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    """Method -> cells of the report's results table."""
+    rows = {}
+    for line in markdown.split("## Results", 1)[1].split("##", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 2 and cells[0] not in ("System", "---"):
+            rows[cells[1]] = cells[2:]
+    return rows
+
+
+def result_numbers(folder, prefix):
+    (path,) = folder.glob(f"{prefix}*_result")
+    (block,) = read_result_file(path)
+    return [f"{block.eer_percent:.3f}", f"{block.min_dcf:.3f}"]
+
+
+def test_demo_runs_offline_and_reports_what_the_result_files_say(tmp_path):
+    code, out = invoke("demo", "--out", tmp_path / "demo", "--no-plots", "--quiet")
+    assert code == 0, out
+    scores = tmp_path / "demo" / "scores"
+    assert out.strip().endswith(f"report: {scores / 'report.md'}")
+    assert (tmp_path / "demo/embeddings/synthetic_vox1/embeddings.npz").is_file()
+    assert (tmp_path / "demo/trials/synthetic_vox1_O.kaldi").read_text().count("\n") == 37611
+    rows = table_rows((scores / "report.md").read_text())
+    assert rows["cosine"] == result_numbers(scores, "synthetic_vox1_cos")
+    assert rows["S-norm"] == result_numbers(scores, "synthetic_vox1_snorm")
+    assert rows["AS-norm (top 300)"] == result_numbers(scores, "synthetic_vox1_asnorm300")
+    assert 2 < float(rows["cosine"][0]) < 7 and float(rows["AS-norm (top 300)"][0]) < 0.85 * float(
+        rows["cosine"][0]
+    )
+    assert "| synthetic demo | cosine |" in out  # the table is printed too
+    assert not list(scores.glob("*.png"))
+    record = json.loads((scores / "results.json").read_text())
+    assert record["command"] == f"sveval demo --out {tmp_path / 'demo'} --no-plots"
+    assert record["artifacts"] == {"report": {"markdown": "report.md"}}
+
+
+def test_demo_with_a_given_list_makes_embeddings_for_its_utterances(tmp_path):
+    lines = [
+        "1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav",
+        "0 id10270/x6uYqmx31kE/00001.wav id10300/ize_eiCFEg0/00003.wav",
+        "1 id10300/ize_eiCFEg0/00003.wav id10300/Zz0aXbwCAqY/00002.wav",
+        "0 id10300/Zz0aXbwCAqY/00002.wav id10270/8jEAjG6SegY/00008.wav",
+    ]
+    trials = write(tmp_path / "mini.txt", "\n".join(lines) + "\n")
+    code, out = invoke("demo", "--out", tmp_path / "d", "--trials", trials, "--no-plots", "--quiet")
+    assert code == 0, out
+    assert (tmp_path / "d/scores/mini.txt.score").read_text().count("\n") == 4
+    assert not (tmp_path / "d/trials").exists()
+
+
+def small_experiment(tmp_path):
+    utts = vox1_like_utterances(n_speakers=6, n_utterances=90, seed=1)
+    trials = vox1_like_trials(utts, n_target=150, n_nontarget=150, seed=1)
+    vectors = embed(np.concatenate([utts, cohort_ids(120, 2)]), seed=1)
+    write_embeddings_npz(tmp_path / "eval.npz", type(vectors)(vectors.ids[:90], vectors.vectors[:90]))
+    write_embeddings_npz(tmp_path / "coh" / "e.npz", type(vectors)(vectors.ids[90:], vectors.vectors[90:]))
+    write_kaldi_trials(tmp_path / "list.kaldi", trials)
+    return ["score", "--embeddings", tmp_path / "eval.npz", "--cohort", tmp_path / "coh/e.npz"] + [
+        "--trials",
+        tmp_path / "list.kaldi",
+        "--top-n",
+        "50",
+        "--eval-name",
+        "vox1",
+        "--quiet",
+    ]
+
+
+def test_score_writes_plots_overlay_and_report(tmp_path):
+    args = small_experiment(tmp_path)
+    code, out = invoke(*args, "--out", tmp_path / "scores", env={"SOURCE_DATE_EPOCH": "1735689600"})
+    assert code == 0, out
+    folder = tmp_path / "scores"
+    pngs = sorted(p.name for p in folder.glob("*.png"))
+    assert pngs == [
+        "coh_asnorm50_list.kaldi.det.png",
+        "coh_snorm_list.kaldi.det.png",
+        "list.kaldi.det.png",
+        "list.kaldi.overlay.det.png",
+    ]
+    record = json.loads((folder / "results.json").read_text())
+    assert record["date"] == "2025-01-01T00:00:00Z"
+    assert record["artifacts"]["det_plots"]["list.kaldi.score"] == "list.kaldi.det.png"
+    assert record["artifacts"]["det_plots"]["list.kaldi"] == "list.kaldi.overlay.det.png"
+    report = (folder / "report.md").read_text()
+    assert "on 2025-01-01T00:00:00Z" in report and "](list.kaldi.overlay.det.png)" in report
+    rows = table_rows(report)
+    assert rows["cosine"] == result_numbers(folder, "vox1_cos")
+    assert rows["AS-norm (top 50)"] == result_numbers(folder, "vox1_asnorm50")
+    assert re.search(r"\| cohort \| coh \(120 speakers, 240 utterances\) \|", report)
+    assert f"report: {folder / 'report.md'}" in out
+
+
+def test_score_no_plots_still_writes_the_report(tmp_path):
+    code, out = invoke(*small_experiment(tmp_path), "--out", tmp_path / "s", "--no-plots")
+    assert code == 0, out
+    assert not list((tmp_path / "s").glob("*.png")) and (tmp_path / "s" / "report.md").is_file()
+
+
+def test_score_of_an_unlabelled_list_writes_a_report_without_metrics(tmp_path):
+    args = small_experiment(tmp_path)
+    text = (tmp_path / "list.kaldi").read_text().splitlines()
+    write(tmp_path / "bare.txt", "".join(" ".join(line.split()[:2]) + "\n" for line in text))
+    args[args.index(tmp_path / "list.kaldi")] = tmp_path / "bare.txt"
+    code, out = invoke(*args, "--out", tmp_path / "u", "--norm", "cos")
+    assert code == 0, out
+    report = (tmp_path / "u" / "report.md").read_text()
+    assert "`bare.txt.score` has no label column" in report and not list((tmp_path / "u").glob("*.png"))
+
+
+def test_score_plots_in_wespeaker_mode_agree_with_its_result_files(tmp_path):
+    # write_run_plots raises if a curve's EER/minDCF differ from the run's (printed-score) metrics
+    code, out = invoke(*small_experiment(tmp_path), "--out", tmp_path / "w", "--compat", "wespeaker")
+    assert code == 0, out
+    assert len(list((tmp_path / "w").glob("*.det.png"))) == 4

@@ -1,0 +1,84 @@
+"""`sveval det` end to end: file names, --out, --overlay, labels from --trials, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import write
+from sveval.cli.main import cli
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, ["det", *map(str, args)])
+    return result.exit_code, result.output  # stdout and stderr, as a terminal shows them
+
+
+def score_text(seed: int, n: int = 400, labels: bool = True) -> str:
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        target = i % 2 == 0
+        score = rng.normal() + 2.5 * target
+        tail = (" target" if target else " nontarget") if labels else ""
+        lines.append(f"e{i} t{i} {score:.5f}{tail}\n")
+    return "".join(lines)
+
+
+def trial_text(n: int = 400) -> str:
+    return "".join(f"e{i} t{i} {'target' if i % 2 == 0 else 'nontarget'}\n" for i in range(n))
+
+
+def test_one_png_per_file_beside_it(tmp_path):
+    a = write(tmp_path / "vox1_O_cleaned.kaldi.score", score_text(0))
+    b = write(tmp_path / "sub" / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score", score_text(1))
+    code, out = run(a, b)
+    assert code == 0, out
+    made = [
+        tmp_path / "vox1_O_cleaned.kaldi.det.png",
+        tmp_path / "sub/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png",
+    ]
+    assert out.split() == [str(p) for p in made]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in made)
+
+
+def test_out_folder_and_overlay_file_with_format_by_extension(tmp_path):
+    a = write(tmp_path / "a.score", score_text(0))
+    b = write(tmp_path / "b.score", score_text(1))
+    code, _ = run(a, b, "--out", tmp_path / "plots")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["a.det.png", "b.det.png"]
+    code, _ = run(a, b, "--overlay", "--out", tmp_path / "both.svg", "--title", "Vox1-O")
+    svg = (tmp_path / "both.svg").read_text()
+    assert code == 0 and svg.startswith("<?xml") and "Vox1-O" in svg
+    code, _ = run(a, b, "--overlay")
+    assert code == 0 and (tmp_path / "overlay.det.png").is_file()
+
+
+def test_three_column_files_take_labels_from_trials(tmp_path):
+    bare = write(tmp_path / "bare.score", score_text(2, labels=False))
+    code, out = run(bare)
+    assert code == 2 and "pass --trials" in out
+    trials = write(tmp_path / "list.txt", trial_text())
+    code, out = run(bare, "--trials", trials, "--out", tmp_path / "bare.pdf")
+    assert code == 0 and (tmp_path / "bare.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--out", "one.png"], "--out is one file but 2 plots are drawn"),
+        (["--out", "plot.jpg", "--overlay"], "--out must end in .png, .svg or .pdf"),
+    ],
+)
+def test_usage_errors_before_any_work(tmp_path, args, message):
+    a = write(tmp_path / "a.score", score_text(0))
+    b = write(tmp_path / "b.score", score_text(1))
+    code, out = run(a, b, *args)
+    assert code == 2 and message in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.score", "b.score"]
+
+
+def test_malformed_score_file_names_file_and_line(tmp_path):
+    bad = write(tmp_path / "bad.score", "a b 0.5 target\na c zero nontarget\n")
+    code, out = run(bad)
+    assert code == 2 and "bad.score:2" in out

@@ -1,0 +1,232 @@
+"""Reports: the table equals the result files, released folders, provenance, published rows, analyses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import write
+from sveval.cli.main import cli
+
+from sveval.io.folders import parse_score_name, scan_folder
+from sveval.io.systems import load_system
+from sveval.published import published_table
+from sveval.report import ReportInfo, render_markdown, report_dict, results_table
+
+
+def run(*args, env=None):
+    result = CliRunner().invoke(cli, ["report", *map(str, args)], env=env)
+    return result.exit_code, result.output
+
+
+def score_lines(seed: int, separation: float, n_spk: int = 8, per: int = 5) -> str:
+    rng = np.random.default_rng(seed)
+    utts = [f"id1{s:04d}/yt{k}/0000{k}.wav" for s in range(n_spk) for k in range(per)]
+    lines = []
+    for i, e in enumerate(utts):
+        for t in utts[i + 1 :: 3]:
+            target = e.split("/")[0] == t.split("/")[0]
+            lines.append(
+                f"{e} {t} {rng.normal() + separation * target:.5f} {'target' if target else 'nontarget'}\n"
+            )
+    return "".join(lines)
+
+
+def wespeaker_numbers(text: str) -> tuple[float, float]:
+    """EER % and minDCF(0.01) as WeSpeaker's compute_metrics.py computes them (independent transcription)."""
+    fields = [line.split() for line in text.splitlines()]
+    scores = np.array([float(f[2]) for f in fields])
+    labels = np.array([f[3] == "target" for f in fields], dtype=float)
+    order = np.argsort(scores, kind="mergesort")
+    tgt = labels[order]
+    fnr = np.cumsum(tgt) / tgt.sum()
+    fpr = 1 - np.cumsum(1 - tgt) / (1 - tgt).sum()
+    x1 = np.flatnonzero(fnr - fpr >= 0)[0]
+    x2 = np.flatnonzero(fnr - fpr < 0)[-1]
+    a = (fnr[x1] - fpr[x1]) / (fpr[x2] - fpr[x1] - (fnr[x2] - fnr[x1]))
+    return 100 * (fnr[x1] + a * (fnr[x2] - fnr[x1])), np.min(0.01 * fnr + 0.99 * fpr) / 0.01
+
+
+@pytest.fixture
+def release(tmp_path):
+    """A release-like folder: scores/ with two score files, result files for one method, a DET png."""
+    root = tmp_path / "Gemini_df_resnet56"
+    cos = write(root / "scores" / "vox1_O_cleaned.kaldi.score", score_lines(0, 2.0))
+    write(root / "scores" / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score", score_lines(1, 3.0))
+    # the result file's numbers are what the table must show, even where they are not recomputed
+    write(
+        root / "scores" / "vox1_asnorm300_result",
+        "---- vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score -----\nEER = 0.941\n"
+        "minDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.089\n"
+        "---- vox2_dev_asnorm300_vox1_E_cleaned.kaldi.score -----\nEER = 1.051\n"
+        "minDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.116\n",
+    )
+    write(root / "scores" / "vox1_O_cleaned.kaldi.det.png", "not really a png")
+    return root, cos
+
+
+def test_score_file_names_say_method_cohort_and_list():
+    assert parse_score_name("vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score").__dict__ == {
+        "method": "asnorm",
+        "trials": "vox1_O_cleaned",
+        "cohort": "vox2_dev",
+        "top_n": 300,
+    }
+    assert parse_score_name("vox2_dev_snorm_vox1_H.kaldi.score").method == "snorm"
+    assert parse_score_name("my_list.txt.score").trials == "my_list.txt"
+    assert parse_score_name("notes.txt") is None
+
+
+def test_released_folder_rows_equal_result_files_and_computed_ones_say_so(release):
+    root, cos = release
+    system = load_system(root, report_dir=root)
+    rows = {(r.method, r.trials): r for r in system.rows}
+    asnorm_o = rows["asnorm", "vox1_O_cleaned"]
+    assert (asnorm_o.eer_percent, asnorm_o.min_dcf, asnorm_o.origin) == (
+        0.941,
+        0.089,
+        "`vox1_asnorm300_result`",
+    )
+    assert rows["asnorm", "vox1_E_cleaned"].n_target is None  # result block without its score file
+    cosine = rows["cos", "vox1_O_cleaned"]
+    eer, dcf = wespeaker_numbers(cos.read_text())
+    assert f"{cosine.eer_percent:.3f}" == f"{eer:.3f}" and f"{cosine.min_dcf:.3f}" == f"{dcf:.3f}"
+    assert "computed by sveval" in cosine.origin and cosine.det_image == "scores/vox1_O_cleaned.kaldi.det.png"
+    labels = [line.split()[3] for line in cos.read_text().splitlines()]
+    assert (cosine.n_target, cosine.n_nontarget) == (labels.count("target"), labels.count("nontarget"))
+    assert system.name == "Gemini_df_resnet56" and len(system.fingerprints["vox1_O_cleaned"]) == 71
+    assert dict(system.provenance)["date"].startswith("unknown")
+
+
+def test_markdown_table_is_laid_out_like_the_release_readme(release):
+    root, _ = release
+    system = load_system(root, report_dir=root)
+    table = results_table([system], published_table("golden-gemini"))
+    lines = table.splitlines()
+    assert lines[0] == (
+        "| System | Method | Vox1-O EER | Vox1-O MinDCF | Vox1-E EER | Vox1-E MinDCF "
+        "| Vox1-H EER | Vox1-H MinDCF |"
+    )
+    assert lines[3].startswith(
+        "| Gemini_df_resnet56 | AS-norm (top 300) | 0.941 | 0.089 | 1.051 | 0.116 | — | — |"
+    )
+    assert (
+        "| DF-ResNet114 (6.53 M), published | AS-norm (top 300) "
+        "| 0.686 | 0.067 | 0.863 | 0.097 | 1.490 | 0.144 |" in lines
+    )
+    info = ReportInfo("0.1.0", "sveval report x", "2025-01-01 00:00 UTC")
+    text = render_markdown([system], info)
+    assert (
+        "![Gemini_df_resnet56: scores/vox1_O_cleaned.kaldi.det.png](scores/vox1_O_cleaned.kaldi.det.png)"
+        in text
+    )
+    assert "no results.json" in text and "Vox1-O = `vox1_O_cleaned`" in text
+    data = report_dict([system], info)
+    assert json.loads(json.dumps(data))["systems"][0]["rows"][1]["eer_percent"] == 0.941
+
+
+def test_cli_report_several_folders_meta_bootstrap_plots(release, tmp_path):
+    root, _ = release
+    other = tmp_path / "other"
+    write(other / "vox1_O_cleaned.kaldi.score", score_lines(4, 1.5))
+    meta = write(
+        tmp_path / "meta.csv", "ID\tGender\n" + "".join(f"id1{s:04d}\t{'mf'[s % 2]}\n" for s in range(8))
+    )
+    out = tmp_path / "cmp" / "report.md"
+    env = {"SOURCE_DATE_EPOCH": "1735689600"}
+    args = [root, other, "--name", "gemini", "--name", "other", "--out", out, "--meta", meta]
+    code, printed = run(*args, "--bootstrap", "50", "--plots", "--json", "--quiet", env=env)
+    assert code == 0, printed
+    text = out.read_text()
+    assert (
+        "on 2025-01-01 00:00 UTC" in text and "| other | cosine |" in printed and f"report: {out}" in printed
+    )
+    assert "## Confidence intervals" in text and "## By gender pairing" in text and "| male-male |" in text
+    assert (out.parent / "report.vox1_O_cleaned.det.png").read_bytes().startswith(b"\x89PNG")
+    assert "](report.vox1_O_cleaned.det.png)" in text and "](../Gemini_df_resnet56/scores/" in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert [s["name"] for s in data["systems"]] == ["gemini", "other"]
+    again = run(*args, "--bootstrap", "50", "--plots", "--json", "--quiet", env=env)
+    assert again[0] == 0 and out.read_text() == text  # same input, same seed, same date: same report
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--name", "a", "--name", "b"], "--name given 2 time(s) for 1 folder(s)"),
+        (["--out", "report.txt"], "must be a markdown file"),
+    ],
+)
+def test_cli_usage_errors(release, args, message):
+    code, out = run(release[0], *args)
+    assert code == 2 and message in out
+
+
+def test_empty_or_missing_folder_is_an_input_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "no score files" in run(tmp_path / "empty")[1]
+    assert "folder not found" in run(tmp_path / "nope")[1]
+    assert scan_folder  # imported for the error path above
+
+
+def test_meta_missing_speaker_names_the_file(release, tmp_path):
+    meta = write(tmp_path / "meta.csv", "ID\tGender\nid10000\tm\n")
+    code, out = run(release[0], "--meta", meta, "--quiet")
+    assert code == 2 and "speaker(s) not in the metadata" in out and ".score" in out
+
+
+def test_provenance_comes_from_results_json(release):
+    root, _ = release
+    record = {
+        "schema": "sveval.score/1",
+        "sveval_version": "9.9.9",
+        "command": "sveval score --embeddings e.npz --cohort c.npz --trials vox1_O_cleaned",
+        "date": "2025-01-02T03:04:05Z",
+        "cohort": {"name": "vox2_dev", "utterances": 17982, "speakers": 5994},
+        "methods": ["cos", "snorm", "asnorm"],
+        "top_n": 300,
+        "mean": "cohort",
+        "compat": "exact",
+        "precision": "float64 throughout",
+        "definitions": {
+            "eer": "percent, NIST SRE / WeSpeaker interpolation",
+            "min_dcf": "normalised, p 0.01",
+        },
+        "lists": [
+            {
+                "name": "veri_test2.txt",
+                "builtin": "vox1_O_cleaned",
+                "fingerprint": "sha256:abc",
+                "n_dropped": 3,
+            }
+        ],
+    }
+    write(root / "scores" / "results.json", json.dumps(record))
+    system = load_system(root, report_dir=root)
+    fields = dict(system.provenance)
+    assert fields["written by"] == "sveval 9.9.9" and fields["command"] == f"`{record['command']}`"
+    assert fields["cohort"] == "vox2_dev (5,994 speakers, 17,982 utterances)" and fields["top-N"] == "300"
+    assert fields["EER definition"].startswith("percent, NIST") and fields["compat mode"] == "exact"
+    assert (
+        fields["date"] == "2025-01-02T03:04:05Z"
+        and fields["trials dropped (--allow-missing)"] == "veri_test2.txt: 3"
+    )
+    assert system.fingerprints["vox1_O_cleaned"] == "sha256:abc"  # the record wins over the score file's
+    write(root / "scores" / "results.json", "{not json")
+    with pytest.raises(Exception, match="not valid JSON"):
+        load_system(root)
+
+
+def test_unlabelled_score_files_are_noted_and_malformed_ones_are_errors(release):
+    root, _ = release
+    write(root / "scores" / "mine.txt.score", "a b 0.5\na c 0.1\n")
+    code, _ = run(root, "--quiet")
+    text = (root / "report.md").read_text()
+    assert code == 0 and "`mine.txt.score` has no label column" in text
+    write(
+        root / "scores" / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score", "a b 0.5 target\na c x nontarget\n"
+    )
+    code, out = run(root, "--quiet")
+    assert code == 2 and "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score:2" in out
