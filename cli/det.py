@@ -68,7 +68,7 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
 
 
 def _targets(score_files, out, overlay, n_plots) -> list[Path]:
-    from sveval.io.figures import det_plot_name
+    from sveval.io.score_folder import det_plot_name
 
     if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
         if n_plots != 1:

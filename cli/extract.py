@@ -153,16 +153,7 @@ def command(
 
 
 def _report(loaded, result, as_json: bool) -> None:
-    warnings = []
-    if result.resampled:
-        warnings.append(f"{result.resampled} files were not 16 kHz and were resampled to 16 kHz")
-    if result.multichannel:
-        warnings.append(f"{result.multichannel} files had several channels; the first channel was used")
-    if result.skipped:
-        listed = result.out_dir / f"{result.part}.skipped"
-        warnings.append(f"{len(result.skipped)} utterances skipped (listed in {listed})")
-        for item in result.skipped[:5]:
-            warnings.append(f"  skipped {item.utt}: {item.reason}")
+    warnings = result.warnings()
     if loaded.ignored_keys:
         prefixes = sorted({k.split(".")[0] + ".*" for k in loaded.ignored_keys})
         warnings.append(f"ignored training-only checkpoint keys: {', '.join(prefixes)}")

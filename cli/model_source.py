@@ -230,7 +230,7 @@ class ModelSource:
             f"{result.extracted:,} extracted{speed}",
             err=True,
         )
-        for line in _warnings(result):
+        for line in result.warnings():
             click.echo(f"sveval: warning: {line}", err=True)
         # The cache may also hold utterances of an earlier, different list: keep this list's only, so that a
         # cohort is exactly the cohort audio given.
@@ -284,17 +284,3 @@ def _check_trials_covered(trial_lists, utts, source: str) -> None:
                 f"{', '.join(missing[:3])} (--allow-missing drops their trials)",
                 source,
             )
-
-
-def _warnings(result) -> list[str]:
-    lines = []
-    if result.resampled:
-        lines.append(f"{result.resampled} files were not 16 kHz and were resampled to 16 kHz")
-    if result.multichannel:
-        lines.append(f"{result.multichannel} files had several channels; the first channel was used")
-    if result.skipped:
-        lines.append(
-            f"{len(result.skipped)} utterances skipped (listed in {result.out_dir}/{result.part}.skipped)"
-        )
-        lines += [f"  skipped {item.utt}: {item.reason}" for item in result.skipped[:5]]
-    return lines

@@ -98,7 +98,8 @@ def _det_redrawer(det_dir: str, out: list):
 
     folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
     try:
-        from sveval.io.figures import det_plot_name, write_det_plot
+        from sveval.io.figures import write_det_plot
+        from sveval.io.score_folder import det_plot_name
         from sveval.plot import det_plot_curve
     except ImportError:
         return None

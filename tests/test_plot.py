@@ -8,7 +8,8 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from sveval.errors import InputError
-from sveval.io.figures import det_plot_name, save_figure, write_det_plot
+from sveval.io.figures import save_figure, write_det_plot
+from sveval.io.score_folder import det_plot_name
 from sveval.plot import (
     DetDisplay,
     curve_from_rates,

@@ -45,9 +45,3 @@ def write_det_plot(curves, path: str | os.PathLike, title: str | None = None) ->
     figure_format(path)  # refuse a bad extension before drawing
     display = DetDisplay(curves).plot(title=title)
     return save_figure(display.figure_, path)
-
-
-def det_plot_name(score_file: str | os.PathLike) -> str:
-    """`<score file without .score>.det.png`, the name WeSpeaker-style folders use."""
-    name = Path(score_file).name
-    return (name[: -len(".score")] if name.endswith(".score") else name) + ".det.png"

@@ -14,7 +14,8 @@ import numpy as np
 
 from sveval import __version__
 from sveval.io.atomic import write_text
-from sveval.io.figures import det_plot_name, write_det_plot
+from sveval.io.figures import write_det_plot
+from sveval.io.score_folder import det_plot_name
 from sveval.io.systems import load_system
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown

@@ -47,10 +47,10 @@ def result_file_name(eval_name: str, method: str, top_n: int) -> str:
     return f"{eval_name}_cos_result" if method == "cos" else f"{eval_name}_{method}{top_n}_result"
 
 
-def det_plot_name(score_file: str) -> str:
-    """`<name>.det.png` for `<name>.score` (e.g. vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png)."""
-    stem = score_file[: -len(".score")] if score_file.endswith(".score") else score_file
-    return f"{stem}.det.png"
+def det_plot_name(score_file: str | os.PathLike) -> str:
+    """`<name>.det.png` for `.../<name>.score` (e.g. vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png)."""
+    name = Path(score_file).name
+    return (name[: -len(".score")] if name.endswith(".score") else name) + ".det.png"
 
 
 def write_score_folder(

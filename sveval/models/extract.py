@@ -59,6 +59,19 @@ class ExtractResult:
     def utt_per_second(self) -> float:
         return self.extracted / self.seconds if self.seconds > 0 else 0.0
 
+    def warnings(self) -> list[str]:
+        """What a person should hear about this run: resampled, multi-channel and skipped files."""
+        lines = []
+        if self.resampled:
+            lines.append(f"{self.resampled} files were not 16 kHz and were resampled to 16 kHz")
+        if self.multichannel:
+            lines.append(f"{self.multichannel} files had several channels; the first channel was used")
+        if self.skipped:
+            listed = self.out_dir / f"{self.part}.skipped"
+            lines.append(f"{len(self.skipped)} utterances skipped (listed in {listed})")
+            lines += [f"  skipped {item.utt}: {item.reason}" for item in self.skipped[:5]]
+        return lines
+
 
 class Embedder:
     """Model + fbank on one device. `__call__(waves, lengths)` -> float32 numpy (B, embed_dim)."""
