@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from conftest import write
 from sveval.cli.main import cli
 
-from sveval.io.folders import parse_score_name, scan_folder
+from sveval.io.folders import scan_folder
+from sveval.io.release import parse_score_name
 from sveval.io.systems import load_system
 from sveval.published import published_table
 from sveval.report import ReportInfo, render_markdown, report_dict, results_table
@@ -68,12 +69,13 @@ def release(tmp_path):
 
 
 def test_score_file_names_say_method_cohort_and_list():
-    assert parse_score_name("vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score").__dict__ == {
-        "method": "asnorm",
-        "trials": "vox1_O_cleaned",
-        "cohort": "vox2_dev",
-        "top_n": 300,
-    }
+    parsed = parse_score_name("vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score")
+    assert (parsed.method, parsed.trials, parsed.cohort, parsed.top_n) == (
+        "asnorm",
+        "vox1_O_cleaned",
+        "vox2_dev",
+        300,
+    )
     assert parse_score_name("vox2_dev_snorm_vox1_H.kaldi.score").method == "snorm"
     assert parse_score_name("my_list.txt.score").trials == "my_list.txt"
     assert parse_score_name("notes.txt") is None

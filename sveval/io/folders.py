@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,35 +19,12 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_text
+from sveval.io.release import parse_result_name
 from sveval.io.results import read_result_file
 from sveval.io.scores import match_trials, read_score_file, require_finite
 from sveval.types import ResultBlock, TrialList
 
-RESULT_NAME = re.compile(r"^(?P<eval>.+)_(?P<method>cos|snorm\d*|asnorm\d+)_result$")
-SCORE_NAME = re.compile(
-    r"^(?:(?P<cohort>.+)_(?P<method>snorm|asnorm(?P<top_n>\d+))_)?(?P<list>.+?)(?:\.kaldi)?\.score$"
-)
 IMAGE_SUFFIXES = (".det.png", ".det.svg", ".det.pdf")
-
-
-@dataclass(frozen=True)
-class ScoreName:
-    """What a WeSpeaker score-file name says: method 'cos', 'snorm' or 'asnorm', cohort and top-N if
-    normalised, and the trial list (`vox1_O_cleaned` from `..._vox1_O_cleaned.kaldi.score`)."""
-
-    method: str
-    trials: str
-    cohort: str | None = None
-    top_n: int | None = None
-
-
-def parse_score_name(name: str) -> ScoreName | None:
-    match = SCORE_NAME.match(os.path.basename(name))
-    if not match:
-        return None
-    method = match.group("method") or "cos"
-    top_n = int(match.group("top_n")) if match.group("top_n") else None
-    return ScoreName(re.sub(r"\d+$", "", method), match.group("list"), match.group("cohort"), top_n)
 
 
 @dataclass(frozen=True)
@@ -70,7 +46,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
     folders = [root] + ([root / "scores"] if (root / "scores").is_dir() else [])
     files = sorted((p for folder in folders for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
     scores = tuple(p for p in files if p.name.endswith(".score"))
-    results = tuple(p for p in files if RESULT_NAME.match(p.name))
+    results = tuple(p for p in files if parse_result_name(p.name))
     images = tuple(p for p in files if p.name.endswith(IMAGE_SUFFIXES))
     json_path = next((p for p in files if p.name == "results.json"), None)
     if not scores and not results and json_path is None:

@@ -48,6 +48,11 @@ class ScoreName:
     list_name: str
 
     @property
+    def trials(self) -> str:
+        """The list as reports name it: the built-in name, else the trial file's name without `.kaldi`."""
+        return self.list_name.removesuffix(".kaldi")
+
+    @property
     def describe(self) -> str:
         method = {"cos": "cosine", "snorm": "s-norm", "asnorm": "AS-norm"}[self.method]
         if self.top_n is not None:

@@ -73,7 +73,7 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
 
 
 def _list_name(score_file: str) -> str:
-    from sveval.io.folders import parse_score_name
+    from sveval.io.release import parse_score_name
 
     parsed = parse_score_name(score_file)
     return parsed.trials if parsed else score_file

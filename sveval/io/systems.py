@@ -14,7 +14,8 @@ from pathlib import Path
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.errors import InputError
-from sveval.io.folders import FolderContents, parse_score_name, read_results, read_results_json, scan_folder
+from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
+from sveval.io.release import parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
