@@ -32,44 +32,67 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
     """DET plots of a `sveval.score_run.ScoringRun` into `out_dir`; returns {score file or list: image}.
 
     Lists without labels, or with a single class after dropping trials, get no plot (no curve exists).
-    progress: optional callable(str) told each image as it is written.
+    Matplotlib draws on one core, so the plots are drawn by one forked process per core: a full O+E+H run
+    has twelve of them. progress: optional callable(str) told each image as it is written.
     """
     out = Path(out_dir)
-    images: dict[str, str] = {}
     opts = run.options
+    sweep = "wespeaker" if opts.compat == "wespeaker" else "per-trial"
+    singles, groups = [], []
     for lst in run.lists:
         is_target = lst.is_target
         if is_target is None or is_target.all() or not is_target.any():
             continue
-        curves = []
+        group = []
         for res in lst.methods:
-            label = method_title(res.method, opts.top_n)
             # drawn from the scores as printed in the score file, with the sweep the run's metrics used
             # (sveval.score_run computes the result files that way), so the legend equals the result file
             printed = np.asarray(res.values)
             if opts.compat != "wespeaker":
                 printed = round_half_even_decimal(printed, 5)
-            sweep = "wespeaker" if opts.compat == "wespeaker" else "per-trial"
-            curve = det_plot_curve(printed, is_target, label, opts.p_target, opts.c_miss, opts.c_fa, sweep)
-            if res.metrics is not None and (curve.eer, curve.min_dcf) != (
-                res.metrics.eer,
-                res.metrics.min_dcf,
-            ):
-                raise RuntimeError(f"DET plot of {res.score_file} disagrees with its metrics")
-            name = det_plot_name(res.score_file)
-            write_det_plot([curve], out / name, title=res.score_file.removesuffix(".score"))
-            images[res.score_file] = name
-            curves.append(curve)
+            expected = (res.metrics.eer, res.metrics.min_dcf) if res.metrics is not None else None
+            label = method_title(res.method, opts.top_n)
+            curve_args = (printed, is_target, label, opts.p_target, opts.c_miss, opts.c_fa, sweep)
+            singles.append((curve_args, expected, out / det_plot_name(res.score_file), res.score_file))
+            group.append(len(singles) - 1)
+        if len(group) > 1:
+            title = f"{list_title(_list_name(lst.methods[0].score_file))}: {len(group)} methods"
+            groups.append((group, out / overlay_name(lst.trials.basename), title, lst.trials.basename))
+    images: dict[str, str] = {}
+    with _plot_pool() as pool:
+        curves = list(pool.map(_single_plot, singles))
+        for (*_, path, score_file), _curve in zip(singles, curves):
+            images[score_file] = path.name
             if progress:
-                progress(name)
-        if len(curves) > 1:
-            name = overlay_name(lst.trials.basename)
-            title = f"{list_title(_list_name(lst.methods[0].score_file))}: {len(curves)} methods"
-            write_det_plot(curves, out / name, title=title)
-            images[lst.trials.basename] = name
+                progress(path.name)
+        overlays = [([curves[i] for i in group], path, title) for group, path, title, _ in groups]
+        for (*_, basename), path in zip(groups, pool.map(_overlay_plot, overlays)):
+            images[basename] = path.name
             if progress:
-                progress(name)
+                progress(path.name)
     return images
+
+
+def _plot_pool():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(2, os.cpu_count() or 1))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def _single_plot(job):
+    curve_args, expected, path, score_file = job
+    curve = det_plot_curve(*curve_args)
+    if expected is not None and (curve.eer, curve.min_dcf) != expected:
+        raise RuntimeError(f"DET plot of {score_file} disagrees with its metrics")
+    write_det_plot([curve], path, title=score_file.removesuffix(".score"))
+    return curve
+
+
+def _overlay_plot(job) -> Path:
+    curves, path, title = job
+    return write_det_plot(curves, path, title=title)
 
 
 def _list_name(score_file: str) -> str:

@@ -43,6 +43,7 @@ def load_system(
     contents = scan_folder(folder)
     info = read_results_json(contents.results_json) if contents.results_json else None
     rows: dict[str, Row] = {}
+    recorded = _recorded_counts(info) if info is not None else {}
     for result_name, blocks in read_results(contents).items():
         for block in blocks:
             parsed = parse_score_name(block.score_file)
@@ -71,6 +72,16 @@ def load_system(
         if parsed is None:
             continue
         row = rows.get(path.name)
+        image = images.pop(path.name.removesuffix(".score") + ".det.png", None)
+        counts = recorded.get(path.name)
+        if row is not None and counts is not None and genders is None and not bootstrap and not curves:
+            # sveval's own folder: results.json, written with this score file, already holds what the table
+            # needs; re-reading a 580k-line file for two counts would cost seconds per file
+            extra = {"n_target": counts[0], "n_nontarget": counts[1]}
+            if image is not None:
+                extra["det_image"] = os.path.relpath(image, report_dir)
+            rows[path.name] = replace(row, **extra)
+            continue
         scores = read_score_file(path)  # a malformed file is an error, never skipped
         require_finite(scores)
         if scores.labels is None:
@@ -96,7 +107,6 @@ def load_system(
             )
         fingerprints.setdefault(parsed.trials, fingerprint(enroll, test, is_target))
         extra = {"n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
-        image = images.pop(path.name.removesuffix(".score") + ".det.png", None)
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if genders is not None:
@@ -140,6 +150,17 @@ def _system_name(root: Path) -> str:
     return root.parent.name if root.name == "scores" else root.name
 
 
+def _recorded_counts(info: dict) -> dict[str, tuple[int, int]]:
+    """Score file -> (n_target, n_nontarget) as results.json records them."""
+    out = {}
+    for entry in info.get("lists") or []:
+        methods = entry.get("methods") if isinstance(entry, dict) else None
+        for method in (methods or {}).values():
+            if isinstance(method, dict) and {"score_file", "n_target", "n_nontarget"} <= method.keys():
+                out[str(method["score_file"])] = (int(method["n_target"]), int(method["n_nontarget"]))
+    return out
+
+
 def _json_fingerprints(info: dict) -> dict[str, str]:
     """List name -> fingerprint from results.json's `lists` (by the name score files are named after)."""
     out = {}
@@ -147,6 +168,7 @@ def _json_fingerprints(info: dict) -> dict[str, str]:
         if isinstance(entry, dict) and entry.get("fingerprint"):
             out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
             out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
+            out.setdefault(str(entry.get("name")).removesuffix(".kaldi"), str(entry["fingerprint"]))
     return out
 
 
