@@ -8,6 +8,8 @@ import click
 
 from sveval.errors import InputError
 
+from .options import SCORE_FILE_TRIALS
+
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
@@ -21,12 +23,7 @@ IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 )
 @click.option("--overlay", is_flag=True, help="Draw all files on one plot (default name overlay.det.png).")
 @click.option("--title", help="Plot title.")
-@click.option(
-    "--trials",
-    "trials_spec",
-    metavar="NAME|PATH",
-    help="Trial list to check the files against (and to take labels from for 3-column files).",
-)
+@SCORE_FILE_TRIALS
 @click.option("--p-target", type=float, default=0.01, show_default=True, help="p_target of the minDCF point.")
 @click.option("--quiet", is_flag=True, help="Do not print the paths written.")
 def command(score_files, out, overlay, title, trials_spec, p_target, quiet):

@@ -15,7 +15,7 @@ from sveval.io.scores import match_trials, read_score_file, require_finite
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
-from .options import DCF
+from .options import DCF, SCORE_FILE_TRIALS
 
 EER_CHOICES = ("nist", "kaldi", "rocch", "all")
 EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
@@ -23,12 +23,7 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
 
 @click.command("metrics")
 @click.argument("score_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--trials",
-    "trials_spec",
-    metavar="NAME|PATH",
-    help="Trial list to check the files against (and to take labels from for 3-column files).",
-)
+@SCORE_FILE_TRIALS
 @click.option(
     "--eer",
     "eer_choice",

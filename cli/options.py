@@ -29,3 +29,12 @@ class DcfParam(click.ParamType):
 
 
 DCF = DcfParam()
+
+
+# For commands that read score files: the list they must cover exactly (labels for 3-column files).
+SCORE_FILE_TRIALS = click.option(
+    "--trials",
+    "trials_spec",
+    metavar="NAME|PATH",
+    help="Trial list to check the files against (and to take labels from for 3-column files).",
+)
