@@ -127,7 +127,6 @@ def command(
     With --model, the eval (and cohort) audio is embedded into OUT/embeddings/<set>/ first; the next run
     reuses those embeddings (a folder holding another model's embeddings is refused).
     """
-    import numpy as np  # noqa: PLC0415
 
     from sveval.io import embeddings as emb_io  # noqa: PLC0415
     from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
@@ -181,14 +180,7 @@ def command(
     mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
     if mean_mode not in ("cohort", "none"):
         mean_source = mean_mode
-        try:
-            mean_vector = np.load(mean_mode, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the mean vector: {exc}", mean_mode) from exc
-        if mean_vector.shape != (evaluation.dim,):
-            raise InputError(
-                f"mean vector has shape {mean_vector.shape}, expected ({evaluation.dim},)", mean_mode
-            )
+        mean_vector = emb_io.read_mean_vector(mean_mode, evaluation.dim)
         mean_mode = "given"
 
     options = ScoreOptions(

@@ -224,6 +224,17 @@ def _stack(ids, arrays, source: str) -> np.ndarray:
     return np.asarray(arrays, dtype=dtype)
 
 
+def read_mean_vector(path: str | os.PathLike, dim: int) -> np.ndarray:
+    """A `.npy` mean vector (e.g. WeSpeaker's mean_vec.npy) of length `dim`; pickles are refused."""
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the mean vector: {exc}", str(path)) from exc
+    if vector.shape != (dim,):
+        raise InputError(f"mean vector has shape {vector.shape}, expected ({dim},)", str(path))
+    return vector
+
+
 def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(utterances, speakers) of a Kaldi utt2spk file, in file order; duplicate utterances are errors."""
     source = str(path)
