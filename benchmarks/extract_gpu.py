@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from extract_cpu import wespeaker_style  # the same batch-1 fp32 baseline as the CPU benchmark
 
 try:
     import sveval  # noqa: F401
@@ -82,22 +83,6 @@ def random_model(arch: str):
             module.running_mean.normal_(0, 0.1)
             module.running_var.uniform_(0.5, 1.5)
     return model.eval()
-
-
-def wespeaker_style(loaded, utts, device: str) -> dict[str, np.ndarray]:
-    import torch
-
-    from sveval.io.audio import read_audio
-    from sveval.models.fbank import Fbank
-
-    fbank = Fbank(loaded.fbank).to(device)
-    model = loaded.model.to(device).eval()
-    out = {}
-    with torch.inference_mode():
-        for utt in utts:
-            samples = torch.from_numpy(read_audio(utt.path).samples).to(device)
-            out[utt.utt] = model(fbank(samples[None]))[0].float().cpu().numpy()
-    return out
 
 
 def trial_eer(vectors: dict[str, np.ndarray], pairs: int, seed: int = 0) -> float:
