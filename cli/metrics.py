@@ -6,12 +6,13 @@ import json
 import os
 
 import click
+import numpy as np
 
 from sveval import metrics as m
 from sveval.errors import InputError
 from sveval.io.catalog import load_trials
+from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
-from sveval.io.scores import match_trials, read_score_file, require_finite
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
@@ -42,11 +43,12 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
 @click.option(
     "--sweep",
     type=click.Choice(m.SWEEPS),
-    default="per-trial",
+    default="tie-aware",
     show_default=True,
-    help="per-trial: one operating point per trial, ties in file order (Kaldi's compute_min_dcf.py); "
-    "tie-aware: one per distinct score (independent of trial order); wespeaker: ties in numpy's unstable "
-    "argsort order, as WeSpeaker's scripts (reproduces them on the same numpy build only).",
+    help="tie-aware: one operating point per distinct score (independent of trial order); per-trial: one "
+    "per trial, ties in file order (Kaldi's compute_min_dcf.py, WeSpeaker with a stable sort); wespeaker: "
+    "ties in numpy's unstable argsort order, as WeSpeaker's scripts (reproduces them on the same numpy "
+    "build only). Without tied scores all three agree.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
 @click.option(
@@ -58,9 +60,12 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
 def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_signature):
     """EER and minDCF of WeSpeaker score files.
 
-    By default the output is WeSpeaker's compute_metrics.py block, byte for byte: EER in percent by the
-    NIST/WeSpeaker interpolation, minDCF normalised, both to 3 decimals, operating point p_target 0.01,
-    c_miss 1, c_fa 1. Scores are swept in file order, as WeSpeaker and Kaldi do.
+    By default the output is WeSpeaker's compute_metrics.py block: EER in percent by the NIST/WeSpeaker
+    interpolation, minDCF normalised, both to 3 decimals, operating point p_target 0.01, c_miss 1, c_fa 1.
+    Thresholds sit between distinct scores only (--sweep tie-aware), so the numbers never depend on line
+    order; where tied scores make the per-trial sweep of WeSpeaker and Kaldi print a different number, a
+    warning on stderr (and "warnings" in --json) gives that number. With several --dcf, EER is printed once
+    per file, then one minDCF line per operating point.
 
     \b
     Examples:
@@ -75,20 +80,45 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
     reports = []
     for path in score_files:
-        scores = read_score_file(path)
-        require_finite(scores)
-        is_target = scores.labels
-        if trials is not None:
-            index = match_trials(scores, trials)
-            is_target = trials.is_target[index]
-        elif is_target is None:
-            raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)
-        reports.append(_measure(path, scores.values, is_target, definitions, dcfs, sweep, trials))
+        values, is_target = read_labelled_scores(path, trials)
+        report = _measure(path, values, is_target, definitions, dcfs, sweep, trials)
+        report["warnings"] = _tie_order_warnings(report, values, is_target, dcfs, sweep)
+        reports.append(report)
+    for report in reports:
+        for warning in report["warnings"]:
+            click.echo(f"sveval: warning: {os.path.basename(report['file'])}: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
     for report in reports:
         click.echo(_text(report, definitions, show_signature), nl=False)
+
+
+def _tie_order_warnings(report: dict, values, is_target, dcfs, sweep: str) -> list[str]:
+    """Where the per-trial sweep (Kaldi, WeSpeaker) would print another number than the default sweep.
+
+    Only the NIST EER and minDCF depend on the sweep; the numbers are compared as printed (3 decimals).
+    """
+    if sweep != "tie-aware":
+        return []
+    per_trial = m.summarize(values, is_target, ("nist",), dcfs, "per-trial")
+    warnings = []
+    if "eer" in report:
+        ours, theirs = f"{report['eer']:.3f}", f"{per_trial.eers[0].percent:.3f}"
+        if ours != theirs:
+            warnings.append(
+                f"tied scores: EER {ours} here; the per-trial sweep in file order (--sweep per-trial) "
+                f"prints {theirs}"
+            )
+    for ours_dcf, theirs_dcf in zip(report["dcf"], per_trial.dcfs):
+        ours, theirs = f"{ours_dcf['min_dcf']:.3f}", f"{theirs_dcf.min_dcf:.3f}"
+        if ours != theirs:
+            point = dcf_tag(theirs_dcf.p_target, theirs_dcf.c_miss, theirs_dcf.c_fa)
+            warnings.append(
+                f"tied scores: minDCF({point}) {ours} here; the per-trial sweep in file order "
+                f"(--sweep per-trial) prints {theirs}"
+            )
+    return warnings
 
 
 def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
@@ -105,7 +135,7 @@ def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
             "c_miss": d.c_miss,
             "c_fa": d.c_fa,
             "min_dcf": d.min_dcf,
-            "threshold": d.threshold,
+            "threshold": d.threshold if np.isfinite(d.threshold) else None,  # -inf: accept every trial
         }
         for d in summary.dcfs
     ]
@@ -119,7 +149,8 @@ def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
 
 
 def _text(report: dict, definitions, show_signature: bool) -> str:
-    out = []
+    """WeSpeaker's block (header, EER line(s), minDCF line), with one minDCF line per operating point."""
+    dcf_lines = []
     for dcf in report["dcf"]:
         block = ResultBlock(
             os.path.basename(report["file"]),
@@ -130,12 +161,12 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
             dcf["c_fa"],
         )
         header, eer_line, dcf_line = format_block(block).splitlines()
-        lines = [header]
-        if "nist" in definitions:
-            lines.append(eer_line)
-        lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
-        lines.append(dcf_line)
-        out.append("\n".join(lines) + "\n")
+        dcf_lines.append(dcf_line)
+    lines = [header]
+    if "nist" in definitions:
+        lines.append(eer_line)
+    lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
+    out = ["\n".join(lines + dcf_lines) + "\n"]
     if show_signature:
         out.append(f"signature: {report['signature']}\n")
     return "".join(out)

@@ -76,7 +76,7 @@ def det_plot_curve(
     p_target: float = 0.01,
     c_miss: float = 1.0,
     c_fa: float = 1.0,
-    sweep: str = "per-trial",
+    sweep: str = "tie-aware",
     tolerance: float = THIN_TOLERANCE,
 ) -> DetPlotCurve:
     """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`."""

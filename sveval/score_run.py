@@ -64,6 +64,13 @@ class ScoreOptions:
     c_miss: float = 1.0
     c_fa: float = 1.0
 
+    @property
+    def sweep(self) -> str:
+        """How tied scores are swept for EER/minDCF: one threshold per distinct score (order-free) by
+        default; numpy's unstable argsort order, as WeSpeaker's compute_metrics.py sorts, in wespeaker mode
+        (see sveval.metrics)."""
+        return "wespeaker" if self.compat == "wespeaker" else "tie-aware"
+
 
 @dataclass(frozen=True, eq=False)
 class MethodResult:
@@ -274,7 +281,7 @@ def score_lists(
                 # result files and results.json can then be recomputed from the score files
                 printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
                 metrics = m.evaluate(
-                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=_sweep(compat)
+                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=options.sweep
                 )
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
@@ -333,12 +340,6 @@ def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | f
     return scoring.mean_vector(cohort.embeddings.vectors, "exact" if dtype is np.float64 else "wespeaker")
 
 
-def _sweep(compat: str) -> str:
-    """Tied scores: file order (per-trial) by default; numpy's unstable argsort order, as WeSpeaker's
-    compute_metrics.py sorts, in wespeaker mode (see sveval.metrics)."""
-    return "wespeaker" if compat == "wespeaker" else "per-trial"
-
-
 def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts = {"score": method}
     if method == "asnorm":
@@ -352,5 +353,5 @@ def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts["trials"] = tag + (f"-dropped{dropped}" if dropped else "")
     parts["eer"] = "nist"
     parts["dcf"] = dcf_tag(options.p_target, options.c_miss, options.c_fa)
-    parts["sweep"] = _sweep(options.compat)
+    parts["sweep"] = options.sweep
     return make_signature(**parts)

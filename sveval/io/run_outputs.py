@@ -37,7 +37,7 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
     """
     out = Path(out_dir)
     opts = run.options
-    sweep = "wespeaker" if opts.compat == "wespeaker" else "per-trial"
+    sweep = opts.sweep
     singles, groups = [], []
     for lst in run.lists:
         is_target = lst.is_target

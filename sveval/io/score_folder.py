@@ -176,8 +176,8 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
         "precision": run.precision,
         "definitions": {
             "eer": "percent, NIST SRE / WeSpeaker interpolation, from the scores as printed in the score "
-            "file (5 decimals); tied scores in file order (exact) or in numpy argsort order as WeSpeaker "
-            "(wespeaker); see the signature's sweep",
+            "file (5 decimals); one threshold per distinct score, independent of line order (exact), or tied "
+            "scores in numpy argsort order as WeSpeaker (wespeaker); see the signature's sweep",
             "min_dcf": f"normalised, p_target {opts.p_target} c_miss {opts.c_miss} c_fa {opts.c_fa}",
             "normalised_score": "0.5*((s-mu_e)/sigma_e + (s-mu_t)/sigma_t), population std",
         },
