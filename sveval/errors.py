@@ -27,3 +27,9 @@ class ValidationFailed(SvevalError):
     """The input was readable but a check failed. Exit code 1."""
 
     exit_code = 1
+
+
+class Interrupted(SvevalError):
+    """Ctrl-C: the message says what was kept. Exit code 130 (128 + SIGINT), as shells report it."""
+
+    exit_code = 130

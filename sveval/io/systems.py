@@ -128,7 +128,7 @@ def load_system(
         fingerprints.update(_json_fingerprints(info))
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
     return System(
-        name=name or _system_name(contents.root),
+        name=name or system_name(contents.root),
         folder=str(folder),
         rows=tuple(sorted(rows.values(), key=_row_order)),
         provenance=provenance(info, contents, rows.values()),
@@ -145,7 +145,8 @@ def _row_order(row: Row):
     return (method_rank, row.top_n or 0, row.cohort or "", list_rank, row.trials)
 
 
-def _system_name(root: Path) -> str:
+def system_name(root: Path) -> str:
+    """A score folder's system name: its own name, or its parent's for a folder called `scores`."""
     root = root.resolve()
     return root.parent.name if root.name == "scores" else root.name
 
