@@ -23,6 +23,11 @@ class InputError(SvevalError):
         self.line = line
 
 
+class NotTheList(InputError):
+    """A file offered under a built-in list's name whose content is another list (counts or fingerprint
+    differ from the manifest). Always an input error, in every command: never "not checkable"."""
+
+
 class ValidationFailed(SvevalError):
     """The input was readable but a check failed. Exit code 1."""
 

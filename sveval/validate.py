@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
-from sveval.errors import InputError
+from sveval.errors import InputError, NotTheList
 from sveval.io.release import (
     ReleaseFolder,
     ResultEntry,
@@ -183,6 +183,8 @@ def _load_list(list_name: str, trials_dir) -> TrialList | InputError:
 def _resolve(list_name: str, lists) -> TrialList | Check:
     """The verified list, or a not-checkable Check saying why (each list is read once: they are large)."""
     found = lists[list_name].result()
+    if isinstance(found, NotTheList):  # a wrong file under a built-in name is bad input, not "not checkable"
+        raise found
     if isinstance(found, InputError):
         return Check("trials", NOT_CHECKABLE, "", str(found))
     return found

@@ -89,6 +89,8 @@ def test_bad_input(case, corpus, tmp_path, monkeypatch):
     if case.get("offline"):
         monkeypatch.setenv("SVEVAL_TRIALS_URL", "http://127.0.0.1:9/")  # the discard port: refused at once
     args = [a.replace("{in}", str(folder)).replace("{out}", str(out)) for a in case["args"]]
+    for key, value in case.get("env", {}).items():
+        monkeypatch.setenv(key, value.replace("{in}", str(folder)))
     before = _snapshot(folder)
     result = CliRunner().invoke(cli, args)
     output = result.output

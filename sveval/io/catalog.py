@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from sveval.errors import InputError
+from sveval.errors import InputError, NotTheList
 from sveval.io.atomic import write_bytes
 from sveval.io.trials import parse_trials, read_trials
 from sveval.types import TrialList
@@ -81,17 +81,18 @@ def locate(entry: BuiltinList) -> Location:
 
 
 def check_against_manifest(trials: TrialList, entry: BuiltinList) -> None:
-    """Refuse a file that claims to be `entry` but has other counts or another fingerprint."""
+    """Refuse a file that claims to be `entry` but has other counts or another fingerprint (NotTheList, an
+    InputError saying which counts were expected)."""
     found = (len(trials), trials.n_target, trials.n_nontarget)
     expected = (entry.trials, entry.target, entry.nontarget)
     if found != expected:
-        raise InputError(
+        raise NotTheList(
             f"this is not {entry.name}: {found[0]:,} trials ({found[1]:,} target / {found[2]:,} nontarget), "
             f"expected {expected[0]:,} ({expected[1]:,} / {expected[2]:,})",
             trials.source,
         )
     if entry.fingerprint and trials.fingerprint != entry.fingerprint:
-        raise InputError(
+        raise NotTheList(
             f"this is not {entry.name}: the counts match but the trials differ "
             f"(fingerprint {trials.fingerprint[:19]}…, expected {entry.fingerprint[:19]}…)",
             trials.source,

@@ -14,8 +14,9 @@ from pathlib import Path
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.errors import InputError
+from sveval.io.catalog import builtin
 from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
-from sveval.io.release import parse_score_name
+from sveval.io.release import ScoreName, custom_list_name, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
@@ -77,7 +78,11 @@ def load_system(
         if row is not None and counts is not None and genders is None and not bootstrap and not curves:
             # sveval's own folder: results.json, written with this score file, already holds what the table
             # needs; re-reading a 580k-line file for two counts would cost seconds per file
-            extra = {"n_target": counts[0], "n_nontarget": counts[1]}
+            extra = {
+                "n_target": counts[0],
+                "n_nontarget": counts[1],
+                "trials": list_identity(parsed, *counts),
+            }
             if image is not None:
                 extra["det_image"] = os.path.relpath(image, report_dir)
             rows[path.name] = replace(row, **extra)
@@ -105,8 +110,11 @@ def load_system(
                 cohort=parsed.cohort,
                 score_file=path.name,
             )
-        fingerprints.setdefault(parsed.trials, fingerprint(enroll, test, is_target))
-        extra = {"n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
+        fp = fingerprint(enroll, test, is_target)
+        n_target = int(is_target.sum())
+        identity = list_identity(parsed, n_target, len(is_target) - n_target, fp)
+        fingerprints.setdefault(identity, fp)
+        extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if genders is not None:
@@ -125,7 +133,8 @@ def load_system(
                 raise InputError(f"--bootstrap: {exc}", str(path)) from None
         rows[path.name] = replace(row, **extra)
     if info is not None:
-        fingerprints.update(_json_fingerprints(info))
+        recorded_fps = _json_fingerprints(info)
+        fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
     return System(
         name=name or system_name(contents.root),
@@ -136,6 +145,27 @@ def load_system(
         fingerprints=fingerprints,
         notes=tuple(notes),
     )
+
+
+def list_identity(parsed: ScoreName, n_target: int, n_nontarget: int, fp: str | None = None) -> str:
+    """The list a score file's numbers are shown under, known by content, never by file name alone.
+
+    The built-in name its file name points to (`list_test_hard2.txt.score` -> vox1_H_cleaned) only when the
+    file's trial counts (and fingerprint, where known on both sides) are that list's; otherwise the trial
+    file's own stem marked as custom (`list_test_hard2 (custom)`).
+    """
+    entry = builtin(parsed.trials)
+    if entry is None:
+        return parsed.trials
+    same_counts = (n_target + n_nontarget, n_target, n_nontarget) == (
+        entry.trials,
+        entry.target,
+        entry.nontarget,
+    )
+    same_fp = fp is None or entry.fingerprint is None or fp == entry.fingerprint
+    if same_counts and same_fp:
+        return parsed.trials
+    return custom_list_name(parsed.list_basename)
 
 
 def _row_order(row: Row):
@@ -170,6 +200,8 @@ def _json_fingerprints(info: dict) -> dict[str, str]:
             out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
             out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
             out.setdefault(str(entry.get("name")).removesuffix(".kaldi"), str(entry["fingerprint"]))
+            if not entry.get("builtin"):
+                out.setdefault(custom_list_name(str(entry.get("name"))), str(entry["fingerprint"]))
     return out
 
 
