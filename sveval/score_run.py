@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sveval import scoring
-from sveval.errors import InputError
+from sveval.errors import InputError, shown_id
 from sveval.io.score_folder import score_file_name
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import Embeddings, TrialList
@@ -171,7 +171,7 @@ def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
         if not allow_missing:
             raise InputError(
                 f"{(~kept).sum():,} trial(s) name {len(ids):,} utterance(s) without an embedding, e.g. "
-                f"{', '.join(missing[:5])} (--allow-missing drops those trials)",
+                f"{', '.join(map(shown_id, missing[:5]))} (--allow-missing drops those trials)",
                 trials.source,
             )
     return enroll, test, kept, missing

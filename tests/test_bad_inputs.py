@@ -42,7 +42,9 @@ def _make_binary_inputs(folder: Path, with_torch: bool) -> None:
         import torch
         from models_helpers import random_model, save_checkpoint, write_audio
 
-        torch.save({"module.backbone.conv.weight": torch.zeros(2, 2)}, folder / "foreign.pt")
+        # a real DF-ResNet60 whose every key carries a wrapper's prefix
+        state = {f"encoder.{k}": v for k, v in random_model().state_dict().items()}
+        torch.save(state, folder / "foreign.pt")
         save_checkpoint(random_model(), folder / "model_dir" / "avg_model.pt")
         write_audio(folder / "audio" / "u1.wav", 1.0, seed=1)
         (folder / "wav.scp").write_text("u1 audio/u1.wav\n")
@@ -103,6 +105,8 @@ def test_bad_input(case, corpus, tmp_path, monkeypatch):
         assert errors[0].startswith("sveval: error: ") or errors[0].startswith("Error: "), result.stderr
     for needle in case["expect"]:
         assert needle.replace("{in}", str(folder)) in output, output
+    for needle in case.get("absent", []):
+        assert needle not in output, output
     assert _snapshot(folder) == before, "the command changed its input folder"
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("out*/**/*") if p.is_file())
     left += sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("out*") if p.is_file())

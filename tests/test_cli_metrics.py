@@ -296,3 +296,12 @@ def test_one_class_is_an_input_error(tmp_path, label):
         f"sveval: error: {path}: no {other} trials among its 2 trial(s); EER and minDCF need both target "
         "and nontarget trials"
     )
+
+
+def test_invisible_characters_in_ids_are_escaped_in_messages(tmp_path):
+    # "a" and "a<zero-width space>" look the same when printed; the message must show the difference
+    trials = write(tmp_path / "t.kaldi", "a b target\nc d nontarget\n")
+    path = write(tmp_path / "s.score", "a\u200b b 0.9 target\nc d 0.1 nontarget\n")
+    code, _, err = run_with_stderr(path, "--trials", trials)
+    assert code == 2
+    assert "not in t.kaldi, e.g. line 1: a\\u200b b" in err and "not scored, e.g. a b" in err

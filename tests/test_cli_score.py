@@ -151,6 +151,12 @@ def test_missing_utterances(exp, tmp_path):
     assert code == 0 and "dropped 1 trial(s) of extra.kaldi" in text
     entry = read_results_json(exp / "exp" / "scores")["lists"][0]
     assert entry["n_dropped"] == 1 and entry["missing_utterances"] == ["id19999/v/00000.wav"]
+    # the report's results table marks numbers computed on fewer trials than the list has
+    m = read_result_file(exp / "exp" / "scores" / "vox1_cos_result")[0]
+    assert (
+        f"| {m.eer_percent:.3f} (1 dropped) | {m.min_dcf:.3f} |"
+        in (exp / "exp" / "scores" / "report.md").read_text()
+    )
 
 
 def test_bad_input_exits_2_before_any_work(exp, tmp_path):
@@ -211,3 +217,78 @@ def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
         assert sf.values[i] == float(f"{np.dot(unit[sf.enroll[i]], unit[sf.test[i]]):.5f}")
     doc = read_results_json(out)
     assert doc["lists"][0]["builtin"] == "vox1_O_cleaned" and doc["eval"]["scored_utterances"] == 4708
+
+
+def test_a_list_is_known_by_its_content_not_its_file_name(exp, tmp_path):
+    # a small list saved under the Vox1-H source file name is no Vox1-H: its own stem, marked custom
+    fake = tmp_path / "list_test_hard2.txt"
+    fake.write_text((exp / "mine.kaldi").read_text())
+    code, out = run("--exp-dir", exp / "exp", "--trials", fake, "--norm", "cos")
+    assert code == 0, out
+    report = (exp / "exp" / "scores" / "report.md").read_text()
+    assert "Vox1-H" not in report and "vox1_H_cleaned" not in report
+    assert "list_test_hard2 (custom) EER" in report  # results table
+    assert "| list_test_hard2 (custom) |" in report  # trials table
+    code = CliRunner().invoke(cli, ["report", str(exp / "exp" / "scores"), "--out", str(tmp_path / "r.md")])
+    assert code.exit_code == 0 and "Vox1-H" not in (tmp_path / "r.md").read_text()
+
+
+def _folder_bytes(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_ctrl_c_during_a_rerun_keeps_the_previous_run(exp, monkeypatch):
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
+    assert run(*args)[0] == 0
+    scores = exp / "exp" / "scores"
+    before = _folder_bytes(scores)
+    import sveval.io.run_outputs as run_outputs
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    # the new score and result files are written by then; the interrupt comes while the report is made
+    monkeypatch.setattr(run_outputs, "finish_score_folder", interrupted)
+    trials = exp / "mine.kaldi"
+    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))  # another list, same name
+    result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
+    assert result.exit_code == 130
+    assert result.stderr == f"sveval: interrupted: {scores} is as the previous run left it\n"
+    assert _folder_bytes(scores) == before
+    assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
+
+
+def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
+    import sveval.io.run_outputs as run_outputs
+
+    monkeypatch.setattr(
+        run_outputs, "finish_score_folder", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
+    out = tmp_path / "new"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "--quiet",
+            "--exp-dir",
+            str(exp / "exp"),
+            "--trials",
+            str(exp / "mine.kaldi"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 130 and f"nothing written ({out} removed)" in result.stderr
+    assert not out.exists()
+
+
+def test_a_rerun_with_another_list_keeps_the_first_lists_files(exp, tmp_path):
+    other = tmp_path / "other.kaldi"
+    other.write_text("".join((exp / "mine.kaldi").read_text().splitlines(keepends=True)[:40]))
+    base = ("--exp-dir", exp / "exp", "--norm", "cos", "--no-plots")
+    assert run(*base, "--trials", exp / "mine.kaldi")[0] == 0
+    assert run(*base, "--trials", other)[0] == 0
+    scores = exp / "exp" / "scores"
+    assert {"mine.kaldi.score", "other.kaldi.score"} <= {p.name for p in scores.iterdir()}
+    report = (scores / "report.md").read_text()
+    assert "mine EER" in report and "other EER" in report

@@ -131,11 +131,13 @@ def _with_builtin(trials: TrialList, name: str | None) -> TrialList:
     return replace(trials, builtin=name)
 
 
-def missing_message(entry: BuiltinList) -> str:
+def missing_message(entry: BuiltinList, suggest_fetch: bool = True) -> str:
+    """Where to put the file by hand (and, unless a download just failed, that `trials fetch` can get it)."""
+    fetch = f", run `sveval trials fetch {entry.name}`" if suggest_fetch else ""
+    url = f"{base_url().rstrip('/')}/{entry.source}"
     return (
-        f"put {entry.source} (or {entry.kaldi_name}) into "
-        f"$SVEVAL_TRIALS_DIR or {cache_dir()}, run `sveval trials fetch {entry.name}`, "
-        "or pass the file's path instead of the name"
+        f"put {entry.source} (from {url}, or WeSpeaker's {entry.kaldi_name}) "
+        f"into $SVEVAL_TRIALS_DIR or {cache_dir()}{fetch}, or pass the file's path instead of the name"
     )
 
 
@@ -148,7 +150,9 @@ def fetch(
         data = _download(url, timeout, progress)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(f"cannot download {url} ({reason}); {missing_message(entry)}", entry.name) from exc
+        raise InputError(
+            f"cannot download {url} ({reason}); {missing_message(entry, suggest_fetch=False)}", entry.name
+        ) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -45,6 +45,7 @@ def load_system(
     info = read_results_json(contents.results_json) if contents.results_json else None
     rows: dict[str, Row] = {}
     recorded = _recorded_counts(info) if info is not None else {}
+    dropped = _recorded_dropped(info) if info is not None else {}
     for result_name, blocks in read_results(contents).items():
         for block in blocks:
             parsed = parse_score_name(block.score_file)
@@ -85,7 +86,7 @@ def load_system(
             }
             if image is not None:
                 extra["det_image"] = os.path.relpath(image, report_dir)
-            rows[path.name] = replace(row, **extra)
+            rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
             continue
         scores = read_score_file(path)  # a malformed file is an error, never skipped
         require_finite(scores)
@@ -131,7 +132,7 @@ def load_system(
                 )
             except ValueError as exc:
                 raise InputError(f"--bootstrap: {exc}", str(path)) from None
-        rows[path.name] = replace(row, **extra)
+        rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
     if info is not None:
         recorded_fps = _json_fingerprints(info)
         fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
@@ -189,6 +190,17 @@ def _recorded_counts(info: dict) -> dict[str, tuple[int, int]]:
         for method in (methods or {}).values():
             if isinstance(method, dict) and {"score_file", "n_target", "n_nontarget"} <= method.keys():
                 out[str(method["score_file"])] = (int(method["n_target"]), int(method["n_nontarget"]))
+    return out
+
+
+def _recorded_dropped(info: dict) -> dict[str, int]:
+    """Score file -> trials of its list dropped by --allow-missing, as results.json records them."""
+    out = {}
+    for entry in info.get("lists") or []:
+        if isinstance(entry, dict) and entry.get("n_dropped"):
+            for method in (entry.get("methods") or {}).values():
+                if isinstance(method, dict) and "score_file" in method:
+                    out[str(method["score_file"])] = int(entry["n_dropped"])
     return out
 
 

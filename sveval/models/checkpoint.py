@@ -10,6 +10,7 @@ Training-only keys (`projection.*`, the classifier head, and the margin/loss mod
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,31 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
+# First components of a Gemini DF-ResNet state dict's keys (release layout already mapped to WeSpeaker's).
+_MODEL_PREFIXES = ("downsample_layers.", "stages.", "seg_1.", "pool.")
+
+
+def _refuse_foreign_keys(state: dict, checkpoint: Path) -> None:
+    """No key is a DF-ResNet key (e.g. all carry a wrapper's prefix): name the keys and their common prefix,
+    with or without --arch, instead of failing on the architecture."""
+    if not state or any(k.startswith(_MODEL_PREFIXES) for k in state):
+        return
+    keys = sorted(state)
+    prefix = os.path.commonprefix(keys)
+    prefix = prefix[: prefix.rfind(".") + 1]  # whole dotted components only
+    shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    hint = (
+        f"every key starts with {prefix!r}: strip that prefix from the state dict's keys"
+        if prefix
+        else "no common prefix"
+    )
+    raise InputError(
+        f"checkpoint has no Gemini DF-ResNet keys (downsample_layers.*, stages.*, seg_1.* or embedding.*); "
+        f"unexpected keys: {shown}; {hint}",
+        str(checkpoint),
+    )
+
+
 def _depth_name(depths: tuple[int, ...]) -> str:
     for name, spec in ARCHS.items():
         if spec.depths == depths:
@@ -149,6 +175,7 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
     if fbank.num_mel_bins != feat_dim:
         raise InputError(f"config: fbank num_mel_bins {fbank.num_mel_bins} != model feat_dim {feat_dim}")
 
+    _refuse_foreign_keys(state, checkpoint)
     found_depths = depths_from_keys(state)
     if arch is not None:
         name, source = canonical_arch(arch), "--arch"
