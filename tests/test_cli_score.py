@@ -292,3 +292,22 @@ def test_a_rerun_with_another_list_keeps_the_first_lists_files(exp, tmp_path):
     assert {"mine.kaldi.score", "other.kaldi.score"} <= {p.name for p in scores.iterdir()}
     report = (scores / "report.md").read_text()
     assert "mine EER" in report and "other EER" in report
+
+
+def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):
+    # the README's loop, on this fixture: `res.metrics.eer_percent` to 3 decimals is the CLI's EER
+    from sveval.io.catalog import load_trials
+    from sveval.io.embeddings import read_embeddings, speakers_from_ids
+    from sveval.score_run import Cohort, ScoreOptions, score_lists
+
+    evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1"))
+    cohort_emb = read_embeddings(str(exp / "exp" / "embeddings" / "vox2_dev"))
+    cohort = Cohort("vox2_dev", cohort_emb, speakers_from_ids(cohort_emb.ids, "vox2_dev"))
+    run_ = score_lists(evaluation, [load_trials(exp / "mine.kaldi")], ScoreOptions(top_n=10), cohort=cohort)
+    printed = {res.score_file: f"{res.metrics.eer_percent:.3f}" for lst in run_.lists for res in lst.methods}
+    assert all(0 < res.metrics.eer < 1 for lst in run_.lists for res in lst.methods)  # fractions
+    code, _ = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10, "--no-plots")
+    assert code == 0
+    for score_file, eer_text in printed.items():
+        result = CliRunner().invoke(cli, ["metrics", str(exp / "exp" / "scores" / score_file)])
+        assert f"EER = {eer_text}\n" in result.stdout
