@@ -81,8 +81,14 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
     reports = []
     for path in score_files:
         values, is_target = read_labelled_scores(path, trials)
-        report = _measure(path, values, is_target, definitions, dcfs, sweep, trials)
-        report["warnings"] = _tie_order_warnings(report, values, is_target, dcfs, sweep)
+        summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+        report = _measure(path, summary, dcfs, sweep, trials)
+        report["warnings"] = []
+        if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
+            nist = [e.value for e in summary.eers if e.definition == "nist"]
+            report["warnings"] = list(
+                m.tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
+            )
         reports.append(report)
     for report in reports:
         for warning in report["warnings"]:
@@ -94,35 +100,8 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         click.echo(_text(report, definitions, show_signature), nl=False)
 
 
-def _tie_order_warnings(report: dict, values, is_target, dcfs, sweep: str) -> list[str]:
-    """Where the per-trial sweep (Kaldi, WeSpeaker) would print another number than the default sweep.
-
-    Only the NIST EER and minDCF depend on the sweep; the numbers are compared as printed (3 decimals).
-    """
-    if sweep != "tie-aware":
-        return []
-    per_trial = m.summarize(values, is_target, ("nist",), dcfs, "per-trial")
-    warnings = []
-    if "eer" in report:
-        ours, theirs = f"{report['eer']:.3f}", f"{per_trial.eers[0].percent:.3f}"
-        if ours != theirs:
-            warnings.append(
-                f"tied scores: EER {ours} here; the per-trial sweep in file order (--sweep per-trial) "
-                f"prints {theirs}"
-            )
-    for ours_dcf, theirs_dcf in zip(report["dcf"], per_trial.dcfs):
-        ours, theirs = f"{ours_dcf['min_dcf']:.3f}", f"{theirs_dcf.min_dcf:.3f}"
-        if ours != theirs:
-            point = dcf_tag(theirs_dcf.p_target, theirs_dcf.c_miss, theirs_dcf.c_fa)
-            warnings.append(
-                f"tied scores: minDCF({point}) {ours} here; the per-trial sweep in file order "
-                f"(--sweep per-trial) prints {theirs}"
-            )
-    return warnings
-
-
-def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
-    summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+def _measure(path, summary, dcfs, sweep, trials) -> dict:
+    definitions = tuple(e.definition for e in summary.eers)
     report = {"file": path, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
     for eer in summary.eers:
         key = "eer" if eer.definition == "nist" else f"eer_{eer.definition}"

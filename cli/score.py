@@ -255,6 +255,9 @@ def _run(
             )
     for note in run.notes:
         click.echo(f"sveval: note: {note}", err=True)
+    for res in (res for lst in run.lists for res in lst.methods):
+        for warning in res.warnings:
+            click.echo(f"sveval: warning: {res.score_file}: {warning}", err=True)
     command_line = shlex.join(["sveval", *sys.argv[1:]])
     # the new run is written aside and swapped in at the end: an error or Ctrl-C leaves `out` as it was
     with staged_folder(out) as stage:

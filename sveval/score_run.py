@@ -80,7 +80,7 @@ class MethodResult:
     norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
     `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
     metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
-    modes), or None for unlabelled lists.
+    modes), or None for unlabelled lists; warnings: `sveval.metrics.tie_order_warnings` of those numbers.
     """
 
     method: str
@@ -90,6 +90,7 @@ class MethodResult:
     cohort_mean: np.ndarray | None
     metrics: object | None
     signature: str
+    warnings: tuple[str, ...] = ()  # where the per-trial sweep (Kaldi, WeSpeaker) would print otherwise
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +276,7 @@ def score_lists(
                 if compat == "wespeaker":
                     values = scoring.round_half_even_decimal(values, 5)
                 utterance_norms, cohort_mean = norms, s.mean
-            metrics = None
+            metrics, warnings = None, ()
             if labels is not None and labels.any() and (~labels).any():
                 # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
                 # result files and results.json can then be recomputed from the score files
@@ -283,6 +284,9 @@ def score_lists(
                 metrics = m.evaluate(
                     printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=options.sweep
                 )
+                if options.sweep == "tie-aware":
+                    dcf = m.Dcf(metrics.p_target, metrics.c_miss, metrics.c_fa, metrics.min_dcf, 0.0)
+                    warnings = m.tie_order_warnings(printed, labels, metrics.eer, (dcf,))
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(
@@ -293,6 +297,7 @@ def score_lists(
                     cohort_mean,
                     metrics,
                     _signature(method, trials, kept, cohort, n_speakers, options),
+                    warnings,
                 )
             )
         results.append(ListResult(trials, kept, missing, tuple(per_method), e, t))

@@ -311,3 +311,26 @@ def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):
     for score_file, eer_text in printed.items():
         result = CliRunner().invoke(cli, ["metrics", str(exp / "exp" / "scores" / score_file)])
         assert f"EER = {eer_text}\n" in result.stdout
+
+
+def test_tied_scores_warn_where_the_per_trial_rule_prints_otherwise(tmp_path):
+    # identical embeddings: every trial scores 1.00000, a constant system. Default: EER 50 %, minDCF 1, in
+    # any order; WeSpeaker's per-trial rule would print 100 % with the targets listed first.
+    ids = [f"spk{i}/u" for i in range(8)]
+    np.savez(tmp_path / "emb.npz", ids=np.array(ids), vectors=np.tile([1.0, 0.0, 0.0], (8, 1)))
+    lines = [f"{ids[i]} {ids[i + 1]} target\n" for i in range(0, 8, 2)]
+    lines += [f"{ids[i]} {ids[i + 3]} nontarget\n" for i in range(0, 4)]
+    (tmp_path / "t.kaldi").write_text("".join(lines))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["score", "--quiet", "--embeddings", str(tmp_path / "emb.npz"), "--trials", str(tmp_path / "t.kaldi")]
+        + ["--mean", "none", "--no-plots", "--eval-name", "vox1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    block = read_result_file(out / "vox1_cos_result")[0]
+    assert (f"{block.eer_percent:.3f}", f"{block.min_dcf:.3f}") == ("50.000", "1.000")
+    warning = "t.kaldi.score: tied scores: EER 50.000 here; the per-trial sweep in file order"
+    assert f"sveval: warning: {warning} (--sweep per-trial) prints 100.000" in result.stderr
+    entry = read_results_json(out)["lists"][0]["methods"]["cos"]
+    assert entry["warnings"] and "prints 100.000" in entry["warnings"][0]
