@@ -305,3 +305,15 @@ def test_invisible_characters_in_ids_are_escaped_in_messages(tmp_path):
     code, _, err = run_with_stderr(path, "--trials", trials)
     assert code == 2
     assert "not in t.kaldi, e.g. line 1: a\\u200b b" in err and "not scored, e.g. a b" in err
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch):
+    import sveval.cli.metrics as metrics_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(metrics_cli, "read_labelled_scores", interrupted)
+    path = write(tmp_path / "s.score", "a b 0.9 target\nc d 0.1 nontarget\n")
+    code, out, err = run_with_stderr(path)
+    assert (code, out, err) == (130, "", "sveval: interrupted\n")
