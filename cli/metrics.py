@@ -92,7 +92,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         reports.append(report)
     for report in reports:
         for warning in report["warnings"]:
-            click.echo(f"sveval: warning: {os.path.basename(report['file'])}: {warning}", err=True)
+            click.echo(f"sveval: warning: {report['file']}: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
