@@ -43,7 +43,8 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
     from sveval.io.catalog import load_trials
     from sveval.io.figures import figure_format, write_det_plot
     from sveval.io.folders import read_labelled_scores
-    from sveval.metrics import Dcf, tie_order_warnings
+    from sveval.metrics import Dcf
+    from sveval.metrics_ties import tie_order_warnings
     from sveval.plot import det_plot_curve
 
     if not 0 < p_target < 1:

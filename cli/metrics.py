@@ -13,6 +13,7 @@ from sveval.errors import InputError
 from sveval.io.catalog import load_trials
 from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
+from sveval.metrics_ties import tie_order_warnings
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
@@ -87,7 +88,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
             nist = [e.value for e in summary.eers if e.definition == "nist"]
             report["warnings"] = list(
-                m.tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
+                tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
             )
         reports.append(report)
     for report in reports:

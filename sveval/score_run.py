@@ -80,7 +80,7 @@ class MethodResult:
     norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
     `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
     metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
-    modes), or None for unlabelled lists; warnings: `sveval.metrics.tie_order_warnings` of those numbers.
+    modes), or None for unlabelled lists; warnings: `sveval.metrics_ties.tie_order_warnings` of those numbers.
     """
 
     method: str
@@ -187,6 +187,7 @@ def score_lists(
 ) -> ScoringRun:
     """Score every list with every method of `options`; see the module docstring."""
     from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
+    from sveval.metrics_ties import tie_order_warnings  # noqa: PLC0415
 
     compat = options.compat
     methods = resolve_methods(options.methods, cohort is not None)
@@ -286,7 +287,7 @@ def score_lists(
                 )
                 if options.sweep == "tie-aware":
                     dcf = m.Dcf(metrics.p_target, metrics.c_miss, metrics.c_fa, metrics.min_dcf, 0.0)
-                    warnings = m.tie_order_warnings(printed, labels, metrics.eer, (dcf,))
+                    warnings = tie_order_warnings(printed, labels, metrics.eer, (dcf,))
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(

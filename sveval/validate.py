@@ -291,7 +291,7 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
 def _tie_order_blame(item: _Scored, entry: ResultEntry, stable: tuple[str, str]) -> str:
     """Blame the order of tied trials only when every differing printed number lies within the range the
     per-trial sweep takes over all orders of tied trials (so some order does print it)."""
-    from sveval.metrics import tie_order_range
+    from sveval.metrics_ties import tie_order_range
 
     block = entry.block
     low, high = tie_order_range(item.values, item.is_target, block.p_target, block.c_miss, block.c_fa)

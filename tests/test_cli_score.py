@@ -274,11 +274,14 @@ def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
             str(exp / "exp"),
             "--trials",
             str(exp / "mine.kaldi"),
+            "--norm",
+            "cos",
             "--out",
             str(out),
         ],
     )
-    assert result.exit_code == 130 and f"nothing written ({out} removed)" in result.stderr
+    assert result.exit_code == 130, result.stderr
+    assert f"nothing written ({out} removed)" in result.stderr
     assert not out.exists()
 
 
