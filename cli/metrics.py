@@ -73,6 +73,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
       sveval metrics exp/scores/vox1_O_cleaned.kaldi.score
       sveval metrics scores/*.score --trials vox1_O_cleaned --eer all --dcf 0.01 --dcf 0.05
       sveval metrics my.score --json
+      sveval metrics my.score --sweep per-trial      # Kaldi's / WeSpeaker's rule, ties in file order
     """
     dcfs = dcfs or ((0.01, 1.0, 1.0),)
     definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
