@@ -198,6 +198,14 @@ def read_record(folder: Path) -> dict | None:
         raise InputError(f"cannot read the download record: {exc}", str(path)) from exc
 
 
+def discard(path: Path) -> None:
+    """Remove a staging folder or a download that must not be kept (nothing if it is not there)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def install(staging: Path, target: Path) -> None:
     """Move a verified staging folder into place (replacing an older copy) with one rename."""
     if target.exists():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 from pathlib import Path
 
 from sveval.errors import InputError
@@ -92,7 +91,7 @@ def fetch(
             f"cannot download {entry.file_name} ({exc}); {missing_message(entry)}", entry.name
         ) from exc
     staging = target.with_name(f".{target.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    model_cache.discard(staging)
     try:
         model_cache.unpack(got.path, entry.file_name, staging)
         if not (staging / entry.installed).is_file():
@@ -111,13 +110,13 @@ def fetch(
         }
         model_cache.write_record(staging, record)
     except InputError:
-        got.path.unlink(missing_ok=True)  # a corrupted file is never kept, not even for resuming
+        model_cache.discard(got.path)  # a corrupted file is never kept, not even for resuming
         raise
     finally:
         if staging.exists() and not (staging / model_cache.RECORD_NAME).exists():
-            shutil.rmtree(staging, ignore_errors=True)
+            model_cache.discard(staging)
     model_cache.install(staging, target)
-    got.path.unlink(missing_ok=True)
+    model_cache.discard(got.path)
     return installed_path(entry)
 
 
