@@ -178,3 +178,30 @@ def test_cli_export_then_extract_with_the_onnx_file(tmp_path, gemini):
     np.save(bad_mean, np.zeros(3, np.float32))
     refused = runner.invoke(cli, args + ["--mean-vec", str(bad_mean)])
     assert refused.exit_code == 2 and "expected (256,)" in refused.output
+
+
+def test_cli_score_with_an_onnx_model_records_its_sha256(tmp_path):
+    """`score --model x.onnx`: cosine scores of the graph's embeddings, provenance in results.json."""
+    weight = np.random.default_rng(3).normal(size=(80, 8))
+    graph = mean_pool_graph(tmp_path / "pool.onnx", weight)
+    write_corpus(tmp_path / "wav", [8000, 9000, 10000, 11000])  # speakers id0, id1, id2, id0
+    utts = [u.utt for u in list_wav_dir(tmp_path / "wav")]
+    pairs = [(a, b) for i, a in enumerate(utts) for b in utts[i + 1 :]]
+    trials = tmp_path / "mine.kaldi"
+    trials.write_text("".join(f"{a} {b} {'target' if a[:3] == b[:3] else 'nontarget'}\n" for a, b in pairs))
+    args = ["score", "--model", str(graph), "--wav-dir", str(tmp_path / "wav"), "--trials", str(trials)]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, [*args, "--mean", "none", "--out", str(out), "--device", "cpu", "--num-workers", "0", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    fbank = Fbank()
+    emb = {u.utt: fbank(torch.from_numpy(read_audio(u.path).samples)[None])[0].numpy().mean(0) @ weight
+           for u in list_wav_dir(tmp_path / "wav")}  # fmt: skip
+    for line in (out / "mine.kaldi.score").read_text().splitlines():
+        a, b, score, _ = line.split()
+        assert float(score) == pytest.approx(cosines(emb[a][None], emb[b][None])[0], abs=2e-5)
+    model = json.loads(next(out.rglob("results.json")).read_text())["model"]
+    assert (
+        model["weights_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest() and model["arch"] == "onnx"
+    )
