@@ -117,7 +117,8 @@ def _fetch(url: str, part: Path, progress: bool, timeout: float) -> int | None:
     with response:
         length = response.headers.get("Content-Length")
         if response.status == 206:
-            total = int(response.headers.get("Content-Range", "*/").rsplit("/", 1)[-1] or 0) or None
+            announced = response.headers.get("Content-Range", "").rsplit("/", 1)[-1]
+            total = int(announced) if announced.isdigit() else None  # `bytes a-b/*`: size unknown
             mode = "ab"
         else:  # the server ignored the Range header: the whole file again
             total, have, mode = (int(length) if length else None), 0, "wb"
