@@ -1,4 +1,5 @@
-"""`sveval extract`: Gemini DF-ResNet embeddings of audio files into a Kaldi ark/scp folder."""
+"""`sveval extract`: embeddings of audio files (Gemini DF-ResNet checkpoint or ONNX model) into a Kaldi
+ark/scp folder."""
 
 from __future__ import annotations
 
@@ -82,11 +83,14 @@ def command(
     quiet,
     as_json,
 ):
-    """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint.
+    """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint or an ONNX model.
 
     Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). Utterances are sorted by
     length and batched with neighbours; padding is masked inside the network, so every embedding equals
     batch-1 inference. Resumable: ids already in OUT are skipped, an interrupted run continues.
+
+    --model also takes an .onnx file in WeSpeaker's runtime contract (any architecture; run by onnxruntime,
+    CUDA provider when present; batches of equal frame counts only) or a published name (sveval models).
 
     Front-end: Kaldi fbank (80 mel bins, 25/10 ms, Hamming, dither 0, int16 scale) + mean normalisation.
     Audio at other rates is resampled to 16 kHz and multi-channel audio uses its first channel (both

@@ -85,6 +85,12 @@ def fetch_command(names, url, force, as_json):
     download records them and later downloads must match); the architecture is verified by loading
     (state-dict keys and parameter count, or the ONNX contract). Google Drive files cannot be downloaded
     by sveval: the message says which file to put where. $SVEVAL_MODELS_URL sets a mirror like --base-url.
+
+    \b
+    Examples:
+      sveval models fetch wespeaker-gemini-dfresnet114-lm-onnx
+      sveval models fetch wespeaker-gemini-dfresnet114-lm --base-url http://mirror.local/wespeaker
+      sveval models fetch gemini-dfresnet114      # says which Google Drive file to put where
     """
     from sveval.errors import InputError
     from sveval.models import require_torch
