@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +210,36 @@ def test_cli_score_with_an_onnx_model_records_its_sha256(tmp_path):
     assert (
         model["weights_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest() and model["arch"] == "onnx"
     )
+
+
+def test_torchrun_two_ranks_equal_one_process(tmp_path):
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("no gloo backend")
+    sveval = shutil.which("sveval", path=str(Path(sys.executable).parent)) or shutil.which("sveval")
+    if sveval is None:
+        pytest.skip("sveval console script not found")
+    graph = mean_pool_graph(tmp_path / "pool.onnx", np.random.default_rng(5).normal(size=(80, 8)))
+    write_corpus(tmp_path / "wav", LENGTHS)
+    single = extract_to_dir(
+        load_onnx(graph), list_wav_dir(tmp_path / "wav"), tmp_path / "one", progress=False
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", sveval]
+    command += [
+        "extract",
+        "--model",
+        str(graph),
+        "--wav-dir",
+        str(tmp_path / "wav"),
+        "--out",
+        str(tmp_path / "two"),
+    ]
+    command += ["--device", "cpu", "--num-workers", "0", "--quiet", "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert '"extracted": 6' in run.stdout  # rank 0 reports the total of both ranks
+    parts = sorted(p.name for p in (tmp_path / "two").glob("*.ark"))
+    assert parts == ["xvector.rank0000-of-0002.ark", "xvector.rank0001-of-0002.ark"]
+    one, two = read_embeddings(single.scp), read_embeddings(tmp_path / "two" / "xvector.scp")
+    assert list(one.ids) == list(two.ids)
+    np.testing.assert_allclose(two.vectors, one.vectors, atol=1e-6, rtol=0)
