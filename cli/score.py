@@ -131,8 +131,9 @@ def command(
     from sveval.io import embeddings as emb_io  # noqa: PLC0415
     from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
     from sveval.io.catalog import load_trials  # noqa: PLC0415
+    from sveval.io.lock import folder_lock  # noqa: PLC0415
     from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-    from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
+    from sveval.score_run import Cohort, ScoreOptions, resolve_methods, score_lists  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
     if exp_dir:
@@ -148,7 +149,12 @@ def command(
     if cohort_utt2spk and not (cohort_path or model_source.cohort_audio):
         raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
     methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
+    resolved = resolve_methods(methods, bool(cohort_path or model_source.cohort_audio))  # before any work
+    if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
+        raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = check_writable_dir(out_dir)
+    # One writer per score folder, held until the command ends (released by click's context teardown).
+    click.get_current_context().call_on_close(folder_lock(out).acquire().release)
     progress = not quiet
 
     trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
@@ -164,6 +170,7 @@ def command(
             cohort_utt2spk=cohort_utt2spk,
             allow_missing=allow_missing,
             progress=progress,
+            asnorm_top_n=top_n if "asnorm" in resolved else None,
         )
     else:
         sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)

@@ -103,8 +103,10 @@ def _depth_name(depths: tuple[int, ...]) -> str:
     return "an unknown Gemini DF-ResNet"
 
 
-def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
-    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong."""
+def load_model(path: str | Path, arch: str | None = None, arch_from: str = "--arch") -> LoadedModel:
+    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong.
+
+    `arch_from` names where an explicit `arch` came from, for messages (e.g. "config.yaml" for validate)."""
     path = Path(path)
     config: dict = {}
     if path.is_dir():
@@ -140,7 +142,14 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
         raise InputError(
             f"pooling {model_args['pooling_func']!r} is not supported (only TSTP)", str(checkpoint)
         )
-    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
+    dataset_args = config.get("dataset_args") or {}
+    rate = dataset_args.get("resample_rate", 16000)
+    if rate != 16000:  # the front-end and audio decoding work at 16 kHz only: refuse rather than ignore
+        raise InputError(
+            f"config.yaml dataset_args.resample_rate is {rate}; sveval extracts at 16000 Hz only",
+            str(checkpoint),
+        )
+    fbank_args = dataset_args.get("fbank_args") or {}
     fbank = FbankConfig(
         num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
         frame_length_ms=float(fbank_args.get("frame_length", 25)),
@@ -151,7 +160,7 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
 
     found_depths = depths_from_keys(state)
     if arch is not None:
-        name, source = canonical_arch(arch), "--arch"
+        name, source = canonical_arch(arch, arch_from), arch_from
     elif config.get("model"):
         name, source = canonical_arch(str(config["model"]), "config.yaml model"), "config.yaml"
     else:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from sveval.errors import InputError
-from sveval.io import ark
+from sveval.io import ark, lock
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import parallel
+from sveval.models import extract_guard, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
@@ -54,6 +54,9 @@ class ExtractResult:
     device: str
     precision: str
     part: str
+    changed: tuple[str, ...] = ()  # ids extracted again: their audio's path, size or mtime had changed
+    silent: tuple[str, ...] = ()  # ids whose audio is all zeros (embedded, but meaningless)
+    notes: tuple[str, ...] = ()  # e.g. a stale lock taken over
 
     @property
     def utt_per_second(self) -> float:
@@ -61,7 +64,17 @@ class ExtractResult:
 
     def warnings(self) -> list[str]:
         """What a person should hear about this run: resampled, multi-channel and skipped files."""
-        lines = []
+        lines = list(self.notes)
+        if self.changed:
+            lines.append(
+                f"{len(self.changed)} utterances were extracted again because their audio changed (path, "
+                f"size or modification time differ from the record), e.g. {', '.join(self.changed[:3])}"
+            )
+        if self.silent:
+            lines.append(
+                f"{len(self.silent)} files are digital silence (all samples zero); their embeddings carry no "
+                f"speaker information: {', '.join(self.silent[:3])}"
+            )
         if self.resampled:
             lines.append(f"{self.resampled} files were not 16 kHz and were resampled to 16 kHz")
         if self.multichannel:
@@ -128,15 +141,19 @@ class BatchAudio(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict:
-        ids, signals, errors, resampled, multichannel = [], [], [], 0, 0
+        ids, sources, signals, errors, silent, resampled, multichannel = [], [], [], [], [], 0, 0
         for utt in self.batches[index]:
+            source = ark.source_of(utt.path)  # stat before decoding: the record names what was decoded
             try:
                 audio = read_audio(utt.path)
             except InputError as exc:
                 errors.append((utt.utt, utt.path, str(exc)))
                 continue
             ids.append(utt.utt)
+            sources.append(source)
             signals.append(audio.samples)
+            if not audio.samples.any():
+                silent.append(utt.utt)
             resampled += audio.resampled_from is not None
             multichannel += audio.channels > 1
         lengths = torch.tensor([len(s) for s in signals], dtype=torch.long)
@@ -145,6 +162,8 @@ class BatchAudio(torch.utils.data.Dataset):
             waves[row, : len(signal)] = torch.from_numpy(signal)
         return {
             "ids": ids,
+            "sources": sources,
+            "silent": silent,
             "waves": waves,
             "lengths": lengths,
             "errors": errors,
@@ -240,19 +259,54 @@ def extract_to_dir(
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not 0 <= max_padding < 1:
         raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
+    # Checks that need no audio and no lock come first: ids that cannot be scp keys.
+    invalid = [
+        Skipped(
+            u.utt, u.path, f"utterance id {u.utt!r} is empty or contains whitespace (not a valid scp key)"
+        )
+        for u in utts
+        if not ark.valid_id(u.utt)
+    ]
+    _fail_or_skip(invalid, skip_bad)
     parallel.init_process_group(worker, torch.device(device).type)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    part = ark.part_name(worker.kind, worker.index, worker.count)
+    held = extract_guard.lock_folder(out_dir, worker, part)
+    try:
+        return _extract_locked(
+            loaded, utts, out_dir, worker, part, invalid, held,
+            device=device, batch_size=batch_size, max_padding=max_padding, precision=precision,
+            num_workers=num_workers, skip_bad=skip_bad, progress=progress, started=started,
+        )  # fmt: skip
+    finally:
+        for held_lock in reversed(held):
+            held_lock.release()
 
+
+def _extract_locked(
+    loaded, utts, out_dir, worker, part, invalid, held, *,
+    device, batch_size, max_padding, precision, num_workers, skip_bad, progress, started,
+) -> ExtractResult:  # fmt: skip
     ark.check_manifest(out_dir, manifest(loaded, precision))
-    done = {r.utt for r in ark.read_parts(out_dir)}
+    invalid_ids = {b.utt for b in invalid}
+    with ThreadPoolExecutor(max_workers=max(4, num_workers)) as pool:
+        valid = [u for u in utts if u.utt not in invalid_ids]
+        wanted = [
+            ark.Wanted(u.utt, u.path, src)
+            for u, src in zip(valid, pool.map(ark.source_of, (u.path for u in valid), chunksize=256))
+        ]
+    earlier = ark.select(ark.read_parts(out_dir), wanted)
+    done = set(earlier.chosen)
     if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
-        mine_all = _shard_of(utts, worker, num_workers)
+        mine_all = _shard_of(valid, worker, num_workers)
         todo = [u for u in mine_all if u.utt not in done]
     else:
-        todo = [u for u in utts if u.utt not in done]
-    already_done = len(utts) - len([u for u in utts if u.utt not in done])
+        todo = [u for u in valid if u.utt not in done]
+    already_done = len(done)
+    scp_path = out_dir / ark.SCP_NAME
+    if todo and (worker.is_main or worker.kind == "shard") and scp_path.exists():
+        scp_path.unlink()  # it lists an earlier list; a new one is published when this list is complete
 
     # Headers: each rank reads a strided share, then every rank sees all of them.
     share = todo[worker.index :: worker.count] if worker.distributed else todo
@@ -278,7 +332,6 @@ def extract_to_dir(
         good = [good[i] for i in split]
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
-    part = ark.part_name(worker.kind, worker.index, worker.count)
     embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
     batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
@@ -288,9 +341,11 @@ def extract_to_dir(
         num_workers=num_workers,
         pin_memory=device.startswith("cuda"),
         prefetch_factor=4 if num_workers > 0 else None,
+        worker_init_fn=extract_guard.die_with_parent,
     )
     extracted = resampled = multichannel = 0
     decode_bad: list[Skipped] = []
+    silent: list[str] = []
     from tqdm import tqdm
 
     bar = tqdm(
@@ -300,29 +355,32 @@ def extract_to_dir(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
-    with ark.PartWriter(out_dir, part) as writer, bar:
+    with extract_guard.exit_on_sigterm(held), ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors
             if item["ids"]:
                 vectors = embedder(item["waves"], item["lengths"])
-                writer.write(zip(item["ids"], vectors))
+                writer.write(zip(item["ids"], vectors, item["sources"]))
             extracted += len(item["ids"])
             resampled += item["resampled"]
             multichannel += item["multichannel"]
+            silent += item["silent"]
             bar.update(len(item["ids"]) + len(errors))
     # Header problems are seen by every rank; rank 0 alone reports them.
-    skipped = tuple((bad if worker.is_main or not worker.distributed else []) + decode_bad)
+    skipped = tuple((invalid + bad if worker.is_main or not worker.distributed else []) + decode_bad)
     ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
 
     parallel.barrier(worker)
     scp = None
     if worker.is_main or worker.kind == "shard":
-        present = {r.utt for r in ark.read_parts(out_dir)} | ark.read_skipped(out_dir)
-        if all(u.utt in present for u in utts):
-            scp = ark.publish_scp([out_dir], out_dir, order=[u.utt for u in utts]).scp
-    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped))
+        skipped_ids = ark.read_skipped(out_dir)
+        listed = [w for w in wanted if w.utt not in skipped_ids]
+        now = ark.select(ark.read_parts(out_dir), listed)
+        if not now.missing and not now.changed:
+            scp = ark.publish_scp([out_dir], out_dir, listed).scp
+    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped, silent))
     parallel.barrier(worker)
     parallel.destroy(worker)
     if worker.distributed:
@@ -330,6 +388,8 @@ def extract_to_dir(
         resampled = sum(t[1] for t in totals)
         multichannel = sum(t[2] for t in totals)
         skipped = tuple(s for t in totals for s in t[3])
+        silent = [s for t in totals for s in t[4]]
+    notes = tuple(m for m in (lock.stale_message(h) for h in held) if m)
     return ExtractResult(
         out_dir=out_dir,
         scp=scp,
@@ -342,6 +402,9 @@ def extract_to_dir(
         device=device,
         precision=precision,
         part=part,
+        changed=tuple(sorted(set(earlier.changed) & {u.utt for u in todo})),
+        silent=tuple(silent),
+        notes=notes,
     )
 
 
