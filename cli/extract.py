@@ -126,7 +126,7 @@ def command(
     # Everything that needs no audio before the first utterance: the list, the folder, the model.
     utts = read_audio_list(wav_scp, wav_dir, skip_bad)
     check_writable_dir(out_dir)
-    check_unlocked(out_dir)
+    check_unlocked(out_dir, shared=(num_shards or 1) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1)
     loaded = load_model(model_path, arch)
     result = extract_to_dir(
         loaded,

@@ -70,12 +70,7 @@ class FolderLock:
         except BlockingIOError:
             holders = _read_holders(fd)
             os.close(fd)
-            who = "; ".join(h.describe() for h in holders) or "another process"
-            raise InputError(
-                f"{self.what} is being written by {who}; one writer per folder: wait for it to finish or "
-                "use another output folder",
-                str(self.path.parent),
-            ) from None
+            raise InputError(_busy_message(self.what, holders), str(self.path.parent)) from None
         self._fd = fd
         me = _me()
         if self.shared:
@@ -127,15 +122,30 @@ def part_lock(folder: str | os.PathLike, part: str) -> FolderLock:
     return FolderLock(Path(folder) / f"{part}.lock", f"part {part} of {folder}")
 
 
-def check_unlocked(folder: str | os.PathLike) -> None:
-    """Fail early (InputError) if another process holds `folder`'s lock; takes and drops it otherwise.
+def check_unlocked(folder: str | os.PathLike, shared: bool = False) -> None:
+    """Fail early (InputError) if another process holds `folder`'s lock in a way that excludes us (any
+    holder, or with `shared` (a shard or rank) an exclusive one).
 
-    For commands that want to refuse before minutes of loading; the real lock is taken by the writer.
+    For commands that want to refuse before minutes of loading; the real lock is taken by the writer. The
+    lock file is only read, so a stale holder record stays for the writer to report.
     """
-    if Path(folder).is_dir():
-        lock = folder_lock(folder, shared=True)
-        lock.acquire()
-        lock.release()
+    path = Path(folder) / LOCK_NAME
+    if not path.is_file():
+        return
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # the writer's own acquire() will say what is wrong
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)  # dropped by close; the record is left as it is
+    except BlockingIOError:
+        holders = _read_holders(fd)
+        raise InputError(_busy_message(f"output folder {folder}", holders), str(folder)) from None
+    finally:
+        os.close(fd)
 
 
 def stale_message(lock: FolderLock) -> str | None:
@@ -146,6 +156,11 @@ def stale_message(lock: FolderLock) -> str | None:
         f"took over the lock of {lock.path.parent} left by {lock.stale.describe()}, which ended without "
         "releasing it"
     )
+
+
+def _busy_message(what: str, holders: list[Holder]) -> str:
+    who = "; ".join(h.describe() for h in holders) or "another process"
+    return f"{what} is being written by {who}; one writer per folder: wait for it to end or write elsewhere"
 
 
 def _me() -> Holder:

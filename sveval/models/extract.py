@@ -355,8 +355,9 @@ def _extract_locked(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
-    with extract_guard.exit_on_sigterm(held), ark.PartWriter(out_dir, part) as writer, bar:
+    with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
+            guard.check()
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors

@@ -34,20 +34,26 @@ class exit_on_sigterm:
     def __init__(self, held: list[lock.FolderLock]):
         self.held = held
         self.previous = None
+        self.terminated = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGTERM, self._raise)
         return self
 
-    @staticmethod
-    def _raise(signum, frame):
+    def _raise(self, signum, frame):
+        self.terminated = True  # an exception raised inside a __del__ or a callback is swallowed: see check()
         raise _Terminated()
+
+    def check(self) -> None:
+        """Call between batches: stop if a SIGTERM came while its exception could not propagate."""
+        if self.terminated:
+            raise _Terminated()
 
     def __exit__(self, kind, exc, tb):
         if self.previous is not None:
             signal.signal(signal.SIGTERM, self.previous)
-        if kind is _Terminated:
+        if kind is _Terminated or self.terminated:
             for held_lock in reversed(self.held):
                 held_lock.release()
             sys.stderr.write("sveval: terminated (SIGTERM); finished records are kept, rerun to resume\n")
