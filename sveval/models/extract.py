@@ -381,6 +381,8 @@ def _extract_locked(
         now = ark.select(ark.read_parts(out_dir), listed)
         if not now.missing and not now.changed:
             scp = ark.publish_scp([out_dir], out_dir, listed).scp
+        elif scp_path.exists():
+            scp_path.unlink()  # an earlier list's: it must not pass for this one
     totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped, silent))
     parallel.barrier(worker)
     parallel.destroy(worker)
