@@ -97,3 +97,18 @@ def test_an_unwritable_place_for_the_lock_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="cannot create lock file"):
         lock.folder_lock(tmp_path / "file" / "sub").acquire()
+
+
+def test_sveval_score_into_a_folder_held_by_another_process_exits_2(tmp_path):
+    from click.testing import CliRunner
+    from sveval.cli.main import cli
+
+    (tmp_path / "t.kaldi").write_text("a b target\n")
+    holder = hold(tmp_path / "scores")
+    try:
+        args = ["score", "--embeddings", tmp_path / "never-read.npz", "--trials", tmp_path / "t.kaldi"]
+        result = CliRunner().invoke(cli, [str(a) for a in [*args, "--out", tmp_path / "scores"]])
+    finally:
+        let_go(holder)
+    assert result.exit_code == 2, result.output
+    assert f"is being written by process {holder.pid}" in result.output

@@ -12,7 +12,9 @@ rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -341,7 +343,7 @@ def _extract_locked(
         num_workers=num_workers,
         pin_memory=device.startswith("cuda"),
         prefetch_factor=4 if num_workers > 0 else None,
-        worker_init_fn=extract_guard.die_with_parent,
+        worker_init_fn=functools.partial(extract_guard.die_with_parent, os.getpid()),
     )
     extracted = resampled = multichannel = 0
     decode_bad: list[Skipped] = []

@@ -66,10 +66,13 @@ class _Terminated(BaseException):
     pass
 
 
-def die_with_parent(worker_id: int) -> None:
-    """DataLoader worker init: on Linux, ask the kernel to kill this decoder when its parent ends."""
+def die_with_parent(parent_pid: int, worker_id: int) -> None:
+    """DataLoader worker init (bind `parent_pid` with functools.partial): on Linux, ask the kernel to kill
+    this decoder when its parent ends; if the parent already ended before the request, end now."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:
+        os._exit(1)
