@@ -222,6 +222,8 @@ def _report(loaded, result, as_json: bool) -> None:
         "skipped": len(result.skipped),
         "resampled": result.resampled,
         "multichannel": result.multichannel,
+        "changed_audio": len(result.changed),
+        "silent": len(result.silent),
         "seconds": round(result.seconds, 3),
         "utt_per_second": round(result.utt_per_second, 2),
         "scp": str(result.scp) if result.scp else None,

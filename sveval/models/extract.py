@@ -17,7 +17,6 @@ import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,63 +28,10 @@ from sveval.io.audio import Utterance, audio_info, file_size, read_audio
 from sveval.models import extract_guard, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
+from sveval.models.extract_result import ExtractResult, Skipped
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
-
-
-@dataclass(frozen=True)
-class Skipped:
-    utt: str
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ExtractResult:
-    """What one process did. `scp` is the published xvector.scp, or None if other shards are unfinished."""
-
-    out_dir: Path
-    scp: Path | None
-    extracted: int
-    already_done: int
-    skipped: tuple[Skipped, ...]
-    resampled: int
-    multichannel: int
-    seconds: float
-    device: str
-    precision: str
-    part: str
-    changed: tuple[str, ...] = ()  # ids extracted again: their audio's path, size or mtime had changed
-    silent: tuple[str, ...] = ()  # ids whose audio is all zeros (embedded, but meaningless)
-    notes: tuple[str, ...] = ()  # e.g. a stale lock taken over
-
-    @property
-    def utt_per_second(self) -> float:
-        return self.extracted / self.seconds if self.seconds > 0 else 0.0
-
-    def warnings(self) -> list[str]:
-        """What a person should hear about this run: resampled, multi-channel and skipped files."""
-        lines = list(self.notes)
-        if self.changed:
-            lines.append(
-                f"{len(self.changed)} utterances were extracted again because their audio changed (path, "
-                f"size or modification time differ from the record), e.g. {', '.join(self.changed[:3])}"
-            )
-        if self.silent:
-            lines.append(
-                f"{len(self.silent)} files are digital silence (all samples zero); their embeddings carry no "
-                f"speaker information: {', '.join(self.silent[:3])}"
-            )
-        if self.resampled:
-            lines.append(f"{self.resampled} files were not 16 kHz and were resampled to 16 kHz")
-        if self.multichannel:
-            lines.append(f"{self.multichannel} files had several channels; the first channel was used")
-        if self.skipped:
-            listed = self.out_dir / f"{self.part}.skipped"
-            lines.append(f"{len(self.skipped)} utterances skipped (listed in {listed})")
-            lines += [f"  skipped {item.utt}: {item.reason}" for item in self.skipped[:5]]
-        return lines
 
 
 class Embedder:
@@ -244,7 +190,13 @@ def extract_to_dir(
     shard_index: int | None = None,
     progress: bool = True,
 ) -> ExtractResult:
-    """Extract every utterance not yet in `out_dir` and publish `out_dir/xvector.scp` once all are there.
+    """Extract every utterance without a matching record in `out_dir`; publish `out_dir/xvector.scp` (exactly
+    `utts`, in order, minus skipped ones) once all are there.
+
+    The folder is locked for the run (`sveval.io.lock`: exclusive, or shared + this part's lock for ranks and
+    shards); another writer raises InputError (exit 2) naming the holder. A record is reused only if its
+    audio's path, size and mtime match the listed file now (`ark.select`); otherwise it is extracted again.
+    Ids that cannot be scp keys are refused (or skipped with `skip_bad`) before anything else.
 
     Under torchrun every rank calls this; ranks split the remaining utterances balanced by duration, each
     writes its own part, and rank 0 publishes the scp after a barrier. With `num_shards`, this process does
