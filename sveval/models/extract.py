@@ -25,11 +25,12 @@ import torch
 from sveval.errors import InputError
 from sveval.io import ark, lock
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import extract_guard, parallel
+from sveval.models import extract_guard, onnx_model, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.extract_result import ExtractResult, Skipped
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
+from sveval.models.onnx_model import OnnxEmbedder, OnnxModel
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
 
@@ -176,7 +177,7 @@ def _fail_or_skip(bad: list[Skipped], skip_bad: bool) -> None:
 
 
 def extract_to_dir(
-    loaded: LoadedModel,
+    loaded: LoadedModel | OnnxModel,
     utts: list[Utterance],
     out_dir: str | Path,
     *,
@@ -206,7 +207,12 @@ def extract_to_dir(
         worker = parallel.from_environment(num_shards, shard_index)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    device = resolve_device(device, worker)
+    onnx, providers = isinstance(loaded, OnnxModel), None
+    if onnx:  # onnxruntime picks its provider; an ONNX graph cannot be masked: equal frame counts only
+        device, providers = onnx_model.resolve_device(device, worker.local_rank)
+        max_padding = 0.0
+    else:
+        device = resolve_device(device, worker)
     if batch_size is None:
         batch_size = default_batch_size(device)
     if batch_size < 1:
@@ -222,7 +228,7 @@ def extract_to_dir(
         if not ark.valid_id(u.utt)
     ]
     _fail_or_skip(invalid, skip_bad)
-    parallel.init_process_group(worker, torch.device(device).type)
+    parallel.init_process_group(worker, "cpu" if onnx else torch.device(device).type)
     out_dir = Path(out_dir)
     started = time.perf_counter()
     part = ark.part_name(worker.kind, worker.index, worker.count)
@@ -230,8 +236,9 @@ def extract_to_dir(
     try:
         return _extract_locked(
             loaded, utts, out_dir, worker, part, invalid, held,
-            device=device, batch_size=batch_size, max_padding=max_padding, precision=precision,
-            num_workers=num_workers, skip_bad=skip_bad, progress=progress, started=started,
+            device=device, providers=providers, batch_size=batch_size, max_padding=max_padding,
+            precision=precision, num_workers=num_workers, skip_bad=skip_bad, progress=progress,
+            started=started,
         )  # fmt: skip
     finally:
         for held_lock in reversed(held):
@@ -240,9 +247,12 @@ def extract_to_dir(
 
 def _extract_locked(
     loaded, utts, out_dir, worker, part, invalid, held, *,
-    device, batch_size, max_padding, precision, num_workers, skip_bad, progress, started,
+    device, providers, batch_size, max_padding, precision, num_workers, skip_bad, progress, started,
 ) -> ExtractResult:  # fmt: skip
-    ark.check_manifest(out_dir, manifest(loaded, precision))
+    onnx = isinstance(loaded, OnnxModel)
+    ark.check_manifest(
+        out_dir, onnx_model.manifest(loaded, providers, precision) if onnx else manifest(loaded, precision)
+    )
     invalid_ids = {b.utt for b in invalid}
     with ThreadPoolExecutor(max_workers=max(4, num_workers)) as pool:
         valid = [u for u in utts if u.utt not in invalid_ids]
@@ -286,14 +296,14 @@ def _extract_locked(
         good = [good[i] for i in split]
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
-    embedder = Embedder(loaded, device, precision)
+    embedder = OnnxEmbedder(loaded, providers, precision) if onnx else Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
     batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
     loader = torch.utils.data.DataLoader(
         BatchAudio(batches),
         batch_size=None,
         num_workers=num_workers,
-        pin_memory=device.startswith("cuda"),
+        pin_memory=device.startswith("cuda") and not onnx,
         prefetch_factor=4 if num_workers > 0 else None,
         worker_init_fn=functools.partial(extract_guard.die_with_parent, os.getpid()),
     )
