@@ -129,6 +129,8 @@ def command(
     """
 
     from sveval.io.atomic import check_writable_dir, removed_on_failure  # noqa: PLC0415
+    from sveval.io.lock import folder_lock  # noqa: PLC0415
+    from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
     if exp_dir:
@@ -144,11 +146,17 @@ def command(
     if cohort_utt2spk and not (cohort_path or model_source.cohort_audio):
         raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
     methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
+    resolved = resolve_methods(methods, bool(cohort_path or model_source.cohort_audio))  # before any work
+    if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
+        raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = Path(out_dir)
     existed = out.is_dir()
     try:
         with removed_on_failure(out):
             check_writable_dir(out)
+            # One writer per score folder, held until the command ends (released by click's context
+            # teardown). The staged swap hard-links the lock file into the new folder: same inode, same lock.
+            click.get_current_context().call_on_close(folder_lock(out).acquire().release)
             _run(
                 out,
                 eval_path,
@@ -158,6 +166,7 @@ def command(
                 mean_spec,
                 trial_specs,
                 methods,
+                resolved,
                 top_n,
                 compat,
                 cohort_precision,
@@ -183,6 +192,7 @@ def _run(
     mean_spec,
     trial_specs,
     methods,
+    resolved,
     top_n,
     compat,
     cohort_precision,
@@ -215,6 +225,7 @@ def _run(
             cohort_utt2spk=cohort_utt2spk,
             allow_missing=allow_missing,
             progress=progress,
+            asnorm_top_n=top_n if "asnorm" in resolved else None,
         )
     else:
         sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)

@@ -86,7 +86,11 @@ def fbank_config(config: dict) -> FbankConfig:
     """The front-end a WeSpeaker config.yaml trained with (`dataset_args.fbank_args`; defaults: 80 mel bins,
     or `model_args.feat_dim`, 25 ms / 10 ms)."""
     feat_dim = int((config.get("model_args") or {}).get("feat_dim", 80))
-    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
+    dataset_args = config.get("dataset_args") or {}
+    rate = dataset_args.get("resample_rate", 16000)
+    if rate != 16000:  # the front-end and audio decoding work at 16 kHz only: refuse rather than ignore
+        raise InputError(f"config.yaml dataset_args.resample_rate is {rate}; sveval extracts at 16000 Hz")
+    fbank_args = dataset_args.get("fbank_args") or {}
     return FbankConfig(
         num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
         frame_length_ms=float(fbank_args.get("frame_length", 25)),
@@ -142,8 +146,10 @@ def _depth_name(depths: tuple[int, ...]) -> str:
     return "an unknown Gemini DF-ResNet"
 
 
-def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
-    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong."""
+def load_model(path: str | Path, arch: str | None = None, arch_from: str = "--arch") -> LoadedModel:
+    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong.
+
+    `arch_from` names where an explicit `arch` came from, for messages (e.g. "config.yaml" for validate)."""
     path = Path(path)
     config: dict = {}
     if path.is_dir():
@@ -186,7 +192,7 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
     _refuse_foreign_keys(state, checkpoint)
     found_depths = depths_from_keys(state)
     if arch is not None:
-        name, source = canonical_arch(arch), "--arch"
+        name, source = canonical_arch(arch, arch_from), arch_from
     elif config.get("model"):
         name, source = canonical_arch(str(config["model"]), "config.yaml model"), "config.yaml"
     else:
