@@ -129,16 +129,18 @@ def command(
     if num_workers < 0:
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
 
-    from sveval.io.atomic import check_writable_dir
+    from sveval.io.atomic import check_writable_dir, removed_on_failure
     from sveval.io.lock import check_unlocked
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
 
     # Everything that needs no audio before the first utterance: the list, the folder, the model.
     utts = read_audio_list(wav_scp, wav_dir, skip_bad)
-    check_writable_dir(out_dir)
-    check_unlocked(out_dir, shared=(num_shards or 1) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1)
-    loaded = load(model_path, arch, progress=not quiet)
+    # a folder created only for these checks goes again if they fail (a started extraction stays: it resumes)
+    with removed_on_failure(out_dir):
+        check_writable_dir(out_dir)
+        check_unlocked(out_dir, shared=(num_shards or 1) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1)
+        loaded = load(model_path, arch, progress=not quiet)
     result = extract_to_dir(
         loaded,
         utts,
