@@ -75,7 +75,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
     reports = []
     for path in score_files:
-        scores = read_score_file(path)
+        scores = read_score_file(path, ids="codes" if trials is not None else "none")
         require_finite(scores)
         is_target = scores.labels
         if trials is not None:

@@ -83,7 +83,7 @@ def read_labelled_scores(
     (so 3-column files work); without it the file must have a label column. `keep_pairs` also returns the
     enroll and test ids.
     """
-    scores = read_score_file(path)
+    scores = read_score_file(path, ids="strings" if keep_pairs else "codes" if trials is not None else "none")
     require_finite(scores)
     is_target = scores.labels
     if trials is not None:

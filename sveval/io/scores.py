@@ -7,22 +7,89 @@ bare         `enroll test score`                            labels come from a t
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sveval.errors import InputError
-from sveval.io.atomic import atomic_path, read_text
+from sveval.io.atomic import atomic_path, open_binary
+from sveval.io.fields import Column, Layout, read_table
 from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
-from sveval.io.trials import KALDI_LABELS, trial_keys
-from sveval.types import ScoreFile, TrialList
+from sveval.io.trials import KALDI_LABELS, pair_keys, trial_keys
+from sveval.io.vocabulary import NotCompact
+from sveval.types import PairCodes, ScoreFile, TrialList
 
 SCORE_WIDTHS = (3, 4, 8)
+ID_CHOICES = ("strings", "codes", "none")
+
+
+def score_layout(first_row: list[str], ids: str = "strings") -> Layout:
+    """The columns of a score file whose first line is `first_row` (3, 4 or 8 fields)."""
+    width = len(first_row)
+    if width not in SCORE_WIDTHS:
+        raise InputError(
+            "expected `enroll test score [target|nontarget [|e| |t| mu_e mu_t]]` (3, 4 or 8 fields), "
+            f"found {width} fields: {' '.join(first_row)!r}"
+        )
+    id_column = Column("skip" if ids == "none" else "id")
+    columns = [id_column, id_column, Column("float", "score")]
+    if width >= 4:
+        columns.append(Column("label", labels=KALDI_LABELS, complaint=_label_complaint))
+    columns += [Column("float", "statistic")] * (width - 4)
+
+    def wrong_width(row: list[str]) -> str:
+        return f"expected score line like line 1 ({width} fields), found {len(row)} fields: {' '.join(row)!r}"
+
+    return Layout(columns, wrong_width)
+
+
+def _label_complaint(token: str, count: int) -> str:
+    return f"label {token!r} is not target or nontarget"
 
 
 def parse_score_file(text: str, source: str) -> ScoreFile:
+    """Parse score-file text (see `read_score_file`)."""
+    return _read(io.BytesIO(text.encode("utf-8")), source, "strings")
+
+
+def read_score_file(path: str | os.PathLike, ids: str = "strings") -> ScoreFile:
+    """Read a 3, 4 or 8-column score file (UTF-8; a byte-order mark is ignored) in bounded memory.
+
+    ids: "strings" gives enroll/test as object arrays of interned str (one str per distinct id) and the
+    codes in `pairs`; "codes" only `pairs` (enroll/test None: 8 bytes per line less); "none" neither
+    (for metrics of a labelled file without a trial list: ids are checked to be there, never hashed).
+    Memory: 8 bytes per line for the score, 1 for the label, 32 for the statistics, 8 for codes, 16 for
+    strings, plus one chunk (fields.CHUNK_BYTES) of temporaries. Raises InputError naming file and line.
+    """
+    if ids not in ID_CHOICES:
+        raise ValueError(f"ids must be one of {ID_CHOICES}, got {ids!r}")
+    with open_binary(path, "score file") as handle:
+        return _read(handle, str(path), ids)
+
+
+def _read(handle, source: str, ids: str) -> ScoreFile:
+    try:
+        table = read_table(handle.read, source, "score file", lambda row: score_layout(row, ids))
+    except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
+        handle.seek(0)
+        return _parse_text(handle.read().decode("utf-8").removeprefix("\ufeff"), source)
+    columns = table.columns
+    labels = columns[3] if len(columns) >= 4 else None
+    extra = np.stack(columns[4:8], axis=1) if len(columns) == 8 else None
+    pairs = enroll = test = None
+    if ids != "none":
+        pairs = PairCodes(table.vocabulary.strings(), table.vocabulary.table, columns[0], columns[1])
+    if ids == "strings":
+        enroll, test = pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test)
+    return ScoreFile(source, enroll, test, columns[2], labels, extra, pairs)
+
+
+def _parse_text(text: str, source: str) -> ScoreFile:
+    """The whole-text reader (one Python str per field); kept for the cases `_read` cannot hold."""
     columns = fast_columns(text)
     if columns is None or len(columns) not in SCORE_WIDTHS:
         columns = _strict_columns(text, source)
@@ -57,10 +124,6 @@ def _strict_columns(text: str, source: str) -> list[np.ndarray]:
         )
     require_width(rows, widths, width, source, "score line like line 1")
     return [column(rows, k) for k in range(width)]
-
-
-def read_score_file(path: str | os.PathLike) -> ScoreFile:
-    return parse_score_file(read_text(path, "score file"), str(path))
 
 
 def require_finite(scores: ScoreFile) -> None:
@@ -100,22 +163,25 @@ class Coverage:
 def coverage(scores: ScoreFile, trials: TrialList) -> Coverage:
     """Compare the (enroll, test) pairs of a score file with a trial list. Pure: never raises on a mismatch.
 
-    A file in the list's own order (what WeSpeaker writes) is recognised without hashing any string.
+    A file in the list's own order (what WeSpeaker writes) is recognised without a sort. Pairs are
+    compared as int64 keys over the list's id codes when both sides were read with codes, else over
+    factorized strings.
     """
     none = np.zeros(0, dtype=np.int64)
     n_scores = len(scores)
-    if n_scores == len(trials) and _same(scores.enroll, trials.enroll) and _same(scores.test, trials.test):
+    score_keys, trial_keys_ = _keys(scores, trials)
+    if n_scores == len(trials) and _same(score_keys, trial_keys_):
         index = np.arange(n_scores, dtype=np.int64)
         return Coverage(index, none, none, none, none, _label_lines(scores, trials, index))
-    keys = trial_keys(
-        np.concatenate([scores.enroll, trials.enroll]), np.concatenate([scores.test, trials.test])
-    )
-    score_keys, trial_keys_ = keys[:n_scores], keys[n_scores:]
     order = np.argsort(trial_keys_, kind="stable")
-    pos = np.searchsorted(trial_keys_[order], score_keys)
+    sorted_keys = trial_keys_[order]
+    del trial_keys_
+    pos = np.searchsorted(sorted_keys, score_keys)
     pos[pos == len(order)] = 0
-    found = trial_keys_[order][pos] == score_keys
+    found = sorted_keys[pos] == score_keys
+    del sorted_keys, score_keys
     index = np.where(found, order[pos], -1)
+    del pos, order
     seen = np.bincount(index[found], minlength=len(trials))
     missing = np.flatnonzero(seen == 0)
     twice = np.flatnonzero(seen > 1)
@@ -125,8 +191,34 @@ def coverage(scores: ScoreFile, trials: TrialList) -> Coverage:
     )
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool((a == b).all())
+def _keys(scores: ScoreFile, trials: TrialList) -> tuple[np.ndarray, np.ndarray]:
+    """(score keys, trial keys), int64, equal exactly for equal pairs; -1 for ids the list lacks."""
+    sp, tp = scores.pairs, trials.pairs
+    if sp is not None and tp is not None:
+        remap = pd.Index(tp.ids).get_indexer(sp.ids).astype(np.int64)
+        enroll, test = remap[sp.enroll], remap[sp.test]
+        keys = enroll * len(tp.ids) + test
+        keys[(enroll < 0) | (test < 0)] = -1
+        return keys, pair_keys(tp)
+    n_scores = len(scores)
+    keys = trial_keys(
+        np.concatenate([_column(scores, "enroll"), trials.enroll]),
+        np.concatenate([_column(scores, "test"), trials.test]),
+    )
+    return keys[:n_scores], keys[n_scores:]
+
+
+def _column(scores: ScoreFile, which: str) -> np.ndarray:
+    """The enroll or test ids of a score file as str, from its codes when it was read without strings."""
+    ids = getattr(scores, which)
+    if ids is None:
+        ids = scores.pairs.ids.take(getattr(scores.pairs, which))
+    return ids
+
+
+def _same(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> bool:
+    """Elementwise equality of two equally long arrays, compared in chunks (no full-length temporary)."""
+    return all((a[i : i + chunk] == b[i : i + chunk]).all() for i in range(0, len(a), chunk))
 
 
 def _label_lines(scores: ScoreFile, trials: TrialList, index: np.ndarray) -> np.ndarray:
@@ -177,7 +269,13 @@ def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
 
 
 def _pairs(scores: ScoreFile, lines: np.ndarray, limit: int = 3) -> str:
-    return "; ".join(f"line {i + 1}: {scores.enroll[i]} {scores.test[i]}" for i in lines[:limit])
+    shown = (f"line {i + 1}: {_id(scores, 'enroll', i)} {_id(scores, 'test', i)}" for i in lines[:limit])
+    return "; ".join(shown)
+
+
+def _id(scores: ScoreFile, which: str, line: int) -> str:
+    ids = getattr(scores, which)
+    return ids[line] if ids is not None else scores.pairs.ids[getattr(scores.pairs, which)[line]]
 
 
 def decimal_integers(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -281,14 +379,23 @@ def format_score_bytes(
     extra: np.ndarray | None = None,
 ) -> bytes:
     """Score-file bytes (see `format_score_lines`)."""
+    return b"".join(_score_chunks(enroll, test, values, is_target, extra))
+
+
+def _score_chunks(enroll, test, values, is_target, extra) -> Iterator[bytes]:
     n = len(values)
     codes, table = _id_table(
         np.concatenate([np.asarray(enroll, dtype=object), np.asarray(test, dtype=object)])
     )
-    return format_coded_score_bytes(table, codes[:n], codes[n:], values, is_target, extra)
+    return coded_score_chunks(table, codes[:n], codes[n:], values, is_target, extra)
 
 
-def format_coded_score_bytes(
+def format_coded_score_bytes(*args, **kwargs) -> bytes:
+    """Score-file bytes: `coded_score_chunks` (same arguments) joined."""
+    return b"".join(coded_score_chunks(*args, **kwargs))
+
+
+def coded_score_chunks(
     id_table: np.ndarray,
     enroll: np.ndarray,
     test: np.ndarray,
@@ -297,8 +404,9 @@ def format_coded_score_bytes(
     extra: np.ndarray | None = None,
     chunk: int = 131072,
     utterance_extra: tuple[np.ndarray, np.ndarray] | None = None,
-) -> bytes:
-    """Score-file bytes with ids given as row numbers of `id_table` (from `id_byte_table`).
+) -> Iterator[bytes]:
+    """Score-file bytes, `chunk` lines at a time (a writer holds one chunk, whatever the file's size),
+    with ids given as row numbers of `id_table` (from `id_byte_table`).
 
     Every line is laid out in a fixed-width uint8 row (NUL padding inside variable-width fields), the rows
     are filled column block by column block with numpy, and the NULs are squeezed out at the end.
@@ -328,7 +436,6 @@ def format_coded_score_bytes(
     layout.append(1)
     edges = np.concatenate([[0], np.cumsum(layout)])
     labels = np.array([b" nontarget", b" target"]).view(np.uint8).reshape(2, 10)
-    parts = []
     for start in range(0, len(values), chunk):
         stop = min(start + chunk, len(values))
         rows = np.zeros((stop - start, int(edges[-1])), dtype=np.uint8)
@@ -358,8 +465,7 @@ def format_coded_score_bytes(
                 field += 2
         rows[:, -1] = ord("\n")
         flat = rows.ravel()
-        parts.append(flat[flat != 0].tobytes())
-    return b"".join(parts)
+        yield flat[flat != 0].tobytes()
 
 
 def format_score_lines(
@@ -386,6 +492,10 @@ def write_score_file(
     is_target: np.ndarray | None,
     extra: np.ndarray | None = None,
 ) -> None:
-    """Write a score file atomically (see `format_score_lines`)."""
+    """Write a score file atomically (see `format_score_lines`), chunk by chunk."""
+    n = len(values)
+    codes, table = _id_table(
+        np.concatenate([np.asarray(enroll, dtype=object), np.asarray(test, dtype=object)])
+    )
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        out.write(format_score_bytes(enroll, test, values, is_target, extra))
+        out.writelines(coded_score_chunks(table, codes[:n], codes[n:], values, is_target, extra))
