@@ -4,8 +4,8 @@ Why: a tokenizer that turns every field into a Python string costs ~330 bytes an
 a 59 M-line file then needs ~19 GB. Here the bytes (a memory map) are split in chunks of CHUNK_BYTES:
 - a chunk of plain lines (ASCII, fields separated by one space or tab, every line `width` fields) is
   split with numpy; ids become int32 codes into one exact `Vocabulary` (one Python string per distinct
-  id, never one per field), numbers are parsed digit by digit (exactly Python's float(), see
-  `_fixed_point`), labels become booleans;
+  id, never one per field), numbers are cast from bytes by numpy (as Python's float() reads them),
+  labels become booleans;
 - any other chunk (tabs and spaces mixed, runs of spaces, CR, non-ASCII, blank lines, wrong field
   counts) is split line by line with Python's str.split()/splitlines() as the old reader did, so every
   message and line number stays what it was. Nothing is dropped.
@@ -31,7 +31,7 @@ from sveval.io.vocabulary import Vocabulary, padded_rows
 CHUNK_BYTES = 1 << 23
 BOM = b"\xef\xbb\xbf"
 _TRAILING_SPACE = b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"
-_MAX_EXACT_DIGITS = 15  # an integer below 10**15 < 2**53 and 10**d (d <= 22) are exact doubles
+_MAX_NUMBER_WIDTH = 40  # wider fields (never seen in score files) are converted one by one
 
 
 @dataclass(frozen=True)
@@ -291,11 +291,20 @@ def _labels(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.
 
 
 def _floats(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.ndarray:
-    if isinstance(raw, list):
-        values, unsure = np.zeros(len(raw)), np.ones(len(raw), dtype=bool)
-    else:
-        values, unsure = _fixed_point(*raw)
-    lines = np.flatnonzero(unsure)
+    """float64 of each field. A plain chunk is converted by numpy's bytes-to-float cast, which reads a
+    number as Python's float() does (same value, same accepted forms); a chunk where that cast fails, or
+    a Python-split chunk, goes field by field through float(), which names the first bad line."""
+    if not isinstance(raw, list):
+        starts, lengths, buf = raw
+        width = int(lengths.max())
+        if width <= _MAX_NUMBER_WIDTH:
+            rows = _gather(buf, starts, lengths, width)
+            try:
+                return rows.view(f"S{width}").ravel().astype(np.float64)
+            except ValueError:
+                pass
+    values = np.zeros(len(raw[0]) if not isinstance(raw, list) else len(raw))
+    lines = np.arange(len(values))
     for i, text in zip(lines, _texts(raw, lines)):
         try:
             values[i] = float(text)
@@ -303,40 +312,3 @@ def _floats(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.
             problems.add((VALUE, k), line0 + int(i) + 1, f"{column.what} is not a number: {text!r}")
             break
     return values
-
-
-def _fixed_point(starts, lengths, buf) -> tuple[np.ndarray, np.ndarray]:
-    """(values, unsure): fields of the form -?digits[.digits] with at most 15 digits, parsed exactly.
-
-    An integer m < 2**53 and 10**d (d <= 22) are exact doubles, and IEEE division rounds correctly, so
-    m / 10**d is the double nearest the decimal, which is what Python's float() returns. Other fields
-    (exponents, nan, inf, longer numbers) are marked unsure for float() to decide.
-    """
-    width = int(lengths.max())
-    if width > _MAX_EXACT_DIGITS + 2:
-        width = _MAX_EXACT_DIGITS + 2
-    rows = _gather(buf, starts, np.minimum(lengths, width), width)
-    negative = rows[:, 0] == ord("-")
-    offsets = np.arange(width)
-    inside = (offsets < lengths[:, None]) & (offsets >= negative[:, None])
-    digit = rows - np.uint8(48)
-    is_digit = (digit < 10) & inside
-    is_dot = (rows == ord(".")) & inside
-    n_dots = is_dot.sum(axis=1)
-    dot_at = np.where(n_dots > 0, np.argmax(is_dot, axis=1), lengths)
-    n_digits = lengths - negative - n_dots
-    unsure = (
-        (lengths > width)
-        | (n_dots > 1)
-        | ((is_digit | is_dot) != inside).any(axis=1)
-        | (n_digits < 1)
-        | (n_digits > _MAX_EXACT_DIGITS)
-        | (dot_at == negative)
-        | (dot_at == lengths - 1)
-    )
-    mantissa = np.zeros(len(starts), dtype=np.int64)
-    for j in range(width):
-        mantissa = np.where(is_digit[:, j], mantissa * 10 + digit[:, j], mantissa)
-    decimals = np.where(n_dots > 0, lengths - 1 - dot_at, 0)
-    values = mantissa / 10.0 ** np.minimum(decimals, 22)
-    return np.where(negative, -values, values), unsure
