@@ -40,7 +40,7 @@ BLOCK = 1_000_000
 
 def generate(path: Path, lines: int, trials_path: Path | None) -> None:
     """Write the score file (and, if asked, the same trials as a shuffled Kaldi list) block by block."""
-    from sveval.io.scores import format_coded_score_bytes, id_byte_table
+    from sveval.io.score_text import format_coded_score_bytes, id_byte_table
     from sveval.io.trials import canonical_chunks
 
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ from sveval.clock import now_utc
 from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, read_text, write_text
 from sveval.io.results import write_result_file
-from sveval.io.scores import coded_score_chunks, id_byte_table
+from sveval.io.score_text import coded_score_chunks, id_byte_table
 from sveval.types import ResultBlock
 
 RESULTS_JSON = "results.json"
