@@ -58,7 +58,8 @@ class Layout:
 
 @dataclass(eq=False)
 class Table:
-    """What `read_table` returns: per column int32 codes (ids), float64 values or bool labels."""
+    """What `read_table` returns: per column int32 codes (ids), float64 values, bool labels, or None
+    (a "skip" column)."""
 
     n: int
     columns: list[np.ndarray]
@@ -137,14 +138,14 @@ def read_table(
     Raises InputError naming `source` and the line, as described in the module docstring.
     """
     problems = _Problems()
-    shape, columns, parts = None, None, []
+    shape, columns, parts = None, [], []
     vocab = Vocabulary()
     line0 = 0
     for offset, chunk, last in blocks(read, CHUNK_BYTES):
-        if line0 == 0 and not parts:
+        if line0 == 0:  # the first block: its first line decides the layout
             shape = _first_layout(chunk, offset, source, what, layout, problems)
-            columns = shape.columns if shape else None
-            parts = [[] for _ in columns or (None,)]
+            columns = shape.columns if shape else []
+            parts = [[] for _ in columns]
         got = _plain_chunk(chunk, columns) if columns and not problems.structural else None
         if got is None:
             got = _python_chunk(chunk, offset, last, line0, shape, source, what, problems)
