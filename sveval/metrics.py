@@ -192,7 +192,8 @@ class _Sorted:
     def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(#targets, #nontargets, threshold) at or below each operating point of the sweep."""
         n_tar_le = np.cumsum(self.is_target)  # int64, exact
-        n_non_le = np.arange(1, n_tar_le.shape[0] + 1) - n_tar_le
+        n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
+        n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
         if sweep in ("per-trial", "wespeaker"):  # the sort order already decides between them
             return n_tar_le, n_non_le, self.scores
         s = self.scores
@@ -205,7 +206,8 @@ class _Sorted:
         if sweep not in self._sweeps:
             n_tar_le, n_non_le, thresholds = self.counts(sweep)
             p_miss = n_tar_le / self.n_target
-            p_fa = 1 - n_non_le / self.n_nontarget
+            p_fa = n_non_le / self.n_nontarget
+            np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit, without a temporary
             for a in (p_miss, p_fa, thresholds):
                 a.flags.writeable = False
             self._sweeps[sweep] = (p_miss, p_fa, thresholds)

@@ -162,8 +162,11 @@ def resolve_methods(methods: tuple[str, ...] | None, has_cohort: bool) -> tuple[
 
 
 def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
-    enroll = index.get_indexer(trials.enroll)
-    test = index.get_indexer(trials.test)
+    if trials.pairs is not None:  # look up each distinct id once, then gather by code
+        rows = index.get_indexer(trials.pairs.ids)
+        enroll, test = rows[trials.pairs.enroll], rows[trials.pairs.test]
+    else:
+        enroll, test = index.get_indexer(trials.enroll), index.get_indexer(trials.test)
     kept = (enroll >= 0) & (test >= 0)
     missing: tuple[str, ...] = ()
     if not kept.all():

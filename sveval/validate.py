@@ -123,7 +123,7 @@ def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
     file = path.name
     item = _Scored(path, parse_score_name(file))
     try:
-        scores = read_score_file(path)
+        scores = read_score_file(path, ids="codes")
     except InputError as exc:
         return item, [Check("parse", FAIL, file, str(exc))] + [
             Check(name, NOT_CHECKABLE, file, "the file does not parse") for name in ("coverage", "labels")

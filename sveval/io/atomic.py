@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sveval.errors import InputError
 
@@ -63,10 +64,11 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     return folder
 
 
-def read_text(path: str | os.PathLike, what: str = "file") -> str:
-    """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
+@contextlib.contextmanager
+def _read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Turn the OS errors of reading `path` into an InputError that names the file."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        yield
     except FileNotFoundError as exc:
         raise InputError(f"{what} not found", str(path)) from exc
     except IsADirectoryError as exc:
@@ -75,6 +77,20 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         raise InputError(f"{what} is not UTF-8 text (byte {exc.start})", str(path)) from exc
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", str(path)) from exc
+
+
+@contextlib.contextmanager
+def open_binary(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryIO]:
+    """The file opened for reading bytes; OS errors (on opening and reading) become an InputError naming it,
+    worded as `read_text` words them."""
+    with _read_errors(path, what), open(path, "rb") as handle:
+        yield handle
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
+    with _read_errors(path, what):
+        return Path(path).read_text(encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -84,7 +84,7 @@ def read_labelled_scores(
     enroll and test ids. Raises InputError (naming the file) for non-finite scores, missing labels, a
     file that does not cover the list, or labels of only one class.
     """
-    scores = read_score_file(path)
+    scores = read_score_file(path, ids="strings" if keep_pairs else "codes" if trials is not None else "none")
     require_finite(scores)
     is_target = scores.labels
     if trials is not None:

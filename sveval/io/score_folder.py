@@ -25,7 +25,7 @@ from sveval.clock import now_utc
 from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, read_text, write_text
 from sveval.io.results import write_result_file
-from sveval.io.scores import format_coded_score_bytes, id_byte_table
+from sveval.io.score_text import coded_score_chunks, id_byte_table
 from sveval.types import ResultBlock
 
 RESULTS_JSON = "results.json"
@@ -74,12 +74,12 @@ def write_score_folder(
         lst, res = job
         # unlabelled lists: 3 columns for every method (the 8-column layout has a label column)
         stats = (res.norms, res.cohort_mean) if lst.is_target is not None and res.norms is not None else None
-        data = format_coded_score_bytes(
+        chunks = coded_score_chunks(
             table, lst.enroll_index, lst.test_index, res.values, lst.is_target, utterance_extra=stats
         )
         path = folder / res.score_file
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:
+            out.writelines(chunks)  # one chunk of lines in memory at a time, whatever the list's size
         return path
 
     # two files at a time: numpy's gathers and byte squeezing release the GIL
