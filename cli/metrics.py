@@ -8,6 +8,7 @@ import os
 import click
 
 from sveval import metrics as m
+from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import load_trials
 from sveval.io.results import format_block
@@ -48,6 +49,12 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     "tie-aware: one per distinct score (independent of trial order); wespeaker: ties in numpy's unstable "
     "argsort order, as WeSpeaker's scripts (reproduces them on the same numpy build only).",
 )
+@click.option(
+    "--llr",
+    is_flag=True,
+    help="Read the scores as natural-log likelihood ratios: also print the actual DCF at each operating "
+    "point (Bayes threshold log(c_fa(1-p)/(c_miss p))), Cllr and minCllr in bits.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
 @click.option(
     "--signature",
@@ -55,7 +62,7 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     is_flag=True,
     help="Also print the signature line (definitions, trial-list fingerprint, version).",
 )
-def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_signature):
+def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, show_signature):
     """EER and minDCF of WeSpeaker score files.
 
     By default the output is WeSpeaker's compute_metrics.py block, byte for byte: EER in percent by the
@@ -67,6 +74,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
       sveval metrics exp/scores/vox1_O_cleaned.kaldi.score
       sveval metrics scores/*.score --trials vox1_O_cleaned --eer all --dcf 0.01 --dcf 0.05
       sveval metrics my.score --json
+      sveval metrics cali_vox1_O_cleaned.kaldi.score --llr     # + actDCF, Cllr, minCllr
     """
     dcfs = dcfs or ((0.01, 1.0, 1.0),)
     definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
@@ -84,6 +92,8 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         elif is_target is None:
             raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)
         reports.append(_measure(path, scores.values, is_target, definitions, dcfs, sweep, trials))
+        if llr:
+            _add_llr(reports[-1], scores.values, is_target, dcfs)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
@@ -135,7 +145,22 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
             lines.append(eer_line)
         lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
         lines.append(dcf_line)
+        if "act_dcf" in dcf:
+            lines.append(f"actDCF{dcf_line[len('minDCF') : dcf_line.rindex('=')]}= {dcf['act_dcf']:.3f}")
         out.append("\n".join(lines) + "\n")
+    if "cllr" in report:
+        out.append(f"Cllr = {report['cllr']:.3f} bits, minCllr = {report['min_cllr']:.3f} bits\n")
     if show_signature:
         out.append(f"signature: {report['signature']}\n")
     return "".join(out)
+
+
+def _add_llr(report: dict, values, is_target, dcfs) -> None:
+    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `llr` in the signature."""
+    summary = llr_summary(values, is_target, dcfs)
+    for entry, act in zip(report["dcf"], summary.act_dcfs):
+        entry["act_dcf"] = act.act_dcf
+        entry["bayes_threshold"] = act.threshold
+    report["cllr"] = summary.cllr
+    report["min_cllr"] = summary.min_cllr
+    report["signature"] = report["signature"].replace("|v:", "|llr:natural-log|v:")
