@@ -14,9 +14,12 @@ from sveval.errors import SvevalError
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "ape": "ape",
+    "calibrate": "calibrate",
     "demo": "demo",
     "det": "det",
     "extract": "extract",
+    "fuse": "fuse",
     "metrics": "metrics",
     "models": "models",
     "report": "report",

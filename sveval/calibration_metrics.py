@@ -105,8 +105,8 @@ def min_cllr(scores, is_target) -> float:
     lab = _as_labels(is_target, s.shape[0], "scores")
     _, n_tar, n_non = _score_groups(s, lab)
     llr = _group_llrs(n_tar, n_non)
-    tar = np.logaddexp(0.0, -llr[n_tar > 0]) @ n_tar[n_tar > 0] / n_tar.sum()
-    non = np.logaddexp(0.0, llr[n_non > 0]) @ n_non[n_non > 0] / n_non.sum()
+    tar = np.sum(np.logaddexp(0.0, -llr[n_tar > 0]) * n_tar[n_tar > 0]) / n_tar.sum()
+    non = np.sum(np.logaddexp(0.0, llr[n_non > 0]) * n_non[n_non > 0]) / n_non.sum()
     return float((tar + non) / (2 * LN2))
 
 
