@@ -46,8 +46,9 @@ def _cells(metrics) -> list[str]:
 def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
     info = model.training
     warning = "" if info.converged else "; NOT converged (separable data?)"
+    sources = ", ".join(info.sources)
     click.echo(
-        f"model: {model.method}, fit {model.fit}, prior {model.prior:g}; trained on {', '.join(info.sources)} "
+        f"model: {model.method}, fit {model.fit}, prior {model.prior:g}; trained on {sources} "
         f"({info.n_target:,} target / {info.n_nontarget:,} nontarget, {info.n_repeated:,} repeated pair(s), "
         f"{info.n_self_pairs:,} self-pair(s)): Cllr {info.cllr_before:.3f} -> {info.cllr_after:.3f} bits "
         f"(minCllr {info.min_cllr:.3f}){warning}"
