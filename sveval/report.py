@@ -302,9 +302,18 @@ def report_dict(systems, info: ReportInfo, published: PublishedTable | None = No
                 "fingerprints": dict(s.fingerprints),
                 "overlays": list(s.overlays),
                 "notes": list(s.notes),
-                "rows": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in s.rows],
+                "rows": [_row_dict(r) for r in s.rows],
             }
             for s in systems
         ],
         "published": asdict(published) if published is not None else None,
     }
+
+
+def _row_dict(row: Row) -> dict:
+    """A row for JSON: without the drawing data, and with the LLR metrics only for calibrated rows."""
+    out = {k: v for k, v in asdict(row).items() if k != "curve"}
+    if row.cllr is None:
+        for key in ("act_dcf", "cllr", "min_cllr"):
+            del out[key]
+    return out
