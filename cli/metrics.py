@@ -10,6 +10,7 @@ import click
 from sveval import metrics as m
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
+from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
 from sveval.io.results import format_block
 from sveval.io.scores import match_trials, read_score_file, require_finite
@@ -146,10 +147,10 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
         lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
         lines.append(dcf_line)
         if "act_dcf" in dcf:
-            lines.append(f"actDCF{dcf_line[len('minDCF') : dcf_line.rindex('=')]}= {dcf['act_dcf']:.3f}")
+            lines.append(act_dcf_line(dcf["p_target"], dcf["c_miss"], dcf["c_fa"], dcf["act_dcf"]))
         out.append("\n".join(lines) + "\n")
     if "cllr" in report:
-        out.append(f"Cllr = {report['cllr']:.3f} bits, minCllr = {report['min_cllr']:.3f} bits\n")
+        out.append(cllr_line(report["cllr"], report["min_cllr"]) + "\n")
     if show_signature:
         out.append(f"signature: {report['signature']}\n")
     return "".join(out)

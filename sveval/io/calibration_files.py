@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from sveval.errors import InputError
-from sveval.io.atomic import atomic_path, read_text, write_text
+from sveval.io.atomic import atomic_path, write_text
+from sveval.io.folders import read_results_json
 from sveval.io.results import format_block, format_param
 from sveval.io.scores import format_score_bytes
 from sveval.types import ResultBlock, ScoreFile
@@ -39,14 +39,8 @@ def write_json(path: str | os.PathLike, data) -> None:
 
 
 def read_model_json(path: str | os.PathLike) -> dict:
-    text = read_text(path, "calibration model")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc.msg}", str(path), exc.lineno) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object (a sveval calibration model)", str(path))
-    return data
+    """A JSON object (a calibration model is checked by `CalibrationModel.from_dict`)."""
+    return read_results_json(path)  # the reader of any one-object JSON file sveval writes
 
 
 def write_calibrated_scores(
