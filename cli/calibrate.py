@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -128,10 +129,25 @@ def command(
         options = run.CalibrationOptions(
             method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
         )
-        model = run.train(options, read_scores([train_path]), durations)
+        model = _train_with_progress(options, read_scores([train_path]), durations)
     applied = run.apply_and_write(model, groups, labels, out_dir, operating_points, durations)
     run.write_summary(out_dir, model, applied)
     if as_json:
         click.echo(json.dumps({"model": model.to_dict(), "files": [a.__dict__ for a in applied]}, indent=2))
         return
     print_outcome(model, applied, out_dir)
+
+
+def _train_with_progress(options, files, durations):
+    """WeSpeaker's torch schedule can take minutes: a bar over its (at most 50) steps on stderr."""
+    if options.fit != "wespeaker":
+        return run.train(options, files, durations)
+    from tqdm import tqdm
+
+    with tqdm(total=50, desc="WeSpeaker L-BFGS steps", unit="step", file=sys.stderr, leave=False) as bar:
+
+        def step(k, loss):
+            bar.set_postfix(cllr=f"{loss:.4f}")
+            bar.update(1)
+
+        return run.train(options, files, durations, step)

@@ -116,9 +116,12 @@ def feature_list(method: str, files: list[ScoreFile], durations) -> tuple[str, .
     return ("score",)
 
 
-def train(options: CalibrationOptions, files: list[ScoreFile], durations=None) -> CalibrationModel:
+def train(
+    options: CalibrationOptions, files: list[ScoreFile], durations=None, progress=None
+) -> CalibrationModel:
     """Fit a model on labelled score file(s) (one per system for fusion). Repeated pairs and self-pairs (as
-    WeSpeaker's calibration-list generator makes them) are used like any trial and counted."""
+    WeSpeaker's calibration-list generator makes them) are used like any trial and counted. progress: for the
+    WeSpeaker fit, callable(step, loss) after each of its (at most 50) steps."""
     first = files[0]
     if first.labels is None:
         raise InputError(
@@ -132,7 +135,7 @@ def train(options: CalibrationOptions, files: list[ScoreFile], durations=None) -
     if wespeaker:
         from sveval.models import qmf_wespeaker
 
-        weights, offset, iterations = qmf_wespeaker.train(x, first.labels)
+        weights, offset, iterations = qmf_wespeaker.train(x, first.labels, progress)
         converged, prior = True, 0.5
     else:
         try:

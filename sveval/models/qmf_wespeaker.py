@@ -44,8 +44,9 @@ def _cllr(torch, target_llrs, nontarget_llrs):
     )
 
 
-def train(features: np.ndarray, is_target: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """features (n, d) float64 in WeSpeaker's column order, is_target (n,) bool.
+def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[np.ndarray, float, int]:
+    """features (n, d) float64 in WeSpeaker's column order, is_target (n,) bool; progress: optional
+    callable(step, loss) told after each of the (at most 50) L-BFGS steps.
 
     Returns (weights (d,), bias, steps taken).
     """
@@ -69,6 +70,8 @@ def train(features: np.ndarray, is_target: np.ndarray) -> tuple[np.ndarray, floa
 
         loss = optimizer.step(closure)
         steps += 1
+        if progress is not None:
+            progress(steps, float(loss))
         if best_loss - loss < STOP_DELTA:
             break
         if loss < best_loss:
