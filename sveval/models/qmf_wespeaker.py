@@ -71,7 +71,7 @@ def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[n
         loss = optimizer.step(closure)
         steps += 1
         if progress is not None:
-            progress(steps, float(loss))
+            progress(steps, float(loss.detach()))
         if best_loss - loss < STOP_DELTA:
             break
         if loss < best_loss:
