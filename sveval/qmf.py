@@ -16,6 +16,7 @@ reads them back: `rounded=True` does the same (the exact decimal, then the neare
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sveval.errors import InputError
 from sveval.scoring import round_half_even_decimal
@@ -45,8 +46,11 @@ def pair_statistics(a: np.ndarray, b: np.ndarray, rounded: bool, what: str, sour
 
 
 def durations_of(ids: np.ndarray, durations: dict[str, float], source: str) -> np.ndarray:
-    """Durations of `ids` (seconds); an id without one is an InputError naming the first line."""
-    out = np.array([durations.get(i, np.nan) for i in ids], dtype=np.float64)
+    """Durations of `ids` (seconds), looked up once per distinct id; an id without one is an InputError
+    naming the first line."""
+    codes, distinct = pd.factorize(np.asarray(ids, dtype=object))
+    known = np.array([durations.get(i, np.nan) for i in distinct.tolist()], dtype=np.float64)
+    out = known[codes]
     missing = np.flatnonzero(np.isnan(out))
     if missing.size:
         raise InputError(
@@ -69,8 +73,8 @@ def qmf_features(
         )
     parts = [scores.values[:, None]]
     if durations is not None:
-        dur_e = np.minimum(durations_of(scores.enroll, durations, scores.path), max_dur)
-        dur_t = np.minimum(durations_of(scores.test, durations, scores.path), max_dur)
+        both = durations_of(np.concatenate([scores.enroll, scores.test]), durations, scores.path)
+        dur_e, dur_t = np.minimum(both[: len(scores)], max_dur), np.minimum(both[len(scores) :], max_dur)
         parts.append(pair_statistics(dur_e, dur_t, rounded, "a duration", scores.path))
     parts.append(pair_statistics(scores.extra[:, 0], scores.extra[:, 1], rounded, "a magnitude", scores.path))
     parts.append(
