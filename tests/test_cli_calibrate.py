@@ -14,8 +14,9 @@ from sveval.io.scores import format_score_lines, read_score_file
 
 
 def run(*args):
+    """(exit code, stdout and stderr), or with --json (exit code, stdout): progress bars go to stderr."""
     result = CliRunner().invoke(cli, list(map(str, args)))
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if "--json" in args else result.output
 
 
 def utterances(n_utts=60):
