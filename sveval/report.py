@@ -70,6 +70,7 @@ class Row:
     bootstrap: BootstrapCI | None = None
     genders: tuple[GroupResult, ...] = ()
     curve: DetPlotCurve | None = field(default=None, repr=False)  # for drawing; not rendered
+    n_dropped: int = 0  # trials of the list left out (--allow-missing): the numbers cover fewer trials
     # calibrated score files (`cali_*`, `fused_*`) only: the scores read as natural-log LLRs
     act_dcf: float | None = None
     cllr: float | None = None
@@ -108,11 +109,14 @@ def _column_lists(systems, published: PublishedTable | None) -> list[str]:
     return known + list(dict.fromkeys(n for n in names if n not in LIST_TITLES))
 
 
-def _cells(values: dict[str, tuple[float, float]], lists: list[str]) -> list[str]:
+def _cells(values: dict, lists: list[str]) -> list[str]:
+    """EER and MinDCF cells per list; values: list -> (eer %, min_dcf[, n_dropped]). A list scored on fewer
+    trials than it has (--allow-missing) is marked in its EER cell, `1.234 (12 dropped)`."""
     cells = []
     for name in lists:
-        eer, dcf = values.get(name, (None, None))
-        cells += ["—" if eer is None else f"{eer:.3f}", "—" if dcf is None else f"{dcf:.3f}"]
+        eer, dcf, *dropped = values.get(name, (None, None))
+        mark = f" ({dropped[0]:,} dropped)" if dropped and dropped[0] else ""
+        cells += ["—" if eer is None else f"{eer:.3f}{mark}", "—" if dcf is None else f"{dcf:.3f}"]
     return cells
 
 
@@ -131,7 +135,7 @@ def results_table(systems, published: PublishedTable | None = None) -> str:
         methods = list(dict.fromkeys((r.method, r.top_n, r.cohort) for r in system.rows))
         for method, top_n, cohort in methods:
             values = {
-                r.trials: (r.eer_percent, r.min_dcf)
+                r.trials: (r.eer_percent, r.min_dcf, r.n_dropped)
                 for r in system.rows
                 if (r.method, r.top_n, r.cohort) == (method, top_n, cohort)
             }

@@ -98,6 +98,7 @@ class ReleaseFolder:
     config: Path | None
     checkpoints: tuple[Path, ...]
     det_plots: tuple[Path, ...]
+    onnx_files: tuple[Path, ...] = ()  # WeSpeaker runtime models (avg_model.onnx) beside the checkpoints
 
 
 def parse_score_name(file_name: str) -> ScoreName | None:
@@ -111,6 +112,14 @@ def parse_score_name(file_name: str) -> ScoreName | None:
     return ScoreName(
         os.path.basename(file_name), method, top_n, match.group("cohort"), basename, _list_name(basename)
     )
+
+
+def custom_list_name(basename: str) -> str:
+    """How a list that is no built-in one is shown: its file's stem, marked (`list_test_hard2 (custom)`)."""
+    stem = basename
+    for suffix in (".kaldi", ".txt", ".lst", ".trials"):
+        stem = stem.removesuffix(suffix)
+    return f"{stem} (custom)"
 
 
 def _list_name(basename: str) -> str:
@@ -178,15 +187,11 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
             str(scores_dir),
         )
     config = next((p for p in (root / "config.yaml", root / "models" / "config.yaml") if p.is_file()), None)
-    checkpoints = tuple(
-        p
-        for folder in (root, root / "models")
-        if folder.is_dir()
-        for p in _list_dir(folder)
-        if p.suffix == ".pt"
-    )
+    model_files = [p for folder in (root, root / "models") if folder.is_dir() for p in _list_dir(folder)]
+    checkpoints = tuple(p for p in model_files if p.suffix == ".pt")
+    onnx_files = tuple(p for p in model_files if p.suffix == ".onnx")
     plots = tuple(p for p in entries if p.suffix.lower() == ".png" and p.is_file())
-    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots)
+    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots, onnx_files)
 
 
 def _list_dir(folder: Path) -> list[Path]:

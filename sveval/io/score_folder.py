@@ -15,6 +15,7 @@ Every file is written atomically. Later stages (DET plots, report.md) add files 
 from __future__ import annotations
 
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -130,7 +131,11 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
                     eer=100 * float(mt.eer),
                     eer_threshold=float(mt.eer_threshold),
                     min_dcf=float(mt.min_dcf),
-                    min_dcf_threshold=float(mt.min_dcf_threshold),
+                    # -inf: the minimum is "accept every trial" (JSON has no infinity)
+                    min_dcf_threshold=float(mt.min_dcf_threshold)
+                    if math.isfinite(mt.min_dcf_threshold)
+                    else None,
+                    warnings=list(res.warnings),
                 )
             else:
                 entry["metrics"] = "skipped: the list has no target/nontarget labels (or only one class)"
@@ -176,8 +181,8 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
         "precision": run.precision,
         "definitions": {
             "eer": "percent, NIST SRE / WeSpeaker interpolation, from the scores as printed in the score "
-            "file (5 decimals); tied scores in file order (exact) or in numpy argsort order as WeSpeaker "
-            "(wespeaker); see the signature's sweep",
+            "file (5 decimals); one threshold per distinct score, independent of line order (exact), or tied "
+            "scores in numpy argsort order as WeSpeaker (wespeaker); see the signature's sweep",
             "min_dcf": f"normalised, p_target {opts.p_target} c_miss {opts.c_miss} c_fa {opts.c_fa}",
             "normalised_score": "0.5*((s-mu_e)/sigma_e + (s-mu_t)/sigma_t), population std",
         },

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sveval.errors import InputError
+from sveval.errors import InputError, shown_id
 from sveval.io.atomic import atomic_path, read_text
 from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
 from sveval.io.trials import KALDI_LABELS, trial_keys
@@ -144,7 +144,7 @@ def coverage_problems(cov: Coverage, scores: ScoreFile, trials: TrialList) -> li
         shown = _pairs(scores, cov.extra_lines)
         problems.append(f"{cov.extra_lines.size:,} scored pair(s) not in {trials.name}, e.g. {shown}")
     if cov.missing.size:
-        shown = "; ".join(f"{trials.enroll[i]} {trials.test[i]}" for i in cov.missing[:3])
+        shown = "; ".join(f"{shown_id(trials.enroll[i])} {shown_id(trials.test[i])}" for i in cov.missing[:3])
         problems.append(f"{cov.missing.size:,} trial(s) of {trials.name} not scored, e.g. {shown}")
     if cov.duplicated.size:
         shown = _pairs(scores, cov.duplicate_lines)
@@ -177,7 +177,9 @@ def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
 
 
 def _pairs(scores: ScoreFile, lines: np.ndarray, limit: int = 3) -> str:
-    return "; ".join(f"line {i + 1}: {scores.enroll[i]} {scores.test[i]}" for i in lines[:limit])
+    return "; ".join(
+        f"line {i + 1}: {shown_id(scores.enroll[i])} {shown_id(scores.test[i])}" for i in lines[:limit]
+    )
 
 
 def decimal_integers(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,7 @@ def parse_trials(text: str, source: str, name: str | None = None, basename: str 
     else:
         enroll, test = columns
         is_target = None
+        _refuse_scp(enroll, test, source)
     _refuse_duplicates(enroll, test, is_target, source)
     file_name = os.path.basename(source)
     return TrialList(
@@ -74,6 +76,27 @@ def parse_trials(text: str, source: str, name: str | None = None, basename: str 
         fingerprint=fingerprint(enroll, test, is_target),
         source=source,
     )
+
+
+# What the second column of a Kaldi scp holds: an ark offset or a command (`... |`), or a file of audio /
+# features / embeddings where the first column is a bare id (trial lists may name `id/vid/00001.wav` ids).
+_ARK_OR_PIPE = re.compile(r"(\.ark:\d+|\|)$")
+_FILE = re.compile(r"\.(wav|flac|mp3|m4a|ogg|sph|ark|npy|npz|pt)$", re.IGNORECASE)
+
+
+def _refuse_scp(enroll: np.ndarray, test: np.ndarray, source: str) -> None:
+    """An scp (`utt path` or `utt file.ark:offset`) parses as an unlabelled trial list; say what it is."""
+    if not len(test):
+        return
+    first, second = str(enroll[0]), str(test[0])
+    if _ARK_OR_PIPE.search(second) or (_FILE.search(second) and not _FILE.search(first)):
+        raise InputError(
+            f"not a trial list: line 1 ({first} {second}) looks like an scp entry (an utterance id, "
+            "then a file or ark offset); a trial list has `enroll test target|nontarget`, "
+            "`1|0 enroll test` or `enroll test` per line",
+            source,
+            1,
+        )
 
 
 def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:

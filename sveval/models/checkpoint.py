@@ -10,6 +10,7 @@ Training-only keys (`projection.*`, the classifier head, and the margin/loss mod
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,8 @@ def _find_checkpoint(folder: Path) -> Path:
     )
 
 
-def _read_config(path: Path) -> dict:
+def read_config(path: Path) -> dict:
+    """config.yaml as a mapping; InputError naming the file otherwise."""
     import yaml
 
     try:
@@ -78,6 +80,18 @@ def _read_config(path: Path) -> dict:
     if not isinstance(config, dict):
         raise InputError("model config is not a YAML mapping", str(path))
     return config
+
+
+def fbank_config(config: dict) -> FbankConfig:
+    """The front-end a WeSpeaker config.yaml trained with (`dataset_args.fbank_args`; defaults: 80 mel bins,
+    or `model_args.feat_dim`, 25 ms / 10 ms)."""
+    feat_dim = int((config.get("model_args") or {}).get("feat_dim", 80))
+    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
+    return FbankConfig(
+        num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
+        frame_length_ms=float(fbank_args.get("frame_length", 25)),
+        frame_shift_ms=float(fbank_args.get("frame_shift", 10)),
+    )
 
 
 def _state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -96,6 +110,31 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
+# First components of a Gemini DF-ResNet state dict's keys (release layout already mapped to WeSpeaker's).
+_MODEL_PREFIXES = ("downsample_layers.", "stages.", "seg_1.", "pool.")
+
+
+def _refuse_foreign_keys(state: dict, checkpoint: Path) -> None:
+    """No key is a DF-ResNet key (e.g. all carry a wrapper's prefix): name the keys and their common prefix,
+    with or without --arch, instead of failing on the architecture."""
+    if not state or any(k.startswith(_MODEL_PREFIXES) for k in state):
+        return
+    keys = sorted(state)
+    prefix = os.path.commonprefix(keys)
+    prefix = prefix[: prefix.rfind(".") + 1]  # whole dotted components only
+    shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    hint = (
+        f"every key starts with {prefix!r}: strip that prefix from the state dict's keys"
+        if prefix
+        else "no common prefix"
+    )
+    raise InputError(
+        f"checkpoint has no Gemini DF-ResNet keys (downsample_layers.*, stages.*, seg_1.* or embedding.*); "
+        f"unexpected keys: {shown}; {hint}",
+        str(checkpoint),
+    )
+
+
 def _depth_name(depths: tuple[int, ...]) -> str:
     for name, spec in ARCHS.items():
         if spec.depths == depths:
@@ -109,12 +148,12 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
     config: dict = {}
     if path.is_dir():
         if (path / "config.yaml").is_file():
-            config = _read_config(path / "config.yaml")
+            config = read_config(path / "config.yaml")
         checkpoint = _find_checkpoint(path)
     elif path.is_file():
         checkpoint = path
         if (path.parent / "config.yaml").is_file() and arch is None:
-            config = _read_config(path.parent / "config.yaml")
+            config = read_config(path.parent / "config.yaml")
     else:
         raise InputError("model not found (a checkpoint file or a model folder)", str(path))
     state = _state_dict(checkpoint)
@@ -140,15 +179,11 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
         raise InputError(
             f"pooling {model_args['pooling_func']!r} is not supported (only TSTP)", str(checkpoint)
         )
-    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
-    fbank = FbankConfig(
-        num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
-        frame_length_ms=float(fbank_args.get("frame_length", 25)),
-        frame_shift_ms=float(fbank_args.get("frame_shift", 10)),
-    )
+    fbank = fbank_config(config)
     if fbank.num_mel_bins != feat_dim:
         raise InputError(f"config: fbank num_mel_bins {fbank.num_mel_bins} != model feat_dim {feat_dim}")
 
+    _refuse_foreign_keys(state, checkpoint)
     found_depths = depths_from_keys(state)
     if arch is not None:
         name, source = canonical_arch(arch), "--arch"

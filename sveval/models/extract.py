@@ -24,10 +24,11 @@ import torch
 from sveval.errors import InputError
 from sveval.io import ark
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import parallel
+from sveval.models import onnx_model, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
+from sveval.models.onnx_model import OnnxEmbedder, OnnxModel
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
 
@@ -209,7 +210,7 @@ def _fail_or_skip(bad: list[Skipped], skip_bad: bool) -> None:
 
 
 def extract_to_dir(
-    loaded: LoadedModel,
+    loaded: LoadedModel | OnnxModel,
     utts: list[Utterance],
     out_dir: str | Path,
     *,
@@ -233,19 +234,26 @@ def extract_to_dir(
         worker = parallel.from_environment(num_shards, shard_index)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    device = resolve_device(device, worker)
+    onnx = isinstance(loaded, OnnxModel)
+    if onnx:  # onnxruntime picks its provider; an ONNX graph cannot be masked: equal frame counts only
+        device, providers = onnx_model.resolve_device(device, worker.local_rank)
+        max_padding = 0.0
+    else:
+        device = resolve_device(device, worker)
     if batch_size is None:
         batch_size = default_batch_size(device)
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     if not 0 <= max_padding < 1:
         raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
-    parallel.init_process_group(worker, torch.device(device).type)
+    parallel.init_process_group(worker, "cpu" if onnx else torch.device(device).type)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ark.check_manifest(out_dir, manifest(loaded, precision))
+    ark.check_manifest(
+        out_dir, onnx_model.manifest(loaded, providers, precision) if onnx else manifest(loaded, precision)
+    )
     done = {r.utt for r in ark.read_parts(out_dir)}
     if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
         mine_all = _shard_of(utts, worker, num_workers)
@@ -279,14 +287,14 @@ def extract_to_dir(
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
     part = ark.part_name(worker.kind, worker.index, worker.count)
-    embedder = Embedder(loaded, device, precision)
+    embedder = OnnxEmbedder(loaded, providers, precision) if onnx else Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
     batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
     loader = torch.utils.data.DataLoader(
         BatchAudio(batches),
         batch_size=None,
         num_workers=num_workers,
-        pin_memory=device.startswith("cuda"),
+        pin_memory=device.startswith("cuda") and not onnx,
         prefetch_factor=4 if num_workers > 0 else None,
     )
     extracted = resampled = multichannel = 0
