@@ -19,7 +19,7 @@ def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):
     lab = rng.random(n) < 0.5
     raw = np.where(lab, 0.4, -0.2) + rng.normal(0, 0.3, n)
     ids = np.array([f"u{i}" for i in range(n)], dtype=object)
-    path = tmp_path / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score"
+    path = tmp_path / "vox2_dev_asnorm300_my_list.kaldi.score"
     path.write_text(format_score_lines(ids, ids[::-1], raw, lab))
     code = CliRunner().invoke(
         cli, ["calibrate", "--train", str(path), "--apply", str(path), "--out", str(tmp_path)]
@@ -31,7 +31,7 @@ def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):
         "cali_asnorm",
         300,
         "vox2_dev",
-        "vox1_O_cleaned",
+        "my_list",
     )
     values = np.round(np.loadtxt(tmp_path / f"cali_{path.name}", usecols=2), 5)
     assert row.cllr == m.cllr(values, lab)
