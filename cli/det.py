@@ -70,8 +70,15 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
             click.echo(str(target))
 
 
-def _targets(score_files, out, overlay, n_plots) -> list[Path]:
+def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path]:
+    """Image paths: --out as one file, or `<score file without .score>.<kind>.png` (`overlay.<kind>.png`) in
+    --out or beside each score file."""
     from sveval.io.score_folder import det_plot_name
+
+    def image_name(path) -> str:
+        return (
+            det_plot_name(path) if kind == "det" else f"{Path(path).name.removesuffix('.score')}.{kind}.png"
+        )
 
     if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
         if n_plots != 1:
@@ -83,8 +90,8 @@ def _targets(score_files, out, overlay, n_plots) -> list[Path]:
         raise InputError("--out must end in .png, .svg or .pdf, or be a folder", out)
     if overlay:
         folder = Path(out) if out else Path(score_files[0]).parent
-        return [folder / "overlay.det.png"]
-    return [(Path(out) if out else Path(p).parent) / det_plot_name(p) for p in score_files]
+        return [folder / f"overlay.{kind}.png"]
+    return [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
 
 
 def _curve_labels(score_files) -> list[str]:

@@ -14,10 +14,13 @@ from sveval.errors import Interrupted, SvevalError
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "ape": "ape",
+    "calibrate": "calibrate",
     "demo": "demo",
     "det": "det",
     "export-onnx": "export_onnx",
     "extract": "extract",
+    "fuse": "fuse",
     "metrics": "metrics",
     "models": "models",
     "report": "report",

@@ -9,7 +9,9 @@ import click
 import numpy as np
 
 from sveval import metrics as m
+from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
+from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
 from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
@@ -51,6 +53,12 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     "ties in numpy's unstable argsort order, as WeSpeaker's scripts (reproduces them on the same numpy "
     "build only). Without tied scores all three agree.",
 )
+@click.option(
+    "--llr",
+    is_flag=True,
+    help="Read the scores as natural-log likelihood ratios: also print the actual DCF at each operating "
+    "point (Bayes threshold log(c_fa(1-p)/(c_miss p))), Cllr and minCllr in bits.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
 @click.option(
     "--signature",
@@ -58,7 +66,7 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     is_flag=True,
     help="Also print the signature line (definitions, trial-list fingerprint, version).",
 )
-def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_signature):
+def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, show_signature):
     """EER and minDCF of WeSpeaker score files.
 
     By default the output is WeSpeaker's compute_metrics.py block: EER in percent by the NIST/WeSpeaker
@@ -74,6 +82,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
       sveval metrics scores/*.score --trials vox1_O_cleaned --eer all --dcf 0.01 --dcf 0.05
       sveval metrics my.score --json
       sveval metrics my.score --sweep per-trial      # Kaldi's / WeSpeaker's rule, ties in file order
+      sveval metrics cali_vox1_O_cleaned.kaldi.score --llr     # + actDCF, Cllr, minCllr
     """
     dcfs = dcfs or ((0.01, 1.0, 1.0),)
     definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
@@ -91,6 +100,8 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
             report["warnings"] = list(
                 tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
             )
+        if llr:
+            _add_llr(report, values, is_target, dcfs)
         reports.append(report)
     for report in reports:
         for warning in report["warnings"]:
@@ -143,11 +154,26 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
         )
         header, eer_line, dcf_line = format_block(block).splitlines()
         dcf_lines.append(dcf_line)
+        if "act_dcf" in dcf:
+            dcf_lines.append(act_dcf_line(dcf["p_target"], dcf["c_miss"], dcf["c_fa"], dcf["act_dcf"]))
     lines = [header]
     if "nist" in definitions:
         lines.append(eer_line)
     lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
     out = ["\n".join(lines + dcf_lines) + "\n"]
+    if "cllr" in report:
+        out.append(cllr_line(report["cllr"], report["min_cllr"]) + "\n")
     if show_signature:
         out.append(f"signature: {report['signature']}\n")
     return "".join(out)
+
+
+def _add_llr(report: dict, values, is_target, dcfs) -> None:
+    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `llr` in the signature."""
+    summary = llr_summary(values, is_target, dcfs)
+    for entry, act in zip(report["dcf"], summary.act_dcfs):
+        entry["act_dcf"] = act.act_dcf
+        entry["bayes_threshold"] = act.threshold
+    report["cllr"] = summary.cllr
+    report["min_cllr"] = summary.min_cllr
+    report["signature"] = report["signature"].replace("|v:", "|llr:natural-log|v:")

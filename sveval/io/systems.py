@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
+from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
 from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
@@ -20,7 +21,7 @@ from sveval.io.release import ScoreName, custom_list_name, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
-from sveval.report import LIST_TITLES, Row, System
+from sveval.report import CALIBRATED_PREFIXES, LIST_TITLES, Row, System
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
 
@@ -70,7 +71,7 @@ def load_system(
     for path in contents.score_files:
         if progress:
             progress(str(path))
-        parsed = parse_score_name(path.name)
+        parsed, prefix = _parse_score_name(path.name)
         if parsed is None:
             continue
         row = rows.get(path.name)
@@ -102,7 +103,7 @@ def load_system(
         if row is None:
             m = metrics.evaluate(values, is_target)
             row = Row(
-                parsed.method,
+                prefix + parsed.method,
                 parsed.trials,
                 100 * m.eer,
                 m.min_dcf,
@@ -116,6 +117,9 @@ def load_system(
         identity = list_identity(parsed, n_target, len(is_target) - n_target, fp)
         fingerprints.setdefault(identity, fp)
         extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
+        if prefix:
+            llr = llr_summary(values, is_target, ((row.p_target, row.c_miss, row.c_fa),))
+            extra.update(act_dcf=llr.act_dcfs[0].act_dcf, cllr=llr.cllr, min_cllr=llr.min_cllr)
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if genders is not None:
@@ -146,6 +150,15 @@ def load_system(
         fingerprints=fingerprints,
         notes=tuple(notes),
     )
+
+
+def _parse_score_name(name: str):
+    """(ScoreName, prefix): a calibrated/fused file (`cali_<name>`, `fused_<name>`) is parsed without its
+    prefix, which is returned so that its row's method says what was done."""
+    for prefix in CALIBRATED_PREFIXES:
+        if name.startswith(prefix):
+            return parse_score_name(name.removeprefix(prefix)), prefix
+    return parse_score_name(name), ""
 
 
 def list_identity(parsed: ScoreName, n_target: int, n_nontarget: int, fp: str | None = None) -> str:
