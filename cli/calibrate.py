@@ -13,8 +13,9 @@ from sveval.errors import InputError
 from sveval.io.calibration_files import previous_outputs, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
-from .calibration_common import guarded_folder, labels_for, print_outcome, read_scores, training_files
+from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
+from .output_folder import one_writer
 
 
 @click.command("calibrate")
@@ -131,7 +132,7 @@ def command(
     if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
         raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    with guarded_folder(out_dir):
+    with one_writer(out_dir):
         # every input is read and checked before the fit, which can take minutes
         previous_outputs(out_dir)  # an unreadable calibration.json already there, too
         durations = None

@@ -1,39 +1,15 @@
-"""What `sveval calibrate` and `sveval fuse` share: the output folder's guard, reading score files with
-labels, the printed summary."""
+"""What `sveval calibrate` and `sveval fuse` share: reading score files with labels, the printed summary."""
 
 from __future__ import annotations
-
-import contextlib
-from pathlib import Path
 
 import click
 
 from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel
-from sveval.errors import InputError, Interrupted
-from sveval.io.atomic import check_writable_dir, removed_on_failure
+from sveval.errors import InputError
 from sveval.io.catalog import load_trials
-from sveval.io.lock import folder_lock
 from sveval.io.scores import match_trials, read_score_file, require_finite
 from sveval.io.trials import read_calibration_trials
-
-
-@contextlib.contextmanager
-def guarded_folder(out_dir: str):
-    """One writer per output folder (its lock held until the command ends), and a folder this run created
-    removed again if it fails; Ctrl-C says what was kept. The files themselves are swapped in by
-    `calibration_run.write_folder`."""
-    out = Path(out_dir)
-    existed = out.is_dir()
-    try:
-        with removed_on_failure(out):
-            check_writable_dir(out)
-            # released by click's context teardown; the staged swap hard-links the lock file (same inode)
-            click.get_current_context().call_on_close(folder_lock(out).acquire().release)
-            yield
-    except KeyboardInterrupt:
-        kept = f"{out} is as the previous run left it" if existed else f"nothing written ({out} removed)"
-        raise Interrupted(kept) from None
 
 
 def training_files(paths, list_path: str | None) -> tuple[list, dict | None]:

@@ -10,8 +10,9 @@ from sveval import calibration_run as run
 from sveval.errors import InputError
 from sveval.io.calibration_files import previous_outputs
 
-from .calibration_common import guarded_folder, labels_for, print_outcome, read_scores, training_files
+from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
+from .output_folder import one_writer
 
 
 @click.command("fuse")
@@ -72,7 +73,7 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
         raise InputError("fusion needs at least two systems (--train once per system)")
     groups_paths = _groups(apply_specs, len(train_paths))
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    with guarded_folder(out_dir):
+    with one_writer(out_dir):
         previous_outputs(out_dir)  # cheap checks first: an unreadable calibration.json already there
         groups = [read_scores(paths) for paths in groups_paths]
         for files in groups:
