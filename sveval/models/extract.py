@@ -1,20 +1,21 @@
 """Whole-utterance embedding extraction into a Kaldi ark/scp folder: batched, resumable, multi-process.
 
-Utterances are ordered by frame count (longest first) from their headers and batched with their neighbours
-(at most `max_padding` of a batch's longest utterance in padding). Padding never changes an embedding: the
-network zeroes each row past its end before every 3x3 convolution and pools over valid columns only
-(`GeminiDFResNet.forward(feats, lengths)`), so every embedding equals batch-1 inference up to float
-rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audio is decoded by
-`num_workers` processes ahead of the device (pinned memory on GPU), fbank runs on the device, and
-`precision="bf16"` adds autocast + channels-last (pooling and the final layer stay float32).
+Batches are packed rows (`sveval.models.packing`): utterances side by side along time, with zero gaps that
+the network re-zeroes before every 3x3 convolution, so every embedding equals batch-1 inference up to float
+rounding (tested to 1e-5). On a GPU every row has the same width (`frames_per_batch`), so a whole run meets
+one tensor shape and pays cuDNN's per-shape kernel choice once. Audio is decoded by `num_workers` processes
+ahead of the device (pinned memory on GPU), fbank runs on the device, and results are copied back while the
+next batch runs. `precision`: see PRECISIONS.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import torch
 from sveval.errors import InputError
 from sveval.io import ark
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import parallel
+from sveval.models import packing, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
@@ -73,56 +74,142 @@ class ExtractResult:
         return lines
 
 
-class Embedder:
-    """Model + fbank on one device. `__call__(waves, lengths)` -> float32 numpy (B, embed_dim)."""
+PRECISIONS = {
+    "fp32": "float32 convolutions and matrix products (TF32 off on GPU)",
+    "tf32": "TF32 convolutions and matrix products on GPU (10-bit mantissa inputs, float32 sums); "
+    "float32 on CPU",
+    "bf16": "bfloat16 weights and activations in the network trunk; fbank, pooling and the final layer "
+    "in float32",
+}
 
-    def __init__(self, loaded: LoadedModel | torch.nn.Module, device: str = "cpu", precision: str = "fp32"):
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
+
+@contextmanager
+def fp32_precision(device: torch.device, precision: str):
+    """Float32 arithmetic of cuDNN convolutions and cuBLAS products: IEEE float32 unless `precision` is
+    tf32 (PyTorch's default lets cuDNN use TF32, so plain "fp32" would not be float32). Restored after."""
+    if device.type != "cuda":
+        yield
+        return
+    mode = "tf32" if precision == "tf32" else "ieee"
+    backends = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+    if all(hasattr(b, "fp32_precision") for b in backends):
+        saved = [b.fp32_precision for b in backends]
+        for b in backends:
+            b.fp32_precision = mode
+        try:
+            yield
+        finally:
+            for b, value in zip(backends, saved):
+                b.fp32_precision = value
+        return
+    legacy = (torch.backends.cuda.matmul, torch.backends.cudnn)  # torch < 2.9
+    saved = [b.allow_tf32 for b in legacy]
+    for b in legacy:
+        b.allow_tf32 = mode == "tf32"
+    try:
+        yield
+    finally:
+        for b, value in zip(legacy, saved):
+            b.allow_tf32 = value
+
+
+def _fused_depthwise_works(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether torch.cudnn_convolution_relu (conv + bias + ReLU in one cuDNN call) runs and is right here."""
+    try:
+        x = torch.randn(1, 8, 5, 7, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(8, 1, 3, 3, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        b = torch.randn(8, device=device, dtype=dtype)
+        fused = torch.cudnn_convolution_relu(x, w, b, (1, 1), (1, 1), (1, 1), 8)
+        plain = torch.relu(torch.nn.functional.conv2d(x, w, b, 1, 1, 1, 8))
+        return bool(torch.allclose(fused.float(), plain.float(), atol=0.05, rtol=0.02))
+    except (RuntimeError, AttributeError):
+        return False
+
+
+class Embedder:
+    """Model + fbank on one device. `__call__(samples, lengths, index)` -> float32 numpy (U, embed_dim).
+
+    On a GPU the folded model runs channels-last with its 1x1 convolutions as matrix products (bias and
+    ReLU fused into them); `precision` is one of PRECISIONS. `depthwise` overrides how the depthwise
+    bias + ReLU is applied ("cudnn" or "separate"; default: cudnn where it works).
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel | torch.nn.Module,
+        device: str = "cpu",
+        precision: str = "fp32",
+        depthwise: str | None = None,
+    ):
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         model = loaded.model if isinstance(loaded, LoadedModel) else loaded
         config = loaded.fbank if isinstance(loaded, LoadedModel) else FbankConfig()
         self.device = torch.device(device)
         self.precision = precision
         self.fbank = Fbank(config).to(self.device)
-        # BatchNorm folded into the convolutions: one memory pass fewer per layer, same embeddings up to
-        # float rounding (~1e-7); the caller's model is not modified.
+        # BatchNorm folded into the convolutions (same embeddings up to float rounding, ~1e-7); the caller's
+        # model is not modified.
         self.model = fold_batchnorm(model.eval()).to(self.device)
-        if precision == "bf16" and self.device.type == "cuda":
-            self.model.use_channels_last()
+        if precision == "bf16":  # the trunk in bf16; pooling and seg_1 stay float32
+            self.model.downsample_layers.to(torch.bfloat16)
+            self.model.stages.to(torch.bfloat16)
+        self.depthwise = None
+        if self.device.type == "cuda":
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            with fp32_precision(self.device, precision):
+                fused = _fused_depthwise_works(self.device, dtype)
+            self.depthwise = depthwise or ("cudnn" if fused else "separate")
+            self.model.use_channels_last().use_matrix_products(self.depthwise)
+
+    def __call__(self, samples: torch.Tensor, lengths: torch.Tensor, index: dict | None = None) -> np.ndarray:
+        return self.launch(samples, lengths, index)()
 
     @torch.inference_mode()
-    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-        """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts."""
-        frames = torch.tensor([num_frames(int(n), self.fbank.config) for n in lengths], device=self.device)
-        waves = waves.to(self.device, non_blocking=True)
-        feats = self.fbank(waves, lengths.to(self.device))  # zero rows past each utterance's frames
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            emb = self.model(feats, frames)
-        return emb.float().cpu().numpy()
+    def launch(self, samples: torch.Tensor, lengths: torch.Tensor, index: dict | None = None):
+        """Start one batch; returns a function that waits for it and gives the (U, embed_dim) array.
 
+        samples: the batch's waveforms concatenated (int16 range); lengths (U,) their sample counts;
+        index: `packing.row_index` arrays/tensors, or None for a single utterance run on its own.
+        """
+        samples = samples.to(self.device, non_blocking=True)
+        with fp32_precision(self.device, self.precision):
+            if index is None:
+                if len(lengths) != 1:
+                    raise ValueError("several utterances need a packed-row index")
+                emb = self.model(self.fbank(samples[None]))
+            else:
+                index = {
+                    k: torch.as_tensor(v).to(self.device, non_blocking=True) if k != "width" else v
+                    for k, v in index.items()
+                }
+                emb = self.model.packed(self.fbank.packed(samples, index), index)
+        if self.device.type != "cuda":
+            out = emb.float().numpy()
+            return lambda: out
+        host = torch.empty(emb.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(emb, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
 
-def plan_batches(frame_counts: list[int], batch_size: int, max_padding: float = 0.1) -> list[list[int]]:
-    """Indices in batches of at most `batch_size`, longest first; a batch takes the next utterance while
-    that one is at least (1 - max_padding) times as long as the batch's first (0: equal frame counts)."""
-    order = sorted(range(len(frame_counts)), key=lambda i: (-frame_counts[i], i))
-    batches: list[list[int]] = []
-    for i in order:
-        if (
-            batches
-            and len(batches[-1]) < batch_size
-            and frame_counts[i] >= (1 - max_padding) * frame_counts[batches[-1][0]]
-        ):
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
+        def wait() -> np.ndarray:
+            done.synchronize()
+            return host.numpy()
+
+        return wait
 
 
 class BatchAudio(torch.utils.data.Dataset):
-    """Item i: batch i decoded and padded. Decoding errors come back as data, not exceptions."""
+    """Item i: batch i decoded, concatenated, with its packed-row index. Decoding errors come back as data.
 
-    def __init__(self, batches: list[list[Utterance]]):
+    width: the planned row width of each batch (None: as wide as needed; a single utterance then runs on
+    its own, without an index).
+    """
+
+    def __init__(self, batches: list[list[Utterance]], widths: list[int | None], fbank: FbankConfig):
         self.batches = batches
+        self.widths = widths
+        self.fbank = fbank
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -139,14 +226,20 @@ class BatchAudio(torch.utils.data.Dataset):
             signals.append(audio.samples)
             resampled += audio.resampled_from is not None
             multichannel += audio.channels > 1
-        lengths = torch.tensor([len(s) for s in signals], dtype=torch.long)
-        waves = torch.zeros((len(signals), int(lengths.max()) if signals else 0), dtype=torch.float32)
-        for row, signal in enumerate(signals):
-            waves[row, : len(signal)] = torch.from_numpy(signal)
+        lengths = [len(s) for s in signals]
+        width = self.widths[index]
+        row = None
+        if signals and (width is not None or len(signals) > 1):
+            cfg = self.fbank
+            row = packing.row_index(lengths, None, cfg.window_size, cfg.window_shift)
+            if width is not None and width >= row["width"]:  # decoded lengths may differ from headers
+                row = packing.row_index(lengths, width, cfg.window_size, cfg.window_shift)
+            row = {k: torch.from_numpy(v) if k != "width" else v for k, v in row.items()}
         return {
             "ids": ids,
-            "waves": waves,
-            "lengths": lengths,
+            "samples": torch.from_numpy(np.concatenate(signals)) if signals else torch.zeros(0),
+            "lengths": torch.tensor(lengths, dtype=torch.long),
+            "index": row,
             "errors": errors,
             "resampled": resampled,
             "multichannel": multichannel,
@@ -169,10 +262,25 @@ def manifest(loaded: LoadedModel, precision: str) -> dict:
     }
 
 
-def default_batch_size(device: str) -> int:
-    """64 on a GPU; 1 on CPU, where a batch of 8-second utterances pushes the activations (16 MB per
-    tensor per utterance for the widest layers) out of the caches and runs slower per utterance."""
-    return 64 if device.startswith("cuda") else 1
+def default_batching(device: str) -> tuple[int | None, int | None]:
+    """(frames per batch, utterances per batch) by default. GPU: packed rows of 49,152 frames (about 64
+    utterances of 8 s), one shape for the whole run. CPU: one utterance at a time, where a batch of 8-second
+    utterances pushes the activations (16 MB per tensor per utterance for the widest layers) out of the
+    caches and runs slower per utterance."""
+    return (packing.FRAMES_PER_BATCH_GPU, None) if device.startswith("cuda") else (None, 1)
+
+
+def default_num_workers(device: str) -> int:
+    """Decoding processes: on a GPU the cores this process may use (shared among torchrun's local ranks),
+    less one for the main process, 2 to 16; on CPU 2 (inference, not decoding, is the bottleneck)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 2
+    if not device.startswith("cuda"):
+        return min(2, cores)
+    local_ranks = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(2, min(16, cores // local_ranks - 1))
 
 
 def resolve_device(device: str, worker: parallel.Worker) -> str:
@@ -215,15 +323,19 @@ def extract_to_dir(
     *,
     device: str = "auto",
     batch_size: int | None = None,
-    max_padding: float = 0.1,
+    frames_per_batch: int | None = None,
     precision: str = "fp32",
-    num_workers: int = 0,
+    num_workers: int | None = None,
     skip_bad: bool = False,
     num_shards: int | None = None,
     shard_index: int | None = None,
     progress: bool = True,
 ) -> ExtractResult:
     """Extract every utterance not yet in `out_dir` and publish `out_dir/xvector.scp` once all are there.
+
+    Batching: rows of `frames_per_batch` columns holding at most `batch_size` utterances (defaults:
+    `default_batching`); `num_workers` decoding processes (default: `default_num_workers`); `precision`
+    one of PRECISIONS, recorded in xvector.json.
 
     Under torchrun every rank calls this; ranks split the remaining utterances balanced by duration, each
     writes its own part, and rank 0 publishes the scp after a barrier. With `num_shards`, this process does
@@ -234,12 +346,23 @@ def extract_to_dir(
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     device = resolve_device(device, worker)
-    if batch_size is None:
-        batch_size = default_batch_size(device)
-    if batch_size < 1:
+    default_frames, default_utts = default_batching(device)
+    if batch_size is None and frames_per_batch is None:
+        batch_size = default_utts
+    if frames_per_batch is None:
+        frames_per_batch = default_frames
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-    if not 0 <= max_padding < 1:
-        raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
+    if frames_per_batch is not None and frames_per_batch < 2:
+        raise InputError(f"--frames-per-batch must be at least 2, got {frames_per_batch}")
+    if frames_per_batch is not None:
+        frames_per_batch += frames_per_batch % 2  # rows hold slots of even width
+    if num_workers is None:
+        num_workers = default_num_workers(device)
+    if num_workers < 0:
+        raise InputError(f"--num-workers must be >= 0, got {num_workers}")
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     parallel.init_process_group(worker, torch.device(device).type)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -281,9 +404,11 @@ def extract_to_dir(
     part = ark.part_name(worker.kind, worker.index, worker.count)
     embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
-    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
+    plan = packing.plan_batches(frames, frames_per_batch, batch_size)
+    batches = [[good[i][0] for i in b] for b in plan.batches]
+    widths = plan.widths if frames_per_batch is not None else [None] * len(batches)
     loader = torch.utils.data.DataLoader(
-        BatchAudio(batches),
+        BatchAudio(batches, widths, fb),
         batch_size=None,
         num_workers=num_workers,
         pin_memory=device.startswith("cuda"),
@@ -300,18 +425,26 @@ def extract_to_dir(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
+    pending = None  # the batch on the device while the next one is prepared: (ids, wait)
     with ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors
+            launched = None
             if item["ids"]:
-                vectors = embedder(item["waves"], item["lengths"])
-                writer.write(zip(item["ids"], vectors))
+                launched = (item["ids"], embedder.launch(item["samples"], item["lengths"], item["index"]))
+            if pending is not None:
+                writer.write(zip(pending[0], pending[1]()))
+                bar.update(len(pending[0]))
+            pending = launched
             extracted += len(item["ids"])
             resampled += item["resampled"]
             multichannel += item["multichannel"]
-            bar.update(len(item["ids"]) + len(errors))
+            bar.update(len(errors))
+        if pending is not None:
+            writer.write(zip(pending[0], pending[1]()))
+            bar.update(len(pending[0]))
     # Header problems are seen by every rank; rank 0 alone reports them.
     skipped = tuple((bad if worker.is_main or not worker.distributed else []) + decode_bad)
     ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
