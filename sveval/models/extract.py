@@ -91,7 +91,8 @@ def fp32_precision(device: torch.device, precision: str):
         yield
         return
     mode = "tf32" if precision == "tf32" else "ieee"
-    backends = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+    # cuDNN's RNN flag moves with the conv flag: PyTorch refuses to read the legacy flag when they differ.
+    backends = (torch.backends.cuda.matmul, torch.backends.cudnn.conv, torch.backends.cudnn.rnn)
     if all(hasattr(b, "fp32_precision") for b in backends):
         saved = [b.fp32_precision for b in backends]
         for b in backends:
@@ -412,7 +413,7 @@ def extract_to_dir(
         batch_size=None,
         num_workers=num_workers,
         pin_memory=device.startswith("cuda"),
-        prefetch_factor=4 if num_workers > 0 else None,
+        prefetch_factor=2 if num_workers > 0 else None,  # rows are large: 31 MB of audio each
     )
     extracted = resampled = multichannel = 0
     decode_bad: list[Skipped] = []
