@@ -154,7 +154,7 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
         row = torch.randn(1, width, 80, device=dev)
         variants = [("bf16", None), ("fp32", None)]
         if dev.type == "cuda":
-            variants += [("bf16", "separate"), ("bf16", "cudnn"), ("fp32", "separate"), ("fp32", "cudnn")]
+            variants += [("tf32", None)]
         for precision, depthwise in variants:
             embedder = Embedder(loaded, device, precision, depthwise=depthwise)
             with fp32_precision(dev, precision):
