@@ -154,12 +154,12 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
         row = torch.randn(1, width, 80, device=dev)
         variants = [("bf16", None), ("fp32", None)]
         if dev.type == "cuda":
-            variants += [("tf32", None)]
+            variants += [("tf32", None), ("bf16", "cudnn")]
         for precision, depthwise in variants:
             embedder = Embedder(loaded, device, precision, depthwise=depthwise)
             with fp32_precision(dev, precision):
                 t = time_forward(lambda e=embedder: e.model.packed(row, equal_index), repeats, sync)
-                label = f"sveval network {precision}, depthwise {embedder.depthwise}, "
+                label = f"sveval network {precision}, fused {embedder.fused_elementwise}, "
                 label += f"row {per_row} x {seconds:g} s"
                 rows[label] = per_row / t
                 if depthwise is None:
@@ -174,6 +174,33 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
             t = time_forward(lambda: old(feats), repeats, sync)
         rows[f"previous sveval (folded cuDNN convs + bias) bf16, batch {batch}"] = batch / t
     return rows
+
+
+def embedder_alone(loaded, utts, device: str, precision: str, frames_per_batch: int):
+    """utt/s of `Embedder` on rows decoded beforehand: the device's share of end to end, no loader."""
+    import torch
+
+    from sveval.io.audio import audio_info
+    from sveval.models import packing
+    from sveval.models.extract import BatchAudio, Embedder
+    from sveval.models.fbank import num_frames
+
+    frames = [num_frames(audio_info(u.path).num_samples) for u in utts]
+    plan = packing.plan_batches(frames, frames_per_batch if device != "cpu" else 1200)
+    dataset = BatchAudio([[utts[i] for i in b] for b in plan.batches], plan.widths, loaded.fbank)
+    pin = device.startswith("cuda")
+    items = [dataset[i] for i in range(len(dataset))]
+    if pin:
+        for item in items:
+            item["samples"] = item["samples"].pin_memory()
+    embedder = Embedder(loaded, device, precision)
+    embedder.launch(items[0]["samples"], items[0]["lengths"], items[0]["index"])()  # first call
+    start = time.perf_counter()
+    waits = [embedder.launch(i["samples"], i["lengths"], i["index"]) for i in items]
+    count = sum(len(w()) for w in waits)
+    if pin:
+        torch.cuda.synchronize()
+    return count / (time.perf_counter() - start), embedder.fused_elementwise
 
 
 def _index(frames, width, dev):
@@ -362,6 +389,7 @@ def main() -> None:
 
             workers = default_num_workers(args.device)
 
+        embedder_rate, fused = embedder_alone(loaded, cold, args.device, args.precision, frames_per_batch)
         start = time.perf_counter()
         fp32_result = extract_to_dir(
             loaded, cold, tmp / "fp32", device=args.device, precision="fp32", progress=False, **options
@@ -411,6 +439,10 @@ def main() -> None:
     )
     lines.append(
         f"  sveval fp32 (true) end to end, {len(cold):,} utts:                {len(cold) / t_fp32:9.1f} utt/s"
+    )
+    lines.append(
+        f"  sveval Embedder alone, pre-decoded rows (fbank + network + pooling):   {embedder_rate:9.1f} utt/s"
+        f" (fused Triton bias/ReLU pass: {fused})"
     )
     lines.append(f"  WeSpeaker-style batch-1 fp32 (true), {len(subset)} utts:        {base_rate:9.1f} utt/s")
     lines.append("  model only (no fbank, no I/O), utt/s:")

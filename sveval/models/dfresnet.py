@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sveval.models import kernels
+
 DIMS = (32, 32, 64, 128, 256)
 STRIDE_FREQ = (2, 2, 2, 2)
 STRIDE_TIME = (1, 2, 1, 1)
@@ -77,10 +79,10 @@ class InvertedBottleneck(nn.Module):
         """Folded block on channels-last tensors, its 1x1 convolutions as matrix products (M, C) x (C, 4C).
 
         In channels-last memory a 1x1 convolution is a plain matrix product over the channels, and
-        cuBLASLt adds the bias (and the ReLU) in the product's epilogue: no separate elementwise pass over
+        cuBLASLt adds the bias and the ReLU in the product's epilogue: no separate elementwise pass over
         broadcast bias, which in channels-last runs as a slow strided kernel (about half of the GPU time of
-        the folded model with cuDNN convolutions). The residual add and ReLU act on two contiguous tensors
-        of one layout (vectorised). Needs `fold_batchnorm` first (bias on every conv, BN gone).
+        the folded model with cuDNN convolutions). The depthwise bias + ReLU, and the projection's bias +
+        residual + ReLU, are one pass each (`kernels.bias_relu_`). Needs `fold_batchnorm` first.
         """
         n, c, h, w = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels-last x
@@ -91,14 +93,12 @@ class InvertedBottleneck(nn.Module):
         conv = self.conv2
         if self.depthwise == "cudnn":
             out = torch.cudnn_convolution_relu(out, conv.weight, conv.bias, (1, 1), (1, 1), (1, 1), 4 * c)
+            flat = out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c)
         else:
             out = F.conv2d(out, conv.weight, None, 1, 1, 1, 4 * c)
-            flat = out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c)
-            flat.add_(conv.bias).relu_()
-            out = flat.view(n, h, w, 4 * c).permute(0, 3, 1, 2)
-        flat = out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c)
-        projected = torch.addmm(self.conv3.bias, flat, self.conv3.weight.reshape(c, 4 * c).t())
-        projected.add_(rows).relu_()
+            flat = kernels.bias_relu_(out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c), conv.bias)
+        projected = torch.mm(flat, self.conv3.weight.reshape(c, 4 * c).t())
+        kernels.bias_relu_(projected, self.conv3.bias, rows)  # bias, residual and ReLU in one pass
         return projected.view(n, h, w, c).permute(0, 3, 1, 2)
 
 

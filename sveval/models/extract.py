@@ -25,7 +25,7 @@ import torch
 from sveval.errors import InputError
 from sveval.io import ark
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import packing, parallel
+from sveval.models import kernels, packing, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
@@ -143,10 +143,12 @@ class Embedder:
             self.model.downsample_layers.to(torch.bfloat16)
             self.model.stages.to(torch.bfloat16)
         self.depthwise = None
+        self.fused_elementwise = False
         if self.device.type == "cuda":
             # "separate" by default: torch.cudnn_convolution_relu runs a direct grouped kernel that took
             # 96 % of a bf16 row on an H200 (359 of 374 ms; 1,220 vs 158 utt/s, benchmarks/extract_gpu.py).
             self.depthwise = depthwise or "separate"
+            self.fused_elementwise = kernels.fused_available(self.device)
             self.model.use_channels_last().use_matrix_products(self.depthwise)
 
     def __call__(self, samples: torch.Tensor, lengths: torch.Tensor, index: dict | None = None) -> np.ndarray:
