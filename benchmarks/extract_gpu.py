@@ -124,7 +124,7 @@ def time_forward(run, repeats: int, sync) -> float:
 
 
 def model_only(loaded, device: str, seconds: float, batch: int, width: int, repeats: int, mixed_frames):
-    """utt/s of model forwards on random features (no fbank, no I/O); returns {label: (utt/s, note)}."""
+    """utt/s of model forwards on random features (no fbank, no I/O); returns {label: utt/s or time ratio}."""
     import copy
 
     import torch
@@ -159,14 +159,15 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
             embedder = Embedder(loaded, device, precision, depthwise=depthwise)
             with fp32_precision(dev, precision):
                 t = time_forward(lambda e=embedder: e.model.packed(row, equal_index), repeats, sync)
-                label = f"sveval network {precision}, fused {embedder.fused_elementwise}, "
+                label = f"sveval network {precision}, depthwise {embedder.depthwise}, "
+                label += f"fused pass {embedder.fused_elementwise}, "
                 label += f"row {per_row} x {seconds:g} s"
                 rows[label] = per_row / t
                 if depthwise is None:
                     t_mixed = time_forward(lambda e=embedder: e.model.packed(row, mixed_index), repeats, sync)
-                    rows[f"  mixed-length row ({len(mixed_frames)} utts, same width): GPU time vs equal"] = (
-                        t_mixed / t
-                    )
+                    rows[
+                        f"  {precision} mixed-length row ({len(mixed_frames)} utts, same width): time vs equal"
+                    ] = t_mixed / t
         old = fold_batchnorm(loaded.model).to(dev)
         if dev.type == "cuda":
             old.use_channels_last()

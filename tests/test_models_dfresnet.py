@@ -153,3 +153,13 @@ def test_folded_batchnorm_is_the_same_function():
     with torch.inference_mode():
         assert torch.allclose(folded(feats), model(feats), atol=1e-5, rtol=0)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched
+
+
+def test_fused_bias_relu_pass_is_relu_of_the_sum():
+    from sveval.models import kernels
+
+    x, bias, residual = torch.randn(50, 8), torch.randn(8), torch.randn(50, 8)
+    want = torch.relu(x + bias + residual)
+    assert torch.equal(kernels.bias_relu_(x.clone(), bias, residual), want)
+    assert torch.equal(kernels.bias_relu_(x.clone(), bias), torch.relu(x + bias))
+    assert not kernels.fused_available(torch.device("cpu"), torch.float32)  # GPU only

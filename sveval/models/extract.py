@@ -148,7 +148,8 @@ class Embedder:
             # "separate" by default: torch.cudnn_convolution_relu runs a direct grouped kernel that took
             # 96 % of a bf16 row on an H200 (359 of 374 ms; 1,220 vs 158 utt/s, benchmarks/extract_gpu.py).
             self.depthwise = depthwise or "separate"
-            self.fused_elementwise = kernels.fused_available(self.device)
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            self.fused_elementwise = kernels.fused_available(self.device, dtype)
             self.model.use_channels_last().use_matrix_products(self.depthwise)
 
     def __call__(self, samples: torch.Tensor, lengths: torch.Tensor, index: dict | None = None) -> np.ndarray:

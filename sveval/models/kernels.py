@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 _KERNEL = None
-_STATE = {"checked": False, "works": False}
+_CHECKED: dict[torch.dtype, bool] = {}  # dtype -> the kernel was compiled, run and agreed with PyTorch
 
 
 def _build():
@@ -48,34 +48,33 @@ def _reference(x: torch.Tensor, bias: torch.Tensor | None, residual: torch.Tenso
     return x.relu_()
 
 
-def fused_available(device: torch.device) -> bool:
-    """Whether the Triton kernel runs here and agrees with PyTorch (checked once per process)."""
+def fused_available(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the Triton kernel runs here for `dtype` and agrees with PyTorch (checked once per process
+    and dtype; the check compiles the kernel, a first-call cost of about a second)."""
     global _KERNEL
     if device.type != "cuda":
         return False
-    if not _STATE["checked"]:
-        _STATE["checked"] = True
+    if dtype not in _CHECKED:
         try:
-            _KERNEL = _build()
+            _KERNEL = _KERNEL or _build()
             ok = True
-            for dtype in (torch.float32, torch.bfloat16):
-                x = torch.randn(1000, 24, device=device, dtype=dtype)
-                b = torch.randn(24, device=device, dtype=dtype)
-                r = torch.randn(1000, 24, device=device, dtype=dtype)
-                for residual in (None, r):
-                    want = _reference(x.clone(), b, residual).float()
-                    got = x.clone()
-                    _KERNEL(got, b, residual)
-                    ok &= bool(torch.allclose(got.float(), want, atol=0.05, rtol=0.02))
-            _STATE["works"] = ok
+            x = torch.randn(1000, 24, device=device, dtype=dtype)
+            b = torch.randn(24, device=device, dtype=dtype)
+            for residual in (None, torch.randn(1000, 24, device=device, dtype=dtype)):
+                want = _reference(x.clone(), b, residual).float()
+                got = x.clone()
+                _KERNEL(got, b, residual)
+                ok &= bool(torch.allclose(got.float(), want, atol=0.05, rtol=0.02))
+            _CHECKED[dtype] = ok
         except Exception:  # no Triton, no compiler, an unsupported GPU: PyTorch ops instead
-            _STATE["works"] = False
-    return _STATE["works"]
+            _CHECKED[dtype] = False
+    return _CHECKED[dtype]
 
 
 def bias_relu_(x: torch.Tensor, bias: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
     """x (rows, channels) contiguous, in place: relu(x + bias + residual). Returns x."""
-    if x.is_cuda and _STATE["works"] and x.is_contiguous() and (residual is None or residual.is_contiguous()):
+    usable = x.is_cuda and _CHECKED.get(x.dtype, False) and x.is_contiguous()
+    if usable and (residual is None or residual.is_contiguous()):
         _KERNEL(x, bias, residual)
         return x
     return _reference(x, bias, residual)
