@@ -165,9 +165,8 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
                 rows[label] = per_row / t
                 if depthwise is None:
                     t_mixed = time_forward(lambda e=embedder: e.model.packed(row, mixed_index), repeats, sync)
-                    rows[
-                        f"  {precision} mixed-length row ({len(mixed_frames)} utts, same width): time vs equal"
-                    ] = t_mixed / t
+                    mixed_label = f"  {precision} mixed-length row ({len(mixed_frames)} utts), time vs equal"
+                    rows[mixed_label] = t_mixed / t
         old = fold_batchnorm(loaded.model).to(dev)
         if dev.type == "cuda":
             old.use_channels_last()
