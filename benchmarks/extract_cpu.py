@@ -11,7 +11,10 @@ builds its kernels on the first call of each shape), then timed alternately, bes
   * sveval: `extract_to_dir` with its CPU defaults (batch 1: on CPU, batches of 8-second utterances run
     slower per utterance because the activations leave the caches; `--batch-size 16` shows it), header
     scan, packed rows when batched, decoding in a worker process, writing xvector.ark/scp.
-The embeddings of the two paths are compared before the times are printed.
+  * ONNX (when onnxruntime is installed; --no-onnx skips it): the same weights exported by
+    `sveval export-onnx`, run by `extract_to_dir` through onnxruntime's CPU provider (batches of equal
+    frame counts only, fbank in torch).
+The embeddings of the paths are compared before the times are printed.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: sveval's CPU default (1)")
     parser.add_argument("--num-workers", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX path")
     args = parser.parse_args()
 
     import kaldiio
@@ -106,6 +110,9 @@ def main() -> None:
             lengths = [samples] * batch
             index = packing.row_index(lengths, None, 400, 160) if batch > 1 else None
             embedder(torch.zeros(samples * batch), torch.tensor(lengths), index)
+        onnx = None if args.no_onnx else onnx_model(loaded, tmp, batch_size, samples)
+
+        t_onnx = float("inf")
 
         t_base = t_ours = float("inf")
         for rep in range(args.repeats):  # interleaved, best of N: the machine may be shared
@@ -123,9 +130,27 @@ def main() -> None:
                 progress=False,
             )
             t_ours = min(t_ours, time.perf_counter() - start)
+            if onnx is not None:
+                start = time.perf_counter()
+                onnx_result = extract_to_dir(
+                    onnx,
+                    utts,
+                    tmp / f"onnx{rep}",
+                    batch_size=batch_size,
+                    num_workers=args.num_workers,
+                    progress=False,
+                )
+                t_onnx = min(t_onnx, time.perf_counter() - start)
         ours = dict(kaldiio.load_scp(str(result.scp)))
         worst = max(float(np.abs(ours[u] - baseline[u]).max()) for u in baseline)
         assert worst < 1e-4, f"embeddings differ by {worst}"
+        if onnx is not None:
+            got = dict(kaldiio.load_scp(str(onnx_result.scp)))
+            cosine = min(
+                float(got[u] @ baseline[u] / np.linalg.norm(got[u]) / np.linalg.norm(baseline[u]))
+                for u in baseline
+            )
+            assert cosine >= 0.9999, f"ONNX embeddings differ: cosine {cosine}"
 
     threads = torch.get_num_threads()
     print(
@@ -138,6 +163,31 @@ def main() -> None:
         f"  {args.utts / t_ours:6.2f} utt/s  ({t_ours:.1f} s, end to end incl. ark/scp)"
     )
     print(f"  ratio {t_base / t_ours:.2f}x; max |difference| of embeddings {worst:.2e}")
+    if onnx is not None:
+        print(
+            f"  sveval ONNX  batch {batch_size:<3} onnxruntime CPU {args.utts / t_onnx:6.2f} utt/s  "
+            f"({t_onnx:.1f} s, end to end incl. ark/scp)"
+        )
+        print(f"  ratio {t_base / t_onnx:.2f}x against WeSpeaker-style; lowest cosine to it {cosine:.7f}")
+
+
+def onnx_model(loaded, tmp: Path, batch_size: int, samples: int):
+    """The model exported to ONNX and warmed up (onnxruntime optimises the graph in its first session); None
+    without onnxruntime."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("onnxruntime not installed: ONNX path skipped (pip install 'sveval[onnx]')", file=sys.stderr)
+        return None
+    import torch
+
+    from sveval.models.export import export_onnx
+    from sveval.models.onnx_model import OnnxEmbedder, load_onnx
+
+    model = load_onnx(export_onnx(loaded, tmp / "model.onnx"))
+    embedder = OnnxEmbedder(model, ["CPUExecutionProvider"])
+    embedder(torch.zeros(batch_size, samples), torch.full((batch_size,), samples))
+    return model
 
 
 if __name__ == "__main__":

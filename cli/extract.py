@@ -1,4 +1,5 @@
-"""`sveval extract`: Gemini DF-ResNet embeddings of audio files into a Kaldi ark/scp folder."""
+"""`sveval extract`: embeddings of audio files (Gemini DF-ResNet checkpoint or ONNX model) into a Kaldi
+ark/scp folder."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from sveval.errors import InputError
 
 @click.command("extract")
 @click.argument("merge_dirs", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--model", "model_path", type=click.Path(), help="Checkpoint file or model folder.")
+@click.option(
+    "--model",
+    "model_path",
+    help="Checkpoint file or model folder, an .onnx file (WeSpeaker's contract), or a published name "
+    "(sveval models).",
+)
 @click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
 @click.option("--wav-scp", type=click.Path(dir_okay=False), help="Kaldi wav.scp: '<utt-id> <audio path>'.")
 @click.option(
@@ -77,12 +83,15 @@ def command(
     quiet,
     as_json,
 ):
-    """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint.
+    """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint or an ONNX model.
 
     Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). On GPU utterances are
     packed side by side into rows of --frames-per-batch frames (one tensor shape for the whole run); the
     gaps between them are zeroed inside the network before every 3x3 convolution, so every embedding
     equals batch-1 inference. Resumable: ids already in OUT are skipped, an interrupted run continues.
+
+    --model also takes an .onnx file in WeSpeaker's runtime contract (any architecture; run by onnxruntime,
+    CUDA provider when present; batches of equal frame counts only) or a published name (sveval models).
 
     Front-end: Kaldi fbank (80 mel bins, 25/10 ms, Hamming, dither 0, int16 scale) + mean normalisation.
     Audio at other rates is resampled to 16 kHz and multi-channel audio uses its first channel (both
@@ -96,6 +105,8 @@ def command(
       torchrun --nproc-per-node 8 $(which sveval) extract --model M --wav-scp S --out emb/vox2_dev
       sveval extract --model M --wav-scp S --out emb/x --num-shards 4 --shard-index 0   # job 0 of 4
       sveval extract --merge emb/x                                                    # publish scp
+      sveval extract --model voxceleb_gemini_dfresnet114_LM.onnx --wav-scp S --out emb/x  # ONNX
+      sveval extract --model wespeaker-gemini-dfresnet114-lm --wav-scp S --out emb/x      # by name
     """
     from sveval.models import require_torch
 
@@ -129,11 +140,11 @@ def command(
     if num_workers is not None and num_workers < 0:
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
 
-    from sveval.models.checkpoint import load_model
     from sveval.models.extract import extract_to_dir
+    from sveval.models.registry import load
 
     utts = read_wav_scp(wav_scp) if wav_scp else list_wav_dir(wav_dir)
-    loaded = load_model(model_path, arch)
+    loaded = load(model_path, arch, progress=not quiet)
     result = extract_to_dir(
         loaded,
         utts,

@@ -16,6 +16,7 @@ from sveval.errors import SvevalError
 COMMANDS = {
     "demo": "demo",
     "det": "det",
+    "export-onnx": "export_onnx",
     "extract": "extract",
     "metrics": "metrics",
     "models": "models",

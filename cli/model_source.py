@@ -19,8 +19,7 @@ OPTIONS = (
     click.option(
         "--model",
         "model",
-        type=click.Path(),
-        help="Score audio: checkpoint file or model folder to embed with.",
+        help="Score audio: checkpoint file or model folder, .onnx file or published name to embed with.",
     ),
     click.option("--arch", help="With --model: architecture [default: config.yaml, else the keys]."),
     click.option(
@@ -186,9 +185,9 @@ class ModelSource:
                     "pass --eval-name or --cohort-name"
                 )
 
-        from sveval.models.checkpoint import load_model  # noqa: PLC0415
+        from sveval.models.registry import load  # noqa: PLC0415
 
-        loaded = load_model(self.model, self.arch)
+        loaded = load(self.model, self.arch, progress=progress)
         if loaded.ignored_keys:
             prefixes = sorted({k.split(".")[0] + ".*" for k in loaded.ignored_keys})
             click.echo(

@@ -20,6 +20,7 @@ Every check gives one `Check(name, status, file, message)`; status is `pass`, `f
                name or config.yaml names
   config       config.yaml names a known architecture with feat_dim 80 and embed_dim 256
   checkpoint   each checkpoint loads into that architecture (needs torch and sveval.models)
+  onnx         each .onnx file keeps WeSpeaker's runtime contract and runs (needs onnxruntime)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from sveval.io.release import (
 )
 from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
 from sveval.types import TrialList
-from sveval.validate_model import check_checkpoint, check_config, check_published
+from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
 
 __all__ = ["FAIL", "NOT_CHECKABLE", "PASS", "STATUSES", "Check", "ValidationReport", "validate_release"]
 
@@ -109,6 +110,7 @@ def validate_release(
         config_check, config_model = check_config(release)
         checks.append(config_check)
         checks += [check_checkpoint(path, config_model) for path in release.checkpoints]
+    checks += [check_onnx(path, config_model) for path in release.onnx_files]
     if published:
         checks += check_published(release, published, entries, config_model)
     return ValidationReport(str(release.root), tuple(checks))

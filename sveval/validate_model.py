@@ -92,6 +92,30 @@ def check_checkpoint(path: Path, config) -> Check:
     return Check("checkpoint", PASS, file, message + published)
 
 
+def check_onnx(path: Path, config) -> Check:
+    """An .onnx runtime model beside the checkpoints: WeSpeaker's input/output contract, one forward pass on
+    noise, and the embedding size config.yaml names (when there is one)."""
+    import importlib.util
+
+    file = path.name if path.parent.name != "models" else f"models/{path.name}"
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("torch") is None:
+        return Check("onnx", NOT_CHECKABLE, file, "onnxruntime is not installed (pip install 'sveval[onnx]')")
+    from sveval.models.onnx_model import check_runs, load_onnx
+
+    try:
+        model = load_onnx(path)
+        dim = check_runs(model)
+    except InputError as exc:
+        return Check("onnx", FAIL, file, _one_line(str(exc)))
+    message = (
+        f"input {model.input_name} (batch, frames, {model.fbank.num_mel_bins}), output {model.output_name}"
+    )
+    message += f" (batch, {dim}), opset {model.opset or 'unknown'}"
+    if config is not None and config.embed_dim is not None and config.embed_dim != dim:
+        return Check("onnx", FAIL, file, f"{message}; config.yaml says embed_dim {config.embed_dim}")
+    return Check("onnx", PASS, file, message)
+
+
 def check_published(release: ReleaseFolder, table_name: str, entries, config) -> list[Check]:
     table = published_table(table_name)
     names = [release.root.name] + ([config.exp_dir, config.model] if config is not None else [])

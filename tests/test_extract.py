@@ -185,7 +185,7 @@ def test_cli_usage_errors_exit_2(tmp_path, checkpoint):
 def test_cli_models_lists_parameter_counts():
     result = CliRunner().invoke(cli, ["models", "--json"])
     assert result.exit_code == 0
-    counts = {row["arch"]: row["parameters"] for row in json.loads(result.stdout)}
+    counts = {row["arch"]: row["parameters"] for row in json.loads(result.stdout)["architectures"]}
     assert counts["Gemini_DF_ResNet60"] == 4_047_840 and counts["Gemini_DF_ResNet183"] == 9_196_384
     table = CliRunner().invoke(cli, ["models"]).stdout
     assert "Gemini_df_resnet110" in table and "6,531,552" in table

@@ -337,3 +337,20 @@ def test_block_header_with_a_path_names_the_file_in_the_folder(tiny):
     write(folder / "scores" / "vox1_cos_result", block("exp/x/scores/tiny.kaldi.score", "50.000", "0.500"))
     report = validate(folder, lists)
     assert only(report, "metrics").status == PASS and only(report, "result").status == PASS
+
+
+def test_onnx_runtime_model_in_a_release_folder_is_checked(checkpoint_folder):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    graph = importlib.import_module("onnx_helpers").mean_pool_graph  # needs onnx: not imported at the top
+    import numpy as np
+
+    graph(checkpoint_folder / "avg_model.onnx", np.ones((80, 256)))
+    check = only(validate(checkpoint_folder), "onnx")
+    assert check.status == PASS and "output embs (batch, 256)" in check.message
+    graph(checkpoint_folder / "avg_model.onnx", np.ones((80, 192)))
+    check = only(validate(checkpoint_folder), "onnx")
+    assert check.status == FAIL and "config.yaml says embed_dim 256" in check.message
+    graph(checkpoint_folder / "avg_model.onnx", np.ones((40, 256)), input_shape=("B", "T", 40))
+    check = only(validate(checkpoint_folder), "onnx")
+    assert check.status == FAIL and "expected (batch, frames, 80)" in check.message

@@ -98,6 +98,7 @@ class ReleaseFolder:
     config: Path | None
     checkpoints: tuple[Path, ...]
     det_plots: tuple[Path, ...]
+    onnx_files: tuple[Path, ...] = ()  # WeSpeaker runtime models (avg_model.onnx) beside the checkpoints
 
 
 def parse_score_name(file_name: str) -> ScoreName | None:
@@ -178,15 +179,11 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
             str(scores_dir),
         )
     config = next((p for p in (root / "config.yaml", root / "models" / "config.yaml") if p.is_file()), None)
-    checkpoints = tuple(
-        p
-        for folder in (root, root / "models")
-        if folder.is_dir()
-        for p in _list_dir(folder)
-        if p.suffix == ".pt"
-    )
+    model_files = [p for folder in (root, root / "models") if folder.is_dir() for p in _list_dir(folder)]
+    checkpoints = tuple(p for p in model_files if p.suffix == ".pt")
+    onnx_files = tuple(p for p in model_files if p.suffix == ".onnx")
     plots = tuple(p for p in entries if p.suffix.lower() == ".png" and p.is_file())
-    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots)
+    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots, onnx_files)
 
 
 def _list_dir(folder: Path) -> list[Path]:

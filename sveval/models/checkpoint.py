@@ -68,7 +68,8 @@ def _find_checkpoint(folder: Path) -> Path:
     )
 
 
-def _read_config(path: Path) -> dict:
+def read_config(path: Path) -> dict:
+    """config.yaml as a mapping; InputError naming the file otherwise."""
     import yaml
 
     try:
@@ -78,6 +79,18 @@ def _read_config(path: Path) -> dict:
     if not isinstance(config, dict):
         raise InputError("model config is not a YAML mapping", str(path))
     return config
+
+
+def fbank_config(config: dict) -> FbankConfig:
+    """The front-end a WeSpeaker config.yaml trained with (`dataset_args.fbank_args`; defaults: 80 mel bins,
+    or `model_args.feat_dim`, 25 ms / 10 ms)."""
+    feat_dim = int((config.get("model_args") or {}).get("feat_dim", 80))
+    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
+    return FbankConfig(
+        num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
+        frame_length_ms=float(fbank_args.get("frame_length", 25)),
+        frame_shift_ms=float(fbank_args.get("frame_shift", 10)),
+    )
 
 
 def _state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -109,12 +122,12 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
     config: dict = {}
     if path.is_dir():
         if (path / "config.yaml").is_file():
-            config = _read_config(path / "config.yaml")
+            config = read_config(path / "config.yaml")
         checkpoint = _find_checkpoint(path)
     elif path.is_file():
         checkpoint = path
         if (path.parent / "config.yaml").is_file() and arch is None:
-            config = _read_config(path.parent / "config.yaml")
+            config = read_config(path.parent / "config.yaml")
     else:
         raise InputError("model not found (a checkpoint file or a model folder)", str(path))
     state = _state_dict(checkpoint)
@@ -140,12 +153,7 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
         raise InputError(
             f"pooling {model_args['pooling_func']!r} is not supported (only TSTP)", str(checkpoint)
         )
-    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
-    fbank = FbankConfig(
-        num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
-        frame_length_ms=float(fbank_args.get("frame_length", 25)),
-        frame_shift_ms=float(fbank_args.get("frame_shift", 10)),
-    )
+    fbank = fbank_config(config)
     if fbank.num_mel_bins != feat_dim:
         raise InputError(f"config: fbank num_mel_bins {fbank.num_mel_bins} != model feat_dim {feat_dim}")
 

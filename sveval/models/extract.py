@@ -25,10 +25,11 @@ import torch
 from sveval.errors import InputError
 from sveval.io import ark
 from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import kernels, packing, parallel
+from sveval.models import kernels, onnx_model, packing, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.dfresnet import fold_batchnorm
 from sveval.models.fbank import Fbank, FbankConfig, num_frames
+from sveval.models.onnx_model import OnnxEmbedder, OnnxModel
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
 
@@ -307,7 +308,7 @@ def _fail_or_skip(bad: list[Skipped], skip_bad: bool) -> None:
 
 
 def extract_to_dir(
-    loaded: LoadedModel,
+    loaded: LoadedModel | OnnxModel,
     utts: list[Utterance],
     out_dir: str | Path,
     *,
@@ -335,11 +336,17 @@ def extract_to_dir(
         worker = parallel.from_environment(num_shards, shard_index)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    device = resolve_device(device, worker)
+    onnx = isinstance(loaded, OnnxModel)
+    if onnx:  # onnxruntime picks its provider; an ONNX graph cannot be masked: equal frame counts only
+        device, providers = onnx_model.resolve_device(device, worker.local_rank)
+    else:
+        device = resolve_device(device, worker)
     default_frames, default_utts = default_batching(device)
+    if onnx:
+        frames_per_batch, batch_size = None, batch_size or (64 if device.startswith("cuda") else 1)
     if batch_size is None and frames_per_batch is None:
         batch_size = default_utts
-    if frames_per_batch is None:
+    if frames_per_batch is None and not onnx:
         frames_per_batch = default_frames
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
@@ -353,12 +360,14 @@ def extract_to_dir(
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    parallel.init_process_group(worker, torch.device(device).type)
+    parallel.init_process_group(worker, "cpu" if onnx else torch.device(device).type)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ark.check_manifest(out_dir, manifest(loaded, precision))
+    ark.check_manifest(
+        out_dir, onnx_model.manifest(loaded, providers, precision) if onnx else manifest(loaded, precision)
+    )
     done = {r.utt for r in ark.read_parts(out_dir)}
     if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
         mine_all = _shard_of(utts, worker, num_workers)
@@ -392,16 +401,22 @@ def extract_to_dir(
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
     part = ark.part_name(worker.kind, worker.index, worker.count)
-    embedder = Embedder(loaded, device, precision)
+    if onnx:
+        embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
+    else:
+        embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
-    plan = packing.plan_batches(frames, frames_per_batch, batch_size)
+    if onnx:
+        plan = packing.plan_equal_frames(frames, batch_size)
+    else:
+        plan = packing.plan_batches(frames, frames_per_batch, batch_size)
     batches = [[good[i][0] for i in b] for b in plan.batches]
     widths = plan.widths if frames_per_batch is not None else [None] * len(batches)
     loader = torch.utils.data.DataLoader(
         BatchAudio(batches, widths, fb),
         batch_size=None,
         num_workers=num_workers,
-        pin_memory=device.startswith("cuda"),
+        pin_memory=device.startswith("cuda") and not onnx,
         prefetch_factor=2 if num_workers > 0 else None,  # rows are large: 31 MB of audio each
     )
     extracted = resampled = multichannel = 0
@@ -466,6 +481,20 @@ def extract_to_dir(
         precision=precision,
         part=part,
     )
+
+
+class _OnnxLaunch:
+    """`Embedder.launch` for an ONNX model: the batch's concatenated samples back to padded rows."""
+
+    def __init__(self, embedder: OnnxEmbedder):
+        self.embedder = embedder
+
+    def launch(self, samples: torch.Tensor, lengths: torch.Tensor, index=None):
+        waves = torch.zeros((len(lengths), int(lengths.max())), dtype=torch.float32)
+        for row, piece in enumerate(torch.split(samples, lengths.tolist())):
+            waves[row, : len(piece)] = piece
+        out = self.embedder(waves, lengths)
+        return lambda: out
 
 
 def _shard_of(utts: list[Utterance], worker: parallel.Worker, threads: int) -> list[Utterance]:

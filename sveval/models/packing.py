@@ -96,6 +96,20 @@ def plan_batches(
     return Plan(batches, widths)
 
 
+def plan_equal_frames(frame_counts, max_utterances: int) -> Plan:
+    """Batches of equal frame counts only, longest first, at most `max_utterances` each: for models that
+    cannot be masked (ONNX graphs). Widths: the columns the batch's slots would take in a row."""
+    counts = np.asarray(frame_counts, dtype=np.int64)
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    batches: list[list[int]] = []
+    for i in order.tolist():
+        if batches and len(batches[-1]) < max_utterances and counts[batches[-1][0]] == counts[i]:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return Plan(batches, [len(b) * slot(int(counts[b[0]])) for b in batches])
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where each utterance of a packed row lies, at full and at half time resolution.

@@ -1,0 +1,61 @@
+"""`sveval export-onnx`: a checkpoint as an ONNX file in WeSpeaker's runtime contract."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("export-onnx")
+@click.option("--model", "model_path", required=True, help="Checkpoint file, model folder or published name.")
+@click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
+@click.option(
+    "--mean-vec",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A .npy mean vector (embed_dim,) subtracted inside the graph (WeSpeaker's --mean_vec).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def command(model_path, arch, out_path, mean_vec, as_json):
+    """Export a checkpoint sveval loads to ONNX, as WeSpeaker's export_onnx.py does.
+
+    The graph takes `feats` (batch, frames, 80): Kaldi fbank after per-utterance mean normalisation, and
+    gives `embs` (batch, embed_dim), minus the mean vector when one is given; opset 14, batch and frames
+    dynamic. Any ONNX runtime (onnxruntime, TensorRT, WeSpeaker's C++ runtime) can then run it, and
+    `sveval extract --model OUT.onnx` gives the same embeddings as the checkpoint (cosine >= 0.9999).
+
+    \b
+    Examples:
+      sveval export-onnx --model exp/Gemini_df_resnet110 --out gemini114.onnx
+      sveval export-onnx --model avg_model.pt --arch Gemini_DF_ResNet114 --out m.onnx --mean-vec mean_vec.npy
+      sveval export-onnx --model wespeaker-gemini-dfresnet114-lm --out lm.onnx
+    """
+    from sveval.models import require_torch
+
+    require_torch()
+    from sveval.errors import InputError
+    from sveval.io.embeddings import read_mean_vector
+    from sveval.models.checkpoint import LoadedModel
+    from sveval.models.export import export_onnx
+    from sveval.models.registry import load
+
+    loaded = load(model_path, arch, progress=True)
+    if not isinstance(loaded, LoadedModel):
+        raise InputError(
+            "--model is already an ONNX graph; export-onnx takes a PyTorch checkpoint", model_path
+        )
+    vector = read_mean_vector(mean_vec, loaded.model.embed_dim) if mean_vec else None
+    path = export_onnx(loaded, out_path, vector)
+    summary = {
+        "onnx": str(path),
+        "checkpoint": str(loaded.checkpoint),
+        "arch": loaded.arch,
+        "mean_vec": mean_vec,
+        "input": f"feats (B, T, {loaded.fbank.num_mel_bins})",
+        "output": f"embs (B, {loaded.model.embed_dim})",
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"wrote {path}: {loaded.arch}, {summary['input']} -> {summary['output']}, opset 14")

@@ -1,0 +1,247 @@
+"""ONNX speaker models in WeSpeaker's runtime contract, run with onnxruntime (imported lazily).
+
+The contract (`wespeaker/bin/export_onnx.py`): one float input (batch, frames, 80) holding Kaldi fbank after
+per-utterance mean normalisation, output (batch, dim) embeddings; batch and frames dynamic; a mean vector may
+already be subtracted inside the graph. Exporters name things differently (`feats`/`embs` in WeSpeaker,
+`feature` elsewhere; some graphs have two outputs, embed_a and embed_b, and the embedding is the last), so the
+names are read from the graph. Any architecture exported that way works (ResNet34, CAM++, ECAPA-TDNN,
+Gemini DF-ResNet...).
+
+An ONNX graph cannot be masked: padded frames would change the statistics pooling. Rows are therefore run in
+groups of equal frame counts, each trimmed to its own frames, and `extract_to_dir` batches equal frame counts
+only. The fbank configuration comes from a config.yaml beside the file when there is one, else the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sveval.errors import InputError
+from sveval.io.model_cache import sha256_file
+from sveval.models.fbank import Fbank, FbankConfig, num_frames
+
+CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+def require_onnxruntime():
+    """The onnxruntime module, or InputError saying how to install the onnx extra."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise InputError(
+            "ONNX models need onnxruntime: pip install 'sveval[onnx]' (onnxruntime-gpu for CUDA)"
+        ) from exc
+    return onnxruntime
+
+
+@dataclass(frozen=True, eq=False)
+class OnnxModel:
+    """An ONNX file checked against the contract. `embed_dim` is None when the graph leaves it symbolic.
+
+    `arch`, `arch_source`, `checkpoint`, `layout`, `ignored_keys` and `fbank` mirror `LoadedModel`, so that
+    reports and manifests treat both formats alike.
+    """
+
+    path: Path
+    sha256: str
+    input_name: str
+    output_name: str
+    max_batch: int | None  # a graph exported with a fixed batch size runs at most that many rows at once
+    embed_dim: int | None
+    fbank: FbankConfig
+    opset: int | None
+
+    arch = "onnx"
+    arch_source = "ONNX graph"
+    layout = "onnx"
+    ignored_keys: tuple[str, ...] = ()
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path
+
+
+def is_onnx(path: str | Path) -> bool:
+    """An .onnx file, or a folder holding exactly one .onnx file and no PyTorch checkpoint."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() == ".onnx"
+    if path.is_dir():
+        has_checkpoint = any(path.glob("*.pt")) or any((path / "models").glob("*.pt"))
+        return not has_checkpoint and len(list(path.glob("*.onnx"))) == 1
+    return False
+
+
+def load_onnx(path: str | Path) -> OnnxModel:
+    """Open `path` (an .onnx file or a folder holding one) and check its signature against the contract.
+
+    Raises InputError naming the file when it is not an ONNX graph, when its input is not one float
+    (batch, frames, num_mel_bins) tensor with dynamic frames, or when its last output is not (batch, dim).
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.onnx"))
+        if len(found) != 1:
+            raise InputError(f"expected one .onnx file in the folder, found {len(found)}", str(path))
+        path = found[0]
+    if not path.is_file():
+        raise InputError("ONNX model not found", str(path))
+    from sveval.models.checkpoint import fbank_config, read_config
+
+    config = read_config(path.parent / "config.yaml") if (path.parent / "config.yaml").is_file() else {}
+    fbank = fbank_config(config)
+    session = _session(path, [CPU_PROVIDER], optimize=False)  # only the signature is read
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        names = ", ".join(f"{i.name} {i.shape}" for i in inputs)
+        raise InputError(
+            f"the graph takes {len(inputs)} inputs ({names}); expected one (batch, frames, "
+            f"{fbank.num_mel_bins}) float tensor of fbank features",
+            str(path),
+        )
+    feats = inputs[0]
+    shape = list(feats.shape)
+    expected = f"(batch, frames, {fbank.num_mel_bins}) float"
+    if feats.type != "tensor(float)" or len(shape) != 3 or shape[2] != fbank.num_mel_bins:
+        raise InputError(
+            f"the graph's input {feats.name!r} is {shape} {feats.type}; expected {expected} "
+            "(Kaldi fbank after mean normalisation, WeSpeaker's export_onnx.py)",
+            str(path),
+        )
+    if isinstance(shape[1], int):
+        raise InputError(
+            f"the graph's input {feats.name!r} has a fixed number of frames ({shape[1]}); whole utterances "
+            "need dynamic frames (export without --num_frames)",
+            str(path),
+        )
+    embs = outputs[-1]  # WeSpeaker: `outputs[-1]` when the model returns (embed_a, embed_b)
+    if embs.type != "tensor(float)" or len(embs.shape) != 2:
+        raise InputError(
+            f"the graph's last output {embs.name!r} is {embs.shape} {embs.type}; expected (batch, dim) float",
+            str(path),
+        )
+    max_batch = shape[0] if isinstance(shape[0], int) else None
+    embed_dim = embs.shape[1] if isinstance(embs.shape[1], int) else None
+    opset = next((o.version for o in _opsets(path)), None)
+    return OnnxModel(path, sha256_file(path), feats.name, embs.name, max_batch, embed_dim, fbank, opset)
+
+
+def _opsets(path: Path):
+    """The default-domain opset of the graph when the onnx package is there to read it (else nothing)."""
+    try:
+        import onnx
+    except ImportError:
+        return []
+    model = onnx.load(str(path), load_external_data=False)
+    return [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+
+
+def _session(path: Path, providers: list, optimize: bool = True):
+    ort = require_onnxruntime()
+    options = ort.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3  # warnings about unused initialisers are noise to our users
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types for invalid or truncated graphs
+        raise InputError(f"onnxruntime cannot load the graph: {str(exc).splitlines()[0]}", str(path)) from exc
+
+
+def resolve_device(device: str, local_rank: int = 0) -> tuple[str, list]:
+    """(device, onnxruntime providers): the CUDA execution provider when present (device auto or cuda[:N]),
+    the CPU one otherwise. InputError for cuda without onnxruntime's CUDA provider."""
+    available = require_onnxruntime().get_available_providers()
+    if device == "auto":
+        device = "cuda" if CUDA_PROVIDER in available else "cpu"
+    if device.startswith("cuda"):
+        if CUDA_PROVIDER not in available:
+            raise InputError(
+                "--device cuda: onnxruntime has no CUDA execution provider (pip install onnxruntime-gpu)"
+            )
+        index = int(device.split(":", 1)[1]) if ":" in device else local_rank
+        return f"cuda:{index}", [(CUDA_PROVIDER, {"device_id": index}), CPU_PROVIDER]
+    if device != "cpu":
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    return "cpu", [CPU_PROVIDER]
+
+
+def check_runs(model: OnnxModel) -> int:
+    """Run two utterances of 200 and 301 frames of noise through the graph on CPU; the embedding size.
+    InputError when the graph fails or gives non-finite values."""
+    session = _session(model.path, [CPU_PROVIDER])
+    rng = np.random.default_rng(0)
+    dims = set()
+    for frames in (200, 301):
+        feats = rng.standard_normal((1, frames, model.fbank.num_mel_bins)).astype(np.float32)
+        try:
+            emb = session.run([model.output_name], {model.input_name: feats})[0]
+        except Exception as exc:  # onnxruntime's own exception types
+            raise InputError(
+                f"the graph fails on {frames} frames: {str(exc).splitlines()[0]}", str(model.path)
+            ) from exc
+        if emb.ndim != 2 or emb.shape[0] != 1 or not np.isfinite(emb).all():
+            raise InputError(
+                f"the graph gives {emb.shape} with non-finite values or the wrong shape", str(model.path)
+            )
+        dims.add(emb.shape[1])
+    return dims.pop()
+
+
+def check_precision(precision: str) -> None:
+    if precision != "fp32":
+        raise InputError(
+            f"--precision {precision}: an ONNX model runs in the graph's own float32 (bf16 is for PyTorch "
+            "checkpoints)"
+        )
+
+
+def manifest(model: OnnxModel, providers: list, precision: str) -> dict:
+    """What makes an embedding: the file's sha256, the execution providers, the front-end."""
+    check_precision(precision)
+    return {
+        "weights_sha256": model.sha256,
+        "format": "onnx",
+        "arch": model.arch,
+        "embed_dim": model.embed_dim,
+        "fbank": asdict(model.fbank),
+        "precision": precision,
+        "providers": [p[0] if isinstance(p, tuple) else p for p in providers],
+        "checkpoint": str(model.path),
+    }
+
+
+class OnnxEmbedder:
+    """fbank (torch, CPU) + onnxruntime session. `__call__(waves, lengths)` -> float32 numpy (B, dim)."""
+
+    def __init__(self, model: OnnxModel, providers: list, precision: str = "fp32"):
+        check_precision(precision)
+        self.model = model
+        self.session = _session(model.path, providers)
+        self.providers = self.session.get_providers()
+        self.fbank = Fbank(model.fbank)
+
+    @torch.inference_mode()
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+        """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts.
+
+        Rows of equal frame counts run together, each group trimmed to its frames: no padding ever enters
+        the graph."""
+        feats = self.fbank(waves.float(), lengths).numpy()
+        frames = np.array([num_frames(int(n), self.fbank.config) for n in lengths])
+        out: np.ndarray | None = None
+        for count in np.unique(frames):
+            rows = np.flatnonzero(frames == count)
+            step = self.model.max_batch or len(rows)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                feed = {self.model.input_name: np.ascontiguousarray(feats[chunk, :count])}
+                emb = self.session.run([self.model.output_name], feed)[0]
+                if out is None:
+                    out = np.empty((len(frames), emb.shape[1]), dtype=np.float32)
+                out[chunk] = emb
+        return out
