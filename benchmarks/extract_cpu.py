@@ -93,7 +93,8 @@ def main() -> None:
     from sveval.models import packing
     from sveval.models.checkpoint import LoadedModel
     from sveval.models.dfresnet import build
-    from sveval.models.extract import Embedder, default_batching, extract_to_dir
+    from sveval.models.embedder import Embedder, default_batching
+    from sveval.models.extract import extract_to_dir
     from sveval.models.fbank import FbankConfig
 
     batch_size = args.batch_size or default_batching("cpu")[1]

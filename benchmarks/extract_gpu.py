@@ -131,7 +131,7 @@ def model_only(loaded, device: str, seconds: float, batch: int, width: int, repe
 
     from sveval.models import packing
     from sveval.models.dfresnet import fold_batchnorm
-    from sveval.models.extract import Embedder, fp32_precision
+    from sveval.models.embedder import Embedder, fp32_precision
 
     dev = torch.device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -182,7 +182,7 @@ def embedder_alone(loaded, utts, device: str, precision: str, frames_per_batch: 
 
     from sveval.io.audio import audio_info
     from sveval.models import packing
-    from sveval.models.extract import BatchAudio, Embedder
+    from sveval.models.embedder import BatchAudio, Embedder
     from sveval.models.fbank import num_frames
 
     frames = [num_frames(audio_info(u.path).num_samples) for u in utts]
@@ -224,7 +224,7 @@ def profile(loaded, device: str, precision: str, width: int, mixed_frames) -> No
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    from sveval.models.extract import Embedder, fp32_precision
+    from sveval.models.embedder import Embedder, fp32_precision
 
     dev = torch.device(device)
     embedder = Embedder(loaded, device, precision)
@@ -290,7 +290,8 @@ def main() -> None:
     from sveval.io.audio import list_wav_dir
     from sveval.models import packing
     from sveval.models.checkpoint import LoadedModel, load_model
-    from sveval.models.extract import extract_to_dir, fp32_precision
+    from sveval.models.embedder import fp32_precision
+    from sveval.models.extract import extract_to_dir
     from sveval.models.fbank import FbankConfig, num_frames
     from sveval.synthetic import voxceleb_like_durations
 
@@ -385,7 +386,7 @@ def main() -> None:
         ours = dict(kaldiio.load_scp(str(runs["first"][1].scp)))
         workers = options.get("num_workers")
         if workers is None:
-            from sveval.models.extract import default_num_workers
+            from sveval.models.embedder import default_num_workers
 
             workers = default_num_workers(args.device)
 

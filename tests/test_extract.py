@@ -18,7 +18,8 @@ from sveval.cli.main import cli  # noqa: E402
 from sveval.errors import InputError  # noqa: E402
 from sveval.io.audio import Utterance, list_wav_dir, read_audio  # noqa: E402
 from sveval.models.checkpoint import load_model  # noqa: E402
-from sveval.models.extract import default_num_workers, extract_to_dir  # noqa: E402
+from sveval.models.embedder import default_num_workers  # noqa: E402
+from sveval.models.extract import extract_to_dir  # noqa: E402
 from sveval.models.fbank import Fbank  # noqa: E402
 
 # 8000/8050/8100 samples all make 48 frames; 8160 makes 49; two of 12000 (73 frames); one of 6000.
