@@ -43,6 +43,8 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
     from sveval.io.catalog import load_trials
     from sveval.io.figures import figure_format, write_det_plot
     from sveval.io.folders import read_labelled_scores
+    from sveval.metrics import Dcf
+    from sveval.metrics_ties import tie_order_warnings
     from sveval.plot import det_plot_curve
 
     if not 0 < p_target < 1:
@@ -56,7 +58,11 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
     curves = []
     for path, label in zip(score_files, labels):
         values, is_target = read_labelled_scores(path, trials)
-        curves.append(det_plot_curve(values, is_target, label, p_target=p_target))
+        curve = det_plot_curve(values, is_target, label, p_target=p_target)
+        curves.append(curve)
+        dcf = Dcf(curve.p_target, curve.c_miss, curve.c_fa, curve.min_dcf, 0.0)
+        for warning in tie_order_warnings(values, is_target, curve.eer, (dcf,)):
+            click.echo(f"sveval: warning: {path}: {warning} (the legend shows the first)", err=True)
     groups = [curves] if overlay else [[c] for c in curves]
     for target, group in zip(targets, groups):
         write_det_plot(group, target, title=title)
@@ -64,8 +70,15 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
             click.echo(str(target))
 
 
-def _targets(score_files, out, overlay, n_plots) -> list[Path]:
+def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path]:
+    """Image paths: --out as one file, or `<score file without .score>.<kind>.png` (`overlay.<kind>.png`) in
+    --out or beside each score file."""
     from sveval.io.score_folder import det_plot_name
+
+    def image_name(path) -> str:
+        return (
+            det_plot_name(path) if kind == "det" else f"{Path(path).name.removesuffix('.score')}.{kind}.png"
+        )
 
     if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
         if n_plots != 1:
@@ -77,8 +90,8 @@ def _targets(score_files, out, overlay, n_plots) -> list[Path]:
         raise InputError("--out must end in .png, .svg or .pdf, or be a folder", out)
     if overlay:
         folder = Path(out) if out else Path(score_files[0]).parent
-        return [folder / "overlay.det.png"]
-    return [(Path(out) if out else Path(p).parent) / det_plot_name(p) for p in score_files]
+        return [folder / f"overlay.{kind}.png"]
+    return [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
 
 
 def _curve_labels(score_files) -> list[str]:

@@ -22,7 +22,9 @@ from sveval.errors import InputError
 @click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
 @click.option("--wav-scp", type=click.Path(dir_okay=False), help="Kaldi wav.scp: '<utt-id> <audio path>'.")
 @click.option(
-    "--wav-dir", type=click.Path(file_okay=False), help="Folder of .wav/.flac; ids spk/video/00001.wav."
+    "--wav-dir",
+    type=click.Path(file_okay=False),
+    help="Audio folder (symlinks followed; every format libsndfile reads); ids spk/video/00001.wav.",
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (xvector.ark/.scp).")
 @click.option(
@@ -60,7 +62,10 @@ from sveval.errors import InputError
 )
 @click.option("--shard-index", type=int, help="Which shard this job extracts (0..K-1).")
 @click.option(
-    "--merge", is_flag=True, help="Only merge the parts of the given folders into --out/xvector.scp."
+    "--merge",
+    is_flag=True,
+    help="Only merge the parts of the given folders into --out/xvector.scp; with --wav-scp/--wav-dir, "
+    "exactly that list, refused if anything is missing.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
@@ -88,7 +93,9 @@ def command(
     Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). On GPU utterances are
     packed side by side into rows of --frames-per-batch frames (one tensor shape for the whole run); the
     gaps between them are zeroed inside the network before every 3x3 convolution, so every embedding
-    equals batch-1 inference. Resumable: ids already in OUT are skipped, an interrupted run continues.
+    equals batch-1 inference. Resumable: an id already in OUT whose audio has the same path, size and
+    modification time is reused, an interrupted run continues. One writer per OUT (a second run exits 2
+    naming the process that holds it); xvector.scp lists exactly the utterances given, once all are done.
 
     --model also takes an .onnx file in WeSpeaker's runtime contract (any architecture; run by onnxruntime,
     CUDA provider when present; batches of equal frame counts only) or a published name (sveval models).
@@ -104,32 +111,15 @@ def command(
           --out emb/vox1 --device cuda --precision bf16
       torchrun --nproc-per-node 8 $(which sveval) extract --model M --wav-scp S --out emb/vox2_dev
       sveval extract --model M --wav-scp S --out emb/x --num-shards 4 --shard-index 0   # job 0 of 4
-      sveval extract --merge emb/x                                                    # publish scp
+      sveval extract --merge emb/x --wav-scp S               # publish scp; refused if any is missing
       sveval extract --model voxceleb_gemini_dfresnet114_LM.onnx --wav-scp S --out emb/x  # ONNX
       sveval extract --model wespeaker-gemini-dfresnet114-lm --wav-scp S --out emb/x      # by name
     """
     from sveval.models import require_torch
 
     require_torch()
-    from sveval.io import ark
-    from sveval.io.audio import list_wav_dir, read_wav_scp
-
     if merge:
-        if not merge_dirs:
-            raise InputError("--merge needs one or more extraction folders")
-        target = out_dir or (merge_dirs[0] if len(merge_dirs) == 1 else None)
-        if target is None:
-            raise InputError("--merge with several folders needs --out for the merged xvector.scp")
-        order = [u.utt for u in read_wav_scp(wav_scp)] if wav_scp else None
-        result = ark.publish_scp(merge_dirs, target, order=order)
-        if result.duplicates:
-            click.echo(
-                f"sveval: warning: {len(result.duplicates)} ids found in several parts; the first part's "
-                f"record is used (e.g. {result.duplicates[0]})",
-                err=True,
-            )
-        summary = {"scp": str(result.scp), "count": result.count, "duplicates": len(result.duplicates)}
-        click.echo(json.dumps(summary) if as_json else f"merged {result.count} embeddings into {result.scp}")
+        _merge(merge_dirs, out_dir, wav_scp, wav_dir, as_json)
         return
     if merge_dirs:
         raise InputError(f"unexpected argument {merge_dirs[0]!r} (folders are only taken with --merge)")
@@ -140,11 +130,18 @@ def command(
     if num_workers is not None and num_workers < 0:
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
 
+    from sveval.io.atomic import check_writable_dir, removed_on_failure
+    from sveval.io.lock import check_unlocked
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
 
-    utts = read_wav_scp(wav_scp) if wav_scp else list_wav_dir(wav_dir)
-    loaded = load(model_path, arch, progress=not quiet)
+    # Everything that needs no audio before the first utterance: the list, the folder, the model.
+    utts = read_audio_list(wav_scp, wav_dir, skip_bad)
+    # a folder created only for these checks goes again if they fail (a started extraction stays: it resumes)
+    with removed_on_failure(out_dir):
+        check_writable_dir(out_dir)
+        check_unlocked(out_dir, shared=(num_shards or 1) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1)
+        loaded = load(model_path, arch, progress=not quiet)
     result = extract_to_dir(
         loaded,
         utts,
@@ -162,6 +159,62 @@ def command(
     if os.environ.get("RANK", "0") != "0":
         return  # torchrun: rank 0 speaks for everyone
     _report(loaded, result, as_json)
+
+
+def read_audio_list(wav_scp, wav_dir, skip_bad: bool):
+    """The utterances of a wav.scp or an audio folder; a folder's left-out files are named on stderr."""
+    from sveval.io.audio import list_wav_dir, read_wav_scp, scan_audio_folder
+
+    if wav_scp:
+        return read_wav_scp(wav_scp)
+    utts = list_wav_dir(wav_dir, skip_bad=skip_bad)  # refuses undecodable audio unless skip_bad
+    for line in scan_audio_folder(wav_dir).notes():
+        click.echo(f"sveval: warning: {line}", err=True)
+    return utts
+
+
+def _merge(merge_dirs, out_dir, wav_scp, wav_dir, as_json) -> None:
+    from sveval.io import ark
+    from sveval.io.lock import folder_lock
+
+    if not merge_dirs:
+        raise InputError("--merge needs one or more extraction folders")
+    target = out_dir or (merge_dirs[0] if len(merge_dirs) == 1 else None)
+    if target is None:
+        raise InputError("--merge with several folders needs --out for the merged xvector.scp")
+    wanted = None
+    skipped: set[str] = set()
+    if wav_scp or wav_dir:
+        for folder in merge_dirs:
+            skipped |= ark.read_skipped(folder)
+        utts = read_audio_list(wav_scp, wav_dir, skip_bad=True)
+        wanted = ark.wanted_from((u.utt, u.path) for u in utts if u.utt not in skipped)
+    with folder_lock(target):
+        result = ark.publish_scp(merge_dirs, target, wanted)
+    if result.duplicates:
+        click.echo(
+            f"sveval: warning: {len(result.duplicates)} ids found in several parts; the last written record "
+            f"is used (e.g. {result.duplicates[0]}); give --wav-scp to choose by audio",
+            err=True,
+        )
+    if skipped and wanted is not None:
+        click.echo(
+            f"sveval: warning: {len(skipped)} listed utterances were skipped by the extraction", err=True
+        )
+    if result.points_into:
+        click.echo(
+            f"sveval: note: {result.scp} points into the arks of {', '.join(map(str, result.points_into))}: "
+            "it is not self-contained; keep those folders",
+            err=True,
+        )
+    summary = {
+        "scp": str(result.scp),
+        "count": result.count,
+        "duplicates": len(result.duplicates),
+        "checked_against_list": wanted is not None,
+        "points_into": [str(p) for p in result.points_into],
+    }
+    click.echo(json.dumps(summary) if as_json else f"merged {result.count} embeddings into {result.scp}")
 
 
 def _report(loaded, result, as_json: bool) -> None:
@@ -183,6 +236,8 @@ def _report(loaded, result, as_json: bool) -> None:
         "skipped": len(result.skipped),
         "resampled": result.resampled,
         "multichannel": result.multichannel,
+        "changed_audio": len(result.changed),
+        "silent": len(result.silent),
         "seconds": round(result.seconds, 3),
         "utt_per_second": round(result.utt_per_second, 2),
         "scp": str(result.scp) if result.scp else None,

@@ -1,5 +1,5 @@
 """Entry point: the `sveval` click group. Errors from the library become one line on stderr and an exit code
-(2 for bad input or usage, 1 for failed validation)."""
+(2 for bad input or usage, 1 for failed validation, 130 for Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ import sys
 import click
 
 from sveval import __version__
-from sveval.errors import SvevalError
+from sveval.errors import Interrupted, SvevalError
 
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
 COMMANDS = {
+    "ape": "ape",
+    "calibrate": "calibrate",
     "demo": "demo",
     "det": "det",
     "export-onnx": "export_onnx",
     "extract": "extract",
+    "fuse": "fuse",
     "metrics": "metrics",
     "models": "models",
     "report": "report",
@@ -39,9 +42,15 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:
+            click.echo(f"sveval: interrupted: {exc}", err=True)
+            sys.exit(exc.exit_code)
         except SvevalError as exc:
             click.echo(f"sveval: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("sveval: interrupted", err=True)
+            sys.exit(Interrupted.exit_code)
 
 
 @click.group(

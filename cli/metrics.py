@@ -6,12 +6,16 @@ import json
 import os
 
 import click
+import numpy as np
 
 from sveval import metrics as m
+from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
+from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
+from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
-from sveval.io.scores import match_trials, read_score_file, require_finite
+from sveval.metrics_ties import tie_order_warnings
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
@@ -42,11 +46,18 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
 @click.option(
     "--sweep",
     type=click.Choice(m.SWEEPS),
-    default="per-trial",
+    default="tie-aware",
     show_default=True,
-    help="per-trial: one operating point per trial, ties in file order (Kaldi's compute_min_dcf.py); "
-    "tie-aware: one per distinct score (independent of trial order); wespeaker: ties in numpy's unstable "
-    "argsort order, as WeSpeaker's scripts (reproduces them on the same numpy build only).",
+    help="tie-aware: one operating point per distinct score (independent of trial order); per-trial: one "
+    "per trial, ties in file order (Kaldi's compute_min_dcf.py, WeSpeaker with a stable sort); wespeaker: "
+    "ties in numpy's unstable argsort order, as WeSpeaker's scripts (reproduces them on the same numpy "
+    "build only). Without tied scores all three agree.",
+)
+@click.option(
+    "--llr",
+    is_flag=True,
+    help="Read the scores as natural-log likelihood ratios: also print the actual DCF at each operating "
+    "point (Bayes threshold log(c_fa(1-p)/(c_miss p))), Cllr and minCllr in bits.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
 @click.option(
@@ -55,18 +66,23 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     is_flag=True,
     help="Also print the signature line (definitions, trial-list fingerprint, version).",
 )
-def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_signature):
+def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, show_signature):
     """EER and minDCF of WeSpeaker score files.
 
-    By default the output is WeSpeaker's compute_metrics.py block, byte for byte: EER in percent by the
-    NIST/WeSpeaker interpolation, minDCF normalised, both to 3 decimals, operating point p_target 0.01,
-    c_miss 1, c_fa 1. Scores are swept in file order, as WeSpeaker and Kaldi do.
+    By default the output is WeSpeaker's compute_metrics.py block: EER in percent by the NIST/WeSpeaker
+    interpolation, minDCF normalised, both to 3 decimals, operating point p_target 0.01, c_miss 1, c_fa 1.
+    Thresholds sit between distinct scores only (--sweep tie-aware), so the numbers never depend on line
+    order; where tied scores make the per-trial sweep of WeSpeaker and Kaldi print a different number, a
+    warning on stderr (and "warnings" in --json) gives that number. With several --dcf, EER is printed once
+    per file, then one minDCF line per operating point.
 
     \b
     Examples:
       sveval metrics exp/scores/vox1_O_cleaned.kaldi.score
       sveval metrics scores/*.score --trials vox1_O_cleaned --eer all --dcf 0.01 --dcf 0.05
       sveval metrics my.score --json
+      sveval metrics my.score --sweep per-trial      # Kaldi's / WeSpeaker's rule, ties in file order
+      sveval metrics cali_vox1_O_cleaned.kaldi.score --llr     # + actDCF, Cllr, minCllr
     """
     dcfs = dcfs or ((0.01, 1.0, 1.0),)
     definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
@@ -75,15 +91,21 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
     reports = []
     for path in score_files:
-        scores = read_score_file(path)
-        require_finite(scores)
-        is_target = scores.labels
-        if trials is not None:
-            index = match_trials(scores, trials)
-            is_target = trials.is_target[index]
-        elif is_target is None:
-            raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)
-        reports.append(_measure(path, scores.values, is_target, definitions, dcfs, sweep, trials))
+        values, is_target = read_labelled_scores(path, trials)
+        summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+        report = _measure(path, summary, dcfs, sweep, trials)
+        report["warnings"] = []
+        if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
+            nist = [e.value for e in summary.eers if e.definition == "nist"]
+            report["warnings"] = list(
+                tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
+            )
+        if llr:
+            _add_llr(report, values, is_target, dcfs)
+        reports.append(report)
+    for report in reports:
+        for warning in report["warnings"]:
+            click.echo(f"sveval: warning: {report['file']}: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
@@ -91,8 +113,8 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, as_json, show_sig
         click.echo(_text(report, definitions, show_signature), nl=False)
 
 
-def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
-    summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+def _measure(path, summary, dcfs, sweep, trials) -> dict:
+    definitions = tuple(e.definition for e in summary.eers)
     report = {"file": path, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
     for eer in summary.eers:
         key = "eer" if eer.definition == "nist" else f"eer_{eer.definition}"
@@ -105,7 +127,7 @@ def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
             "c_miss": d.c_miss,
             "c_fa": d.c_fa,
             "min_dcf": d.min_dcf,
-            "threshold": d.threshold,
+            "threshold": d.threshold if np.isfinite(d.threshold) else None,  # -inf: accept every trial
         }
         for d in summary.dcfs
     ]
@@ -119,7 +141,8 @@ def _measure(path, values, is_target, definitions, dcfs, sweep, trials) -> dict:
 
 
 def _text(report: dict, definitions, show_signature: bool) -> str:
-    out = []
+    """WeSpeaker's block (header, EER line(s), minDCF line), with one minDCF line per operating point."""
+    dcf_lines = []
     for dcf in report["dcf"]:
         block = ResultBlock(
             os.path.basename(report["file"]),
@@ -130,12 +153,27 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
             dcf["c_fa"],
         )
         header, eer_line, dcf_line = format_block(block).splitlines()
-        lines = [header]
-        if "nist" in definitions:
-            lines.append(eer_line)
-        lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
-        lines.append(dcf_line)
-        out.append("\n".join(lines) + "\n")
+        dcf_lines.append(dcf_line)
+        if "act_dcf" in dcf:
+            dcf_lines.append(act_dcf_line(dcf["p_target"], dcf["c_miss"], dcf["c_fa"], dcf["act_dcf"]))
+    lines = [header]
+    if "nist" in definitions:
+        lines.append(eer_line)
+    lines += [f"{EER_LABELS[d]} = {report[f'eer_{d}']:.3f}" for d in definitions if d != "nist"]
+    out = ["\n".join(lines + dcf_lines) + "\n"]
+    if "cllr" in report:
+        out.append(cllr_line(report["cllr"], report["min_cllr"]) + "\n")
     if show_signature:
         out.append(f"signature: {report['signature']}\n")
     return "".join(out)
+
+
+def _add_llr(report: dict, values, is_target, dcfs) -> None:
+    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `llr` in the signature."""
+    summary = llr_summary(values, is_target, dcfs)
+    for entry, act in zip(report["dcf"], summary.act_dcfs):
+        entry["act_dcf"] = act.act_dcf
+        entry["bayes_threshold"] = act.threshold
+    report["cllr"] = summary.cllr
+    report["min_cllr"] = summary.min_cllr
+    report["signature"] = report["signature"].replace("|v:", "|llr:natural-log|v:")

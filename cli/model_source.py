@@ -148,23 +148,38 @@ class ModelSource:
             raise InputError(f"--num-workers must be >= 0, got {self.num_workers}")
 
     def extract(
-        self, out: Path, trial_lists, *, eval_name, cohort_name, cohort_utt2spk, allow_missing, progress
+        self,
+        out: Path,
+        trial_lists,
+        *,
+        eval_name,
+        cohort_name,
+        cohort_utt2spk,
+        allow_missing,
+        progress,
+        asnorm_top_n: int | None = None,
     ) -> Sets:
         """Embed the eval and cohort audio into OUT/embeddings/<set>/ (reusing what is there) and read them.
 
-        Everything that can be checked without the model is checked first: trial utterances missing from the
-        eval audio, cohort speakers, colliding cache folders.
+        Everything that can be checked without audio is checked before the first utterance is extracted:
+        trial utterances missing from the eval audio, cohort speakers and `asnorm_top_n` (AS-norm's N, None
+        when AS-norm is not run) against their count, colliding cache folders, the model.
         """
         from sveval.models import require_torch  # noqa: PLC0415
 
         require_torch()
         import numpy as np  # noqa: PLC0415
 
-        from sveval.io.audio import list_wav_dir, read_wav_scp  # noqa: PLC0415
+        from sveval.io.audio import list_wav_dir, read_wav_scp, scan_audio_folder  # noqa: PLC0415
         from sveval.io.embeddings import read_utt2spk, speakers_from_ids, speakers_from_utt2spk  # noqa: PLC0415
 
         def utterances(scp, folder):
-            return read_wav_scp(scp) if scp else list_wav_dir(folder)
+            if scp:
+                return read_wav_scp(scp)
+            utts = list_wav_dir(folder, skip_bad=self.skip_bad)
+            for line in scan_audio_folder(folder).notes():
+                click.echo(f"sveval: warning: {line}", err=True)
+            return utts
 
         eval_utts = utterances(self.wav_scp, self.wav_dir)
         eval_name = eval_name or set_name(Path(self.eval_audio))
@@ -176,9 +191,15 @@ class ModelSource:
             cohort_name = cohort_name or set_name(Path(self.cohort_audio))
             ids = np.asarray([u.utt for u in cohort_utts], dtype=object)
             if cohort_utt2spk:  # speakers known before minutes of extraction, not after
-                speakers_from_utt2spk(ids, *read_utt2spk(cohort_utt2spk), cohort_utt2spk)
+                speakers = speakers_from_utt2spk(ids, *read_utt2spk(cohort_utt2spk), cohort_utt2spk)
             else:
-                speakers_from_ids(ids, self.cohort_audio)
+                speakers = speakers_from_ids(ids, self.cohort_audio)
+            n_speakers = len(set(speakers.tolist()))
+            if asnorm_top_n is not None and asnorm_top_n > n_speakers:
+                raise InputError(
+                    f"--top-n {asnorm_top_n} is larger than the cohort ({n_speakers:,} speakers in "
+                    f"{self.cohort_audio}); nothing was extracted"
+                )
             if cohort_name == eval_name:
                 raise InputError(
                     f"eval and cohort would share the cache folder {out / 'embeddings' / eval_name}: "

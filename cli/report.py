@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -136,7 +137,8 @@ def draw_overlays(systems, out_path: Path) -> tuple[str, ...]:
                 by_list.setdefault(row.trials, []).append(replace(row.curve, label=label))
     images = []
     for trials, curves in by_list.items():
-        path = out_path.with_name(f"{out_path.stem}.{trials}.det.png")
+        slug = re.sub(r"[^\w.-]+", "_", trials).strip("_")  # `x (custom)` -> `x_custom`: no spaces in names
+        path = out_path.with_name(f"{out_path.stem}.{slug}.det.png")
         write_det_plot(curves, path, title=f"{list_title(trials)} ({trials})")
         images.append(path.name)
     return tuple(images)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sveval.cli.model_source import Sets, model_options, set_name
 
-from sveval.errors import InputError
+from sveval.errors import InputError, Interrupted
 
 COMPAT = ("exact", "wespeaker")
 
@@ -128,11 +128,9 @@ def command(
     reuses those embeddings (a folder holding another model's embeddings is refused).
     """
 
-    from sveval.io import embeddings as emb_io  # noqa: PLC0415
-    from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
-    from sveval.io.catalog import load_trials  # noqa: PLC0415
-    from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-    from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
+    from sveval.io.atomic import check_writable_dir, removed_on_failure  # noqa: PLC0415
+    from sveval.io.lock import folder_lock  # noqa: PLC0415
+    from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
     if exp_dir:
@@ -148,9 +146,72 @@ def command(
     if cohort_utt2spk and not (cohort_path or model_source.cohort_audio):
         raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
     methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
-    out = check_writable_dir(out_dir)
-    progress = not quiet
+    resolved = resolve_methods(methods, bool(cohort_path or model_source.cohort_audio))  # before any work
+    if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
+        raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
+    out = Path(out_dir)
+    existed = out.is_dir()
+    try:
+        with removed_on_failure(out):
+            check_writable_dir(out)
+            # One writer per score folder, held until the command ends (released by click's context
+            # teardown). The staged swap hard-links the lock file into the new folder: same inode, same lock.
+            click.get_current_context().call_on_close(folder_lock(out).acquire().release)
+            _run(
+                out,
+                eval_path,
+                cohort_path,
+                cohort_utt2spk,
+                cohort_name,
+                mean_spec,
+                trial_specs,
+                methods,
+                resolved,
+                top_n,
+                compat,
+                cohort_precision,
+                eval_name,
+                allow_missing,
+                no_plots,
+                quiet,
+                model_source,
+            )
+    except KeyboardInterrupt:
+        kept = f"{out} is as the previous run left it" if existed else f"nothing written ({out} removed)"
+        if existed and model_source.used:
+            kept += " (embeddings extracted so far are kept in its embeddings/ cache)"
+        raise Interrupted(kept) from None
 
+
+def _run(
+    out,
+    eval_path,
+    cohort_path,
+    cohort_utt2spk,
+    cohort_name,
+    mean_spec,
+    trial_specs,
+    methods,
+    resolved,
+    top_n,
+    compat,
+    cohort_precision,
+    eval_name,
+    allow_missing,
+    no_plots,
+    quiet,
+    model_source,
+):
+    """Everything after the cheap option checks: read, score, then write the folder aside and swap it in."""
+    from sveval.io import embeddings as emb_io  # noqa: PLC0415
+    from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
+    from sveval.io.catalog import load_trials  # noqa: PLC0415
+    from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
+    from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
+    from sveval.io.systems import system_name  # noqa: PLC0415
+    from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
+
+    progress = not quiet
     trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
     names = [t.basename for t in trial_lists]
     if len(set(names)) != len(names):
@@ -164,6 +225,7 @@ def command(
             cohort_utt2spk=cohort_utt2spk,
             allow_missing=allow_missing,
             progress=progress,
+            asnorm_top_n=top_n if "asnorm" in resolved else None,
         )
     else:
         sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)
@@ -204,13 +266,18 @@ def command(
             )
     for note in run.notes:
         click.echo(f"sveval: note: {note}", err=True)
+    for res in (res for lst in run.lists for res in lst.methods):
+        for warning in res.warnings:
+            click.echo(f"sveval: warning: {res.score_file}: {warning}", err=True)
     command_line = shlex.join(["sveval", *sys.argv[1:]])
-    write_score_folder(run, out, command=command_line, progress=progress, model=sets.model)
-    from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
-
-    report = finish_score_folder(run, out, plots=not no_plots)
+    # the new run is written aside and swapped in at the end: an error or Ctrl-C leaves `out` as it was
+    with staged_folder(out) as stage:
+        write_score_folder(run, stage, command=command_line, progress=progress, model=sets.model)
+        if out.is_dir():  # the previous run's other files (other lists, a cache) stay, and are reported
+            link_missing(out, stage)
+        finish_score_folder(run, stage, plots=not no_plots, name=system_name(out))
     click.echo(_table(run, out))
-    click.echo(f"report: {report}")
+    click.echo(f"report: {out / 'report.md'}")
 
 
 def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:
@@ -218,6 +285,11 @@ def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:
 
     evaluation = read_embeddings(eval_path)
     cohort = read_embeddings(cohort_path) if cohort_path else None
+    if cohort is not None and cohort.dim != evaluation.dim:
+        raise InputError(
+            f"dimension mismatch: the eval embeddings ({eval_path}) have {evaluation.dim} dimensions, "
+            f"the cohort ({cohort_path}) {cohort.dim}; both must come from the same model"
+        )
     return Sets(
         evaluation=evaluation,
         eval_name=eval_name or set_name(Path(eval_path)),

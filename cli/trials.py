@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
+import numpy as np
 
+from sveval.calibration_trials import calibration_trials
 from sveval.io.catalog import (
     base_url,
     cache_dir,
@@ -15,7 +18,8 @@ from sveval.io.catalog import (
     load_trials,
     locate,
 )
-from sveval.io.trials import read_trials
+from sveval.io.durations import merge_durations, read_utt2dur
+from sveval.io.trials import read_trials, write_kaldi_trials
 
 
 @click.group("trials")
@@ -114,3 +118,43 @@ def info_command(spec, as_json):
         return
     for key, value in info.items():
         click.echo(f"{key:<12} {value if value is not None else '-'}")
+
+
+@command.command("make-calibration")
+@click.option(
+    "--utt2dur",
+    "utt2dur_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="`<utt> <seconds>` per line (WeSpeaker's data/vox2_dev/utt2dur); repeatable.",
+)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Kaldi trial list to write."
+)
+@click.option(
+    "--trials-per-kind",
+    type=click.IntRange(min=2),
+    default=10000,
+    show_default=True,
+    help="Trials of each kind (short-short, short-long, long-long), half of them target.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def make_calibration_command(utt2dur_paths, out_path, trials_per_kind, seed):
+    """Write a short/long calibration trial list as WeSpeaker's generate_calibration_trial.py does,
+    seeded, without self-pairs and without repeated pairs.
+
+    \b
+    Examples:
+      sveval trials make-calibration --utt2dur data/vox2_dev/utt2dur --out data/vox1/trials/vox2_cali.kaldi
+      sveval trials make-calibration --utt2dur utt2dur --out cali.kaldi --trials-per-kind 2000 --seed 3
+    """
+    durations = merge_durations([(p, read_utt2dur(p)) for p in utt2dur_paths])
+    ids = np.array(list(durations), dtype=object)
+    seconds = np.array(list(durations.values()), dtype=np.float64)
+    trials = calibration_trials(ids, seconds, trials_per_kind, seed, name=os.path.basename(out_path))
+    write_kaldi_trials(out_path, trials)
+    click.echo(
+        f"{out_path}: {len(trials):,} trials ({trials.n_target:,} target / {trials.n_nontarget:,} "
+        f"nontarget), seed {seed}, fingerprint {trials.short_fingerprint}"
+    )

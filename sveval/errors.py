@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def shown_id(text) -> str:
+    """An id as messages show it: as is when every character is visible, else with the invisible ones
+    escaped (a byte-order mark, a zero-width or no-break space: `\\ufeffid10270/...`), so that two ids that
+    look the same in a message never differ invisibly."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class SvevalError(Exception):
     """Base class. `exit_code` is what the CLI exits with when this escapes a command."""
 
@@ -23,7 +33,18 @@ class InputError(SvevalError):
         self.line = line
 
 
+class NotTheList(InputError):
+    """A file offered under a built-in list's name whose content is another list (counts or fingerprint
+    differ from the manifest). Always an input error, in every command: never "not checkable"."""
+
+
 class ValidationFailed(SvevalError):
     """The input was readable but a check failed. Exit code 1."""
 
     exit_code = 1
+
+
+class Interrupted(SvevalError):
+    """Ctrl-C: the message says what was kept. Exit code 130 (128 + SIGINT), as shells report it."""
+
+    exit_code = 130

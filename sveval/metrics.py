@@ -9,18 +9,21 @@ Conventions shared by every function here (read these before quoting a number):
       p_miss[i] = (#targets among sorted[0..i]) / T
       p_fa[i]   = 1 - (#nontargets among sorted[0..i]) / N
   and ``thresholds[i]`` = the i-th lowest score (the rule is "accept iff score > threshold" except inside
-  a group of tied scores, see below). There is no point before the lowest score (the "accept all"
-  point), exactly as WeSpeaker's ``compute_pmiss_pfa_rbst`` and Kaldi's ``compute_min_dcf.py``.
+  a group of tied scores, see below). The curve has no point before the lowest score (the "accept all"
+  point), exactly as WeSpeaker's ``compute_pmiss_pfa_rbst`` and Kaldi's ``compute_min_dcf.py``; minDCF and
+  the NIST EER still use that point where it matters (see ``min_dcf`` and ``eer``).
 * Sweeps (``SWEEPS``): ``"per-trial"`` keeps every point above; when scores tie, the points inside the
   tied group split it by trial order, so results can depend on that order (this is what WeSpeaker and
-  Kaldi do). ``"tie-aware"`` keeps only the last point of each group of equal scores (one point per
-  distinct score), so every point is a real threshold and results never depend on trial order.
+  Kaldi do). ``"tie-aware"`` (the default) keeps only the last point of each group of equal scores (one
+  point per distinct score), so every point is a real threshold and results never depend on trial order:
+  a system giving every trial the same score gets EER 0.5 and minDCF 1 whatever the order. Without ties
+  the two sweeps give identical results.
   ``"wespeaker"`` is the per-trial sweep in the order of numpy's default (unstable) ``np.argsort``, which
   is what WeSpeaker's ``compute_pmiss_pfa_rbst`` calls: tied scores land in an order numpy leaves
   unspecified (it depends on the numpy build and the CPU's SIMD sort), so it reproduces WeSpeaker's printed
   numbers only on the same numpy and machine. On the six real Vox1-O score files printed with %.5f it
   moves EER by up to 5e-5 and minDCF(0.01) by up to 2e-4 against the stable order: enough to flip a
-  third decimal now and then, which is why the stable order is the default.
+  third decimal now and then, which is why the stable order is used for "per-trial".
 * EER values and rates are fractions in [0, 1]; multiply by 100 for the percentages people print.
 """
 
@@ -60,6 +63,11 @@ class Eer:
     threshold: float
     definition: str
 
+    @property
+    def percent(self) -> float:
+        """The EER in percent (100 * value), as the CLI prints it."""
+        return 100 * self.value
+
 
 @dataclass(frozen=True)
 class Dcf:
@@ -74,7 +82,11 @@ class Dcf:
 
 @dataclass(frozen=True)
 class Metrics:
-    """What result files print: NIST/WeSpeaker EER (fraction) and normalised minDCF, from one sweep."""
+    """What result files print: NIST/WeSpeaker EER and normalised minDCF, from one sweep.
+
+    ``eer`` is a fraction in [0, 1]; ``eer_percent`` is the same number in percent, what the CLI, ``--json``,
+    result files and results.json print. ``min_dcf`` is normalised (1 = no better than a trivial decision).
+    """
 
     eer: float
     eer_threshold: float
@@ -85,7 +97,12 @@ class Metrics:
     c_fa: float
     n_target: int
     n_nontarget: int
-    sweep: str = "per-trial"
+    sweep: str = "tie-aware"
+
+    @property
+    def eer_percent(self) -> float:
+        """The EER in percent (100 * eer), as printed by the CLI and stored in results.json."""
+        return 100 * self.eer
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -158,7 +175,7 @@ class _Sorted:
 
     __slots__ = ("scores", "is_target", "n_target", "n_nontarget", "_sweeps")
 
-    def __init__(self, scores, is_target, sweep: str = "per-trial") -> None:
+    def __init__(self, scores, is_target, sweep: str = "tie-aware") -> None:
         _check_choice(sweep, SWEEPS, "sweep")
         s = _as_scores(scores, "scores")
         lab = _as_labels(is_target, s.shape[0], "scores")
@@ -175,7 +192,8 @@ class _Sorted:
     def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(#targets, #nontargets, threshold) at or below each operating point of the sweep."""
         n_tar_le = np.cumsum(self.is_target)  # int64, exact
-        n_non_le = np.arange(1, n_tar_le.shape[0] + 1) - n_tar_le
+        n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
+        n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
         if sweep in ("per-trial", "wespeaker"):  # the sort order already decides between them
             return n_tar_le, n_non_le, self.scores
         s = self.scores
@@ -188,7 +206,8 @@ class _Sorted:
         if sweep not in self._sweeps:
             n_tar_le, n_non_le, thresholds = self.counts(sweep)
             p_miss = n_tar_le / self.n_target
-            p_fa = 1 - n_non_le / self.n_nontarget
+            p_fa = n_non_le / self.n_nontarget
+            np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit, without a temporary
             for a in (p_miss, p_fa, thresholds):
                 a.flags.writeable = False
             self._sweeps[sweep] = (p_miss, p_fa, thresholds)
@@ -243,6 +262,11 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
     c_det = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
     i = int(np.argmin(c_det))  # the first minimum, like its strict `<` loop
     c_def = min(c_miss * p_target, c_fa * (1 - p_target))
+    # The "accept all" point (p_miss 0, p_fa 1), which Kaldi's script lacks: without it the value exceeds 1
+    # when every target scores below every nontarget and c_miss * p_target > c_fa * (1 - p_target).
+    accept_all = c_fa * (1 - p_target)
+    if accept_all < c_det[i]:
+        return Dcf(float(p_target), float(c_miss), float(c_fa), float(accept_all / c_def), float("-inf"))
     return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_det[i] / c_def), float(thr[i]))
 
 
@@ -250,7 +274,7 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
 # public API
 
 
-def det_curve(scores, is_target, sweep: str = "per-trial") -> DetCurve:
+def det_curve(scores, is_target, sweep: str = "tie-aware") -> DetCurve:
     """The miss / false-alarm rates at every operating point of ``sweep`` (see the module docstring).
 
     Point i: p_miss = #targets with (sorted position <= i) / T, p_fa = 1 - #nontargets likewise / N,
@@ -262,7 +286,7 @@ def det_curve(scores, is_target, sweep: str = "per-trial") -> DetCurve:
     return DetCurve(p_miss, p_fa, thr, sweep)
 
 
-def eer(scores, is_target, definition: str = "nist", sweep: str = "per-trial") -> Eer:
+def eer(scores, is_target, definition: str = "nist", sweep: str = "tie-aware") -> Eer:
     """Equal error rate (a fraction) by one of three definitions.
 
     ``"nist"`` (NIST SRE scorer, WeSpeaker ``compute_eer``; the default and what result files print): on the
@@ -313,16 +337,19 @@ def min_dcf(
     p_target: float = 0.01,
     c_miss: float = 1.0,
     c_fa: float = 1.0,
-    sweep: str = "per-trial",
+    sweep: str = "tie-aware",
 ) -> Dcf:
     """Normalised minimum detection cost (NIST SRE; Kaldi ``compute_min_dcf.py``; WeSpeaker).
 
     minDCF = min_i (c_miss * p_miss[i] * p_target + c_fa * p_fa[i] * (1 - p_target))
              / min(c_miss * p_target, c_fa * (1 - p_target))
-    over the sweep's points; threshold = thresholds at the first i attaining the minimum (as Kaldi's
-    ``compute_min_dcf.py``). With the per-trial sweep the value and threshold equal that script's
-    exactly. Common operating points: p_target=0.01 (VoxCeleb, WeSpeaker), 0.05 (VoxSRC), 0.001 (SRE10),
-    0.01 with c_miss=10 (SRE08).
+    over the sweep's points and the "accept all" point (p_miss 0, p_fa 1; threshold -inf), so with the
+    "reject all" point (the sweep's last) both trivial decisions are candidates and the value never exceeds
+    1; threshold = thresholds at the first i attaining the minimum (as Kaldi's ``compute_min_dcf.py``).
+    Kaldi's script lacks the accept-all point; apart from that, with the per-trial sweep the value and
+    threshold equal that script's exactly (the accept-all point only wins when the script prints > 1).
+    Common operating points: p_target=0.01 (VoxCeleb, WeSpeaker), 0.05 (VoxSRC), 0.001 (SRE10), 0.01 with
+    c_miss=10 (SRE08).
     """
     _check_choice(sweep, SWEEPS, "sweep")
     return _min_dcf(_Sorted(scores, is_target, sweep), p_target, c_miss, c_fa, sweep)
@@ -334,7 +361,7 @@ def evaluate(
     p_target: float = 0.01,
     c_miss: float = 1.0,
     c_fa: float = 1.0,
-    sweep: str = "per-trial",
+    sweep: str = "tie-aware",
 ) -> Metrics:
     """NIST EER (``eer(definition="nist")``) and ``min_dcf`` from a single sort, plus the trial counts."""
     _check_choice(sweep, SWEEPS, "sweep")
@@ -371,7 +398,7 @@ def summarize(
     is_target,
     definitions: tuple[str, ...] = EER_DEFINITIONS,
     operating_points: tuple[tuple[float, float, float], ...] = ((0.01, 1.0, 1.0),),
-    sweep: str = "per-trial",
+    sweep: str = "tie-aware",
 ) -> Summary:
     """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), sorting once."""
     for definition in definitions:

@@ -76,7 +76,7 @@ def det_plot_curve(
     p_target: float = 0.01,
     c_miss: float = 1.0,
     c_fa: float = 1.0,
-    sweep: str = "per-trial",
+    sweep: str = "tie-aware",
     tolerance: float = THIN_TOLERANCE,
 ) -> DetPlotCurve:
     """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`."""
@@ -114,7 +114,10 @@ def curve_from_rates(
 ) -> DetPlotCurve:
     """Build a DetPlotCurve from the full error-rate arrays: locate the minDCF point and thin the curve."""
     # the first minimum of the unnormalised cost, computed as sveval.metrics.min_dcf computes it
-    best = int(np.argmin(c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)))
+    cost = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
+    best = int(np.argmin(cost))
+    # ... including the "accept all" point (p_fa 1, p_miss 0), which the curve's arrays do not hold
+    dcf_point = (1.0, 0.0) if c_fa * (1 - p_target) < cost[best] else (float(p_fa[best]), float(p_miss[best]))
     # thinned in the coordinates it is drawn in
     x, y = probit(drawn_rates(p_fa, n_nontarget)), probit(drawn_rates(p_miss, n_target))
     keep = thin_indices(x, y, tolerance)
@@ -124,8 +127,8 @@ def curve_from_rates(
         p_miss=p_miss[keep],
         eer=float(eer),
         min_dcf=float(min_dcf),
-        dcf_p_fa=float(p_fa[best]),
-        dcf_p_miss=float(p_miss[best]),
+        dcf_p_fa=dcf_point[0],
+        dcf_p_miss=dcf_point[1],
         p_target=p_target,
         c_miss=c_miss,
         c_fa=c_fa,

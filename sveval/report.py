@@ -25,10 +25,16 @@ LIST_TITLES = {
     "synthetic_vox1_O": "Synthetic Vox1-O",
 }
 UNKNOWN = "unknown"
+# score files written by `sveval calibrate` / `sveval fuse` (WeSpeaker names calibrated files `cali_*`)
+CALIBRATED_PREFIXES = {"cali_": "calibrated", "fused_": "fused"}
 
 
 def method_title(method: str, top_n: int | None = None) -> str:
-    """'cos' -> 'cosine', 'snorm' -> 'S-norm', 'asnorm' + 300 -> 'AS-norm (top 300)'."""
+    """'cos' -> 'cosine', 'snorm' -> 'S-norm', 'asnorm' + 300 -> 'AS-norm (top 300)'; a calibrated or fused
+    file's method ('cali_asnorm', 'fused_cos') adds ', calibrated' or ', fused'."""
+    for prefix, word in CALIBRATED_PREFIXES.items():
+        if method.startswith(prefix):
+            return f"{method_title(method.removeprefix(prefix), top_n)}, {word}"
     if method == "cos":
         return "cosine"
     if method == "snorm":
@@ -64,6 +70,11 @@ class Row:
     bootstrap: BootstrapCI | None = None
     genders: tuple[GroupResult, ...] = ()
     curve: DetPlotCurve | None = field(default=None, repr=False)  # for drawing; not rendered
+    n_dropped: int = 0  # trials of the list left out (--allow-missing): the numbers cover fewer trials
+    # calibrated score files (`cali_*`, `fused_*`) only: the scores read as natural-log LLRs
+    act_dcf: float | None = None
+    cllr: float | None = None
+    min_cllr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,14 @@ def _column_lists(systems, published: PublishedTable | None) -> list[str]:
     return known + list(dict.fromkeys(n for n in names if n not in LIST_TITLES))
 
 
-def _cells(values: dict[str, tuple[float, float]], lists: list[str]) -> list[str]:
+def _cells(values: dict, lists: list[str]) -> list[str]:
+    """EER and MinDCF cells per list; values: list -> (eer %, min_dcf[, n_dropped]). A list scored on fewer
+    trials than it has (--allow-missing) is marked in its EER cell, `1.234 (12 dropped)`."""
     cells = []
     for name in lists:
-        eer, dcf = values.get(name, (None, None))
-        cells += ["—" if eer is None else f"{eer:.3f}", "—" if dcf is None else f"{dcf:.3f}"]
+        eer, dcf, *dropped = values.get(name, (None, None))
+        mark = f" ({dropped[0]:,} dropped)" if dropped and dropped[0] else ""
+        cells += ["—" if eer is None else f"{eer:.3f}{mark}", "—" if dcf is None else f"{dcf:.3f}"]
     return cells
 
 
@@ -121,7 +135,7 @@ def results_table(systems, published: PublishedTable | None = None) -> str:
         methods = list(dict.fromkeys((r.method, r.top_n, r.cohort) for r in system.rows))
         for method, top_n, cohort in methods:
             values = {
-                r.trials: (r.eer_percent, r.min_dcf)
+                r.trials: (r.eer_percent, r.min_dcf, r.n_dropped)
                 for r in system.rows
                 if (r.method, r.top_n, r.cohort) == (method, top_n, cohort)
             }
@@ -204,6 +218,27 @@ def _analyses(systems) -> list[str]:
     return out
 
 
+def calibration_table(systems) -> str:
+    """Calibrated rows only: EER and minDCF, and what only LLRs have: actual DCF, Cllr, minCllr."""
+    body = [
+        [
+            s.name,
+            method_title(r.method, r.top_n),
+            list_title(r.trials),
+            f"{r.eer_percent:.3f}",
+            f"{r.min_dcf:.3f}",
+        ]
+        + [f"{r.act_dcf:.3f}", f"{r.cllr:.3f}", f"{r.min_cllr:.3f}"]
+        for s in systems
+        for r in s.rows
+        if r.cllr is not None
+    ]
+    if not body:
+        return ""
+    header = ["System", "Method", "Trial list", "EER %", "MinDCF", "actDCF", "Cllr", "minCllr"]
+    return _table(header, body)
+
+
 def render_markdown(
     systems, info: ReportInfo, published: PublishedTable | None = None, images: tuple[str, ...] = ()
 ) -> str:
@@ -223,6 +258,16 @@ def render_markdown(
     notes = [f"- {s.name}: {note}" for s in systems for note in s.notes]
     if notes:
         parts.append("\n".join(notes) + "\n")
+    calibrated = calibration_table(systems)
+    if calibrated:
+        parts.append("## Calibration\n")
+        parts.append(calibrated)
+        parts.append(
+            "Calibrated score files read as natural-log likelihood ratios: actDCF decides at the Bayes "
+            "threshold log(c_fa(1-p)/(c_miss p)) and is normalised like MinDCF (same operating point); Cllr "
+            "and minCllr (after the optimal monotone map, PAV) in bits. Model, prior and training list: "
+            "calibration.json in the folder.\n"
+        )
     parts.append("## Trials\n")
     parts.append(_counts_table(systems))
     parts.extend(_analyses(systems))
@@ -261,9 +306,18 @@ def report_dict(systems, info: ReportInfo, published: PublishedTable | None = No
                 "fingerprints": dict(s.fingerprints),
                 "overlays": list(s.overlays),
                 "notes": list(s.notes),
-                "rows": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in s.rows],
+                "rows": [_row_dict(r) for r in s.rows],
             }
             for s in systems
         ],
         "published": asdict(published) if published is not None else None,
     }
+
+
+def _row_dict(row: Row) -> dict:
+    """A row for JSON: without the drawing data, and with the LLR metrics only for calibrated rows."""
+    out = {k: v for k, v in asdict(row).items() if k != "curve"}
+    if row.cllr is None:
+        for key in ("act_dcf", "cllr", "min_cllr"):
+            del out[key]
+    return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sveval import scoring
-from sveval.errors import InputError
+from sveval.errors import InputError, shown_id
 from sveval.io.score_folder import score_file_name
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import Embeddings, TrialList
@@ -64,6 +64,13 @@ class ScoreOptions:
     c_miss: float = 1.0
     c_fa: float = 1.0
 
+    @property
+    def sweep(self) -> str:
+        """How tied scores are swept for EER/minDCF: one threshold per distinct score (order-free) by
+        default; numpy's unstable argsort order, as WeSpeaker's compute_metrics.py sorts, in wespeaker mode
+        (see sveval.metrics)."""
+        return "wespeaker" if self.compat == "wespeaker" else "tie-aware"
+
 
 @dataclass(frozen=True, eq=False)
 class MethodResult:
@@ -73,7 +80,7 @@ class MethodResult:
     norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
     `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
     metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
-    modes), or None for unlabelled lists.
+    modes), or None for unlabelled lists; warnings: `sveval.metrics_ties.tie_order_warnings` of those numbers.
     """
 
     method: str
@@ -83,6 +90,7 @@ class MethodResult:
     cohort_mean: np.ndarray | None
     metrics: object | None
     signature: str
+    warnings: tuple[str, ...] = ()  # where the per-trial sweep (Kaldi, WeSpeaker) would print otherwise
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,8 +162,11 @@ def resolve_methods(methods: tuple[str, ...] | None, has_cohort: bool) -> tuple[
 
 
 def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
-    enroll = index.get_indexer(trials.enroll)
-    test = index.get_indexer(trials.test)
+    if trials.pairs is not None:  # look up each distinct id once, then gather by code
+        rows = index.get_indexer(trials.pairs.ids)
+        enroll, test = rows[trials.pairs.enroll], rows[trials.pairs.test]
+    else:
+        enroll, test = index.get_indexer(trials.enroll), index.get_indexer(trials.test)
     kept = (enroll >= 0) & (test >= 0)
     missing: tuple[str, ...] = ()
     if not kept.all():
@@ -164,7 +175,7 @@ def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
         if not allow_missing:
             raise InputError(
                 f"{(~kept).sum():,} trial(s) name {len(ids):,} utterance(s) without an embedding, e.g. "
-                f"{', '.join(missing[:5])} (--allow-missing drops those trials)",
+                f"{', '.join(map(shown_id, missing[:5]))} (--allow-missing drops those trials)",
                 trials.source,
             )
     return enroll, test, kept, missing
@@ -179,6 +190,7 @@ def score_lists(
 ) -> ScoringRun:
     """Score every list with every method of `options`; see the module docstring."""
     from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
+    from sveval.metrics_ties import tie_order_warnings  # noqa: PLC0415
 
     compat = options.compat
     methods = resolve_methods(options.methods, cohort is not None)
@@ -268,14 +280,17 @@ def score_lists(
                 if compat == "wespeaker":
                     values = scoring.round_half_even_decimal(values, 5)
                 utterance_norms, cohort_mean = norms, s.mean
-            metrics = None
+            metrics, warnings = None, ()
             if labels is not None and labels.any() and (~labels).any():
                 # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
                 # result files and results.json can then be recomputed from the score files
                 printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
                 metrics = m.evaluate(
-                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=_sweep(compat)
+                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=options.sweep
                 )
+                if options.sweep == "tie-aware":
+                    dcf = m.Dcf(metrics.p_target, metrics.c_miss, metrics.c_fa, metrics.min_dcf, 0.0)
+                    warnings = tie_order_warnings(printed, labels, metrics.eer, (dcf,))
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(
@@ -286,6 +301,7 @@ def score_lists(
                     cohort_mean,
                     metrics,
                     _signature(method, trials, kept, cohort, n_speakers, options),
+                    warnings,
                 )
             )
         results.append(ListResult(trials, kept, missing, tuple(per_method), e, t))
@@ -333,12 +349,6 @@ def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | f
     return scoring.mean_vector(cohort.embeddings.vectors, "exact" if dtype is np.float64 else "wespeaker")
 
 
-def _sweep(compat: str) -> str:
-    """Tied scores: file order (per-trial) by default; numpy's unstable argsort order, as WeSpeaker's
-    compute_metrics.py sorts, in wespeaker mode (see sveval.metrics)."""
-    return "wespeaker" if compat == "wespeaker" else "per-trial"
-
-
 def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts = {"score": method}
     if method == "asnorm":
@@ -352,5 +362,5 @@ def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts["trials"] = tag + (f"-dropped{dropped}" if dropped else "")
     parts["eer"] = "nist"
     parts["dcf"] = dcf_tag(options.p_target, options.c_miss, options.c_fa)
-    parts["sweep"] = _sweep(options.compat)
+    parts["sweep"] = options.sweep
     return make_signature(**parts)

@@ -135,7 +135,7 @@ def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = 
 
 def round_half_even_decimal(values: np.ndarray, digits: int) -> np.ndarray:
     """What float('%.{digits}f' % v) gives, for every v: the value as WeSpeaker re-reads it from a file."""
-    from sveval.io.scores import decimal_integers  # pure numpy; lives with the formatter it serves
+    from sveval.io.score_text import decimal_integers  # pure numpy; lives with the formatter it serves
 
     k, negative = decimal_integers(np.asarray(values, dtype=np.float64), digits)
     out = k / float(10**digits)

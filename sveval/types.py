@@ -11,6 +11,20 @@ import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
+class PairCodes:
+    """The compact form of (enroll, test) columns: int32 row numbers into a table of distinct ids.
+
+    ids: object array of str, each distinct id once; id_bytes: (len(ids), width) uint8, the UTF-8 bytes of
+    each id NUL padded; enroll, test: int32 (n,) codes, so pairs compare as integers.
+    """
+
+    ids: np.ndarray
+    id_bytes: np.ndarray
+    enroll: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class TrialList:
     """A verification trial list in file order.
 
@@ -21,6 +35,7 @@ class TrialList:
     fingerprint: `sha256:` + hex of the canonical Kaldi form (`enroll test target|nontarget\\n` per trial in
         file order, or `enroll test\\n` when unlabelled), so reports can say exactly which list was used.
     builtin: the built-in name whose fingerprint this list has, if any (also for explicit paths).
+    pairs: the same enroll/test columns as codes (set by the readers; None for lists built in memory).
     """
 
     name: str
@@ -31,6 +46,7 @@ class TrialList:
     fingerprint: str
     source: str
     builtin: str | None = None
+    pairs: PairCodes | None = None
 
     def __len__(self) -> int:
         return len(self.enroll)
@@ -58,6 +74,8 @@ class ScoreFile:
 
     labels: bool per trial when the file has a label column, else None (3-column files).
     extra: for 8-column normalised files, an (n, 4) float array |e| |t| mu_e mu_t, else None.
+    enroll, test: object arrays of str, or None when read with `ids="codes"` or `ids="none"`.
+    pairs: the enroll/test columns as codes (None when built in memory or read with `ids="none"`).
     """
 
     path: str
@@ -66,6 +84,7 @@ class ScoreFile:
     values: np.ndarray
     labels: np.ndarray | None
     extra: np.ndarray | None = None
+    pairs: PairCodes | None = None
 
     def __len__(self) -> int:
         return len(self.values)

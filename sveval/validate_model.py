@@ -76,7 +76,7 @@ def check_checkpoint(path: Path, config) -> Check:
             "checkpoint", NOT_CHECKABLE, file, "config.yaml names no known architecture to load into"
         )
     try:
-        loaded = load_model(path, arch=config.model)
+        loaded = load_model(path, arch=config.model, arch_from="config.yaml")
     except InputError as exc:
         return Check("checkpoint", FAIL, file, _one_line(str(exc)))
     n = sum(p.numel() for p in loaded.model.parameters())

@@ -52,6 +52,15 @@ def test_demo_runs_offline_and_reports_what_the_result_files_say(tmp_path):
         rows["cosine"][0]
     )
     assert "| synthetic demo | cosine |" in out  # the table is printed too
+    # the calibration step: ranking unchanged by the monotone map, LLR metrics in the report
+    assert rows["AS-norm (top 300), calibrated"] == rows["AS-norm (top 300)"]
+    calibration = json.loads((scores / "calibration.json").read_text())
+    assert calibration["model"]["training"]["n_target"] == 2000
+    after = calibration["files"][0]["after"]
+    # trained at prior 0.01: the actual DCF there improves, and Cllr is near its minimum
+    assert after["dcf"][0]["act_dcf"] < calibration["files"][0]["before"]["dcf"][0]["act_dcf"]
+    assert after["cllr"] < after["min_cllr"] + 0.05
+    assert f"| {after['dcf'][0]['act_dcf']:.3f} | {after['cllr']:.3f} |" in (scores / "report.md").read_text()
     assert not list(scores.glob("*.png"))
     record = json.loads((scores / "results.json").read_text())
     assert record["command"] == f"sveval demo --out {tmp_path / 'demo'} --no-plots"

@@ -82,3 +82,19 @@ def test_malformed_score_file_names_file_and_line(tmp_path):
     bad = write(tmp_path / "bad.score", "a b 0.5 target\na c zero nontarget\n")
     code, out = run(bad)
     assert code == 2 and "bad.score:2" in out
+
+
+def test_one_class_file_is_an_input_error_and_ties_warn(tmp_path):
+    from click.testing import CliRunner
+    from sveval.cli.main import cli
+
+    one = tmp_path / "one.score"
+    one.write_text("a b 0.5 target\nc d 0.7 target\n")
+    result = CliRunner().invoke(cli, ["det", str(one), "--out", str(tmp_path / "o.png")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{one}: no nontarget trials" in result.stderr and not (tmp_path / "o.png").exists()
+    const = tmp_path / "const.score"
+    const.write_text("a b 0.5 target\nc d 0.5 target\ne f 0.5 nontarget\ng h 0.5 nontarget\n")
+    result = CliRunner().invoke(cli, ["det", str(const), "--out", str(tmp_path / "c.png")])
+    assert result.exit_code == 0
+    assert "tied scores: EER 50.000 here; the per-trial sweep in file order" in result.stderr

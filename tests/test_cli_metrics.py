@@ -14,13 +14,19 @@ from sveval.io.trials import read_trials
 
 def run(*args):
     result = CliRunner().invoke(cli, ["metrics", *map(str, args)])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout
+
+
+def run_with_stderr(*args):
+    result = CliRunner().invoke(cli, ["metrics", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
 
 
 # Independent transcriptions of the reference tools, written as plainly as the originals.
-def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1, kind="mergesort"):
-    """compute_metrics.py with a stable sort (kind=None: WeSpeaker's own unstable np.argsort)."""
-    order = np.argsort(scores, kind=kind)
+def wespeaker_block(path, scores, labels, p_target=0.01, c_miss=1, c_fa=1, kind="mergesort", order=None):
+    """compute_metrics.py with a stable sort (kind=None: WeSpeaker's own unstable np.argsort; `order`: a
+    given ascending order of the trials)."""
+    order = np.argsort(scores, kind=kind) if order is None else order
     tgt = labels[order].astype("f8")
     fnr = np.cumsum(tgt) / np.sum(tgt)
     fpr = 1 - np.cumsum(1 - tgt) / np.sum(1 - tgt)
@@ -87,13 +93,43 @@ def reread(path):
     return np.array([float(f[2]) for f in fields]), np.array([f[3] == "target" for f in fields])
 
 
+def extreme_tie_orders(scores, labels):
+    """The two orders of tied trials that bound WeSpeaker's per-trial numbers: nontargets first within each
+    group of equal scores (the lowest curve), and targets first (the highest)."""
+    return np.lexsort((labels, scores)), np.lexsort((~labels, scores))
+
+
 def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
+    # "Without such ties": files where WeSpeaker's block prints the same whatever the order of tied
+    # trials. There the default must be WeSpeaker's block byte for byte; elsewhere WeSpeaker's own number
+    # depends on the order (and numpy's argsort), and the default says what the per-trial sweep prints.
     _, files = real_score_files
-    code, out = run(*files)
+    code, out, err = run_with_stderr(*files)
     assert code == 0
-    assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
+    order_free = 0
+    for path in files:
+        scores, labels = reread(path)
+        low, high = (
+            wespeaker_block(path, scores, labels, order=o) for o in extreme_tie_orders(scores, labels)
+        )
+        in_file_order = wespeaker_block(path, scores, labels)
+        if low == high:
+            order_free += 1
+            assert low in out and low == in_file_order
+            assert path.name not in err
+        else:
+            eer_line = in_file_order.splitlines()[1].replace("EER = ", "")
+            assert f"{path.name}: tied scores: EER" in err and f"prints {eer_line}" in err
+    assert order_free >= 5  # five of the six real files; system2 has a tie group at its EER crossing
     eers = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("EER")]
     assert all(2.5 < e < 6 for e in eers)  # Thin-ResNet34 GhostVLAD: ~3-4 % on Vox1-O
+
+
+def test_per_trial_sweep_is_wespeaker_in_file_order(real_score_files):
+    _, files = real_score_files
+    code, out = run(*files, "--sweep", "per-trial")
+    assert code == 0
+    assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
 
 
 def test_sweep_wespeaker_reproduces_its_unstable_argsort(real_score_files):
@@ -130,6 +166,7 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
             "eer_rocch",
             "dcf",
             "signature",
+            "warnings",
         }
         assert (report["n_target"], report["n_nontarget"]) == (18860, 18860)
         assert (
@@ -144,8 +181,17 @@ def test_several_operating_points_print_one_block_each(tmp_path):
     )
     code, out = run(path, "--dcf", "0.01", "--dcf", "0.05:10:1", "--eer", "kaldi")
     assert code == 0
-    assert out.count("---- s.score -----") == 2 and "EER = " not in out
+    assert out.count("---- s.score -----") == 1 and "EER = " not in out
     assert "minDCF (p_target:0.05 c_miss:10 c_fa:1) = " in out and "EER (kaldi compute-eer) = " in out
+    # EER once per file, then one minDCF line per operating point
+    code, out = run(path, "--dcf", "0.01", "--dcf", "0.05", "--dcf", "0.5:10:1")
+    lines = out.splitlines()
+    assert lines[0] == "---- s.score -----" and lines[1].startswith("EER = ") and len(lines) == 5
+    assert [line.split(")")[0] for line in lines[2:]] == [
+        "minDCF (p_target:0.01 c_miss:1 c_fa:1",
+        "minDCF (p_target:0.05 c_miss:1 c_fa:1",
+        "minDCF (p_target:0.5 c_miss:10 c_fa:1",
+    ]
 
 
 def test_hand_checked_numbers(tmp_path):
@@ -160,7 +206,7 @@ def test_hand_checked_numbers(tmp_path):
     assert code == 0
     assert "EER = 50.000\nEER (kaldi compute-eer) = 50.000\n" in out
     assert "minDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.500\n" in out
-    assert "signature: eer:nist+kaldi+rocch|dcf:0.01/1/1|sweep:per-trial|trials:file-labels|v:" in out
+    assert "signature: eer:nist+kaldi+rocch|dcf:0.01/1/1|sweep:tie-aware|trials:file-labels|v:" in out
 
 
 @pytest.mark.parametrize(
@@ -183,8 +229,91 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, content, extra, needle
 def test_coverage_against_the_trial_list(tmp_path):
     trials = write(tmp_path / "t.kaldi", "a b target\nc d nontarget\ne f nontarget\n")
     path = write(tmp_path / "s.score", "a b 0.9\nc d 0.1\n")
-    code, out = run(path, "--trials", trials)
-    assert code == 2 and "1 trial(s) of t.kaldi not scored, e.g. e f" in out
+    code, _, err = run_with_stderr(path, "--trials", trials)
+    assert code == 2 and "1 trial(s) of t.kaldi not scored, e.g. e f" in err
     full = write(tmp_path / "f.score", "e f 0.2\na b 0.9\nc d 0.1\n")
     code, out = run(full, "--trials", trials)
     assert code == 0 and "EER = 0.000" in out
+
+
+def constant_system(tmp_path, targets_first):
+    lines = [f"e{i} t{i} 0.50000 target\n" for i in range(50)]
+    lines += [f"e{i} n{i} 0.50000 nontarget\n" for i in range(50)]
+    return write(tmp_path / "const.score", "".join(lines if targets_first else lines[50:] + lines[:50]))
+
+
+@pytest.mark.parametrize("targets_first", [False, True])
+def test_constant_system_is_chance_in_either_order(tmp_path, targets_first):
+    path = constant_system(tmp_path, targets_first)
+    code, out, err = run_with_stderr(path)
+    assert code == 0
+    assert out == "---- const.score -----\nEER = 50.000\nminDCF (p_target:0.01 c_miss:1 c_fa:1) = 1.000\n"
+    # the per-trial rule of Kaldi/WeSpeaker gives 0 or 100 by line order: said on stderr and in JSON
+    per_trial = "100.000" if targets_first else "0.000"
+    assert f"EER 50.000 here; the per-trial sweep in file order (--sweep per-trial) prints {per_trial}" in err
+    code, out = run(path, "--json")
+    warnings = json.loads(out)[0]["warnings"]
+    # minDCF: 1.000 both ways with targets first; per-trial 0.000 with nontargets first
+    assert len(warnings) == (1 if targets_first else 2) and f"prints {per_trial}" in warnings[0]
+    code, out, err = run_with_stderr(path, "--sweep", "per-trial")
+    assert f"EER = {per_trial}" in out and err == ""
+
+
+def test_five_distinct_scores_print_the_same_in_any_order(tmp_path):
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 5, size=200)
+    labels = rng.random(200) < 0.2 + 0.15 * values
+    outputs, per_trial = set(), set()
+    for seed in range(6):
+        order = np.random.default_rng(seed).permutation(200)
+        path = write(
+            tmp_path / "five.score",
+            "".join(f"e{i} t{i} {values[i]}.00000 {'target' if labels[i] else 'nontarget'}\n" for i in order),
+        )
+        outputs.add(run(path)[1])
+        per_trial.add(run(path, "--sweep", "per-trial")[1])
+    assert len(outputs) == 1 and len(per_trial) > 1
+
+
+@pytest.mark.parametrize("point", ["0.5:10:1", "0.9:1:1"])
+def test_min_dcf_is_at_most_one_when_everything_is_wrong(tmp_path, point):
+    # five targets below two nontargets; Kaldi's compute_min_dcf.py prints 3.000 and 2.800 here
+    lines = [f"e t{i} 0.{i}0000 target\n" for i in range(1, 6)] + ["e n1 0.80000 nontarget\n"]
+    path = write(tmp_path / "wrong.score", "".join(lines + ["e n2 0.90000 nontarget\n"]))
+    code, out = run(path, "--dcf", point)
+    assert code == 0 and out.endswith(") = 1.000\n")
+    code, out = run(path, "--dcf", point, "--json")
+    assert json.loads(out)[0]["dcf"][0]["threshold"] is None  # accept every trial
+
+
+@pytest.mark.parametrize("label", ["target", "nontarget"])
+def test_one_class_is_an_input_error(tmp_path, label):
+    path = write(tmp_path / "one.score", f"a b 0.5 {label}\nc d 0.7 {label}\n")
+    result = CliRunner().invoke(cli, ["metrics", str(path)])
+    other = "nontarget" if label == "target" else "target"
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        f"sveval: error: {path}: no {other} trials among its 2 trial(s); EER and minDCF need both target "
+        "and nontarget trials"
+    )
+
+
+def test_invisible_characters_in_ids_are_escaped_in_messages(tmp_path):
+    # "a" and "a<zero-width space>" look the same when printed; the message must show the difference
+    trials = write(tmp_path / "t.kaldi", "a b target\nc d nontarget\n")
+    path = write(tmp_path / "s.score", "a\u200b b 0.9 target\nc d 0.1 nontarget\n")
+    code, _, err = run_with_stderr(path, "--trials", trials)
+    assert code == 2
+    assert "not in t.kaldi, e.g. line 1: a\\u200b b" in err and "not scored, e.g. a b" in err
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch):
+    import sveval.cli.metrics as metrics_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(metrics_cli, "read_labelled_scores", interrupted)
+    path = write(tmp_path / "s.score", "a b 0.9 target\nc d 0.1 nontarget\n")
+    code, out, err = run_with_stderr(path)
+    assert (code, out, err) == (130, "", "sveval: interrupted\n")

@@ -54,7 +54,7 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
     code, out = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
     assert code == 0, out
     scores = exp / "exp" / "scores"
-    names = {p.name for p in scores.iterdir()}
+    names = {p.name for p in scores.iterdir() if p.name != ".sveval.lock"}  # the one-writer lock file
     assert names == {
         "mine.kaldi.score",
         "vox2_dev_snorm_mine.kaldi.score",
@@ -151,6 +151,12 @@ def test_missing_utterances(exp, tmp_path):
     assert code == 0 and "dropped 1 trial(s) of extra.kaldi" in text
     entry = read_results_json(exp / "exp" / "scores")["lists"][0]
     assert entry["n_dropped"] == 1 and entry["missing_utterances"] == ["id19999/v/00000.wav"]
+    # the report's results table marks numbers computed on fewer trials than the list has
+    m = read_result_file(exp / "exp" / "scores" / "vox1_cos_result")[0]
+    assert (
+        f"| {m.eer_percent:.3f} (1 dropped) | {m.min_dcf:.3f} |"
+        in (exp / "exp" / "scores" / "report.md").read_text()
+    )
 
 
 def test_bad_input_exits_2_before_any_work(exp, tmp_path):
@@ -211,3 +217,123 @@ def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
         assert sf.values[i] == float(f"{np.dot(unit[sf.enroll[i]], unit[sf.test[i]]):.5f}")
     doc = read_results_json(out)
     assert doc["lists"][0]["builtin"] == "vox1_O_cleaned" and doc["eval"]["scored_utterances"] == 4708
+
+
+def test_a_list_is_known_by_its_content_not_its_file_name(exp, tmp_path):
+    # a small list saved under the Vox1-H source file name is no Vox1-H: its own stem, marked custom
+    fake = tmp_path / "list_test_hard2.txt"
+    fake.write_text((exp / "mine.kaldi").read_text())
+    code, out = run("--exp-dir", exp / "exp", "--trials", fake, "--norm", "cos")
+    assert code == 0, out
+    report = (exp / "exp" / "scores" / "report.md").read_text()
+    assert "Vox1-H" not in report and "vox1_H_cleaned" not in report
+    assert "list_test_hard2 (custom) EER" in report  # results table
+    assert "| list_test_hard2 (custom) |" in report  # trials table
+    code = CliRunner().invoke(cli, ["report", str(exp / "exp" / "scores"), "--out", str(tmp_path / "r.md")])
+    assert code.exit_code == 0 and "Vox1-H" not in (tmp_path / "r.md").read_text()
+
+
+def _folder_bytes(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_ctrl_c_during_a_rerun_keeps_the_previous_run(exp, monkeypatch):
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
+    assert run(*args)[0] == 0
+    scores = exp / "exp" / "scores"
+    before = _folder_bytes(scores)
+    import sveval.io.run_outputs as run_outputs
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    # the new score and result files are written by then; the interrupt comes while the report is made
+    monkeypatch.setattr(run_outputs, "finish_score_folder", interrupted)
+    trials = exp / "mine.kaldi"
+    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))  # another list, same name
+    result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
+    assert result.exit_code == 130
+    assert result.stderr == f"sveval: interrupted: {scores} is as the previous run left it\n"
+    assert _folder_bytes(scores) == before
+    assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
+
+
+def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
+    import sveval.io.run_outputs as run_outputs
+
+    monkeypatch.setattr(
+        run_outputs, "finish_score_folder", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
+    out = tmp_path / "new"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "--quiet",
+            "--exp-dir",
+            str(exp / "exp"),
+            "--trials",
+            str(exp / "mine.kaldi"),
+            "--norm",
+            "cos",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 130, result.stderr
+    assert f"nothing written ({out} removed)" in result.stderr
+    assert not out.exists()
+
+
+def test_a_rerun_with_another_list_keeps_the_first_lists_files(exp, tmp_path):
+    other = tmp_path / "other.kaldi"
+    other.write_text("".join((exp / "mine.kaldi").read_text().splitlines(keepends=True)[:40]))
+    base = ("--exp-dir", exp / "exp", "--norm", "cos", "--no-plots")
+    assert run(*base, "--trials", exp / "mine.kaldi")[0] == 0
+    assert run(*base, "--trials", other)[0] == 0
+    scores = exp / "exp" / "scores"
+    assert {"mine.kaldi.score", "other.kaldi.score"} <= {p.name for p in scores.iterdir()}
+    report = (scores / "report.md").read_text()
+    assert "mine EER" in report and "other EER" in report
+
+
+def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):
+    # the README's loop, on this fixture: `res.metrics.eer_percent` to 3 decimals is the CLI's EER
+    from sveval.io.catalog import load_trials
+    from sveval.io.embeddings import read_embeddings, speakers_from_ids
+    from sveval.score_run import Cohort, ScoreOptions, score_lists
+
+    evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1"))
+    cohort_emb = read_embeddings(str(exp / "exp" / "embeddings" / "vox2_dev"))
+    cohort = Cohort("vox2_dev", cohort_emb, speakers_from_ids(cohort_emb.ids, "vox2_dev"))
+    run_ = score_lists(evaluation, [load_trials(exp / "mine.kaldi")], ScoreOptions(top_n=10), cohort=cohort)
+    printed = {res.score_file: f"{res.metrics.eer_percent:.3f}" for lst in run_.lists for res in lst.methods}
+    assert all(0 < res.metrics.eer < 1 for lst in run_.lists for res in lst.methods)  # fractions
+    code, _ = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10, "--no-plots")
+    assert code == 0
+    for score_file, eer_text in printed.items():
+        result = CliRunner().invoke(cli, ["metrics", str(exp / "exp" / "scores" / score_file)])
+        assert f"EER = {eer_text}\n" in result.stdout
+
+
+def test_tied_scores_warn_where_the_per_trial_rule_prints_otherwise(tmp_path):
+    # identical embeddings: every trial scores 1.00000, a constant system. Default: EER 50 %, minDCF 1, in
+    # any order; WeSpeaker's per-trial rule would print 100 % with the targets listed first.
+    ids = [f"spk{i}/u" for i in range(8)]
+    np.savez(tmp_path / "emb.npz", ids=np.array(ids), vectors=np.tile([1.0, 0.0, 0.0], (8, 1)))
+    lines = [f"{ids[i]} {ids[i + 1]} target\n" for i in range(0, 8, 2)]
+    lines += [f"{ids[i]} {ids[i + 3]} nontarget\n" for i in range(0, 4)]
+    (tmp_path / "t.kaldi").write_text("".join(lines))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["score", "--quiet", "--embeddings", str(tmp_path / "emb.npz"), "--trials", str(tmp_path / "t.kaldi")]
+        + ["--mean", "none", "--no-plots", "--eval-name", "vox1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    block = read_result_file(out / "vox1_cos_result")[0]
+    assert (f"{block.eer_percent:.3f}", f"{block.min_dcf:.3f}") == ("50.000", "1.000")
+    warning = "t.kaldi.score: tied scores: EER 50.000 here; the per-trial sweep in file order"
+    assert f"sveval: warning: {warning} (--sweep per-trial) prints 100.000" in result.stderr
+    entry = read_results_json(out)["lists"][0]["methods"]["cos"]
+    assert entry["warnings"] and "prints 100.000" in entry["warnings"][0]

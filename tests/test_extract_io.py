@@ -98,8 +98,9 @@ def test_unreadable_audio_names_the_file(tmp_path):
 
 def test_part_writer_resumes_after_a_crash_mid_record(tmp_path):
     vectors = {f"u{i}": np.arange(4, dtype=np.float32) + i for i in range(3)}
+    sources = {u: ark.Source(f"/audio/{u}.wav", 100 + i, 7) for i, u in enumerate(vectors)}
     with ark.PartWriter(tmp_path) as writer:
-        writer.write(list(vectors.items())[:2])
+        writer.write([(u, v, sources[u]) for u, v in list(vectors.items())[:2]])
     # A crash: half a record in the ark, and a journal line cut short.
     with open(tmp_path / "xvector.ark", "ab") as handle:
         handle.write(b"u2 \x00BFV \x04\x04\x00")
@@ -108,8 +109,10 @@ def test_part_writer_resumes_after_a_crash_mid_record(tmp_path):
     assert [r.utt for r in ark.read_parts(tmp_path)] == ["u0", "u1"]
     with ark.PartWriter(tmp_path) as writer:
         assert writer.resumed == 2
-        writer.write([("u2", vectors["u2"])])
-    result = ark.publish_scp([tmp_path], tmp_path, order=["u2", "u0", "u1"])
+        writer.write([("u2", vectors["u2"], sources["u2"])])
+    assert [r.source for r in ark.read_parts(tmp_path)] == list(sources.values())
+    wanted = [ark.Wanted(u, sources[u].path, sources[u]) for u in ["u2", "u0", "u1"]]
+    result = ark.publish_scp([tmp_path], tmp_path, wanted)
     assert result.count == 3 and result.scp == tmp_path / "xvector.scp"
     loaded = dict(kaldiio.load_scp(str(result.scp)))
     assert list(loaded) == ["u2", "u0", "u1"]
@@ -119,7 +122,7 @@ def test_part_writer_resumes_after_a_crash_mid_record(tmp_path):
 
 def test_journal_entries_past_the_end_of_the_ark_are_dropped(tmp_path):
     with ark.PartWriter(tmp_path) as writer:
-        writer.write([("a", np.ones(3)), ("b", np.ones(3))])
+        writer.write([("a", np.ones(3), None), ("b", np.ones(3), None)])
     size = (tmp_path / "xvector.ark").stat().st_size
     with open(tmp_path / "xvector.ark", "r+b") as handle:
         handle.truncate(size - 2)
@@ -128,14 +131,14 @@ def test_journal_entries_past_the_end_of_the_ark_are_dropped(tmp_path):
 
 def test_publish_merges_parts_and_reports_duplicates(tmp_path):
     with ark.PartWriter(tmp_path / "x", ark.part_name("shard", 0, 2)) as writer:
-        writer.write([("b", np.ones(2)), ("a", np.zeros(2))])
+        writer.write([("b", np.ones(2), None), ("a", np.zeros(2), None)])
     with ark.PartWriter(tmp_path / "y", ark.part_name("shard", 1, 2)) as writer:
-        writer.write([("c", np.full(2, 2.0)), ("a", np.full(2, 9.0))])
+        writer.write([("c", np.full(2, 2.0), None), ("a", np.full(2, 9.0), None)])
     result = ark.publish_scp([tmp_path / "x", tmp_path / "y"], tmp_path / "merged")
     assert result.duplicates == ("a",)
     loaded = dict(kaldiio.load_scp(str(result.scp)))
     assert list(loaded) == ["a", "b", "c"]  # sorted without an order
-    assert loaded["a"].tolist() == [0.0, 0.0]
+    assert loaded["a"].tolist() == [9.0, 9.0]  # the last record read (parts in folder order) wins
     lines = result.scp.read_text().splitlines()
     assert all(line.split()[1].startswith("/") for line in lines)  # absolute, usable from anywhere
 
@@ -144,14 +147,14 @@ def test_publish_with_nothing_and_whitespace_ids(tmp_path):
     with pytest.raises(InputError, match="no extracted embeddings"):
         ark.publish_scp([tmp_path], tmp_path)
     with ark.PartWriter(tmp_path) as writer, pytest.raises(InputError, match="whitespace"):
-        writer.write([("a b", np.ones(2))])
+        writer.write([("a b", np.ones(2), None)])
 
 
 def test_no_warnings_from_writing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with ark.PartWriter(tmp_path) as writer:
-            writer.write([("a", np.ones(2, dtype=np.float64))])
+            writer.write([("a", np.ones(2, dtype=np.float64), None)])
 
 
 def test_manifest_is_written_then_enforced(tmp_path):
@@ -161,6 +164,6 @@ def test_manifest_is_written_then_enforced(tmp_path):
         ark.check_manifest(tmp_path, {"weights_sha256": "bb", "precision": "fp32"})
     unlabelled = tmp_path / "old"
     with ark.PartWriter(unlabelled) as writer:
-        writer.write([("a", np.ones(2))])
+        writer.write([("a", np.ones(2), None)])
     with pytest.raises(InputError, match="no xvector.json"):
         ark.check_manifest(unlabelled, {"weights_sha256": "aa"})

@@ -74,6 +74,13 @@ def kaldi_compute_min_dcf(fnrs, fprs, thresholds, p_target, c_miss, c_fa):
     return min_dcf, min_c_det_threshold
 
 
+def min_dcf_oracle(fnrs, fprs, thresholds, p_target, c_miss, c_fa):
+    """Kaldi's ComputeMinDcf plus the "accept all" point (p_miss 0, p_fa 1) that it lacks."""
+    value, threshold = kaldi_compute_min_dcf(fnrs, fprs, thresholds, p_target, c_miss, c_fa)
+    accept_all = c_fa * (1 - p_target) / min(c_miss * p_target, c_fa * (1 - p_target))
+    return (accept_all, float("-inf")) if accept_all < value else (value, threshold)
+
+
 def kaldi_compute_eer(target_scores, nontarget_scores):
     """Kaldi src/ivectorbin/compute-eer.cc ComputeEer, transcribed line by line (in float64)."""
     target_scores = sorted(target_scores)
@@ -289,12 +296,12 @@ def test_hand_case_ties_show_why_tie_aware_exists():
     # per-trial, T before N at the tie: (pm, pf) = (0,2/3) (1/3,2/3) (2/3,2/3) (2/3,1/3) (1,1/3) (1,0).
     # x1 is the point after "2N" (d = 1/3; the point after "2T" has d = 0 mathematically, < 0 in float64),
     # x2 the one after "2T"; the step x2 -> x1 is a nontarget (p_miss constant), so EER = p_miss = 2/3 @ 2.
-    assert eer(scores, labels).value == pytest.approx(2 / 3, abs=1e-15)
-    assert eer(scores, labels).threshold == 2.0
+    assert eer(scores, labels, sweep="per-trial").value == pytest.approx(2 / 3, abs=1e-15)
+    assert eer(scores, labels, sweep="per-trial").threshold == 2.0
     # N before T at the tie: after "2N" (1/3, 1/3) d = 0 mathematically, < 0 in float64, so x1 = after
     # "2T" (2/3, 1/3) and x2 = (1/3, 1/3); a target step (p_fa constant), so EER = p_fa = 1/3 @ 2.
     swapped = [0, 1, 3, 2, 4, 5]
-    e_sw = eer(np.array(scores)[swapped], np.array(labels)[swapped])
+    e_sw = eer(np.array(scores)[swapped], np.array(labels)[swapped], sweep="per-trial")
     assert e_sw.value == pytest.approx(1 / 3, abs=1e-15) and e_sw.threshold == 2.0
     # tie-aware: points (0,2/3) (1/3,2/3) (2/3,1/3) (1,1/3) (1,0); x1 = score 2, x2 = score 1,
     # a = (1/3)/(2/3) = 1/2, EER = 2/3 + 1/2 * (1/3 - 2/3) = 1/2 (independent of the order).
@@ -346,13 +353,60 @@ def test_edge_case_no_point_below_the_diagonal():
     assert e == Eer(0.5, 0.5, "nist")
     # ... and per-trial, with one trial of each class, on the order: N first gives the point (pm, pf) =
     # (0, 0) -> 0/(1+0-0) = 0; T first gives (1, 1) -> 1/(1+1-1) = 1
-    assert eer([0.5] * 2, [False, True]).value == 0.0
-    assert eer([0.5] * 2, [True, False]).value == 1.0
+    assert eer([0.5] * 2, [False, True], sweep="per-trial").value == 0.0
+    assert eer([0.5] * 2, [True, False], sweep="per-trial").value == 1.0
     # Kaldi with all ties: tar 0.5 0.5, non 0.5 0.5: p=0: q=1, 0.5 < 0.5 no -> p = T-1 = 1: 1/2
     assert eer([0.5] * 4, [True, False, True, False], "kaldi") == Eer(0.5, 0.5, "kaldi")
     assert eer([0.5] * 4, [True, False, True, False], "rocch").value == pytest.approx(0.5, abs=1e-15)
     # minDCF tie-aware with all ties: the only point is "reject all", cost p*c_miss -> normalised 1
     assert min_dcf([0.5] * 4, [True, False, True, False], sweep="tie-aware").min_dcf == 1.0
+
+
+@pytest.mark.parametrize("targets_first", [False, True])
+def test_constant_system_is_chance_in_any_order_by_default(targets_first):
+    # 50 targets and 50 nontargets, all scoring 0.7: the only threshold rejects everything (pm 1, pf 0) or
+    # accepts everything (pm 0, pf 1); the EER interpolates between them to 1/2, minDCF is the trivial cost.
+    labels = np.array([targets_first] * 50 + [not targets_first] * 50)
+    scores = np.full(100, 0.7)
+    assert eer(scores, labels) == Eer(0.5, 0.7, "nist")
+    assert min_dcf(scores, labels).min_dcf == 1.0
+    m = evaluate(scores, labels)
+    assert (m.eer_percent, m.min_dcf, m.sweep) == (50.0, 1.0, "tie-aware")
+    # the per-trial rule of Kaldi/WeSpeaker splits the tie by line order: 0 or 1 (what the issue reported)
+    per_trial = evaluate(scores, labels, sweep="per-trial")
+    assert (per_trial.eer, per_trial.min_dcf) == ((1.0, 1.0) if targets_first else (0.0, 0.0))
+
+
+def test_five_distinct_scores_do_not_depend_on_line_order():
+    # 200 trials over 5 score values: every reordering gives the same default numbers, not the per-trial ones
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 5, size=200).astype(float)
+    labels = rng.random(200) < 0.2 + 0.15 * values
+    reference = evaluate(values, labels)
+    per_trial = set()
+    for seed in range(20):
+        order = np.random.default_rng(seed).permutation(200)
+        assert evaluate(values[order], labels[order]) == reference
+        per_trial.add(round(evaluate(values[order], labels[order], sweep="per-trial").eer, 12))
+    assert len(per_trial) > 1  # the per-trial rule does move with the order on this list
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+@pytest.mark.parametrize("p_target,c_miss,c_fa", [(0.5, 10.0, 1.0), (0.9, 1.0, 1.0), (0.01, 1.0, 1.0)])
+def test_min_dcf_never_exceeds_one(sweep, p_target, c_miss, c_fa):
+    # every target below every nontarget: the best real threshold costs more than accepting everything,
+    # whose normalised cost is c_fa(1-p) / min(c_miss p, c_fa(1-p)) = 1 when c_miss p > c_fa (1-p).
+    # Kaldi's compute_min_dcf.py (no accept-all point) gives 3.0 and 2.8 for the first two: its best point
+    # rejects the lowest target only, (c_miss p / 5 + c_fa (1-p)) / c_def = 1 + 10/5 and 1 + 9/5.
+    scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 0.9]
+    labels = [True] * 5 + [False] * 2
+    d = min_dcf(scores, labels, p_target, c_miss, c_fa, sweep=sweep)
+    assert d.min_dcf == pytest.approx(1.0, abs=1e-15)
+    if c_miss * p_target > c_fa * (1 - p_target):
+        assert d.threshold == float("-inf")  # accept all
+        fnrs, fprs, thr = kaldi_compute_error_rates(scores, [1] * 5 + [0] * 2)
+        kaldi = kaldi_compute_min_dcf(fnrs, fprs, thr, p_target, c_miss, c_fa)[0]
+        assert kaldi == pytest.approx({0.5: 3.0, 0.9: 2.8}[p_target], abs=1e-12)
 
 
 def test_single_target_kaldi_is_zero():
@@ -368,22 +422,23 @@ def test_single_target_kaldi_is_zero():
 def test_per_trial_matches_kaldi_and_wespeaker_exactly(seed):
     scores, labels = random_trials(seed)
     fnrs, fprs, thresholds = kaldi_compute_error_rates(scores.tolist(), labels.astype(int).tolist())
-    curve = det_curve(scores, labels)
+    curve = det_curve(scores, labels, sweep="per-trial")
     assert curve.p_miss.tolist() == fnrs
     assert curve.p_fa.tolist() == fprs
     assert curve.thresholds.tolist() == [float(t) for t in thresholds]
     for p, cm, cf in OPERATING_POINTS:
-        ref = kaldi_compute_min_dcf(fnrs, fprs, thresholds, p, cm, cf)
-        d = min_dcf(scores, labels, p, cm, cf)
+        ref = min_dcf_oracle(fnrs, fprs, thresholds, p, cm, cf)
+        d = min_dcf(scores, labels, p, cm, cf, sweep="per-trial")
         assert (d.min_dcf, d.threshold) == ref
-    e = eer(scores, labels)
+        assert d.min_dcf <= 1.0
+    e = eer(scores, labels, sweep="per-trial")
     ref_eer, ref_thr = naive_nist_eer(fnrs, fprs, thresholds)
     assert e.value == pytest.approx(ref_eer, abs=1e-12)
     assert e.threshold == ref_thr
     if fnrs[0] - fprs[0] < 0:  # WeSpeaker defines the EER only when some point has d < 0
         w_eer, w_thr, w_dcf = wespeaker_stable(scores.astype(np.float64), labels)
         assert (e.value, e.threshold) == (w_eer, w_thr)
-        assert min_dcf(scores, labels).min_dcf == w_dcf
+        assert min_dcf(scores, labels, sweep="per-trial").min_dcf == w_dcf
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -399,7 +454,7 @@ def test_tie_aware_matches_naive_counting(seed):
     assert e.value == pytest.approx(ref_eer, abs=1e-12) and e.threshold == ref_thr
     for p, cm, cf in OPERATING_POINTS:
         d = min_dcf(scores, labels, p, cm, cf, sweep="tie-aware")
-        assert (d.min_dcf, d.threshold) == kaldi_compute_min_dcf(pm, pf, thr, p, cm, cf)
+        assert (d.min_dcf, d.threshold) == min_dcf_oracle(pm, pf, thr, p, cm, cf)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -514,8 +569,9 @@ def test_summarize_equals_the_separate_functions():
 def test_det_curve_shape_and_read_only():
     scores = np.array([0.3, 0.1, 0.3, 0.2, 0.9])
     labels = np.array([1, 0, 0, 1, 1])  # 0/1 integers are accepted as labels
-    c = det_curve(scores, labels)
+    c = det_curve(scores, labels, "per-trial")
     assert isinstance(c, DetCurve) and c.sweep == "per-trial" and len(c) == 5
+    assert det_curve(scores, labels).sweep == "tie-aware"  # the default
     assert det_curve(scores, labels, "tie-aware").thresholds.tolist() == [0.1, 0.2, 0.3, 0.9]
     assert np.all(np.diff(c.thresholds) >= 0)
     assert np.all(np.diff(c.p_miss) >= 0) and np.all(np.diff(c.p_fa) <= 0)
@@ -631,10 +687,10 @@ def test_real_scores_match_the_oracles(real_scores, real_labels, index, rounded)
     labels = real_labels
     fnrs, fprs, thresholds = kaldi_compute_error_rates(scores.tolist(), labels.astype(int).tolist())
     for p, cm, cf in OPERATING_POINTS[:4]:
-        d = min_dcf(scores, labels, p, cm, cf)
+        d = min_dcf(scores, labels, p, cm, cf, sweep="per-trial")
         assert (d.min_dcf, d.threshold) == kaldi_compute_min_dcf(fnrs, fprs, thresholds, p, cm, cf)
     w_eer, w_thr, w_dcf = wespeaker_stable(scores, labels)
-    m = evaluate(scores, labels)
+    m = evaluate(scores, labels, sweep="per-trial")
     assert (m.eer, m.eer_threshold, m.min_dcf) == (w_eer, w_thr, w_dcf)
     ref_eer, ref_thr = naive_nist_eer(fnrs, fprs, thresholds)
     assert m.eer == pytest.approx(ref_eer, abs=1e-12) and m.eer_threshold == ref_thr
@@ -679,3 +735,25 @@ def test_stable_sort_equals_mergesort(seed):
     ref = np.argsort(s, kind="mergesort")
     np.testing.assert_array_equal(order, ref)
     np.testing.assert_array_equal(srt, s[ref])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tie_order_range_bounds_every_order(seed):
+    from sveval.metrics_ties import tie_order_range
+
+    # brute force: many random orders of a heavily tied list all land inside [low, high], and the bounds
+    # are attained by some order (they are the per-trial values of the two extreme orders).
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, size=30).astype(float)
+    labels = rng.random(30) < 0.25 + 0.15 * scores
+    labels[:2] = [True, False]
+    low, high = tie_order_range(scores, labels, p_target=0.3)
+    for _ in range(200):
+        order = rng.permutation(30)
+        m = evaluate(scores[order], labels[order], p_target=0.3, sweep="per-trial")
+        assert low.eer - 1e-12 <= m.eer <= high.eer + 1e-12
+        assert low.min_dcf - 1e-12 <= m.min_dcf <= high.min_dcf + 1e-12
+    assert high.min_dcf == pytest.approx(min_dcf(scores, labels, 0.3).min_dcf, abs=1e-12)
+    no_ties = scores + rng.random(30) * 0.1
+    a, b = tie_order_range(no_ties, labels)
+    assert (a.eer, a.min_dcf) == (b.eer, b.min_dcf)

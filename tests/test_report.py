@@ -85,20 +85,22 @@ def test_released_folder_rows_equal_result_files_and_computed_ones_say_so(releas
     root, cos = release
     system = load_system(root, report_dir=root)
     rows = {(r.method, r.trials): r for r in system.rows}
-    asnorm_o = rows["asnorm", "vox1_O_cleaned"]
+    # the fixture's files are named after vox1_O_cleaned but hold 260 trials: a custom list, by content
+    custom = "vox1_O_cleaned (custom)"
+    asnorm_o = rows["asnorm", custom]
     assert (asnorm_o.eer_percent, asnorm_o.min_dcf, asnorm_o.origin) == (
         0.941,
         0.089,
         "`vox1_asnorm300_result`",
     )
     assert rows["asnorm", "vox1_E_cleaned"].n_target is None  # result block without its score file
-    cosine = rows["cos", "vox1_O_cleaned"]
+    cosine = rows["cos", custom]
     eer, dcf = wespeaker_numbers(cos.read_text())
     assert f"{cosine.eer_percent:.3f}" == f"{eer:.3f}" and f"{cosine.min_dcf:.3f}" == f"{dcf:.3f}"
     assert "computed by sveval" in cosine.origin and cosine.det_image == "scores/vox1_O_cleaned.kaldi.det.png"
     labels = [line.split()[3] for line in cos.read_text().splitlines()]
     assert (cosine.n_target, cosine.n_nontarget) == (labels.count("target"), labels.count("nontarget"))
-    assert system.name == "Gemini_df_resnet56" and len(system.fingerprints["vox1_O_cleaned"]) == 71
+    assert system.name == "Gemini_df_resnet56" and len(system.fingerprints[custom]) == 71
     assert dict(system.provenance)["date"].startswith("unknown")
 
 
@@ -107,16 +109,18 @@ def test_markdown_table_is_laid_out_like_the_release_readme(release):
     system = load_system(root, report_dir=root)
     table = results_table([system], published_table("golden-gemini"))
     lines = table.splitlines()
+    # the fixture's "vox1_O_cleaned" files hold 260 trials: never shown under Vox1-O beside published numbers;
+    # the E block has no score file here, so nothing contradicts its name
     assert lines[0] == (
         "| System | Method | Vox1-O EER | Vox1-O MinDCF | Vox1-E EER | Vox1-E MinDCF "
-        "| Vox1-H EER | Vox1-H MinDCF |"
+        "| Vox1-H EER | Vox1-H MinDCF | vox1_O_cleaned (custom) EER | vox1_O_cleaned (custom) MinDCF |"
     )
     assert lines[3].startswith(
-        "| Gemini_df_resnet56 | AS-norm (top 300) | 0.941 | 0.089 | 1.051 | 0.116 | — | — |"
+        "| Gemini_df_resnet56 | AS-norm (top 300) | — | — | 1.051 | 0.116 | — | — | 0.941 | 0.089 |"
     )
     assert (
         "| DF-ResNet114 (6.53 M), published | AS-norm (top 300) "
-        "| 0.686 | 0.067 | 0.863 | 0.097 | 1.490 | 0.144 |" in lines
+        "| 0.686 | 0.067 | 0.863 | 0.097 | 1.490 | 0.144 | — | — |" in lines
     )
     info = ReportInfo("0.1.0", "sveval report x", "2025-01-01 00:00 UTC")
     text = render_markdown([system], info)
@@ -124,9 +128,13 @@ def test_markdown_table_is_laid_out_like_the_release_readme(release):
         "![Gemini_df_resnet56: scores/vox1_O_cleaned.kaldi.det.png](scores/vox1_O_cleaned.kaldi.det.png)"
         in text
     )
-    assert "no results.json" in text and "Vox1-O = `vox1_O_cleaned`" in text
+    assert "no results.json" in text and "Vox1-E = `vox1_E_cleaned`" in text
     data = report_dict([system], info)
-    assert json.loads(json.dumps(data))["systems"][0]["rows"][1]["eer_percent"] == 0.941
+    rows = json.loads(json.dumps(data))["systems"][0]["rows"]
+    assert [(r["trials"], r["eer_percent"]) for r in rows if r["method"] == "asnorm"] == [
+        ("vox1_E_cleaned", 1.051),
+        ("vox1_O_cleaned (custom)", 0.941),
+    ]
 
 
 def test_cli_report_several_folders_meta_bootstrap_plots(release, tmp_path):
@@ -146,8 +154,8 @@ def test_cli_report_several_folders_meta_bootstrap_plots(release, tmp_path):
         "on 2025-01-01 00:00 UTC" in text and "| other | cosine |" in printed and f"report: {out}" in printed
     )
     assert "## Confidence intervals" in text and "## By gender pairing" in text and "| male-male |" in text
-    assert (out.parent / "report.vox1_O_cleaned.det.png").read_bytes().startswith(b"\x89PNG")
-    assert "](report.vox1_O_cleaned.det.png)" in text and "](../Gemini_df_resnet56/scores/" in text
+    assert (out.parent / "report.vox1_O_cleaned_custom.det.png").read_bytes().startswith(b"\x89PNG")
+    assert "](report.vox1_O_cleaned_custom.det.png)" in text and "](../Gemini_df_resnet56/scores/" in text
     data = json.loads(out.with_suffix(".json").read_text())
     assert [s["name"] for s in data["systems"]] == ["gemini", "other"]
     again = run(*args, "--bootstrap", "50", "--plots", "--json", "--quiet", env=env)

@@ -301,10 +301,44 @@ def _tied_folder(tmp_path, eer_text, dcf_text, n=4000):
     return values, labels
 
 
-def test_tied_scores_are_named_when_a_number_differs(tmp_path):
-    _tied_folder(tmp_path, "0.001", "0.001")
+def test_tie_order_is_blamed_only_when_some_order_prints_the_number(tmp_path):
+    from sveval.metrics import evaluate
+
+    values, labels = _tied_folder(tmp_path, "0", "0")
+    # independent bounds: the per-trial sweep with nontargets / targets first inside each tie group
+    ends = [
+        evaluate(values[o], labels[o], sweep="per-trial")
+        for o in (np.lexsort((labels, values)), np.lexsort((~labels, values)))
+    ]
+    stable = evaluate(values, labels, sweep="per-trial")
+    tie_aware = evaluate(values, labels)
+    assert 100 * ends[0].eer < 100 * stable.eer - 0.01  # the range is wide enough to hold another number
+    inside = f"{(100 * ends[0].eer + 100 * stable.eer) / 2:.3f}"
+    assert inside not in (f"{100 * stable.eer:.3f}", f"{100 * tie_aware.eer:.3f}")
+    write(tmp_path / "rel" / "vox1_cos_result", block("tie.kaldi.score", inside, f"{stable.min_dcf:.3f}"))
     metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
-    assert metrics.status == FAIL and "scores tie with an earlier one" in metrics.message
+    assert metrics.status == FAIL and "another order of tied trials" in metrics.message
+    # a flipped label moving minDCF by 0.005 (outside every tie order): not blamed on tie order
+    outside = f"{ends[1].min_dcf + 0.005:.3f}"
+    write(tmp_path / "rel" / "vox1_cos_result", block("tie.kaldi.score", f"{100 * stable.eer:.3f}", outside))
+    metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
+    assert metrics.status == FAIL and f"minDCF printed {outside}" in metrics.message
+    assert "tied" not in metrics.message
+
+
+def test_sveval_default_tie_aware_folder_is_recognised(tmp_path):
+    from sveval.metrics import evaluate
+
+    values, labels = _tied_folder(tmp_path, "0", "0")
+    m = evaluate(values, labels)
+    per_trial = evaluate(values, labels, sweep="per-trial")
+    assert f"{m.eer_percent:.3f}" != f"{per_trial.eer_percent:.3f}"  # recognised as tie-aware, not per-trial
+    write(
+        tmp_path / "rel" / "vox1_cos_result",
+        block("tie.kaldi.score", f"{m.eer_percent:.3f}", f"{m.min_dcf:.3f}"),
+    )
+    metrics = only(validate(tmp_path / "rel", tmp_path / "lists"), "metrics")
+    assert metrics.status == PASS
 
 
 def test_wespeaker_unstable_tie_order_is_accepted(tmp_path):

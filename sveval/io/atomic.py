@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sveval.errors import InputError
 
@@ -62,10 +64,11 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     return folder
 
 
-def read_text(path: str | os.PathLike, what: str = "file") -> str:
-    """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
+@contextlib.contextmanager
+def _read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Turn the OS errors of reading `path` into an InputError that names the file."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        yield
     except FileNotFoundError as exc:
         raise InputError(f"{what} not found", str(path)) from exc
     except IsADirectoryError as exc:
@@ -74,3 +77,102 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         raise InputError(f"{what} is not UTF-8 text (byte {exc.start})", str(path)) from exc
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", str(path)) from exc
+
+
+@contextlib.contextmanager
+def open_binary(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryIO]:
+    """The file opened for reading bytes; OS errors (on opening and reading) become an InputError naming it,
+    worded as `read_text` words them."""
+    with _read_errors(path, what), open(path, "rb") as handle:
+        yield handle
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
+    with _read_errors(path, what):
+        return Path(path).read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def staged_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a new version of folder `path` aside and swap it in only when the block succeeds.
+
+    Yields an empty staging folder beside `path` (same file system). On success, entries of the existing
+    `path` that the block did not write (other lists' files, an embeddings cache) are first linked into the
+    staging folder, then it replaces `path` by two renames with Ctrl-C held off, so the folder is always one
+    complete run: the old one or the new one. On any error or Ctrl-C the staging folder is removed and
+    `path` is left exactly as it was. Raises InputError when the staging folder cannot be created.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write beside the output folder: {exc.strerror or exc}", str(target)
+        ) from exc
+    try:
+        yield stage
+        if target.is_dir():
+            link_missing(target, stage)
+        _swap_in(stage, target)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def link_missing(old: Path, new: Path) -> None:
+    """Hard-link (or copy, across devices) into `new` every entry of `old` that `new` lacks."""
+    for entry in old.iterdir():
+        if (new / entry.name).exists() or entry.name.startswith(".sveval-write-test-"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, copy_function=_link_or_copy, symlinks=True)
+        else:
+            _link_or_copy(entry, new / entry.name)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _swap_in(stage: Path, target: Path) -> None:
+    """Replace `target` by `stage` (two renames; SIGINT is held until both are done)."""
+    import signal
+    import threading
+
+    hold = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
+    if hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = None
+    try:
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=stage.parent))
+            os.rename(target, old / target.name)
+        try:
+            os.rename(stage, target)
+        except OSError:
+            if old is not None:  # put the previous run back
+                os.rename(old / target.name, target)
+            raise
+    finally:
+        if hold:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: str | os.PathLike) -> Iterator[None]:
+    """Remove folder `path` if the block fails (or is interrupted) and `path` did not exist before it."""
+    folder = Path(path)
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -16,7 +16,6 @@ from sveval.errors import InputError
 from sveval.io.atomic import read_text
 
 TARGET_RATE = 16000
-AUDIO_SUFFIXES = (".wav", ".flac")
 
 
 @dataclass(frozen=True)
@@ -70,19 +69,124 @@ def read_wav_scp(path: str | os.PathLike) -> list[Utterance]:
     return utts
 
 
-def list_wav_dir(folder: str | os.PathLike) -> list[Utterance]:
-    """Every .wav/.flac under `folder`; id = path relative to it (WeSpeaker: `spk/video/00001.wav`)."""
+# File suffixes per libsndfile format (soundfile.available_formats() keys); what the installed library lists
+# is what a folder scan takes.
+_FORMAT_SUFFIXES = {
+    "WAV": (".wav",),
+    "FLAC": (".flac",),
+    "OGG": (".ogg", ".oga", ".opus"),
+    "MP3": (".mp3",),
+    "MPEG": (".mp3",),
+    "AIFF": (".aif", ".aiff"),
+    "NIST": (".sph",),
+    "W64": (".w64",),
+    "RF64": (".rf64",),
+    "CAF": (".caf",),
+    "AU": (".au", ".snd"),
+}
+# Audio people keep in speech corpora (VoxCeleb2 ships .m4a) that libsndfile cannot decode.
+_OTHER_AUDIO_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma", ".webm", ".amr", ".mp3", ".opus", ".ogg", ".sph")
+
+
+def readable_suffixes() -> tuple[str, ...]:
+    """Audio file suffixes the installed libsndfile (through soundfile) can decode."""
+    import soundfile
+
+    formats = soundfile.available_formats()
+    return tuple(
+        sorted({s for name, suffixes in _FORMAT_SUFFIXES.items() if name in formats for s in suffixes})
+    )
+
+
+@dataclass(frozen=True)
+class AudioFolder:
+    """A scanned audio folder: utterances (id = path relative to the folder, symlinks followed), audio files
+    the installed library cannot decode, and other files (all as relative paths, sorted)."""
+
+    root: str
+    utterances: tuple[Utterance, ...]
+    unreadable: tuple[str, ...]
+    other: tuple[str, ...]
+
+    def notes(self) -> list[str]:
+        """What a person should hear: the files left out, counted and named."""
+        lines = []
+        if self.unreadable:
+            lines.append(
+                f"{len(self.unreadable):,} audio files under {self.root} are in formats the installed audio "
+                f"library (libsndfile) cannot decode ({_by_suffix(self.unreadable)}) and were left out, "
+                f"e.g. {self.unreadable[0]}"
+            )
+        if self.other:
+            lines.append(
+                f"{len(self.other):,} other files under {self.root} are not audio and were left out "
+                f"({_by_suffix(self.other)}), e.g. {self.other[0]}"
+            )
+        return lines
+
+
+def _by_suffix(paths: tuple[str, ...]) -> str:
+    counts: dict[str, int] = {}
+    for p in paths:
+        suffix = Path(p).suffix.lower() or "no suffix"
+        counts[suffix] = counts.get(suffix, 0) + 1
+    return ", ".join(f"{n:,} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def scan_audio_folder(folder: str | os.PathLike) -> AudioFolder:
+    """Every file under `folder`, following symlinked folders (each real folder visited once), sorted into
+    decodable audio, audio of formats the installed library cannot decode, and other files."""
     root = Path(folder)
     if not root.is_dir():
         raise InputError("audio folder not found", str(root))
-    found = sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    readable = readable_suffixes()
+    audio, unreadable, other = [], [], []
+    seen = set()
+    for here, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:  # a symlink loop or a second link to the same folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in files:
+            rel = Path(here, name).relative_to(root).as_posix()
+            suffix = Path(name).suffix.lower()
+            if suffix in readable:
+                audio.append(rel)
+            elif suffix in _OTHER_AUDIO_SUFFIXES:
+                unreadable.append(rel)
+            else:
+                other.append(rel)
+    return AudioFolder(
+        str(root),
+        tuple(Utterance(rel, str(root / rel)) for rel in sorted(audio)),
+        tuple(sorted(unreadable)),
+        tuple(sorted(other)),
     )
-    if not found:
-        raise InputError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) found under the folder", str(root))
-    return [Utterance(rel, str(root / rel)) for rel in found]
+
+
+def list_wav_dir(folder: str | os.PathLike, skip_bad: bool = False) -> list[Utterance]:
+    """The decodable audio under `folder`; id = path relative to it (WeSpeaker: `spk/video/00001.wav`).
+
+    Audio the installed library cannot decode (e.g. VoxCeleb2's .m4a) is an InputError unless `skip_bad`;
+    `scan_audio_folder` tells what was left out.
+    """
+    scanned = scan_audio_folder(folder)
+    if scanned.unreadable and not skip_bad:
+        raise InputError(
+            f"{len(scanned.unreadable):,} audio files are in formats the installed audio library "
+            f"(libsndfile) cannot decode ({_by_suffix(scanned.unreadable)}), e.g. {scanned.unreadable[0]}; "
+            "it reads "
+            f"{', '.join(readable_suffixes())}. Convert them (ffmpeg -i x.m4a x.wav), or --skip-bad leaves "
+            "them out",
+            str(folder),
+        )
+    if not scanned.utterances:
+        raise InputError(
+            f"no audio files ({', '.join(readable_suffixes())}) found under the folder", str(folder)
+        )
+    return list(scanned.utterances)
 
 
 def resampled_length(num_samples: int, rate: int) -> int:
@@ -99,10 +203,20 @@ def file_size(path: str) -> int:
         return 0
 
 
+def _check_exists(path: str) -> None:
+    """libsndfile reports a missing file as "System error": say what it is."""
+    if not os.path.exists(path):
+        what = "a broken symlink" if os.path.islink(path) else "no such file"
+        raise InputError(f"audio file does not exist ({what})", path)
+    if os.path.isdir(path):
+        raise InputError("expected an audio file, found a folder", path)
+
+
 def audio_info(path: str) -> AudioInfo:
     """Header only (no decoding). Unreadable files raise InputError naming the file."""
     import soundfile
 
+    _check_exists(path)
     try:
         info = soundfile.info(path)
     except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError/OSError
@@ -114,6 +228,7 @@ def read_audio(path: str) -> Audio:
     """Decode `path` to 16 kHz mono float32 in int16 range. Unreadable files raise InputError naming it."""
     import soundfile
 
+    _check_exists(path)
     try:
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from sveval.errors import InputError
+from sveval.errors import InputError, NotTheList
 from sveval.io.atomic import write_bytes
 from sveval.io.trials import parse_trials, read_trials
 from sveval.types import TrialList
@@ -81,17 +81,18 @@ def locate(entry: BuiltinList) -> Location:
 
 
 def check_against_manifest(trials: TrialList, entry: BuiltinList) -> None:
-    """Refuse a file that claims to be `entry` but has other counts or another fingerprint."""
+    """Refuse a file that claims to be `entry` but has other counts or another fingerprint (NotTheList, an
+    InputError saying which counts were expected)."""
     found = (len(trials), trials.n_target, trials.n_nontarget)
     expected = (entry.trials, entry.target, entry.nontarget)
     if found != expected:
-        raise InputError(
+        raise NotTheList(
             f"this is not {entry.name}: {found[0]:,} trials ({found[1]:,} target / {found[2]:,} nontarget), "
             f"expected {expected[0]:,} ({expected[1]:,} / {expected[2]:,})",
             trials.source,
         )
     if entry.fingerprint and trials.fingerprint != entry.fingerprint:
-        raise InputError(
+        raise NotTheList(
             f"this is not {entry.name}: the counts match but the trials differ "
             f"(fingerprint {trials.fingerprint[:19]}…, expected {entry.fingerprint[:19]}…)",
             trials.source,
@@ -130,11 +131,13 @@ def _with_builtin(trials: TrialList, name: str | None) -> TrialList:
     return replace(trials, builtin=name)
 
 
-def missing_message(entry: BuiltinList) -> str:
+def missing_message(entry: BuiltinList, suggest_fetch: bool = True) -> str:
+    """Where to put the file by hand (and, unless a download just failed, that `trials fetch` can get it)."""
+    fetch = f", run `sveval trials fetch {entry.name}`" if suggest_fetch else ""
+    url = f"{base_url().rstrip('/')}/{entry.source}"
     return (
-        f"put {entry.source} (or {entry.kaldi_name}) into "
-        f"$SVEVAL_TRIALS_DIR or {cache_dir()}, run `sveval trials fetch {entry.name}`, "
-        "or pass the file's path instead of the name"
+        f"put {entry.source} (from {url}, or WeSpeaker's {entry.kaldi_name}) "
+        f"into $SVEVAL_TRIALS_DIR or {cache_dir()}{fetch}, or pass the file's path instead of the name"
     )
 
 
@@ -147,7 +150,9 @@ def fetch(
         data = _download(url, timeout, progress)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(f"cannot download {url} ({reason}); {missing_message(entry)}", entry.name) from exc
+        raise InputError(
+            f"cannot download {url} ({reason}); {missing_message(entry, suggest_fetch=False)}", entry.name
+        ) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

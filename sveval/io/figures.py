@@ -45,3 +45,12 @@ def write_det_plot(curves, path: str | os.PathLike, title: str | None = None) ->
     figure_format(path)  # refuse a bad extension before drawing
     display = DetDisplay(curves).plot(title=title)
     return save_figure(display.figure_, path)
+
+
+def write_ape_plot(curves, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Draw `curves` (sveval.plot_ape.ApeCurve) on one Bayes error-rate plot and save it atomically."""
+    from sveval.plot_ape import ApeDisplay
+
+    figure_format(path)
+    display = ApeDisplay(curves).plot(title=title)
+    return save_figure(display.figure_, path)

@@ -81,9 +81,10 @@ def read_labelled_scores(
 
     With `trials`, the file must cover the list exactly (see `match_trials`) and labels come from the list
     (so 3-column files work); without it the file must have a label column. `keep_pairs` also returns the
-    enroll and test ids.
+    enroll and test ids. Raises InputError (naming the file) for non-finite scores, missing labels, a
+    file that does not cover the list, or labels of only one class.
     """
-    scores = read_score_file(path)
+    scores = read_score_file(path, ids="strings" if keep_pairs else "codes" if trials is not None else "none")
     require_finite(scores)
     is_target = scores.labels
     if trials is not None:
@@ -92,6 +93,14 @@ def read_labelled_scores(
         is_target = trials.is_target[match_trials(scores, trials)]
     elif is_target is None:
         raise InputError("3-column score file has no labels; pass --trials NAME|PATH", str(path))
+    n_target = int(np.count_nonzero(is_target))
+    if n_target in (0, len(is_target)):
+        missing = "target" if n_target == 0 else "nontarget"
+        raise InputError(
+            f"no {missing} trials among its {len(is_target):,} trial(s); EER and minDCF need both target "
+            "and nontarget trials",
+            str(path),
+        )
     if keep_pairs:
         return scores.values, is_target, scores.enroll, scores.test
     return scores.values, is_target

@@ -37,7 +37,7 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
     """
     out = Path(out_dir)
     opts = run.options
-    sweep = "wespeaker" if opts.compat == "wespeaker" else "per-trial"
+    sweep = opts.sweep
     singles, groups = [], []
     for lst in run.lists:
         is_target = lst.is_target
@@ -103,20 +103,28 @@ def _list_name(score_file: str) -> str:
 
 
 def write_folder_report(
-    out_dir: str | os.PathLike, command: str, date: str, title: str = "sveval score report"
+    out_dir: str | os.PathLike,
+    command: str,
+    date: str,
+    title: str = "sveval score report",
+    name: str | None = None,
 ) -> Path:
-    """report.md of a score folder, as `sveval report` makes it, headed with the run's command and date."""
+    """report.md of a score folder, as `sveval report` makes it, headed with the run's command and date.
+    name: the system's name (default: from the folder's name)."""
     out = Path(out_dir)
-    system = load_system(out, report_dir=out)
+    system = load_system(out, name=name, report_dir=out)
     info = ReportInfo(__version__, command, date, title)
     path = out / REPORT
     write_text(path, render_markdown([system], info))
     return path
 
 
-def finish_score_folder(run, out_dir: str | os.PathLike, plots: bool = True, progress=None) -> Path:
+def finish_score_folder(
+    run, out_dir: str | os.PathLike, plots: bool = True, progress=None, name: str | None = None
+) -> Path:
     """After `write_score_folder`: DET plots (unless `plots` is False) and report.md, both recorded in
-    results.json under "artifacts". The report is headed with the run's command and date from results.json."""
+    results.json under "artifacts". The report is headed with the run's command and date from results.json;
+    name: the system's name in it (default: from the folder's name; give it when writing aside)."""
     from sveval.io.score_folder import add_artifacts, read_results_json
 
     if plots:
@@ -124,6 +132,6 @@ def finish_score_folder(run, out_dir: str | os.PathLike, plots: bool = True, pro
         if images:
             add_artifacts(out_dir, "det_plots", images)
     record = read_results_json(out_dir)
-    path = write_folder_report(out_dir, record.get("command", ""), record.get("date", ""))
+    path = write_folder_report(out_dir, record.get("command", ""), record.get("date", ""), name=name)
     add_artifacts(out_dir, "report", {"markdown": REPORT})
     return path

@@ -15,6 +15,7 @@ Every file is written atomically. Later stages (DET plots, report.md) add files 
 from __future__ import annotations
 
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ from sveval.clock import now_utc
 from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, read_text, write_text
 from sveval.io.results import write_result_file
-from sveval.io.scores import format_coded_score_bytes, id_byte_table
+from sveval.io.score_text import coded_score_chunks, id_byte_table
 from sveval.types import ResultBlock
 
 RESULTS_JSON = "results.json"
@@ -73,12 +74,12 @@ def write_score_folder(
         lst, res = job
         # unlabelled lists: 3 columns for every method (the 8-column layout has a label column)
         stats = (res.norms, res.cohort_mean) if lst.is_target is not None and res.norms is not None else None
-        data = format_coded_score_bytes(
+        chunks = coded_score_chunks(
             table, lst.enroll_index, lst.test_index, res.values, lst.is_target, utterance_extra=stats
         )
         path = folder / res.score_file
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:
+            out.writelines(chunks)  # one chunk of lines in memory at a time, whatever the list's size
         return path
 
     # two files at a time: numpy's gathers and byte squeezing release the GIL
@@ -130,7 +131,11 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
                     eer=100 * float(mt.eer),
                     eer_threshold=float(mt.eer_threshold),
                     min_dcf=float(mt.min_dcf),
-                    min_dcf_threshold=float(mt.min_dcf_threshold),
+                    # -inf: the minimum is "accept every trial" (JSON has no infinity)
+                    min_dcf_threshold=float(mt.min_dcf_threshold)
+                    if math.isfinite(mt.min_dcf_threshold)
+                    else None,
+                    warnings=list(res.warnings),
                 )
             else:
                 entry["metrics"] = "skipped: the list has no target/nontarget labels (or only one class)"
@@ -176,8 +181,8 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
         "precision": run.precision,
         "definitions": {
             "eer": "percent, NIST SRE / WeSpeaker interpolation, from the scores as printed in the score "
-            "file (5 decimals); tied scores in file order (exact) or in numpy argsort order as WeSpeaker "
-            "(wespeaker); see the signature's sweep",
+            "file (5 decimals); one threshold per distinct score, independent of line order (exact), or tied "
+            "scores in numpy argsort order as WeSpeaker (wespeaker); see the signature's sweep",
             "min_dcf": f"normalised, p_target {opts.p_target} c_miss {opts.c_miss} c_fa {opts.c_fa}",
             "normalised_score": "0.5*((s-mu_e)/sigma_e + (s-mu_t)/sigma_t), population std",
         },

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
+from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
+from sveval.io.catalog import builtin
 from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
-from sveval.io.release import parse_score_name
+from sveval.io.release import ScoreName, custom_list_name, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
-from sveval.report import LIST_TITLES, Row, System
+from sveval.report import CALIBRATED_PREFIXES, LIST_TITLES, Row, System
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
 
@@ -44,6 +46,7 @@ def load_system(
     info = read_results_json(contents.results_json) if contents.results_json else None
     rows: dict[str, Row] = {}
     recorded = _recorded_counts(info) if info is not None else {}
+    dropped = _recorded_dropped(info) if info is not None else {}
     for result_name, blocks in read_results(contents).items():
         for block in blocks:
             parsed = parse_score_name(block.score_file)
@@ -68,7 +71,7 @@ def load_system(
     for path in contents.score_files:
         if progress:
             progress(str(path))
-        parsed = parse_score_name(path.name)
+        parsed, prefix = _parse_score_name(path.name)
         if parsed is None:
             continue
         row = rows.get(path.name)
@@ -77,10 +80,14 @@ def load_system(
         if row is not None and counts is not None and genders is None and not bootstrap and not curves:
             # sveval's own folder: results.json, written with this score file, already holds what the table
             # needs; re-reading a 580k-line file for two counts would cost seconds per file
-            extra = {"n_target": counts[0], "n_nontarget": counts[1]}
+            extra = {
+                "n_target": counts[0],
+                "n_nontarget": counts[1],
+                "trials": list_identity(parsed, *counts),
+            }
             if image is not None:
                 extra["det_image"] = os.path.relpath(image, report_dir)
-            rows[path.name] = replace(row, **extra)
+            rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
             continue
         scores = read_score_file(path)  # a malformed file is an error, never skipped
         require_finite(scores)
@@ -96,7 +103,7 @@ def load_system(
         if row is None:
             m = metrics.evaluate(values, is_target)
             row = Row(
-                parsed.method,
+                prefix + parsed.method,
                 parsed.trials,
                 100 * m.eer,
                 m.min_dcf,
@@ -105,8 +112,14 @@ def load_system(
                 cohort=parsed.cohort,
                 score_file=path.name,
             )
-        fingerprints.setdefault(parsed.trials, fingerprint(enroll, test, is_target))
-        extra = {"n_target": int(is_target.sum()), "n_nontarget": int((~is_target).sum())}
+        fp = fingerprint(enroll, test, is_target)
+        n_target = int(is_target.sum())
+        identity = list_identity(parsed, n_target, len(is_target) - n_target, fp)
+        fingerprints.setdefault(identity, fp)
+        extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
+        if prefix:
+            llr = llr_summary(values, is_target, ((row.p_target, row.c_miss, row.c_fa),))
+            extra.update(act_dcf=llr.act_dcfs[0].act_dcf, cllr=llr.cllr, min_cllr=llr.min_cllr)
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if genders is not None:
@@ -123,12 +136,13 @@ def load_system(
                 )
             except ValueError as exc:
                 raise InputError(f"--bootstrap: {exc}", str(path)) from None
-        rows[path.name] = replace(row, **extra)
+        rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
     if info is not None:
-        fingerprints.update(_json_fingerprints(info))
+        recorded_fps = _json_fingerprints(info)
+        fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
     return System(
-        name=name or _system_name(contents.root),
+        name=name or system_name(contents.root),
         folder=str(folder),
         rows=tuple(sorted(rows.values(), key=_row_order)),
         provenance=provenance(info, contents, rows.values()),
@@ -138,6 +152,36 @@ def load_system(
     )
 
 
+def _parse_score_name(name: str):
+    """(ScoreName, prefix): a calibrated/fused file (`cali_<name>`, `fused_<name>`) is parsed without its
+    prefix, which is returned so that its row's method says what was done."""
+    for prefix in CALIBRATED_PREFIXES:
+        if name.startswith(prefix):
+            return parse_score_name(name.removeprefix(prefix)), prefix
+    return parse_score_name(name), ""
+
+
+def list_identity(parsed: ScoreName, n_target: int, n_nontarget: int, fp: str | None = None) -> str:
+    """The list a score file's numbers are shown under, known by content, never by file name alone.
+
+    The built-in name its file name points to (`list_test_hard2.txt.score` -> vox1_H_cleaned) only when the
+    file's trial counts (and fingerprint, where known on both sides) are that list's; otherwise the trial
+    file's own stem marked as custom (`list_test_hard2 (custom)`).
+    """
+    entry = builtin(parsed.trials)
+    if entry is None:
+        return parsed.trials
+    same_counts = (n_target + n_nontarget, n_target, n_nontarget) == (
+        entry.trials,
+        entry.target,
+        entry.nontarget,
+    )
+    same_fp = fp is None or entry.fingerprint is None or fp == entry.fingerprint
+    if same_counts and same_fp:
+        return parsed.trials
+    return custom_list_name(parsed.list_basename)
+
+
 def _row_order(row: Row):
     method_rank = {"cos": 0, "snorm": 1, "asnorm": 2}.get(row.method, 3)
     lists = list(LIST_TITLES)
@@ -145,7 +189,8 @@ def _row_order(row: Row):
     return (method_rank, row.top_n or 0, row.cohort or "", list_rank, row.trials)
 
 
-def _system_name(root: Path) -> str:
+def system_name(root: Path) -> str:
+    """A score folder's system name: its own name, or its parent's for a folder called `scores`."""
     root = root.resolve()
     return root.parent.name if root.name == "scores" else root.name
 
@@ -161,6 +206,17 @@ def _recorded_counts(info: dict) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _recorded_dropped(info: dict) -> dict[str, int]:
+    """Score file -> trials of its list dropped by --allow-missing, as results.json records them."""
+    out = {}
+    for entry in info.get("lists") or []:
+        if isinstance(entry, dict) and entry.get("n_dropped"):
+            for method in (entry.get("methods") or {}).values():
+                if isinstance(method, dict) and "score_file" in method:
+                    out[str(method["score_file"])] = int(entry["n_dropped"])
+    return out
+
+
 def _json_fingerprints(info: dict) -> dict[str, str]:
     """List name -> fingerprint from results.json's `lists` (by the name score files are named after)."""
     out = {}
@@ -169,6 +225,8 @@ def _json_fingerprints(info: dict) -> dict[str, str]:
             out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
             out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
             out.setdefault(str(entry.get("name")).removesuffix(".kaldi"), str(entry["fingerprint"]))
+            if not entry.get("builtin"):
+                out.setdefault(custom_list_name(str(entry.get("name"))), str(entry["fingerprint"]))
     return out
 
 

@@ -9,15 +9,20 @@ Formats (per file, decided by the first line, then required on every line):
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text, write_text
+from sveval.io.atomic import open_binary, write_text
+from sveval.io.fields import Column, Layout, read_table
 from sveval.io.table import column, fast_columns, require_width, row_widths, split_rows
-from sveval.types import TrialList
+from sveval.io.vocabulary import NotCompact
+from sveval.types import PairCodes, TrialList
 
 KALDI_LABELS = ("nontarget", "target")
 VOXCELEB_LABELS = ("0", "1")
@@ -43,8 +48,74 @@ def detect_format(first_row: list[str], source: str) -> str:
     )
 
 
+def trial_layout(first_row: list[str], source: str) -> Layout:
+    """The columns of a trial list whose first line is `first_row` (see FORMATS)."""
+    fmt = detect_format(first_row, source)
+    width, expected = FORMATS[fmt]
+    allowed = KALDI_LABELS if fmt == "kaldi" else VOXCELEB_LABELS
+
+    def complaint(token: str, count: int) -> str:
+        return (
+            f"label {token!r} is not {' or '.join(allowed[::-1])} (expected {expected}); {count} such line(s)"
+        )
+
+    label = Column("label", labels=allowed, complaint=complaint)
+    ids = [Column("id"), Column("id")]
+    columns = {"kaldi": [*ids, label], "voxceleb": [label, *ids], "unlabelled": ids}[fmt]
+
+    def wrong_width(row: list[str]) -> str:
+        found = f"found {len(row)} fields: {' '.join(row)!r}"
+        return f"expected {fmt} trial line {expected} ({width} fields), {found}"
+
+    return Layout(columns, wrong_width)
+
+
 def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
     """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
+    return _read(io.BytesIO(text.encode("utf-8")), source, name, basename)
+
+
+def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:
+    """Read a trial list in any of FORMATS (UTF-8; a byte-order mark is ignored), in bounded memory: ids are
+    interned (one str per distinct id; enroll/test hold references) and also kept as int32 codes."""
+    with open_binary(path, "trial list") as handle:
+        return _read(handle, str(path), name, basename)
+
+
+def _read(handle, source: str, name: str | None, basename: str | None) -> TrialList:
+    try:
+        table = read_table(handle.read, source, "trial list", lambda row: trial_layout(row, source))
+    except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
+        handle.seek(0)
+        text = handle.read().decode("utf-8").removeprefix("\ufeff")
+        return _parse_text(text, source, name, basename)
+    columns = table.columns
+    if len(columns) == 3 and columns[0].dtype == bool:
+        is_target, enroll, test = columns
+    elif len(columns) == 3:
+        enroll, test, is_target = columns
+    else:
+        (enroll, test), is_target = columns, None
+    ids = table.vocabulary.strings()
+    if is_target is None:
+        _refuse_scp(ids.take(enroll[:1]), ids.take(test[:1]), source)
+    pairs = PairCodes(ids, table.vocabulary.table, enroll, test)
+    _refuse_duplicate_codes(pairs, is_target, source)
+    file_name = os.path.basename(source)
+    return TrialList(
+        name=name or file_name,
+        basename=basename or file_name,
+        enroll=ids.take(enroll),
+        test=ids.take(test),
+        is_target=is_target,
+        fingerprint=coded_fingerprint(pairs, is_target),
+        source=source,
+        pairs=pairs,
+    )
+
+
+def _parse_text(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
+    """The whole-text reader (one Python str per field); kept for the hash-collision case."""
     columns = fast_columns(text)
     if columns is None or len(columns) != FORMATS[detect_format([c[0] for c in columns], source)][0]:
         rows = split_rows(text, source, "trial list")
@@ -63,6 +134,7 @@ def parse_trials(text: str, source: str, name: str | None = None, basename: str 
     else:
         enroll, test = columns
         is_target = None
+        _refuse_scp(enroll, test, source)
     _refuse_duplicates(enroll, test, is_target, source)
     file_name = os.path.basename(source)
     return TrialList(
@@ -76,8 +148,25 @@ def parse_trials(text: str, source: str, name: str | None = None, basename: str 
     )
 
 
-def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:
-    return parse_trials(read_text(path, "trial list"), str(path), name=name, basename=basename)
+# What the second column of a Kaldi scp holds: an ark offset or a command (`... |`), or a file of audio /
+# features / embeddings where the first column is a bare id (trial lists may name `id/vid/00001.wav` ids).
+_ARK_OR_PIPE = re.compile(r"(\.ark:\d+|\|)$")
+_FILE = re.compile(r"\.(wav|flac|mp3|m4a|ogg|sph|ark|npy|npz|pt)$", re.IGNORECASE)
+
+
+def _refuse_scp(enroll: np.ndarray, test: np.ndarray, source: str) -> None:
+    """An scp (`utt path` or `utt file.ark:offset`) parses as an unlabelled trial list; say what it is."""
+    if not len(test):
+        return
+    first, second = str(enroll[0]), str(test[0])
+    if _ARK_OR_PIPE.search(second) or (_FILE.search(second) and not _FILE.search(first)):
+        raise InputError(
+            f"not a trial list: line 1 ({first} {second}) looks like an scp entry (an utterance id, "
+            "then a file or ark offset); a trial list has `enroll test target|nontarget`, "
+            "`1|0 enroll test` or `enroll test` per line",
+            source,
+            1,
+        )
 
 
 def _labels(labels: np.ndarray, allowed: tuple[str, str], source: str, expected: str) -> np.ndarray:
@@ -99,6 +188,18 @@ def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
     codes, uniques = pd.factorize(np.concatenate([enroll, test]))
     n = len(enroll)
     return codes[:n].astype(np.int64) * len(uniques) + codes[n:]
+
+
+def pair_keys(pairs: PairCodes) -> np.ndarray:
+    """One int64 key per (enroll, test) pair: equal keys exactly for equal pairs."""
+    return pairs.enroll.astype(np.int64) * len(pairs.ids) + pairs.test
+
+
+def _refuse_duplicate_codes(pairs: PairCodes, is_target: np.ndarray | None, source: str) -> None:
+    keys = np.sort(pair_keys(pairs))
+    if len(keys) < 2 or (keys[1:] != keys[:-1]).all():  # the usual case, decided by one sort in place
+        return
+    _refuse_duplicates(pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test), is_target, source)
 
 
 def _refuse_duplicates(
@@ -149,6 +250,39 @@ def fingerprint(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | No
     """`sha256:<hex>` of the canonical Kaldi form: the same list in any of the formats gets the same print."""
     digest = hashlib.sha256(canonical_text(enroll, test, is_target).encode("utf-8"))
     return "sha256:" + digest.hexdigest()
+
+
+def coded_fingerprint(pairs: PairCodes, is_target: np.ndarray | None) -> str:
+    """`fingerprint` computed from codes, the canonical text built and hashed in chunks of lines."""
+    digest = hashlib.sha256()
+    for chunk in canonical_chunks(pairs.id_bytes, pairs.enroll, pairs.test, is_target):
+        digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def canonical_chunks(
+    id_bytes: np.ndarray,
+    enroll: np.ndarray,
+    test: np.ndarray,
+    is_target: np.ndarray | None,
+    chunk: int = 1 << 18,
+) -> Iterator[bytes]:
+    """The canonical Kaldi text (see `canonical_lines`) as UTF-8 bytes, `chunk` lines at a time, from ids
+    given as row numbers of `id_bytes` (NUL-padded UTF-8, as `PairCodes.id_bytes`)."""
+    width = id_bytes.shape[1]
+    names = np.array([b" nontarget", b" target"]).view(np.uint8).reshape(2, 10)
+    row_width = 2 * width + 2 + (10 if is_target is not None else 0)
+    for start in range(0, len(enroll), chunk):
+        stop = min(start + chunk, len(enroll))
+        rows = np.zeros((stop - start, row_width), dtype=np.uint8)
+        rows[:, :width] = id_bytes[enroll[start:stop]]
+        rows[:, width] = ord(" ")
+        rows[:, width + 1 : 2 * width + 1] = id_bytes[test[start:stop]]
+        if is_target is not None:
+            rows[:, 2 * width + 1 : -1] = names[is_target[start:stop].astype(np.intp)]
+        rows[:, -1] = ord("\n")
+        flat = rows.ravel()
+        yield flat[flat != 0].tobytes()
 
 
 def write_kaldi_trials(path: str | os.PathLike, trials: TrialList) -> None:

@@ -10,6 +10,7 @@ Training-only keys (`projection.*`, the classifier head, and the margin/loss mod
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,11 @@ def fbank_config(config: dict) -> FbankConfig:
     """The front-end a WeSpeaker config.yaml trained with (`dataset_args.fbank_args`; defaults: 80 mel bins,
     or `model_args.feat_dim`, 25 ms / 10 ms)."""
     feat_dim = int((config.get("model_args") or {}).get("feat_dim", 80))
-    fbank_args = (config.get("dataset_args") or {}).get("fbank_args") or {}
+    dataset_args = config.get("dataset_args") or {}
+    rate = dataset_args.get("resample_rate", 16000)
+    if rate != 16000:  # the front-end and audio decoding work at 16 kHz only: refuse rather than ignore
+        raise InputError(f"config.yaml dataset_args.resample_rate is {rate}; sveval extracts at 16000 Hz")
+    fbank_args = dataset_args.get("fbank_args") or {}
     return FbankConfig(
         num_mel_bins=int(fbank_args.get("num_mel_bins", feat_dim)),
         frame_length_ms=float(fbank_args.get("frame_length", 25)),
@@ -109,6 +114,31 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
+# First components of a Gemini DF-ResNet state dict's keys (release layout already mapped to WeSpeaker's).
+_MODEL_PREFIXES = ("downsample_layers.", "stages.", "seg_1.", "pool.")
+
+
+def _refuse_foreign_keys(state: dict, checkpoint: Path) -> None:
+    """No key is a DF-ResNet key (e.g. all carry a wrapper's prefix): name the keys and their common prefix,
+    with or without --arch, instead of failing on the architecture."""
+    if not state or any(k.startswith(_MODEL_PREFIXES) for k in state):
+        return
+    keys = sorted(state)
+    prefix = os.path.commonprefix(keys)
+    prefix = prefix[: prefix.rfind(".") + 1]  # whole dotted components only
+    shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    hint = (
+        f"every key starts with {prefix!r}: strip that prefix from the state dict's keys"
+        if prefix
+        else "no common prefix"
+    )
+    raise InputError(
+        f"checkpoint has no Gemini DF-ResNet keys (downsample_layers.*, stages.*, seg_1.* or embedding.*); "
+        f"unexpected keys: {shown}; {hint}",
+        str(checkpoint),
+    )
+
+
 def _depth_name(depths: tuple[int, ...]) -> str:
     for name, spec in ARCHS.items():
         if spec.depths == depths:
@@ -116,8 +146,10 @@ def _depth_name(depths: tuple[int, ...]) -> str:
     return "an unknown Gemini DF-ResNet"
 
 
-def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
-    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong."""
+def load_model(path: str | Path, arch: str | None = None, arch_from: str = "--arch") -> LoadedModel:
+    """Build the architecture and load the checkpoint strictly. Raises InputError naming what is wrong.
+
+    `arch_from` names where an explicit `arch` came from, for messages (e.g. "config.yaml" for validate)."""
     path = Path(path)
     config: dict = {}
     if path.is_dir():
@@ -157,9 +189,10 @@ def load_model(path: str | Path, arch: str | None = None) -> LoadedModel:
     if fbank.num_mel_bins != feat_dim:
         raise InputError(f"config: fbank num_mel_bins {fbank.num_mel_bins} != model feat_dim {feat_dim}")
 
+    _refuse_foreign_keys(state, checkpoint)
     found_depths = depths_from_keys(state)
     if arch is not None:
-        name, source = canonical_arch(arch), "--arch"
+        name, source = canonical_arch(arch, arch_from), arch_from
     elif config.get("model"):
         name, source = canonical_arch(str(config["model"]), "config.yaml model"), "config.yaml"
     else:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sveval.errors import InputError
+from sveval.io import ark
 from sveval.io.audio import Utterance, read_audio
 from sveval.models import kernels, packing
 from sveval.models.checkpoint import LoadedModel
@@ -153,15 +154,19 @@ class BatchAudio(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict:
-        ids, signals, errors, resampled, multichannel = [], [], [], 0, 0
+        ids, sources, signals, errors, silent, resampled, multichannel = [], [], [], [], [], 0, 0
         for utt in self.batches[index]:
+            source = ark.source_of(utt.path)  # stat before decoding: the record names what was decoded
             try:
                 audio = read_audio(utt.path)
             except InputError as exc:
                 errors.append((utt.utt, utt.path, str(exc)))
                 continue
             ids.append(utt.utt)
+            sources.append(source)
             signals.append(audio.samples)
+            if not audio.samples.any():
+                silent.append(utt.utt)
             resampled += audio.resampled_from is not None
             multichannel += audio.channels > 1
         lengths = [len(s) for s in signals]
@@ -175,6 +180,8 @@ class BatchAudio(torch.utils.data.Dataset):
             row = {k: torch.from_numpy(v) if k != "width" else v for k, v in row.items()}
         return {
             "ids": ids,
+            "sources": sources,
+            "silent": silent,
             "samples": torch.from_numpy(np.concatenate(signals)) if signals else torch.zeros(0),
             "lengths": torch.tensor(lengths, dtype=torch.long),
             "index": row,

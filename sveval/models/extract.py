@@ -11,65 +11,26 @@ next batch runs. `precision`: see PRECISIONS.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from sveval.errors import InputError
-from sveval.io import ark
+from sveval.io import ark, lock
 from sveval.io.audio import Utterance, audio_info, file_size
-from sveval.models import onnx_model, packing, parallel
+from sveval.models import extract_guard, onnx_model, packing, parallel
 from sveval.models.checkpoint import LoadedModel
 from sveval.models.embedder import PRECISIONS, BatchAudio, Embedder, default_batching, default_num_workers
+from sveval.models.extract_result import ExtractResult, Skipped
 from sveval.models.fbank import num_frames
 from sveval.models.onnx_model import OnnxEmbedder, OnnxModel
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
-
-
-@dataclass(frozen=True)
-class Skipped:
-    utt: str
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ExtractResult:
-    """What one process did. `scp` is the published xvector.scp, or None if other shards are unfinished."""
-
-    out_dir: Path
-    scp: Path | None
-    extracted: int
-    already_done: int
-    skipped: tuple[Skipped, ...]
-    resampled: int
-    multichannel: int
-    seconds: float
-    device: str
-    precision: str
-    part: str
-
-    @property
-    def utt_per_second(self) -> float:
-        return self.extracted / self.seconds if self.seconds > 0 else 0.0
-
-    def warnings(self) -> list[str]:
-        """What a person should hear about this run: resampled, multi-channel and skipped files."""
-        lines = []
-        if self.resampled:
-            lines.append(f"{self.resampled} files were not 16 kHz and were resampled to 16 kHz")
-        if self.multichannel:
-            lines.append(f"{self.multichannel} files had several channels; the first channel was used")
-        if self.skipped:
-            listed = self.out_dir / f"{self.part}.skipped"
-            lines.append(f"{len(self.skipped)} utterances skipped (listed in {listed})")
-            lines += [f"  skipped {item.utt}: {item.reason}" for item in self.skipped[:5]]
-        return lines
 
 
 def manifest(loaded: LoadedModel, precision: str) -> dict:
@@ -136,7 +97,13 @@ def extract_to_dir(
     shard_index: int | None = None,
     progress: bool = True,
 ) -> ExtractResult:
-    """Extract every utterance not yet in `out_dir` and publish `out_dir/xvector.scp` once all are there.
+    """Extract every utterance without a matching record in `out_dir`; publish `out_dir/xvector.scp` (exactly
+    `utts`, in order, minus skipped ones) once all are there.
+
+    The folder is locked for the run (`sveval.io.lock`: exclusive, or shared + this part's lock for ranks and
+    shards); another writer raises InputError (exit 2) naming the holder. A record is reused only if its
+    audio's path, size and mtime match the listed file now (`ark.select`); otherwise it is extracted again.
+    Ids that cannot be scp keys are refused (or skipped with `skip_bad`) before anything else.
 
     Batching: rows of `frames_per_batch` columns holding at most `batch_size` utterances (defaults:
     `default_batching`); `num_workers` decoding processes (default: `default_num_workers`); `precision`
@@ -150,7 +117,7 @@ def extract_to_dir(
         worker = parallel.from_environment(num_shards, shard_index)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    onnx = isinstance(loaded, OnnxModel)
+    onnx, providers = isinstance(loaded, OnnxModel), None
     if onnx:  # onnxruntime picks its provider; an ONNX graph cannot be masked: equal frame counts only
         device, providers = onnx_model.resolve_device(device, worker.local_rank)
     else:
@@ -174,21 +141,58 @@ def extract_to_dir(
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
     if precision not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    # Checks that need no audio and no lock come first: ids that cannot be scp keys.
+    invalid = [
+        Skipped(
+            u.utt, u.path, f"utterance id {u.utt!r} is empty or contains whitespace (not a valid scp key)"
+        )
+        for u in utts
+        if not ark.valid_id(u.utt)
+    ]
+    _fail_or_skip(invalid, skip_bad)
     parallel.init_process_group(worker, "cpu" if onnx else torch.device(device).type)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    part = ark.part_name(worker.kind, worker.index, worker.count)
+    held = extract_guard.lock_folder(out_dir, worker, part)
+    try:
+        return _extract_locked(
+            loaded, utts, out_dir, worker, part, invalid, held,
+            device=device, providers=providers, batch_size=batch_size, frames_per_batch=frames_per_batch,
+            precision=precision, num_workers=num_workers, skip_bad=skip_bad, progress=progress,
+            started=started,
+        )  # fmt: skip
+    finally:
+        for held_lock in reversed(held):
+            held_lock.release()
 
+
+def _extract_locked(
+    loaded, utts, out_dir, worker, part, invalid, held, *,
+    device, providers, batch_size, frames_per_batch, precision, num_workers, skip_bad, progress, started,
+) -> ExtractResult:  # fmt: skip
+    onnx = isinstance(loaded, OnnxModel)
     ark.check_manifest(
         out_dir, onnx_model.manifest(loaded, providers, precision) if onnx else manifest(loaded, precision)
     )
-    done = {r.utt for r in ark.read_parts(out_dir)}
+    invalid_ids = {b.utt for b in invalid}
+    with ThreadPoolExecutor(max_workers=max(4, num_workers)) as pool:
+        valid = [u for u in utts if u.utt not in invalid_ids]
+        wanted = [
+            ark.Wanted(u.utt, u.path, src)
+            for u, src in zip(valid, pool.map(ark.source_of, (u.path for u in valid), chunksize=256))
+        ]
+    earlier = ark.select(ark.read_parts(out_dir), wanted)
+    done = set(earlier.chosen)
     if worker.kind == "shard":  # independent jobs: split the full list, the same way whatever is done
-        mine_all = _shard_of(utts, worker, num_workers)
+        mine_all = _shard_of(valid, worker, num_workers)
         todo = [u for u in mine_all if u.utt not in done]
     else:
-        todo = [u for u in utts if u.utt not in done]
-    already_done = len(utts) - len([u for u in utts if u.utt not in done])
+        todo = [u for u in valid if u.utt not in done]
+    already_done = len(done)
+    scp_path = out_dir / ark.SCP_NAME
+    if todo and (worker.is_main or worker.kind == "shard") and scp_path.exists():
+        scp_path.unlink()  # it lists an earlier list; a new one is published when this list is complete
 
     # Headers: each rank reads a strided share, then every rank sees all of them.
     share = todo[worker.index :: worker.count] if worker.distributed else todo
@@ -214,7 +218,6 @@ def extract_to_dir(
         good = [good[i] for i in split]
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
-    part = ark.part_name(worker.kind, worker.index, worker.count)
     if onnx:
         embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
     else:
@@ -232,9 +235,11 @@ def extract_to_dir(
         num_workers=num_workers,
         pin_memory=device.startswith("cuda") and not onnx,
         prefetch_factor=2 if num_workers > 0 else None,  # rows are large: 31 MB of audio each
+        worker_init_fn=functools.partial(extract_guard.die_with_parent, os.getpid()),
     )
     extracted = resampled = multichannel = 0
     decode_bad: list[Skipped] = []
+    silent: list[str] = []
     from tqdm import tqdm
 
     bar = tqdm(
@@ -244,37 +249,44 @@ def extract_to_dir(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
-    pending = None  # the batch on the device while the next one is prepared: (ids, wait)
-    with ark.PartWriter(out_dir, part) as writer, bar:
+    pending = None  # the batch on the device while the next one is prepared: (ids, sources, wait)
+    with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
+            guard.check()
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors
             launched = None
             if item["ids"]:
-                launched = (item["ids"], embedder.launch(item["samples"], item["lengths"], item["index"]))
+                wait = embedder.launch(item["samples"], item["lengths"], item["index"])
+                launched = (item["ids"], item["sources"], wait)
             if pending is not None:
-                writer.write(zip(pending[0], pending[1]()))
+                writer.write(zip(pending[0], pending[2](), pending[1]))
                 bar.update(len(pending[0]))
             pending = launched
             extracted += len(item["ids"])
             resampled += item["resampled"]
             multichannel += item["multichannel"]
+            silent += item["silent"]
             bar.update(len(errors))
         if pending is not None:
-            writer.write(zip(pending[0], pending[1]()))
+            writer.write(zip(pending[0], pending[2](), pending[1]))
             bar.update(len(pending[0]))
     # Header problems are seen by every rank; rank 0 alone reports them.
-    skipped = tuple((bad if worker.is_main or not worker.distributed else []) + decode_bad)
+    skipped = tuple((invalid + bad if worker.is_main or not worker.distributed else []) + decode_bad)
     ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
 
     parallel.barrier(worker)
     scp = None
     if worker.is_main or worker.kind == "shard":
-        present = {r.utt for r in ark.read_parts(out_dir)} | ark.read_skipped(out_dir)
-        if all(u.utt in present for u in utts):
-            scp = ark.publish_scp([out_dir], out_dir, order=[u.utt for u in utts]).scp
-    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped))
+        skipped_ids = ark.read_skipped(out_dir)
+        listed = [w for w in wanted if w.utt not in skipped_ids]
+        now = ark.select(ark.read_parts(out_dir), listed)
+        if not now.missing and not now.changed:
+            scp = ark.publish_scp([out_dir], out_dir, listed).scp
+        elif scp_path.exists():
+            scp_path.unlink()  # an earlier list's: it must not pass for this one
+    totals = parallel.all_gather(worker, (extracted, resampled, multichannel, skipped, silent))
     parallel.barrier(worker)
     parallel.destroy(worker)
     if worker.distributed:
@@ -282,6 +294,8 @@ def extract_to_dir(
         resampled = sum(t[1] for t in totals)
         multichannel = sum(t[2] for t in totals)
         skipped = tuple(s for t in totals for s in t[3])
+        silent = [s for t in totals for s in t[4]]
+    notes = tuple(m for m in (lock.stale_message(h) for h in held) if m)
     return ExtractResult(
         out_dir=out_dir,
         scp=scp,
@@ -294,6 +308,9 @@ def extract_to_dir(
         device=device,
         precision=precision,
         part=part,
+        changed=tuple(sorted(set(earlier.changed) & {u.utt for u in todo})),
+        silent=tuple(silent),
+        notes=notes,
     )
 
 

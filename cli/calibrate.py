@@ -1,0 +1,153 @@
+"""`sveval calibrate`: turn scores into calibrated log-likelihood ratios (linear or WeSpeaker's QMF)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from sveval import calibration_run as run
+from sveval.calibration import CalibrationModel
+from sveval.errors import InputError
+from sveval.io.atomic import check_writable_dir
+from sveval.io.calibration_files import read_model_json
+from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
+
+from .calibration_common import labels_for, print_outcome, read_scores
+from .options import DCF
+
+
+@click.command("calibrate")
+@click.option(
+    "--train", "train_path", type=click.Path(dir_okay=False), help="Labelled calibration score file."
+)
+@click.option(
+    "--model", "model_path", type=click.Path(dir_okay=False), help="calibration_model.json to reuse."
+)
+@click.option(
+    "--apply",
+    "apply_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Score file to calibrate, repeatable.",
+)
+@click.option(
+    "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--method", type=click.Choice(("linear", "qmf")), default="linear", show_default=True)
+@click.option(
+    "--prior",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Training prior. Default: the first --dcf p_target (linear), 0.5 = plain Cllr (qmf).",
+)
+@click.option(
+    "--compat",
+    type=click.Choice(("none", "wespeaker")),
+    default="none",
+    show_default=True,
+    help="wespeaker: QMF trained and applied exactly as WeSpeaker's score_calibration.py.",
+)
+@click.option(
+    "--utt2dur",
+    "utt2dur_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="QMF durations, `<utt> <seconds>` per line; repeatable.",
+)
+@click.option(
+    "--wav-scp",
+    "wav_scp_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="QMF durations from the audio headers of a wav.scp; repeatable.",
+)
+@click.option(
+    "--max-dur",
+    type=click.FloatRange(0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="QMF: durations are capped at this many seconds.",
+)
+@click.option("--dcf", "dcfs", type=DCF, multiple=True, help="Operating point P[:CMISS[:CFA]]; default 0.01.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
+)
+def command(
+    train_path,
+    model_path,
+    apply_paths,
+    trials_spec,
+    out_dir,
+    method,
+    prior,
+    compat,
+    utt2dur_paths,
+    wav_scp_paths,
+    max_dur,
+    dcfs,
+    as_json,
+):
+    """Calibrate scores into natural-log likelihood ratios and measure them (EER, minDCF, actDCF, Cllr).
+
+    linear: llr = a*score + b by prior-weighted logistic regression (BOSARIS) at --prior. qmf: WeSpeaker's
+    quality-measure calibration on an 8-column AS-norm file: the score plus min/max/difference/ratio of the
+    pair's durations (with --utt2dur/--wav-scp, capped at --max-dur), magnitudes and cohort means, fitted to
+    Cllr. The training file must be labelled; repeated pairs and self-pairs (WeSpeaker's generator makes
+    them) are counted and used. Writes DIR/cali_<name> per --apply file, its result file, the model
+    (calibration_model.json, reusable with --model) and calibration.json.
+
+    \b
+    Examples:
+      sveval calibrate --train scores/vox2_cali.score --apply scores/vox1_O_cleaned.kaldi.score --out cal/
+      sveval calibrate --method qmf --compat wespeaker \\
+          --utt2dur data/vox1/utt2dur --utt2dur data/vox2_dev/utt2dur \\
+          --train scores/vox2_dev_asnorm300_vox2_cali.kaldi.score \\
+          --apply scores/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score --out scores/
+      sveval calibrate --model cal/calibration_model.json --apply other.score --out cal2/
+    """
+    if (train_path is None) == (model_path is None):
+        raise InputError("give exactly one of --train (fit a model) and --model (reuse one)")
+    if model_path and (method != "linear" or compat != "none" or prior is not None):
+        raise InputError("--method, --compat and --prior describe training; a --model already fixes them")
+    if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
+        raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
+    operating_points = dcfs or ((0.01, 1.0, 1.0),)
+    check_writable_dir(out_dir)
+    durations = None
+    if utt2dur_paths or wav_scp_paths:
+        sources = [(p, read_utt2dur(p)) for p in utt2dur_paths] + [
+            (p, wav_scp_durations(p)) for p in wav_scp_paths
+        ]
+        durations = merge_durations(sources)
+    groups = [[s] for s in read_scores(apply_paths)]
+    labels = labels_for(groups, trials_spec)
+    if model_path:
+        model = CalibrationModel.from_dict(read_model_json(model_path), model_path)
+    else:
+        options = run.CalibrationOptions(
+            method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
+        )
+        model = _train_with_progress(options, read_scores([train_path]), durations)
+    applied = run.apply_and_write(model, groups, labels, out_dir, operating_points, durations)
+    run.write_summary(out_dir, model, applied)
+    if as_json:
+        click.echo(json.dumps({"model": model.to_dict(), "files": [a.__dict__ for a in applied]}, indent=2))
+        return
+    print_outcome(model, applied, out_dir)
+
+
+def _train_with_progress(options, files, durations):
+    """WeSpeaker's torch schedule can take minutes: a bar over its (at most 50) steps on stderr."""
+    if options.fit != "wespeaker":
+        return run.train(options, files, durations)
+    from tqdm import tqdm
+
+    with tqdm(total=50, desc="WeSpeaker L-BFGS steps", unit="step", file=sys.stderr, leave=False) as bar:
+
+        def step(k, loss):
+            bar.set_postfix(cllr=f"{loss:.4f}")
+            bar.update(1)
+
+        return run.train(options, files, durations, step)

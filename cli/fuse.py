@@ -1,0 +1,88 @@
+"""`sveval fuse`: linear logistic-regression fusion of several systems scored on the same trials."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sveval import calibration_run as run
+from sveval.errors import InputError
+from sveval.io.atomic import check_writable_dir
+
+from .calibration_common import labels_for, print_outcome, read_scores
+from .options import DCF
+
+
+@click.command("fuse")
+@click.option(
+    "--train",
+    "train_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="One labelled calibration score file per system, repeatable (at least two).",
+)
+@click.option(
+    "--apply",
+    "apply_specs",
+    multiple=True,
+    metavar="A.score,B.score,...",
+    help="The systems' score files of one list, comma-separated in --train order; repeatable. "
+    "Separate --apply options, one per system, are one list when none has a comma.",
+)
+@click.option(
+    "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--prior",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Training prior (default: the first --dcf p_target).",
+)
+@click.option("--dcf", "dcfs", type=DCF, multiple=True, help="Operating point P[:CMISS[:CFA]]; default 0.01.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
+)
+def command(train_paths, apply_specs, trials_spec, out_dir, prior, dcfs, as_json):
+    """Fuse systems: llr = sum_k w_k * score_k + b, prior-weighted logistic regression (BOSARIS).
+
+    The training files (one per system) and each --apply group must hold exactly the same trials, compared as
+    (enroll, test) keys; any difference is an error naming the file. Writes DIR/fused_<first file name> per
+    group, its result file (EER, minDCF, actDCF, Cllr), calibration_model.json and calibration.json.
+
+    \b
+    Examples:
+      sveval fuse --train a/vox2_cali.score --train b/vox2_cali.score \\
+          --apply a/vox1_O_cleaned.kaldi.score,b/vox1_O_cleaned.kaldi.score --out fused/
+      sveval fuse --train a/cal.score --train b/cal.score --apply a/O.score --apply b/O.score --out fused/
+    """
+    if len(train_paths) < 2:
+        raise InputError("fusion needs at least two systems (--train once per system)")
+    groups_paths = _groups(apply_specs, len(train_paths))
+    operating_points = dcfs or ((0.01, 1.0, 1.0),)
+    check_writable_dir(out_dir)
+    groups = [read_scores(paths) for paths in groups_paths]
+    for files in groups:
+        run.align(files)  # cheap check of every group before training
+    labels = labels_for(groups, trials_spec)
+    options = run.CalibrationOptions("fusion", prior, "scipy", operating_points=operating_points)
+    model = run.train(options, read_scores(train_paths))
+    applied = run.apply_and_write(model, groups, labels, out_dir, operating_points, prefix="fused_")
+    run.write_summary(out_dir, model, applied)
+    if as_json:
+        click.echo(json.dumps({"model": model.to_dict(), "files": [a.__dict__ for a in applied]}, indent=2))
+        return
+    print_outcome(model, applied, out_dir)
+
+
+def _groups(specs, n_systems: int) -> list[list[str]]:
+    if specs and not any("," in s for s in specs) and len(specs) == n_systems:
+        return [list(specs)]
+    groups = [[p for p in s.split(",") if p] for s in specs]
+    for spec, group in zip(specs, groups):
+        if len(group) != n_systems:
+            raise InputError(
+                f"--apply {spec!r} names {len(group)} file(s); the model fuses {n_systems} systems"
+            )
+    return groups

@@ -1,0 +1,163 @@
+"""Calibration metrics for scores read as natural-log likelihood ratios (LLRs): pure numpy/scipy.
+
+Definitions (BOSARIS toolkit, Brümmer & de Villiers 2013; NIST SRE evaluation plans):
+
+- Cllr (bits) = ½·(mean over targets of log2(1 + e^−s) + mean over nontargets of log2(1 + e^s)); computed by
+  ``sveval.metrics.cllr``. 1 bit is the system that always says LLR 0; 0 is perfect.
+- minCllr (bits) = Cllr after the optimal monotone map of the scores. Trials are grouped by distinct score
+  (tied scores must get one LLR), the group target fractions are fitted by weighted isotonic regression (PAV,
+  ``scipy.optimize.isotonic_regression``) giving P(target | s) at the list's empirical prior π = T/(T+N), and
+  LLR = logit(P) − logit(π). This equals BOSARIS ``opt_loglr(..., 'raw')`` (whose stable sort puts targets
+  before nontargets among ties, so PAV pools each tied group) and pyllr's ``min_cllr`` without Laplace.
+- actual DCF at (p, c_miss, c_fa): decide "target" when s > θ = log(c_fa·(1−p) / (c_miss·p)) (the Bayes
+  threshold for LLRs); P_miss = targets with s ≤ θ / T, P_fa = nontargets with s > θ / N; normalised like
+  minDCF by min(c_miss·p, c_fa·(1−p)).
+- the normalised Bayes error-rate ("APE") curve: actual and minimum DCF (c_miss = c_fa = 1) against the
+  prior log-odds ℓ = logit(p), normalised by min(p, 1−p). The minimum at each prior is taken over the ROC
+  convex hull, which gives the same minimum as every operating point (a linear cost is minimised at a hull
+  vertex). The maximum over ℓ of the unnormalised minimum, p·P_miss + (1−p)·P_fa, is the ROCCH EER.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+from scipy.special import expit
+
+from sveval.metrics import _as_labels, _as_scores, cllr
+from sveval.metrics_rocch import lower_hull
+
+LN2 = float(np.log(2.0))
+
+
+def bayes_threshold(p_target: float, c_miss: float = 1.0, c_fa: float = 1.0) -> float:
+    """θ = log(c_fa·(1−p) / (c_miss·p)): an LLR above θ costs less to accept than to reject."""
+    return float(np.log(c_fa * (1.0 - p_target) / (c_miss * p_target)))
+
+
+@dataclass(frozen=True)
+class ActDcf:
+    """Normalised actual DCF (a fraction, not percent) and the Bayes threshold it was taken at."""
+
+    p_target: float
+    c_miss: float
+    c_fa: float
+    act_dcf: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class LlrSummary:
+    """Cllr and minCllr in bits and actual DCFs of one score set read as LLRs."""
+
+    cllr: float
+    min_cllr: float
+    act_dcfs: tuple[ActDcf, ...]
+
+
+def act_dcf(llrs, is_target, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0) -> ActDcf:
+    """Normalised actual DCF of natural-log LLRs at one operating point (definition in the module doc).
+
+    llrs: (n,) float; is_target: (n,) bool. Raises ValueError for non-finite scores or a missing class.
+    """
+    s = _as_scores(llrs, "llrs")
+    lab = _as_labels(is_target, s.shape[0], "llrs")
+    theta = bayes_threshold(p_target, c_miss, c_fa)
+    p_miss = np.count_nonzero(s[lab] <= theta) / np.count_nonzero(lab)
+    p_fa = np.count_nonzero(s[~lab] > theta) / np.count_nonzero(~lab)
+    cost = c_miss * p_target * p_miss + c_fa * (1.0 - p_target) * p_fa
+    return ActDcf(
+        p_target, c_miss, c_fa, float(cost / min(c_miss * p_target, c_fa * (1.0 - p_target))), theta
+    )
+
+
+def _score_groups(s: np.ndarray, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct scores ascending, with the number of targets and nontargets at each."""
+    distinct, inverse = np.unique(s, return_inverse=True)
+    n_tar = np.bincount(inverse, weights=lab, minlength=distinct.size)
+    n_all = np.bincount(inverse, minlength=distinct.size).astype(np.float64)
+    return distinct, n_tar, n_all - n_tar
+
+
+def optimal_llrs(scores, is_target) -> np.ndarray:
+    """Per trial, the LLR of the optimal monotone recalibration (PAV; see module doc). (n,) float64, may hold
+    ±inf where a pooled group is all of one class."""
+    s = _as_scores(scores, "scores")
+    lab = _as_labels(is_target, s.shape[0], "scores")
+    _, inverse = np.unique(s, return_inverse=True)
+    return _group_llrs(*_score_groups(s, lab)[1:])[inverse]
+
+
+def _group_llrs(n_tar: np.ndarray, n_non: np.ndarray) -> np.ndarray:
+    n = n_tar + n_non
+    posterior = isotonic_regression(n_tar / n, weights=n, increasing=True).x
+    prior = n_tar.sum() / n.sum()
+    with np.errstate(divide="ignore"):
+        log_odds = np.log(posterior) - np.log1p(-posterior)
+    return log_odds - (np.log(prior) - np.log1p(-prior))
+
+
+def min_cllr(scores, is_target) -> float:
+    """Cllr in bits after the optimal monotone map (BOSARIS min_cllr; module doc). Raises like `act_dcf`."""
+    s = _as_scores(scores, "scores")
+    lab = _as_labels(is_target, s.shape[0], "scores")
+    _, n_tar, n_non = _score_groups(s, lab)
+    llr = _group_llrs(n_tar, n_non)
+    tar = np.sum(np.logaddexp(0.0, -llr[n_tar > 0]) * n_tar[n_tar > 0]) / n_tar.sum()
+    non = np.sum(np.logaddexp(0.0, llr[n_non > 0]) * n_non[n_non > 0]) / n_non.sum()
+    return float((tar + non) / (2 * LN2))
+
+
+def llr_summary(llrs, is_target, operating_points=((0.01, 1.0, 1.0),)) -> LlrSummary:
+    """Cllr, minCllr and the actual DCF at each (p_target, c_miss, c_fa)."""
+    dcfs = tuple(act_dcf(llrs, is_target, *op) for op in operating_points)
+    return LlrSummary(cllr(llrs, is_target), min_cllr(llrs, is_target), dcfs)
+
+
+@dataclass(frozen=True, eq=False)
+class BayesErrorCurve:
+    """Normalised actual and minimum DCF (fractions) at each prior log-odds (c_miss = c_fa = 1)."""
+
+    prior_log_odds: np.ndarray
+    act_dcf: np.ndarray
+    min_dcf: np.ndarray
+    eer: float  # ROCCH EER as a fraction: the maximum over all priors of the unnormalised minimum
+
+
+def bayes_error_curve(llrs, is_target, prior_log_odds=None) -> BayesErrorCurve:
+    """The APE / normalised Bayes error-rate curve (module doc); default grid −7..7 in 281 steps."""
+    s = _as_scores(llrs, "llrs")
+    lab = _as_labels(is_target, s.shape[0], "llrs")
+    plo = np.linspace(-7.0, 7.0, 281) if prior_log_odds is None else np.asarray(prior_log_odds, float)
+    p = expit(plo)
+    norm = np.minimum(p, 1.0 - p)
+    tar = np.sort(s[lab])
+    non = np.sort(s[~lab])
+    theta = -plo  # Bayes threshold with unit costs
+    p_miss = np.searchsorted(tar, theta, side="right") / tar.size
+    p_fa = 1.0 - np.searchsorted(non, theta, side="right") / non.size
+    act = (p * p_miss + (1.0 - p) * p_fa) / norm
+    _, n_tar, n_non = _score_groups(s, lab)
+    miss = np.concatenate(([0], np.cumsum(n_tar))).astype(np.int64)
+    fa = (non.size - np.concatenate(([0], np.cumsum(n_non)))).astype(np.int64)
+    hull = lower_hull(fa, miss)
+    hull_miss, hull_fa = miss[hull] / tar.size, fa[hull] / non.size
+    costs = p[:, None] * hull_miss[None, :] + (1.0 - p[:, None]) * hull_fa[None, :]
+    minimum = costs.min(axis=1) / norm
+    # the ROCCH EER: the largest unnormalised minimum over all priors, reached where a hull edge is the
+    # minimum (Brümmer's thesis, the APE plot's EER line)
+    edge_p = _edge_priors(hull_miss, hull_fa)
+    edge_cost = edge_p[:, None] * hull_miss[None, :] + (1.0 - edge_p[:, None]) * hull_fa[None, :]
+    eer = float(edge_cost.min(axis=1).max()) if edge_p.size else 0.0
+    return BayesErrorCurve(plo, act, minimum, eer)
+
+
+def _edge_priors(hull_miss: np.ndarray, hull_fa: np.ndarray) -> np.ndarray:
+    """For each hull edge, the prior at which both its ends cost the same (where the minimum switches)."""
+    d_miss = np.diff(hull_miss)
+    d_fa = -np.diff(hull_fa)
+    keep = (d_miss > 0) & (d_fa > 0)
+    # p·d_miss = (1−p)·d_fa  ->  p = d_fa / (d_miss + d_fa)
+    return d_fa[keep] / (d_miss[keep] + d_fa[keep])

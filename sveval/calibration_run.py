@@ -1,0 +1,277 @@
+"""`sveval calibrate` and `sveval fuse` composed: features from score files, training, applying, metrics.
+
+Methods (definitions in `sveval.calibration` and `sveval.qmf`):
+  linear   llr = a·score + b                        prior-weighted logistic regression (BOSARIS)
+  fusion   llr = Σ a_k·score_k + b over k systems   the same objective; the systems' files must hold the same
+                                                    trials (compared as (enroll, test) keys)
+  qmf      llr = w·[score, quality features] + b    Cllr (prior ½) as WeSpeaker; `fit="wespeaker"` runs its
+                                                    own torch L-BFGS schedule on its '%.4f'-rounded features
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from sveval import metrics as m
+from sveval.calibration import CalibrationModel, fit_logistic, training_info
+from sveval.calibration_metrics import llr_summary
+from sveval.errors import InputError
+from sveval.io.calibration_files import (
+    MODEL_FILE,
+    PREFIX,
+    SUMMARY_FILE,
+    calibrated_name,
+    result_name,
+    write_calibrated_scores,
+    write_json,
+    write_llr_result,
+)
+from sveval.io.trials import fingerprint, trial_keys
+from sveval.qmf import MAX_DUR, feature_names, qmf_features
+from sveval.scoring import round_half_even_decimal
+from sveval.types import ScoreFile
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """prior None: the first operating point's p_target for linear/fusion, ½ (plain Cllr) for QMF."""
+
+    method: str = "linear"
+    prior: float | None = None
+    fit: str = "scipy"
+    max_dur: float = MAX_DUR
+    operating_points: tuple[tuple[float, float, float], ...] = ((0.01, 1.0, 1.0),)
+
+    @property
+    def training_prior(self) -> float:
+        if self.prior is not None:
+            return self.prior
+        return 0.5 if self.method == "qmf" else self.operating_points[0][0]
+
+
+def align(files: list[ScoreFile]) -> np.ndarray:
+    """(n, k) scores of k files on the trials of files[0], in its order. The files must hold the same
+    (enroll, test) pairs; files in the same order are taken as they are (repeated pairs allowed then),
+    otherwise every pair must occur once per file. InputError naming the file that differs."""
+    first = files[0]
+    columns = [first.values]
+    for other in files[1:]:
+        if (
+            len(other) == len(first)
+            and (other.enroll == first.enroll).all()
+            and (other.test == first.test).all()
+        ):
+            columns.append(other.values)
+            continue
+        keys = trial_keys(
+            np.concatenate([first.enroll, other.enroll]), np.concatenate([first.test, other.test])
+        )
+        mine, theirs = keys[: len(first)], keys[len(first) :]
+        if np.unique(mine).size != mine.size or np.unique(theirs).size != theirs.size:
+            raise InputError(
+                f"trials differ in order from {first.path} and pairs repeat: cannot align", other.path
+            )
+        order = np.argsort(theirs)
+        pos = np.clip(np.searchsorted(theirs[order], mine), 0, max(theirs.size - 1, 0))
+        found = theirs[order][pos] == mine
+        if not found.all() or theirs.size != mine.size:
+            missing = int(np.count_nonzero(~found))
+            extra = theirs.size - (mine.size - missing)
+            raise InputError(
+                f"keys do not match {first.path}: {missing:,} of its trial(s) missing here, {extra:,} extra; "
+                "fusion needs every system scored on exactly the same trials",
+                other.path,
+            )
+        columns.append(other.values[order[pos]])
+        _agree_labels(first, other, order[pos])
+    return np.stack(columns, axis=1)
+
+
+def _agree_labels(first: ScoreFile, other: ScoreFile, index: np.ndarray) -> None:
+    if first.labels is None or other.labels is None:
+        return
+    wrong = np.flatnonzero(first.labels != other.labels[index])
+    if wrong.size:
+        raise InputError(
+            f"{wrong.size:,} label(s) disagree with {first.path}", other.path, int(index[wrong[0]]) + 1
+        )
+
+
+def features(method: str, files: list[ScoreFile], durations, max_dur: float, rounded: bool) -> np.ndarray:
+    if method == "fusion":
+        return align(files)
+    if method == "qmf":
+        return qmf_features(files[0], durations, max_dur, rounded)
+    return files[0].values[:, None]
+
+
+def feature_list(method: str, files: list[ScoreFile], durations) -> tuple[str, ...]:
+    if method == "fusion":
+        return tuple(os.path.basename(f.path) for f in files)
+    if method == "qmf":
+        return feature_names(durations is not None)
+    return ("score",)
+
+
+def train(
+    options: CalibrationOptions, files: list[ScoreFile], durations=None, progress=None
+) -> CalibrationModel:
+    """Fit a model on labelled score file(s) (one per system for fusion). Repeated pairs and self-pairs (as
+    WeSpeaker's calibration-list generator makes them) are used like any trial and counted. progress: for the
+    WeSpeaker fit, callable(step, loss) after each of its (at most 50) steps."""
+    first = files[0]
+    if first.labels is None:
+        raise InputError(
+            "the training score file needs a label column (enroll test score target|nontarget)", first.path
+        )
+    wespeaker = options.fit == "wespeaker"
+    if wespeaker and options.method != "qmf":
+        raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
+    x = features(options.method, files, durations, options.max_dur, rounded=wespeaker)
+    prior = options.training_prior
+    if wespeaker:
+        from sveval.models import qmf_wespeaker
+
+        weights, offset, iterations = qmf_wespeaker.train(x, first.labels, progress)
+        converged, prior = True, 0.5
+    else:
+        try:
+            weights, offset, iterations, converged = fit_logistic(x, first.labels, prior)
+        except ValueError as exc:
+            raise InputError(str(exc), first.path) from None
+    llrs = x @ weights + offset
+    info = training_info(
+        [os.path.basename(f.path) for f in files],
+        first.enroll,
+        first.test,
+        first.labels,
+        first.values,
+        llrs,
+        iterations,
+        converged,
+        fingerprint(first.enroll, first.test, first.labels),
+    )
+    return CalibrationModel(
+        method=options.method,
+        features=feature_list(options.method, files, durations),
+        weights=tuple(float(w) for w in weights),
+        offset=float(offset),
+        prior=prior,
+        fit=options.fit,
+        training=info,
+        max_dur=options.max_dur if options.method == "qmf" and durations is not None else None,
+    )
+
+
+def apply(model: CalibrationModel, files: list[ScoreFile], durations=None) -> np.ndarray:
+    """(n,) LLRs for the trials of files[0] (one file per system for fusion, in the training order)."""
+    names = feature_list(model.method, files, durations)
+    if model.method == "fusion" and len(files) != len(model.features):
+        raise InputError(f"the fusion model takes {len(model.features)} systems, {len(files)} files given")
+    if model.method == "qmf" and names != model.features:
+        raise InputError(
+            f"the model's features are {', '.join(model.features)}; these inputs give {', '.join(names)} "
+            "(durations given for one and not the other?)",
+            files[0].path,
+        )
+    wespeaker = model.fit == "wespeaker"
+    x = features(model.method, files, durations, model.max_dur or MAX_DUR, rounded=wespeaker)
+    if wespeaker:
+        from sveval.models import qmf_wespeaker
+
+        return qmf_wespeaker.infer(x, model.weights, model.offset)
+    return model.apply(x)
+
+
+def as_written(llrs: np.ndarray, wespeaker: bool) -> np.ndarray:
+    """The values a reader of the calibrated file gets back: `%.5f`, or the exact repr in WeSpeaker mode."""
+    return llrs if wespeaker else round_half_even_decimal(llrs, 5)
+
+
+def evaluate(values, is_target, operating_points) -> dict:
+    """EER (percent, NIST), minDCF and actDCF per operating point, Cllr and minCllr (bits); JSON-ready."""
+    summary = m.summarize(values, is_target, ("nist",), operating_points)
+    llr = llr_summary(values, is_target, operating_points)
+    dcfs = [
+        {
+            "p_target": d.p_target,
+            "c_miss": d.c_miss,
+            "c_fa": d.c_fa,
+            "min_dcf": d.min_dcf,
+            "act_dcf": a.act_dcf,
+        }
+        for d, a in zip(summary.dcfs, llr.act_dcfs)
+    ]
+    return {
+        "n_target": summary.n_target,
+        "n_nontarget": summary.n_nontarget,
+        "eer": 100 * summary.eers[0].value,
+        "dcf": dcfs,
+        "cllr": llr.cllr,
+        "min_cllr": llr.min_cllr,
+        "sweep": summary.sweep,
+    }
+
+
+@dataclass(frozen=True)
+class AppliedFile:
+    """One calibrated (or fused) output: where it came from, where it went, its metrics before and after
+    (None for an unlabelled list; `before` is None for fusion, which has several inputs)."""
+
+    sources: tuple[str, ...]
+    output: str
+    result: str | None
+    before: dict | None
+    after: dict | None
+    signature: str
+
+
+def apply_and_write(
+    model: CalibrationModel,
+    groups: list[list[ScoreFile]],
+    labels: list[np.ndarray | None],
+    out_dir: str,
+    operating_points,
+    durations=None,
+    prefix: str = PREFIX,
+) -> list[AppliedFile]:
+    """Apply `model` to each group (one file, or one per system for fusion) and write, per group, the
+    calibrated score file and (when labelled) its result file into `out_dir`."""
+    wespeaker = model.fit == "wespeaker"
+    done = []
+    for files, is_target in zip(groups, labels):
+        llrs = apply(model, files, durations)
+        name = calibrated_name(files[0].path, prefix)
+        if wespeaker and files[0].labels is None:
+            raise InputError(
+                "WeSpeaker's calibrated files carry labels: the score file needs them", files[0].path
+            )
+        write_calibrated_scores(os.path.join(out_dir, name), files[0], llrs, wespeaker)
+        before = after = result = None
+        if is_target is not None:
+            after = evaluate(as_written(llrs, wespeaker), is_target, operating_points)
+            if model.method != "fusion":
+                before = evaluate(files[0].values, is_target, operating_points)
+            result = result_name(name)
+            write_llr_result(os.path.join(out_dir, result), name, after, model.signature)
+        done.append(AppliedFile(tuple(f.path for f in files), name, result, before, after, model.signature))
+    return done
+
+
+def write_summary(out_dir: str, model: CalibrationModel, applied: list[AppliedFile]) -> None:
+    """The model file and calibration.json (model, then per output its metrics before and after)."""
+    write_json(os.path.join(out_dir, MODEL_FILE), model.to_dict())
+    files = [
+        {
+            "sources": list(a.sources),
+            "output": a.output,
+            "result": a.result,
+            "before": a.before,
+            "after": a.after,
+        }
+        for a in applied
+    ]
+    write_json(os.path.join(out_dir, SUMMARY_FILE), {"model": model.to_dict(), "files": files})

@@ -1,0 +1,124 @@
+"""Exact interning of ids given as NUL-padded byte rows: one code per distinct id, in order of first sight.
+
+Lookups go through a 64-bit hash of the row (vectorised), and every field is then compared byte for byte
+with the one row kept per code, so two ids that happen to share a hash can never share a code: such a
+collision (about 1 in 10**19 per pair of ids) raises NotCompact and the caller takes its exact path
+(also taken for an id holding a NUL byte, which NUL padding cannot represent).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+class NotCompact(RuntimeError):
+    """Ids this representation cannot hold exactly: two with the same 64-bit hash, or one with a NUL byte."""
+
+
+def padded_rows(ids: list[bytes]) -> np.ndarray:
+    """(n, 8*m) uint8: each id's bytes, NUL padded to a common multiple of 8 bytes."""
+    if any(b"\0" in i for i in ids):
+        raise NotCompact("an id holds a NUL byte")
+    width = -(-max(map(len, ids), default=1) // 8) * 8
+    return np.array(ids, dtype=f"S{max(width, 8)}").view(np.uint8).reshape(len(ids), -1)
+
+
+def row_hashes(rows: np.ndarray) -> np.ndarray:
+    """uint64 hash of each NUL-padded row (width a multiple of 8); padding words do not change it (an id
+    has no NUL byte, so a zero word is padding), so the same id hashes alike in rows of any width."""
+    words = np.ascontiguousarray(rows).view(np.uint64)
+    h = np.zeros(len(rows), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            word = words[:, j]
+            mixed = (h ^ word) * _MULTIPLIER
+            h = np.where(word != 0, mixed ^ (mixed >> np.uint64(31)), h)
+        h = (h ^ (h >> np.uint64(30))) * _MIX
+    return h ^ (h >> np.uint64(27))
+
+
+class Vocabulary:
+    """Distinct ids seen so far. `encode` gives int32 codes; `table` and `strings` give the ids back."""
+
+    def __init__(self) -> None:
+        self._hashes = np.zeros(0, dtype=np.uint64)  # sorted, with the code of each
+        self._codes = np.zeros(0, dtype=np.int64)
+        self._table = np.zeros((0, 8), dtype=np.uint8)
+        self._n = 0
+        self._strings: list[str] = []
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def table(self) -> np.ndarray:
+        """(len, width) uint8: the UTF-8 bytes of each id, NUL padded (row = code)."""
+        return self._table[: self._n]
+
+    def strings(self) -> np.ndarray:
+        """Object array of str, one per code (each decoded once)."""
+        rows = self.table[len(self._strings) :]
+        if not (rows >= 128).any():  # ASCII: numpy decodes the whole table at once
+            self._strings += np.ascontiguousarray(rows).view(f"S{rows.shape[1]}").ravel().astype(str).tolist()
+        else:
+            self._strings += [row.tobytes().rstrip(b"\0").decode("utf-8") for row in rows]
+        out = np.empty(self._n, dtype=object)
+        out[:] = self._strings
+        return out
+
+    def encode(self, rows: np.ndarray) -> np.ndarray:
+        """int32 code of each row (n, 8*m) uint8, adding new ids. Raises NotCompact (see module)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.int32)
+        hashes = row_hashes(rows)
+        local, uniques = pd.factorize(hashes)
+        first = np.zeros(len(uniques), dtype=np.int64)
+        first[local[::-1]] = np.arange(len(local))[::-1]  # first line of each distinct hash
+        representatives = rows[first]
+        words = rows.view(np.uint64)
+        if not (words == words[first][local]).all():
+            raise NotCompact("two ids share a 64-bit hash")
+        codes = self._lookup(uniques)
+        new = np.flatnonzero(codes < 0)
+        if new.size:
+            codes[new] = self._append(representatives[new], uniques[new])
+        known = np.flatnonzero(codes >= 0)
+        self._check(representatives[known], codes[known])
+        return codes[local].astype(np.int32)
+
+    def _append(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        n, width = len(rows), max(rows.shape[1], self._table.shape[1])
+        if self._n + n > len(self._table) or width > self._table.shape[1]:
+            grown = np.zeros((max(2 * len(self._table), self._n + n, 1024), width), dtype=np.uint8)
+            grown[: self._n, : self._table.shape[1]] = self.table
+            self._table = grown
+        self._table[self._n : self._n + n, : rows.shape[1]] = rows
+        codes = np.arange(self._n, self._n + n)
+        order = np.argsort(hashes)
+        at = np.searchsorted(self._hashes, hashes[order])
+        self._hashes = np.insert(self._hashes, at, hashes[order])
+        self._codes = np.insert(self._codes, at, codes[order])
+        self._n += n
+        return codes
+
+    def _lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The code of each hash, -1 for hashes not seen yet."""
+        if not len(self._hashes):
+            return np.full(len(hashes), -1, dtype=np.int64)
+        order = np.argsort(hashes)  # sorted queries walk the table in order (cache friendly)
+        at = np.minimum(np.searchsorted(self._hashes, hashes[order]), len(self._hashes) - 1)
+        codes = np.empty(len(hashes), dtype=np.int64)
+        codes[order] = np.where(self._hashes[at] == hashes[order], self._codes[at], -1)
+        return codes
+
+    def _check(self, rows: np.ndarray, codes: np.ndarray) -> None:
+        width = rows.shape[1]
+        kept = self._table[codes].view(np.uint64)
+        words = np.ascontiguousarray(rows).view(np.uint64)
+        same = (kept[:, : width // 8] == words).all() and not kept[:, width // 8 :].any()
+        if not same:
+            raise NotCompact("two ids share a 64-bit hash")

@@ -1,0 +1,78 @@
+"""Guards of an extraction run: one writer per folder (locks) and a prompt, clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from sveval.errors import InputError
+from sveval.io import lock
+from sveval.models import parallel
+
+
+def lock_folder(out_dir: Path, worker: parallel.Worker, part: str) -> list[lock.FolderLock]:
+    """One writer per folder: a lone run locks it exclusively; ranks and shards share the folder and each
+    lock their own part."""
+    if worker.kind is None:
+        return [lock.folder_lock(out_dir).acquire()]
+    whole = lock.folder_lock(out_dir, shared=True).acquire()
+    try:
+        return [whole, lock.part_lock(out_dir, part).acquire()]
+    except InputError:
+        whole.release()
+        raise
+
+
+class exit_on_sigterm:
+    """While extracting, SIGTERM closes the part (every journalled record complete), lets go of the locks
+    and exits 143 at once instead of leaving decoder processes behind; those die with this process
+    (`die_with_parent`). Only in the main thread, where Python runs signal handlers."""
+
+    def __init__(self, held: list[lock.FolderLock]):
+        self.held = held
+        self.previous = None
+        self.terminated = False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    def _raise(self, signum, frame):
+        self.terminated = True  # an exception raised inside a __del__ or a callback is swallowed: see check()
+        raise _Terminated()
+
+    def check(self) -> None:
+        """Call between batches: stop if a SIGTERM came while its exception could not propagate."""
+        if self.terminated:
+            raise _Terminated()
+
+    def __exit__(self, kind, exc, tb):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        if kind is _Terminated or self.terminated:
+            for held_lock in reversed(self.held):
+                held_lock.release()
+            sys.stderr.write("sveval: terminated (SIGTERM); finished records are kept, rerun to resume\n")
+            sys.stderr.flush()
+            os._exit(128 + signal.SIGTERM)
+        return False
+
+
+class _Terminated(BaseException):
+    pass
+
+
+def die_with_parent(parent_pid: int, worker_id: int) -> None:
+    """DataLoader worker init (bind `parent_pid` with functools.partial): on Linux, ask the kernel to kill
+    this decoder when its parent ends; if the parent already ended before the request, end now."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:
+        os._exit(1)

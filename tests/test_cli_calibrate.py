@@ -1,0 +1,160 @@
+"""`sveval calibrate` and `sveval fuse` end to end, and QMF against a transcription of WeSpeaker's script."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import wespeaker_qmf
+from click.testing import CliRunner
+from sveval.cli.main import cli
+
+from sveval.io.scores import format_score_lines, read_score_file
+
+
+def run(*args):
+    """(exit code, stdout and stderr), or with --json (exit code, stdout): progress bars go to stderr."""
+    result = CliRunner().invoke(cli, list(map(str, args)))
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
+def utterances(n_utts=60):
+    rng = np.random.default_rng(99)
+    return np.array([f"id{k % 30:05d}/v{k}/00001.wav" for k in range(n_utts)], dtype=object), rng.uniform(
+        2, 30, n_utts
+    )
+
+
+def write_asnorm(path, n, seed, utts, dur, self_pairs=0):
+    """An 8-column AS-norm-like file whose scores shift with duration (so QMF has something to learn),
+    with at least `self_pairs` trials e == t; pairs repeat by chance (WeSpeaker's generator makes both)."""
+    rng = np.random.default_rng(seed)
+    e, t = rng.integers(0, len(utts), n), rng.integers(0, len(utts), n)
+    t[:self_pairs] = e[:self_pairs]
+    lab = (e % 30 == t % 30) | (rng.random(n) < 0.5)
+    # short utterances pull every score down: an additive duration term (what QMF can learn) corrects it
+    score = (
+        np.where(lab, 0.5, -0.5) + 0.05 * np.minimum(np.minimum(dur[e], dur[t]), 20) + rng.normal(0, 0.4, n)
+    )
+    extra = np.stack(
+        [rng.uniform(8, 20, n), rng.uniform(8, 20, n), rng.uniform(0.05, 0.3, n), rng.uniform(0.05, 0.3, n)],
+        axis=1,
+    )
+    path.write_text(format_score_lines(utts[e], utts[t], score, lab, extra))
+
+
+def write_utt2dur(path, utts, dur):
+    path.write_text("".join(f"{u} {d:.4f}\n" for u, d in zip(utts, dur)))
+
+
+@pytest.fixture
+def qmf_files(tmp_path):
+    # small: WeSpeaker's torch L-BFGS schedule (up to 50 x 20 evaluations) is slow on a busy 2-core machine
+    utts, dur = utterances()
+    write_asnorm(tmp_path / "cal.score", 400, 0, utts, dur, self_pairs=5)
+    write_asnorm(tmp_path / "eval.score", 400, 1, utts, dur)
+    write_utt2dur(tmp_path / "utt2dur", utts, dur)
+    return tmp_path
+
+
+def test_qmf_compat_wespeaker_reproduces_its_file_line_by_line(qmf_files):
+    d = qmf_files
+    for name in ("cal", "eval"):
+        wespeaker_qmf.gather(d / "utt2dur", 20, d / f"{name}.score", d / f"{name}.calibration")
+    wespeaker_qmf.train(d / "cal.calibration", d / "model.pt")
+    wespeaker_qmf.infer(d / "eval.calibration", d / "model.pt", d / "wespeaker_cali.score")
+    code, out = run(
+        "calibrate", "--method", "qmf", "--compat", "wespeaker", "--utt2dur", d / "utt2dur",
+        "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / "out",
+    )  # fmt: skip
+    assert code == 0, out
+    cal = read_score_file(d / "cal.score")
+    assert f"{int((cal.enroll == cal.test).sum())} self-pair(s)" in out
+    expected = (d / "wespeaker_cali.score").read_text()
+    assert (d / "out" / "cali_eval.score").read_text() == expected
+
+
+def test_qmf_default_fits_at_least_as_well_as_wespeaker(qmf_files):
+    d = qmf_files
+    results = {}
+    for compat in ("none", "wespeaker"):
+        code, out = run(
+            "calibrate", "--method", "qmf", "--compat", compat, "--utt2dur", d / "utt2dur",
+            "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / compat, "--json",
+        )  # fmt: skip
+        assert code == 0, out
+        results[compat] = json.loads(out)
+    model = results["none"]["model"]
+    assert model["features"][:5] == ["score", "dur_min", "dur_max", "dur_diff", "dur_ratio"]
+    assert len(model["features"]) == 13
+    assert model["training"]["cllr_after"] <= results["wespeaker"]["model"]["training"]["cllr_after"] + 1e-9
+    # the durations matter here: QMF beats a plain linear calibration on held-out data
+    code, out = run("calibrate", "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / "lin",
+                    "--prior", "0.5", "--json")  # fmt: skip
+    linear = json.loads(out)["files"][0]["after"]["cllr"]
+    assert results["none"]["files"][0]["after"]["cllr"] < linear
+
+
+def test_calibrate_writes_model_results_and_reuses_the_model(qmf_files):
+    d = qmf_files
+    code, out = run("calibrate", "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / "a")
+    assert code == 0, out
+    assert "cali_eval.score" in out and "repeated pair(s)" in out
+    calibrated = read_score_file(d / "a" / "cali_eval.score")
+    original = read_score_file(d / "eval.score")
+    np.testing.assert_array_equal(calibrated.enroll, original.enroll)
+    np.testing.assert_array_equal(calibrated.extra, original.extra)  # the input's columns are kept
+    result = (d / "a" / "cali_eval.result").read_text().splitlines()
+    assert result[0] == "---- cali_eval.score -----"
+    assert result[3].startswith("actDCF (p_target:0.01 c_miss:1 c_fa:1) = ")
+    assert result[-1].startswith("signature: cal:linear|prior:0.01|fit:scipy|train:cal.score@")
+    code, out = run("calibrate", "--model", d / "a" / "calibration_model.json", "--apply", d / "eval.score",
+                    "--out", d / "b")  # fmt: skip
+    assert code == 0, out
+    assert (d / "b" / "cali_eval.score").read_bytes() == (d / "a" / "cali_eval.score").read_bytes()
+    code, out = run("metrics", "--llr", d / "a" / "cali_eval.score")
+    assert out.splitlines()[:5] == result[:5]
+
+
+def test_calibrate_errors(qmf_files, tmp_path):
+    d = qmf_files
+    code, out = run("calibrate", "--apply", d / "eval.score", "--out", d / "x")
+    assert code == 2 and "exactly one of --train" in out
+    bare = tmp_path / "bare.score"
+    bare.write_text("a b 0.5\nc d 0.1\n")
+    code, out = run("calibrate", "--train", bare, "--out", d / "x")
+    assert code == 2 and "needs a label column" in out
+    four = tmp_path / "four.score"
+    four.write_text("a b 0.5 target\nc d 0.1 nontarget\n")
+    code, out = run("calibrate", "--method", "qmf", "--train", four, "--out", d / "x")
+    assert code == 2 and "8-column" in out
+    partial = tmp_path / "partial_utt2dur"
+    partial.write_text("nobody 3.0\n")
+    code, out = run(
+        "calibrate", "--method", "qmf", "--utt2dur", partial, "--train", d / "cal.score", "--out", d / "x"
+    )
+    assert code == 2 and "no duration for" in out and "cal.score:1:" in out
+
+
+def test_fuse_end_to_end_and_key_mismatch(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 4000
+    lab = rng.random(n) < 0.5
+    enroll = np.array([f"e{i % 40}" for i in range(n)], dtype=object)
+    test = np.array([f"t{i}" for i in range(n)], dtype=object)
+    for name, sd in (("a", 1.0), ("b", 1.1)):
+        values = np.where(lab, 1.0, -1.0) + rng.normal(0, sd, n)
+        (tmp_path / f"{name}.score").write_text(format_score_lines(enroll, test, values, lab))
+    (tmp_path / "short.score").write_text(format_score_lines(enroll[1:], test[1:], np.zeros(n - 1), lab[1:]))
+    a, b = tmp_path / "a.score", tmp_path / "b.score"
+    code, out = run(
+        "fuse", "--train", a, "--train", b, "--apply", f"{a},{b}", "--out", tmp_path / "f", "--json"
+    )
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["model"]["features"] == ["a.score", "b.score"]
+    assert all(w > 0 for w in report["model"]["weights"])
+    assert (tmp_path / "f" / "fused_a.score").is_file()
+    code, out = run("fuse", "--train", a, "--train", tmp_path / "short.score", "--out", tmp_path / "g")
+    assert code == 2 and "keys do not match" in out and "short.score" in out

@@ -1,0 +1,154 @@
+"""sveval.io.fields: the chunked numpy reader gives what the whole-text reader gives, line numbers too."""
+
+import random
+
+import numpy as np
+import pytest
+from conftest import write
+
+import sveval.io.fields as fields
+from sveval.errors import InputError
+from sveval.io.scores import _parse_text as whole_score_text
+from sveval.io.scores import coverage, parse_score_file, read_score_file
+from sveval.io.trials import _parse_text as whole_trial_text
+from sveval.io.trials import parse_trials, read_trials
+from sveval.io.vocabulary import Vocabulary, padded_rows
+
+IDS = ["id10270/x6uYqmx31kE/00001.wav", "b/2.wav", "c", "é/1.wav", "x" * 40]
+
+
+def _outcome(parse, text):
+    try:
+        out = parse(text, "f.txt")
+    except InputError as exc:
+        return "error", str(exc)
+    labels = getattr(out, "is_target", getattr(out, "labels", None))
+    values = getattr(out, "values", None)
+    return (
+        out.enroll.tolist(),
+        out.test.tolist(),
+        None if labels is None else labels.tolist(),
+        None if values is None else values.tobytes(),
+        getattr(out, "fingerprint", None),
+    )
+
+
+def _trial_line(rng, fmt):
+    e, t, target = rng.choice(IDS), rng.choice(IDS), rng.random() < 0.5
+    fields_ = {
+        "kaldi": [e, t, "target" if target else "nontarget"],
+        "voxceleb": ["1" if target else "0", e, t],
+        "unlabelled": [e, t],
+    }[fmt]
+    if rng.random() < 0.03:
+        fields_ = fields_[:-1]
+    if rng.random() < 0.03:
+        fields_[-1] = "maybe"
+    line = rng.choice([" "] * 20 + ["\t", "  "]).join(fields_)
+    return rng.choice([line] * 40 + ["", " ", " " + line, line + "\r"])
+
+
+def _number(rng):
+    v = rng.uniform(-3, 3)
+    return rng.choice(
+        [f"{v:.5f}", f"{v:.17g}", str(rng.randint(-(10**16), 10**16)), f"{v * 1e4:.12f}"]
+        + ["1e-3", "nan", "-0.00000", ".5", "5.", "+1.25", "1_0", "zero", "-", "007.50", "1.2.3"]
+    )
+
+
+def _score_line(rng, width):
+    parts = [rng.choice(IDS), rng.choice(IDS), _number(rng)]
+    if width >= 4:
+        parts.append(rng.choice(["target", "nontarget"] * 20 + ["yes", "targets"]))
+    parts += [_number(rng) for _ in range(width - 4)]
+    if rng.random() < 0.02:
+        parts = parts[:-1]
+    return rng.choice([" "] * 30 + ["  "]).join(parts)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_chunked_reader_equals_whole_text_reader(monkeypatch, seed):
+    """Random lists and score files (odd spacing, CR, blank lines, bad fields, any chunk size): the same
+    columns, values to the bit, fingerprint, or the same error with the same file:line."""
+    rng = random.Random(seed)
+    for _ in range(120):
+        monkeypatch.setattr(fields, "CHUNK_BYTES", rng.choice([8, 40, 200, 1 << 20]))
+        ending = rng.choice(["", "\n", "\n\n", " \n"])
+        fmt = rng.choice(["kaldi", "voxceleb", "unlabelled"])
+        text = "\n".join(_trial_line(rng, fmt) for _ in range(rng.randint(1, 25))) + ending
+        assert _outcome(parse_trials, text) == _outcome(whole_trial_text, text), text
+        width = rng.choice([3, 4, 8])
+        text = "\n".join(_score_line(rng, width) for _ in range(rng.randint(1, 25))) + ending
+        assert _outcome(parse_score_file, text) == _outcome(whole_score_text, text), text
+
+
+def test_byte_order_mark_is_read_as_if_absent(tmp_path):
+    text = "1 a/1.wav b/1.wav\n0 a/1.wav c/1.wav\n"
+    plain = read_trials(write(tmp_path / "plain.txt", text))
+    marked_path = tmp_path / "bom.txt"
+    marked_path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    marked = read_trials(marked_path)
+    assert marked.fingerprint == plain.fingerprint and marked.enroll.tolist() == plain.enroll.tolist()
+    score_path = tmp_path / "bom.score"
+    score_path.write_bytes(b"\xef\xbb\xbfa/1.wav b/1.wav 0.50000 target\n")
+    scores = read_score_file(score_path)
+    assert scores.enroll.tolist() == ["a/1.wav"] and scores.values.tolist() == [0.5]
+
+
+def test_error_lines_count_across_chunks(monkeypatch, tmp_path):
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 64)
+    lines = [f"u{i} v{i} 0.{i:05d} target" for i in range(500)]
+    lines[377] = "u377 v377 0.5"
+    with pytest.raises(InputError, match=r"big.score:378: expected score line like line 1 \(4 fields\)"):
+        read_score_file(write(tmp_path / "big.score", "\n".join(lines) + "\n"))
+    lines[377] = "u377 v377 0.5 yes"
+    lines[420] = "u420 v420 0.5 maybe"
+    with pytest.raises(InputError, match=r"big.trials:378: label 'yes' is not target or nontarget"):
+        parse_trials("\n".join(" ".join(x.split()[:2] + x.split()[3:]) for x in lines), "big.trials")
+    with pytest.raises(InputError, match=r"2 such line\(s\)"):
+        parse_trials("\n".join(" ".join(x.split()[:2] + x.split()[3:]) for x in lines), "big.trials")
+
+
+def test_codes_name_ids_exactly_and_ids_are_interned(monkeypatch):
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 50)
+    text = "".join(f"{IDS[i % 5]} {IDS[i // 5 % 5]} {('target', 'nontarget')[i % 2]}\n" for i in range(25))
+    trials = parse_trials(text, "t")
+    pairs = trials.pairs
+    assert sorted(pairs.ids.tolist()) == sorted(IDS) and pairs.enroll.dtype == np.int32
+    assert (pairs.ids[pairs.enroll] == trials.enroll).all() and (pairs.ids[pairs.test] == trials.test).all()
+    assert len({id(s) for s in trials.enroll}) == len(set(trials.enroll))  # one str per distinct id
+
+
+def test_vocabulary_refuses_to_merge_different_ids_whatever_the_row_width():
+    vocab = Vocabulary()
+    first = vocab.encode(padded_rows([b"a", b"bb", b"a"]))
+    second = vocab.encode(np.pad(padded_rows([b"bb", b"ccc"]), ((0, 0), (0, 16))))
+    assert first.tolist() == [0, 1, 0] and second.tolist() == [1, 2]
+    assert vocab.strings().tolist() == ["a", "bb", "ccc"]
+
+
+def test_coverage_with_codes_equals_coverage_with_strings():
+    trials = parse_trials("a b target\na c nontarget\nb c nontarget\nc d target\n", "list")
+    text = "b c 0.1 nontarget\na b 0.9 target\nz c 0.2 nontarget\nb c 0.3 target\n"
+    coded = coverage(parse_score_file(text, "s"), trials)
+    plain = coverage(
+        whole_score_text(text, "s"),
+        whole_trial_text("a b target\na c nontarget\nb c nontarget\nc d target\n", "list"),
+    )
+    for name in ("index", "extra_lines", "missing", "duplicated", "duplicate_lines", "label_lines"):
+        assert getattr(coded, name).tolist() == getattr(plain, name).tolist(), name
+
+
+def test_score_file_read_without_ids_checks_every_line_the_same(monkeypatch, tmp_path):
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 64)
+    lines = [f"u{i} v{i} 0.{i:05d} {('target', 'nontarget')[i % 2]}" for i in range(300)]
+    path = write(tmp_path / "s.score", "\n".join(lines) + "\n")
+    full, lean, coded = (read_score_file(path, ids=mode) for mode in ("strings", "none", "codes"))
+    assert lean.enroll is None and lean.pairs is None and coded.enroll is None
+    assert lean.values.tobytes() == full.values.tobytes() and lean.labels.tolist() == full.labels.tolist()
+    assert coded.pairs.ids[coded.pairs.test].tolist() == full.test.tolist()
+    lines[250] = "u250 0.5 target"
+    bad = write(tmp_path / "bad.score", "\n".join(lines) + "\n")
+    for mode in ("strings", "none", "codes"):
+        with pytest.raises(InputError, match=r"bad.score:251: expected score line like line 1"):
+            read_score_file(bad, ids=mode)
