@@ -128,7 +128,7 @@ def command(
     reuses those embeddings (a folder holding another model's embeddings is refused).
     """
 
-    from sveval.io.atomic import check_writable_dir, removed_on_failure  # noqa: PLC0415
+    from sveval.io.atomic import check_writable_dir, remove_stale_stages, removed_on_failure  # noqa: PLC0415
     from sveval.io.lock import folder_lock  # noqa: PLC0415
     from sveval.score_run import resolve_methods  # noqa: PLC0415
 
@@ -157,6 +157,8 @@ def command(
             # One writer per score folder, held until the command ends (released by click's context
             # teardown). The staged swap hard-links the lock file into the new folder: same inode, same lock.
             click.get_current_context().call_on_close(folder_lock(out).acquire().release)
+            for stale in remove_stale_stages(out):  # under the lock: no live run can own them
+                click.echo(f"sveval: removed {stale}, left by a run that was killed while writing", err=True)
             _run(
                 out,
                 eval_path,
@@ -260,8 +262,9 @@ def _run(
     for lst in run.lists:
         if lst.n_dropped:
             click.echo(
-                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.name}: {len(lst.missing_ids):,} "
-                f"utterance(s) without an embedding, e.g. {', '.join(lst.missing_ids[:3])}",
+                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.display_name}: "
+                f"{len(lst.missing_ids):,} utterance(s) without an embedding, "
+                f"e.g. {', '.join(lst.missing_ids[:3])}",
                 err=True,
             )
     for note in run.notes:
@@ -308,7 +311,8 @@ def _table(run, out: Path) -> str:
             eer = f"{100 * mt.eer:.3f}" if mt else "-"
             dcf = f"{mt.min_dcf:.3f}" if mt else "-"
             method = f"asnorm{run.options.top_n}" if res.method == "asnorm" else res.method
-            rows.append((lst.trials.name, method, f"{int(lst.kept.sum()):,}", eer, dcf, res.score_file))
+            scored = f"{int(lst.kept.sum()):,}"
+            rows.append((lst.trials.display_name, method, scored, eer, dcf, res.score_file))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
