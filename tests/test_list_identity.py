@@ -90,6 +90,10 @@ def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_p
     assert report["trials"]["name"] == "list_test_hard2" and report["trials"]["custom"] is True
     assert "|trials:list_test_hard2(custom)@" in report["signature"]
 
+    info = CliRunner().invoke(cli, ["trials", "info", str(trials), "--json"])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.stdout)["name"] == "list_test_hard2" and json.loads(info.stdout)["custom"] is True
+
     report_md = tmp_path / "r.md"
     made = CliRunner().invoke(cli, ["report", str(out), "--out", str(report_md)])
     assert made.exit_code == 0, made.output
@@ -100,6 +104,7 @@ def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_p
         json.dumps(doc),
         *titles.values(),
         metrics.output,
+        info.output,
         made.output,
         report_md.read_text(),
     ]
