@@ -146,6 +146,8 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
     )
     assert code == 0
     for report, path in zip(json.loads(out), files[:2]):
+        # veri_test.txt is known by its fingerprint: the original Vox1-O list, not a custom "veri_test"
+        assert (report["trials"]["name"], report["trials"]["custom"]) == ("vox1_O", False)
         scores, labels = reread(path)
         eer, threshold = kaldi_compute_eer(scores[labels].tolist(), scores[~labels].tolist())
         assert report["eer_kaldi"] == pytest.approx(100 * eer, abs=1e-12)
@@ -167,6 +169,7 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
             "dcf",
             "signature",
             "warnings",
+            "trials",
         }
         assert (report["n_target"], report["n_nontarget"]) == (18860, 18860)
         assert (
