@@ -129,6 +129,12 @@ def command(
         raise InputError("give exactly one of --wav-scp and --wav-dir")
     if num_workers is not None and num_workers < 0:
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
+    from sveval.models import parallel
+
+    try:  # the shard options, before the list and the model are read
+        parallel.from_environment(num_shards, shard_index)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
 
     from sveval.io.atomic import check_writable_dir, removed_on_failure
     from sveval.io.lock import check_unlocked

@@ -25,7 +25,8 @@ class PretrainedModel:
     folder: its folder under the cache; file_name: what is downloaded (or what the user fetches by hand);
     installed: the path inside `folder` that exists once the model is in place; urls: direct-download links,
     tried in order (empty: no direct download, `page` says where a person gets it); size / sha256: None
-    when not published; figures: (what, text) pairs of published EER % / minDCF(0.01).
+    when not published; figures: (what, text) pairs of published EER % / minDCF(0.01); embed_dim: the
+    embedding size the architecture outputs (256 for every Gemini DF-ResNet released).
     """
 
     name: str
@@ -43,6 +44,7 @@ class PretrainedModel:
     size: int | None = None
     sha256: str | None = None
     figures: tuple[tuple[str, str], ...] = ()
+    embed_dim: int = 256
 
     @property
     def downloadable(self) -> bool:

@@ -1,8 +1,11 @@
 """sveval.io.table.fast_columns: the same columns as the line-by-line split, or None when in doubt."""
 
+import re
+
 import numpy as np
 import pytest
 
+from sveval.errors import InputError
 from sveval.io.table import column, fast_columns, split_rows
 
 
@@ -55,3 +58,22 @@ def test_large_random_table_matches():
         lines.append("".join(f + seps[rng.integers(3)] for f in fields[:-1]) + fields[-1])
     text = "\n".join(lines) + "\n"
     assert [c.tolist() for c in fast_columns(text)] == [c.tolist() for c in strict(text)]
+
+
+@pytest.mark.parametrize(
+    "text, line, char",
+    [
+        ("a b c\nd e f\ng\x0ch i\nj k l\n", 3, "U+000C"),  # str.splitlines() would call it line 4
+        ("a b c\r\r\nd e f\n", 1, "U+000D"),
+        ("a b c\nd\u2028x e f\n", 2, "U+2028"),  # str.split() would find 4 fields
+        ("a b c\nd e\x85 f\n", 2, "U+0085"),
+    ],
+)
+def test_lines_end_at_newline_only_and_other_breaks_are_named(text, line, char):
+    with pytest.raises(InputError, match=re.escape(char)) as caught:
+        split_rows(text, "t", "table")
+    assert caught.value.line == line
+
+
+def test_a_crlf_file_reads_as_its_lf_twin():
+    assert strict("a b c\r\nd e f\r\n")[2].tolist() == ["c", "f"]

@@ -105,6 +105,14 @@ def zip_bytes(tmp_path_factory):
     return buffer.getvalue()
 
 
+@pytest.fixture
+def toy_entry(monkeypatch):
+    """The ONNX entry as if the published model were the 80x8 toy graph (640 parameters, 8 dims)."""
+    entry = dataclasses.replace(pretrained.PRETRAINED[ONNX_NAME], embed_dim=8, params_millions=640e-6)
+    monkeypatch.setitem(pretrained.PRETRAINED, ONNX_NAME, entry)
+    return entry
+
+
 def cached_files(tmp_path):
     root = tmp_path / "cache" / "models"
     return (
@@ -114,8 +122,8 @@ def cached_files(tmp_path):
     )
 
 
-def test_onnx_download_verified_recorded_and_used_by_name(server, onnx_bytes, tmp_path):
-    entry = pretrained.PRETRAINED[ONNX_NAME]
+def test_onnx_download_verified_recorded_and_used_by_name(server, onnx_bytes, tmp_path, toy_entry):
+    entry = toy_entry
     server.files[entry.file_name] = onnx_bytes
     result = CliRunner().invoke(cli, ["models", "fetch", ONNX_NAME, "--json"])
     assert result.exit_code == 0, result.output
@@ -153,8 +161,8 @@ def test_truncated_download_is_kept_for_resuming_then_completed(server, zip_byte
     assert loaded.arch == "Gemini_DF_ResNet114"
 
 
-def test_corrupted_downloads_are_never_cached(server, onnx_bytes, tmp_path, monkeypatch):
-    entry = pretrained.PRETRAINED[ONNX_NAME]
+def test_corrupted_downloads_are_never_cached(server, onnx_bytes, tmp_path, toy_entry):
+    entry = toy_entry
     server.files[entry.file_name] = b"\x08" + onnx_bytes[1:200]  # no checksum known: caught by loading
     with pytest.raises(InputError, match="onnxruntime cannot load the graph"):
         registry.fetch(entry)
@@ -227,3 +235,32 @@ def test_a_release_folder_placed_by_hand_is_found_by_name(monkeypatch, tmp_path)
     result = CliRunner().invoke(cli, args + ["--device", "cpu", "--num-workers", "0", "--quiet", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["arch"] == "Gemini_DF_ResNet60"
+
+
+def test_a_fetched_graph_must_have_the_published_dimension_and_parameter_count(server, tmp_path):
+    """DF-ResNet114 gives 256 dims from ~6.53 M parameters: a toy graph under its file name is refused."""
+    name = pretrained.PRETRAINED[ONNX_NAME].file_name
+    for dim, message in ((8, "outputs 8-dim embeddings, but"), (256, "holds 20,480 parameters")):
+        path = mean_pool_graph(tmp_path / f"g{dim}.onnx", np.ones((80, dim)))
+        server.files[name] = path.read_bytes()
+        result = CliRunner().invoke(cli, ["models", "fetch", ONNX_NAME])
+        assert result.exit_code == 2 and message in result.output and "nothing was cached" in result.output
+        assert cached_files(tmp_path) == [] and "Traceback" not in result.output
+
+
+def test_file_mirror_then_use_by_name_notices_a_replaced_file(monkeypatch, tmp_path, onnx_bytes, toy_entry):
+    monkeypatch.setenv("SVEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / toy_entry.file_name).write_bytes(onnx_bytes)
+    url = f"file://{tmp_path / 'mirror'}/"
+    result = CliRunner().invoke(cli, ["models", "fetch", ONNX_NAME, "--base-url", url])
+    assert result.exit_code == 0 and "verified" in result.output, result.output
+    write_corpus(tmp_path / "wav", [8000])
+    args = ["extract", "--model", ONNX_NAME, "--wav-dir", str(tmp_path / "wav"), "--quiet"]
+    args += ["--num-workers", "0"]
+    assert CliRunner().invoke(cli, args + ["--out", str(tmp_path / "e1")]).exit_code == 0
+    cached = tmp_path / "cache" / "models" / ONNX_NAME / toy_entry.file_name
+    cached.write_bytes(onnx_bytes + b"\0")
+    changed = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "e2")])
+    assert changed.exit_code == 2 and "changed since the download" in changed.output, changed.output
+    assert str(cached) in changed.output and "Traceback" not in changed.output

@@ -253,3 +253,26 @@ def test_export_onnx_without_the_onnx_package_says_how_to_install(gemini, tmp_pa
     assert result.exit_code == 2, result.output
     assert "pip install 'sveval[model,onnx]'" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("fill, what", [(np.nan, "NaN or infinite"), (0.0, "all-zero")])
+def test_a_model_giving_nan_or_zero_embeddings_stops_the_extraction(tmp_path, corpus, fill, what):
+    """A graph with NaN weights (or all-zero weights) is broken: exit 2 naming the model and the first
+    utterances, nothing published, instead of an scp that `score` refuses later."""
+    graph = mean_pool_graph(tmp_path / "broken.onnx", np.full((80, 8), fill))
+    args = ["extract", "--model", graph, "--wav-dir", tmp_path / "wav", "--out", tmp_path / "e", "--quiet"]
+    args += ["--num-workers", "0"]  # no decoder processes forked from a process holding sessions
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert errors[0].startswith(f"sveval: error: {graph}: the model gives {what} embeddings (for ")
+    assert corpus[0].utt in errors[0] or any(u.utt in errors[0] for u in corpus)
+    assert not (tmp_path / "e" / "xvector.scp").exists()
+    assert not any(np.isnan(v).any() or not v.any() for v in _stored_vectors(tmp_path / "e"))
+
+
+def _stored_vectors(folder: Path) -> list[np.ndarray]:
+    import kaldiio
+
+    return [v for ark_file in folder.glob("*.ark") for _, v in kaldiio.load_ark(str(ark_file))]

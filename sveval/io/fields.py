@@ -7,8 +7,9 @@ a 59 M-line file then needs ~19 GB. Here the bytes (a memory map) are split in c
   id, never one per field), numbers are cast from bytes by numpy (as Python's float() reads them),
   labels become booleans;
 - any other chunk (tabs and spaces mixed, runs of spaces, CR, non-ASCII, blank lines, wrong field
-  counts) is split line by line with Python's str.split()/splitlines() as the old reader did, so every
-  message and line number stays what it was. Nothing is dropped.
+  counts) is split line by line: lines at \n only, fields with Python's str.split(), so every message and
+  line number stays what it was; other line-breaking characters are refused (`table.text_lines`). Nothing
+  is dropped.
 Memory: the outputs (4 bytes per id field, 8 per number, 1 per label) plus one chunk's temporaries.
 
 Problems are collected while reading and the one the whole-file reader raised first is raised at the
@@ -26,6 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from sveval.errors import InputError
+from sveval.io.table import text_lines
 from sveval.io.vocabulary import Vocabulary, padded_rows
 
 CHUNK_BYTES = 1 << 23
@@ -94,7 +96,7 @@ class _Problems:
         raise InputError(text, source, line)
 
 
-BLANK, LAYOUT, WIDTH, VALUE = 1, 2, 3, 4
+BREAK, BLANK, LAYOUT, WIDTH, VALUE = 0, 1, 2, 3, 4
 
 
 def blocks(read: Callable[[int], bytes], size: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -169,8 +171,7 @@ def _first_layout(chunk: bytes, offset: int, source, what, layout, problems) -> 
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source) from exc
-    lines = text.splitlines()
-    row = lines[0].split() if lines else []
+    row = text.rstrip("\r").split()  # other line breaks in it: refused by the chunk reader
     if not row:
         return None  # a blank first line: the chunk reader reports it
     try:
@@ -213,7 +214,11 @@ def _python_chunk(chunk, offset, last, line0, shape, source, what, problems):
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source) from exc
-    lines = text.splitlines()
+    try:
+        lines = text_lines(text, source, line0 + 1, at_end=last)
+    except InputError as exc:  # first of all problems, as the whole-text reader raises it first
+        problems.add((BREAK, 0), exc.line, exc)
+        return text.count("\n") + (not text.endswith("\n")), None
     n_lines = len(lines)
     if last:
         while lines and not lines[-1].strip():

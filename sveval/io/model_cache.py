@@ -185,6 +185,15 @@ def file_hashes(folder: Path) -> dict[str, str]:
     }
 
 
+def file_sizes(folder: Path) -> dict[str, int]:
+    """Size in bytes of every file below `folder` (as `file_hashes` names them)."""
+    return {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != RECORD_NAME
+    }
+
+
 def write_record(folder: Path, record: dict) -> None:
     write_text(folder / RECORD_NAME, json.dumps(record, indent=2) + "\n")
 

@@ -8,15 +8,48 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 
 import numpy as np
 
 from sveval.errors import InputError
 
+# Whitespace that Python's str.split()/splitlines() would break a line or a field at, but that is neither a
+# field separator (space, tab) nor a line end (\n, with one \r before it tolerated): form feed, vertical
+# tab, \x1c-\x1f, U+0085, U+00A0, U+2028, U+2029 and the Unicode spaces, and a \r elsewhere.
+_OTHER_BREAKS = re.compile(r"[^\S \t\n\r]|\r(?!\n|\Z)")
+
+
+_TRAILING = " \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"  # whitespace ending a file, tolerated (as fields.blocks)
+
+
+def text_lines(text: str, source: str, first_line: int = 1, at_end: bool = True) -> list[str]:
+    """The lines of `text`, split at \n only (a \r before it dropped), as a list of str.
+
+    Any other line-breaking or space character (see _OTHER_BREAKS) is refused with InputError naming its
+    line: kept inside an id, other tools (Kaldi, WeSpeaker's `line.split()`) would split the id there and
+    disagree with us about which utterance it is; splitting at it would change the line numbers and field
+    counts. Ids stay exactly the bytes between spaces/tabs."""
+    other = _OTHER_BREAKS.search(text.rstrip(_TRAILING) if at_end else text)
+    if other:
+        char = other.group()
+        name = unicodedata.name(char, "a control character")
+        raise InputError(
+            f"character U+{ord(char):04X} ({name}) inside a line: fields are separated by spaces or tabs "
+            "and lines by \\n only, and an id cannot hold it",
+            source,
+            first_line + text.count("\n", 0, other.start()),
+        )
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
 
 def split_rows(text: str, source: str, what: str) -> list[list[str]]:
     """Split `text` into rows of fields, refusing an empty file and blank lines between data lines."""
-    lines = text.splitlines()
+    lines = text_lines(text, source)
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:

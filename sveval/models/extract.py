@@ -249,6 +249,8 @@ def _extract_locked(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
+    label = str(loaded.path if onnx else loaded.checkpoint)
+    checked = functools.partial(extract_guard.checked_embeddings, model=label)
     pending = None  # the batch on the device while the next one is prepared: (ids, sources, wait)
     with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
@@ -261,7 +263,7 @@ def _extract_locked(
                 wait = embedder.launch(item["samples"], item["lengths"], item["index"])
                 launched = (item["ids"], item["sources"], wait)
             if pending is not None:
-                writer.write(zip(pending[0], pending[2](), pending[1]))
+                writer.write(zip(pending[0], checked(pending[0], pending[2]()), pending[1]))
                 bar.update(len(pending[0]))
             pending = launched
             extracted += len(item["ids"])
@@ -270,7 +272,7 @@ def _extract_locked(
             silent += item["silent"]
             bar.update(len(errors))
         if pending is not None:
-            writer.write(zip(pending[0], pending[2](), pending[1]))
+            writer.write(zip(pending[0], checked(pending[0], pending[2]()), pending[1]))
             bar.update(len(pending[0]))
     # Header problems are seen by every rank; rank 0 alone reports them.
     skipped = tuple((invalid + bad if worker.is_main or not worker.distributed else []) + decode_bad)

@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from sveval.errors import InputError
 from sveval.io import lock
 from sveval.models import parallel
@@ -24,6 +26,27 @@ def lock_folder(out_dir: Path, worker: parallel.Worker, part: str) -> list[lock.
     except InputError:
         whole.release()
         raise
+
+
+def checked_embeddings(ids: list[str], vectors: np.ndarray, model: str) -> np.ndarray:
+    """`vectors` (U, D) for the utterances `ids`, refused before anything is written when a row is
+    non-finite or all zeros: such rows score NaN or fail the cosine later, far from the cause, and a
+    network that gives them is broken (NaN weights, all-zero weights), whatever the audio. InputError
+    naming the model and the first utterance ids."""
+    rows = np.asarray(vectors)
+    bad_value = ~np.isfinite(rows).all(axis=1)
+    zero = ~bad_value & ~rows.any(axis=1)
+    for mask, what in ((bad_value, "NaN or infinite"), (zero, "all-zero")):
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            first = ", ".join(ids[i] for i in bad[:3])
+            more = f" and {bad.size - 3} more of this batch" if bad.size > 3 else ""
+            raise InputError(
+                f"the model gives {what} embeddings (for {first}{more}): the model is broken (check its "
+                "weights), not the audio; this batch was not written",
+                model,
+            )
+    return rows
 
 
 class exit_on_sigterm:

@@ -140,6 +140,22 @@ def _opsets(path: Path):
     return [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
 
 
+def count_initializers(path: Path) -> int:
+    """Sum of the sizes of the graph's initializers (its weights, after the exporter's constant folding).
+    Needs the onnx package (the `onnx` extra); InputError if it is missing or cannot read the file."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise InputError(
+            "counting the graph's parameters needs the onnx package: pip install 'sveval[onnx]'", str(path)
+        ) from exc
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises protobuf's DecodeError and others
+        raise InputError(f"onnx cannot read the graph: {str(exc).splitlines()[0]}", str(path)) from exc
+    return sum(int(np.prod(t.dims, dtype=np.int64)) for t in model.graph.initializer)
+
+
 def _session(path: Path, providers: list, optimize: bool = True):
     ort = require_onnxruntime()
     options = ort.SessionOptions()

@@ -28,6 +28,8 @@ class Worker:
 
 def from_environment(num_shards: int | None = None, shard_index: int | None = None) -> Worker:
     """torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; `--num-shards/--shard-index` are for other schedulers."""
+    if num_shards is not None and num_shards < 1:
+        raise ValueError(f"--num-shards must be >= 1, got {num_shards}")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         if num_shards not in (None, 1):
