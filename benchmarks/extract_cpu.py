@@ -10,7 +10,7 @@ builds its kernels on the first call of each shape), then timed alternately, bes
     (what `wespeaker/bin/extract.py` does, with sveval's torch fbank standing in for torchaudio's);
   * sveval: `extract_to_dir` with its CPU defaults (batch 1: on CPU, batches of 8-second utterances run
     slower per utterance because the activations leave the caches; `--batch-size 16` shows it), header
-    scan, length-sorted equal-frame batches, decoding in a worker process, writing xvector.ark/scp.
+    scan, packed rows when batched, decoding in a worker process, writing xvector.ark/scp.
   * ONNX (when onnxruntime is installed; --no-onnx skips it): the same weights exported by
     `sveval export-onnx`, run by `extract_to_dir` through onnxruntime's CPU provider (batches of equal
     frame counts only, fbank in torch).
@@ -90,12 +90,14 @@ def main() -> None:
     import torch
 
     from sveval.io.audio import list_wav_dir
+    from sveval.models import packing
     from sveval.models.checkpoint import LoadedModel
     from sveval.models.dfresnet import build
-    from sveval.models.extract import Embedder, default_batch_size, extract_to_dir
+    from sveval.models.embedder import Embedder, default_batching
+    from sveval.models.extract import extract_to_dir
     from sveval.models.fbank import FbankConfig
 
-    batch_size = args.batch_size or default_batch_size("cpu")
+    batch_size = args.batch_size or default_batching("cpu")[1]
     torch.manual_seed(0)
     model = build(args.arch).eval()
     loaded = LoadedModel(model, args.arch, "benchmark", Path("random"), "wespeaker", (), FbankConfig())
@@ -106,7 +108,9 @@ def main() -> None:
         samples = int(args.seconds * 16000)
         embedder = Embedder(loaded, "cpu")  # warm-up of both shapes
         for batch in {1, min(batch_size, args.utts)}:
-            embedder(torch.zeros(batch, samples), torch.full((batch,), samples))
+            lengths = [samples] * batch
+            index = packing.row_index(lengths, None, 400, 160) if batch > 1 else None
+            embedder(torch.zeros(samples * batch), torch.tensor(lengths), index)
         onnx = None if args.no_onnx else onnx_model(loaded, tmp, batch_size, samples)
 
         t_onnx = float("inf")

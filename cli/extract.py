@@ -33,28 +33,28 @@ from sveval.errors import InputError
 @click.option(
     "--batch-size",
     type=int,
-    help="Utterances per batch. Default 64 on GPU, 1 on CPU (where batching is slower).",
+    help="At most this many utterances per batch. Default: none on GPU (the frame budget decides), "
+    "1 on CPU (where batching is slower).",
 )
 @click.option(
-    "--max-padding",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Batch utterances down to (1 - this) x the longest's frames; padding is masked (0: equal only).",
+    "--frames-per-batch",
+    type=int,
+    help="Frames (10 ms) per batch: utterances are packed side by side into rows this wide, every row "
+    "the same shape. Default 49152 on GPU (about 64 x 8 s); none on CPU.",
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "bf16"]),
+    type=click.Choice(["fp32", "tf32", "bf16"]),
     default="fp32",
     show_default=True,
-    help="bf16: autocast (+ channels-last on GPU); fbank and pooling stay float32.",
+    help="fp32: float32 arithmetic (TF32 off on GPU); tf32: TF32 convolutions and products on GPU; "
+    "bf16: bfloat16 network trunk, fbank and pooling float32. Recorded in xvector.json.",
 )
 @click.option(
     "--num-workers",
     type=int,
-    default=2,
-    show_default=True,
-    help="Processes decoding audio ahead (0: inline).",
+    help="Processes decoding audio ahead (0: inline). Default on GPU: the usable cores less one "
+    "(2-16, shared among torchrun's local ranks); on CPU 2.",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable or too-short files and list them.")
 @click.option(
@@ -78,7 +78,7 @@ def command(
     out_dir,
     device,
     batch_size,
-    max_padding,
+    frames_per_batch,
     precision,
     num_workers,
     skip_bad,
@@ -90,11 +90,12 @@ def command(
 ):
     """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint or an ONNX model.
 
-    Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). Utterances are sorted by
-    length and batched with neighbours; padding is masked inside the network, so every embedding equals
-    batch-1 inference. Resumable: an id already in OUT whose audio has the same path, size and modification
-    time is reused, an interrupted run continues. One writer per OUT (a second run exits 2 naming the
-    process that holds it); xvector.scp lists exactly the utterances given, once all are done.
+    Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). On GPU utterances are
+    packed side by side into rows of --frames-per-batch frames (one tensor shape for the whole run); the
+    gaps between them are zeroed inside the network before every 3x3 convolution, so every embedding
+    equals batch-1 inference. Resumable: an id already in OUT whose audio has the same path, size and
+    modification time is reused, an interrupted run continues. One writer per OUT (a second run exits 2
+    naming the process that holds it); xvector.scp lists exactly the utterances given, once all are done.
 
     --model also takes an .onnx file in WeSpeaker's runtime contract (any architecture; run by onnxruntime,
     CUDA provider when present; batches of equal frame counts only) or a published name (sveval models).
@@ -107,7 +108,7 @@ def command(
     Examples:
       sveval extract --model exp/Gemini_df_resnet110 --wav-dir voxceleb1/wav --out emb/vox1
       sveval extract --model avg_model.pt --arch Gemini_DF_ResNet114 --wav-scp data/vox1/wav.scp \\
-          --out emb/vox1 --device cuda --precision bf16 --batch-size 128 --num-workers 8
+          --out emb/vox1 --device cuda --precision bf16
       torchrun --nproc-per-node 8 $(which sveval) extract --model M --wav-scp S --out emb/vox2_dev
       sveval extract --model M --wav-scp S --out emb/x --num-shards 4 --shard-index 0   # job 0 of 4
       sveval extract --merge emb/x --wav-scp S               # publish scp; refused if any is missing
@@ -126,7 +127,7 @@ def command(
         raise InputError("--model and --out are required")
     if bool(wav_scp) == bool(wav_dir):
         raise InputError("give exactly one of --wav-scp and --wav-dir")
-    if num_workers < 0:
+    if num_workers is not None and num_workers < 0:
         raise InputError(f"--num-workers must be >= 0, got {num_workers}")
 
     from sveval.io.atomic import check_writable_dir, removed_on_failure
@@ -147,7 +148,7 @@ def command(
         out_dir,
         device=device,
         batch_size=batch_size,
-        max_padding=max_padding,
+        frames_per_batch=frames_per_batch,
         precision=precision,
         num_workers=num_workers,
         skip_bad=skip_bad,

@@ -41,13 +41,19 @@ OPTIONS = (
     ),
     click.option("--device", help="With --model: auto, cpu, cuda or cuda:N [default: auto]."),
     click.option(
-        "--batch-size", type=int, help="With --model: utterances per batch [default: 64 GPU, 1 CPU]."
+        "--batch-size",
+        type=int,
+        help="With --model: at most this many utterances per batch [default: none on GPU, 1 on CPU].",
     ),
     click.option(
-        "--precision", type=click.Choice(["fp32", "bf16"]), help="With --model: fp32 or bf16 [default: fp32]."
+        "--precision",
+        type=click.Choice(["fp32", "tf32", "bf16"]),
+        help="With --model: fp32, tf32 or bf16 (see sveval extract --help) [default: fp32].",
     ),
     click.option(
-        "--num-workers", type=int, help="With --model: audio-decoding processes [default: 2; 0: inline]."
+        "--num-workers",
+        type=int,
+        help="With --model: audio-decoding processes [default: cores on GPU, 2 on CPU; 0: inline].",
     ),
     click.option("--skip-bad", is_flag=True, help="With --model: skip unreadable or too-short audio."),
 )
@@ -238,7 +244,7 @@ class ModelSource:
             device=self.device or "auto",
             batch_size=self.batch_size,
             precision=self.precision or "fp32",
-            num_workers=2 if self.num_workers is None else self.num_workers,
+            num_workers=self.num_workers,
             skip_bad=self.skip_bad,
             progress=progress,
         )

@@ -18,7 +18,8 @@ from sveval.cli.main import cli  # noqa: E402
 from sveval.errors import InputError  # noqa: E402
 from sveval.io.audio import Utterance, list_wav_dir, read_audio  # noqa: E402
 from sveval.models.checkpoint import load_model  # noqa: E402
-from sveval.models.extract import extract_to_dir, plan_batches  # noqa: E402
+from sveval.models.embedder import default_num_workers  # noqa: E402
+from sveval.models.extract import extract_to_dir  # noqa: E402
 from sveval.models.fbank import Fbank  # noqa: E402
 
 # 8000/8050/8100 samples all make 48 frames; 8160 makes 49; two of 12000 (73 frames); one of 6000.
@@ -52,18 +53,10 @@ def batch1(loaded, utts):
     return out
 
 
-def test_plan_batches_longest_first_within_the_padding_budget():
-    frames = [48, 49, 48, 73, 48, 73, 40]
-    assert plan_batches(frames, batch_size=2, max_padding=0) == [[3, 5], [1], [0, 2], [4], [6]]
-    assert plan_batches(frames, batch_size=3, max_padding=0.1) == [[3, 5], [1, 0, 2], [4], [6]]
-    assert plan_batches(frames, batch_size=8, max_padding=0.5) == [[3, 5, 1, 0, 2, 4, 6]]
-
-
-@pytest.mark.parametrize("max_padding", [0.0, 0.6])  # equal frame counts only / everything in one batch
-def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus, max_padding):
-    result = extract_to_dir(
-        loaded, corpus, tmp_path / "out", device="cpu", batch_size=8, max_padding=max_padding, progress=False
-    )
+# 8 utterances in one row as wide as needed / fixed rows of 160 frames: 3 rows, one width (one shape).
+@pytest.mark.parametrize("batching", [{"batch_size": 8}, {"frames_per_batch": 160}])
+def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus, batching):
+    result = extract_to_dir(loaded, corpus, tmp_path / "out", device="cpu", progress=False, **batching)
     assert result.extracted == len(LENGTHS) and result.scp == tmp_path / "out" / "xvector.scp"
     written = dict(kaldiio.load_scp(str(result.scp)))
     assert list(written) == [u.utt for u in corpus]  # wav list order, as WeSpeaker writes it
@@ -71,6 +64,23 @@ def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus, max_paddi
     for utt, vector in reference.items():
         np.testing.assert_allclose(written[utt], vector, atol=1e-5, rtol=0)
     assert np.abs(written[corpus[0].utt] - written[corpus[1].utt]).max() > 1e-3  # distinct inputs
+
+
+def test_precision_is_recorded_and_checked(tmp_path, loaded, corpus):
+    extract_to_dir(loaded, corpus[:1], tmp_path, device="cpu", precision="tf32", progress=False)
+    assert json.loads((tmp_path / "xvector.json").read_text())["precision"] == "tf32"
+    with pytest.raises(InputError, match="precision"):
+        extract_to_dir(loaded, corpus[:1], tmp_path / "x", device="cpu", precision="fp16", progress=False)
+
+
+def test_default_workers_follow_the_cores(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert default_num_workers("cuda:0") == 15 and default_num_workers("cpu") == 2
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: four ranks share the node's cores
+    assert default_num_workers("cuda:0") == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert default_num_workers("cuda:0") == 2 and default_num_workers("cpu") == 1
 
 
 def test_bf16_stays_close_to_fp32(tmp_path, loaded, corpus):

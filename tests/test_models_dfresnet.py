@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from sveval.models import packing  # noqa: E402
 from sveval.models.dfresnet import ARCHS, build, count_parameters, depths_from_keys, fold_batchnorm  # noqa: E402
 
 REFERENCE = (
@@ -72,7 +73,7 @@ def test_forward_shape_and_time_downsampling():
     model = build("Gemini_DF_ResNet60").eval()
     with torch.inference_mode():
         feats = torch.randn(2, 50, 80)
-        assert model.frame_map(feats)[0].shape == (2, 256, 5, 25)  # F 80 -> 5, T halved once
+        assert model.frame_map(feats).shape == (2, 256, 5, 25)  # F 80 -> 5, T halved once
         assert model(feats).shape == (2, 256)
 
 
@@ -80,7 +81,7 @@ def test_pooling_is_mean_and_unbiased_std_over_time():
     model = build("Gemini_DF_ResNet60").eval()
     with torch.inference_mode():
         feats = torch.randn(1, 40, 80)
-        fmap, _ = model.frame_map(feats)
+        fmap = model.frame_map(feats)
         stats = torch.cat(
             [fmap.mean(-1).flatten(1), (fmap.var(-1, unbiased=True) + 1e-7).sqrt().flatten(1)], 1
         )
@@ -88,22 +89,53 @@ def test_pooling_is_mean_and_unbiased_std_over_time():
         assert torch.allclose(model(feats), expected, atol=1e-5)
 
 
-def test_padded_rows_with_lengths_equal_each_row_alone():
-    """Masking: zeros past each row's end before every 3x3 conv, pooling over valid columns only."""
+def _packed_row(feats: list[torch.Tensor], width: int | None = None):
+    """Features of utterances laid out as `packing.Layout` says, and the model's index tensors."""
+    frames = [len(f) for f in feats]
+    layout = packing.Layout.of(frames, width)
+    row = torch.randn(1, layout.width, 80) * 100  # garbage outside the utterances must not leak in
+    for f, start in zip(feats, layout.starts):
+        row[0, start : start + len(f)] = f
+    zero_full, zero_half = layout.zero_columns()
+    index = {
+        "starts": torch.from_numpy(layout.starts),
+        "frames": torch.tensor(frames),
+        "zero_full": torch.from_numpy(zero_full),
+        "zero_half": torch.from_numpy(zero_half),
+    }
+    return row, index
+
+
+@pytest.mark.parametrize("matrix_products", [False, True])
+def test_packed_row_equals_each_utterance_alone(matrix_products):
+    """Zero columns before every 3x3 conv, pooling over each utterance's own columns: batch-1 results."""
     model = build("Gemini_DF_ResNet60").eval()
-    for module in model.modules():  # BN that maps zeros to non-zeros, so unmasked padding would leak
+    for module in model.modules():  # BN that maps zeros to non-zeros, so unmasked gaps would leak
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
     torch.manual_seed(3)
     lengths = [37, 36, 30, 9, 4, 3]  # odd and even, down to the 3-frame minimum
-    feats = torch.randn(len(lengths), max(lengths), 80)  # whatever lies past a row's end is ignored
+    feats = [torch.randn(n, 80) for n in lengths]
+    row, index = _packed_row(feats, width=200)
+    folded = fold_batchnorm(model)
+    if matrix_products:
+        folded.use_channels_last().use_matrix_products()
     with torch.inference_mode():
-        alone = [model(feats[row : row + 1, :n])[0] for row, n in enumerate(lengths)]
-        batched = model(feats, torch.tensor(lengths))
-        unmasked = model(feats)
-    for row in range(len(lengths)):
-        assert torch.allclose(batched[row], alone[row], atol=1e-5, rtol=0)
-    assert (unmasked[3] - alone[3]).abs().max() > 1e-3  # without lengths the padding does leak in
+        alone = [model(f[None])[0] for f in feats]
+        packed = folded.packed(row, index)
+        leaky = folded.packed(row, {**index, "zero_full": index["zero_full"][:0]})
+    for u in range(len(lengths)):
+        assert torch.allclose(packed[u], alone[u], atol=1e-5, rtol=0)
+    assert (leaky[3] - alone[3]).abs().max() > 1e-3  # without zeroing the gaps, neighbours leak in
+
+
+def test_layout_slots_keep_utterances_apart_at_both_resolutions():
+    layout = packing.Layout.of([5, 4, 3], width=20)
+    assert layout.starts.tolist() == [0, 8, 14]  # even starts; slots 2 * ceil(T / 2) + 2
+    assert layout.valid().nonzero()[0].tolist() == [0, 1, 2, 3, 4, 8, 9, 10, 11, 14, 15, 16]
+    assert layout.valid(half=True).nonzero()[0].tolist() == [0, 1, 2, 4, 5, 7, 8]  # gaps survive halving
+    with pytest.raises(ValueError, match="cannot hold"):
+        packing.Layout.of([5, 4, 3], width=18)
 
 
 def test_folded_batchnorm_is_the_same_function():
@@ -120,6 +152,14 @@ def test_folded_batchnorm_is_the_same_function():
     feats = torch.randn(2, 60, 80)
     with torch.inference_mode():
         assert torch.allclose(folded(feats), model(feats), atol=1e-5, rtol=0)
-        lengths = torch.tensor([60, 31])
-        assert torch.allclose(folded(feats, lengths)[1], model(feats[1:, :31])[0], atol=1e-5, rtol=0)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched
+
+
+def test_fused_bias_relu_pass_is_relu_of_the_sum():
+    from sveval.models import kernels
+
+    x, bias, residual = torch.randn(50, 8), torch.randn(8), torch.randn(50, 8)
+    want = torch.relu(x + bias + residual)
+    assert torch.equal(kernels.bias_relu_(x.clone(), bias, residual), want)
+    assert torch.equal(kernels.bias_relu_(x.clone(), bias), torch.relu(x + bias))
+    assert not kernels.fused_available(torch.device("cpu"), torch.float32)  # GPU only

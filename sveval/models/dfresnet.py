@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sveval.models import kernels
+
 DIMS = (32, 32, 64, 128, 256)
 STRIDE_FREQ = (2, 2, 2, 2)
 STRIDE_TIME = (1, 2, 1, 1)
@@ -43,14 +45,12 @@ ARCHS = {
 }
 
 
-def _padding(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 1, T) True where a column of `x` is past its row's length."""
-    columns = torch.arange(x.shape[-1], device=x.device)
-    return (columns[None, :] >= lengths[:, None])[:, None, None, :]
-
-
 class InvertedBottleneck(nn.Module):
     """1x1 expand x4, 3x3 depthwise, 1x1 project; BN after each conv; residual; ReLU."""
+
+    # How `matrix_products` blocks add the depthwise bias and ReLU: "separate" (conv, then one pass) or
+    # "cudnn" (torch.cudnn_convolution_relu: one fused cuDNN call; GPU only).
+    depthwise = "separate"
 
     def __init__(self, dim: int):
         super().__init__()
@@ -60,16 +60,46 @@ class InvertedBottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(4 * dim)
         self.conv3 = nn.Conv2d(4 * dim, dim, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(dim)
+        self.matrix_products = False
 
-    def forward(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, zero_columns: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, F, T); zero_columns: time columns the 3x3 conv must see as zeros (packed rows)."""
+        if self.matrix_products:
+            return self._forward_matrix_products(x, zero_columns)
         # In-place ReLU and residual add: same values, fewer large allocations (they dominate on CPU).
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        if pad is not None:
-            out.masked_fill_(pad, 0)  # the 3x3 conv must see zeros past the end, as batch-1 padding gives
+        if zero_columns is not None:
+            out.index_fill_(3, zero_columns, 0)  # as its own zero padding gives a row alone
         out = F.relu(self.bn2(self.conv2(out)), inplace=True)
         out = self.bn3(self.conv3(out))
         out += x
         return F.relu(out, inplace=True)
+
+    def _forward_matrix_products(self, x: torch.Tensor, zero_columns: torch.Tensor | None) -> torch.Tensor:
+        """Folded block on channels-last tensors, its 1x1 convolutions as matrix products (M, C) x (C, 4C).
+
+        In channels-last memory a 1x1 convolution is a plain matrix product over the channels, and
+        cuBLASLt adds the bias and the ReLU in the product's epilogue: no separate elementwise pass over
+        broadcast bias, which in channels-last runs as a slow strided kernel (about half of the GPU time of
+        the folded model with cuDNN convolutions). The depthwise bias + ReLU, and the projection's bias +
+        residual + ReLU, are one pass each (`kernels.bias_relu_`). Needs `fold_batchnorm` first.
+        """
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels-last x
+        expanded = torch._addmm_activation(self.conv1.bias, rows, self.conv1.weight.reshape(4 * c, c).t())
+        out = expanded.view(n, h, w, 4 * c).permute(0, 3, 1, 2)
+        if zero_columns is not None:
+            out.index_fill_(3, zero_columns, 0)  # only the zero columns are written
+        conv = self.conv2
+        if self.depthwise == "cudnn":
+            out = torch.cudnn_convolution_relu(out, conv.weight, conv.bias, (1, 1), (1, 1), (1, 1), 4 * c)
+            flat = out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c)
+        else:
+            out = F.conv2d(out, conv.weight, None, 1, 1, 1, 4 * c)
+            flat = kernels.bias_relu_(out.permute(0, 2, 3, 1).reshape(n * h * w, 4 * c), conv.bias)
+        projected = torch.mm(flat, self.conv3.weight.reshape(c, 4 * c).t())
+        kernels.bias_relu_(projected, self.conv3.bias, rows)  # bias, residual and ReLU in one pass
+        return projected.view(n, h, w, c).permute(0, 3, 1, 2)
 
 
 class GeminiDFResNet(nn.Module):
@@ -109,34 +139,32 @@ class GeminiDFResNet(nn.Module):
         stats_dim = (feat_dim // 16) * DIMS[-1]
         self.seg_1 = nn.Linear(2 * stats_dim, embed_dim)
 
-    def frame_map(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
-        """(B, T, F) features -> (B, 256, F/16, T') map before pooling, and valid columns per row (or None).
+    def frame_map(self, feats: torch.Tensor, zero_columns=None) -> torch.Tensor:
+        """(B, T, F) features -> (B, 256, F/16, T') map before pooling, in the trunk's dtype.
 
-        With `lengths` (valid frames per row; whatever lies past them is ignored), every 3x3 convolution
-        sees zeros past each row's end, exactly what it sees alone with its own zero padding, so valid
-        outputs do not depend on the padding: 1x1 convolutions, BatchNorm (eval) and ReLU act per position.
+        zero_columns: None, or for a packed row (`sveval.models.packing`) the time columns outside every
+        utterance at full and at half time resolution. They are zeroed before every 3x3 convolution, so
+        each sees around each utterance exactly the zeros of its own padding; 1x1 convolutions, BatchNorm
+        (eval) and ReLU act per position, so valid columns do not depend on their neighbours.
         """
-        x = feats.transpose(1, 2).unsqueeze(1)
+        stem = self.downsample_layers[0][0].weight
+        x = feats.transpose(1, 2).unsqueeze(1).to(stem.dtype)
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if lengths is not None and bool((lengths == feats.shape[1]).all()):
-            lengths = None
-        pad = None
-        if lengths is not None:  # the stem's 3x3 conv too must see zeros past each row's end
-            x = x.masked_fill(_padding(lengths, x), 0)
+        columns = None
+        if zero_columns is not None:
+            columns = zero_columns[0]
+            x = x.index_fill(3, columns, 0)
         x = self.downsample_layers[0](x)
         for i in range(4):
-            if lengths is not None:
-                x.masked_fill_(_padding(lengths, x), 0)  # input of the 3x3 downsampling conv
-                x = self.downsample_layers[i + 1](x)
-                if STRIDE_TIME[i] == 2:
-                    lengths = (lengths + 1) // 2  # ceil(T / 2): kernel 3, padding 1, stride 2
-                pad = _padding(lengths, x)
-            else:
-                x = self.downsample_layers[i + 1](x)
+            if columns is not None:
+                x.index_fill_(3, columns, 0)  # input of the 3x3 downsampling conv
+            x = self.downsample_layers[i + 1](x)
+            if STRIDE_TIME[i] == 2 and columns is not None:
+                columns = zero_columns[1]
             for block in self.stages[i]:
-                x = block(x, pad)
-        return x, lengths
+                x = block(x, columns)
+        return x
 
     _channels_last = False
 
@@ -145,30 +173,44 @@ class GeminiDFResNet(nn.Module):
         self._channels_last = True
         return self.to(memory_format=torch.channels_last)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, F) mean-normalised fbank -> (B, embed_dim) embeddings (float32 even under autocast).
+    def use_matrix_products(self, depthwise: str = "separate") -> GeminiDFResNet:
+        """Run the (folded, channels-last) blocks' 1x1 convolutions as matrix products with fused bias."""
+        for stage in self.stages:
+            for block in stage:
+                block.matrix_products = True
+                block.depthwise = depthwise
+        return self
 
-        lengths: valid frames per row when rows are zero-padded to T (None: all T). Each row's embedding
-        is then the one it gets alone, up to float rounding.
-        """
-        out, lengths = self.frame_map(feats, lengths)
-        # Pooling and the final layer in float32 even under bf16 autocast: the statistics share a large
-        # common part, and rounding it to 8 bits of mantissa would swamp the speaker-specific rest.
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) mean-normalised fbank, all rows T frames -> (B, embed_dim) float32 embeddings."""
+        out = self.frame_map(feats)
+        # Pooling and the final layer in float32 even when the trunk runs in bf16: the statistics share a
+        # large common part, and rounding it to 8 bits of mantissa would swamp the speaker-specific rest.
         with torch.autocast(feats.device.type, enabled=False):
             out = out.float()
-            if lengths is None:
-                mean = out.mean(dim=-1)
-                var = out.var(dim=-1)
-            else:
-                valid = torch.arange(out.shape[-1], device=out.device)[None, :] < lengths[:, None]
-                valid = valid[:, None, None, :].float()
-                count = lengths.float()[:, None, None]
-                mean = (out * valid).sum(-1) / count
-                var = ((out - mean[..., None]).square() * valid).sum(-1) / (
-                    count - 1
-                )  # unbiased, as torch.var
-            std = torch.sqrt(var + STD_EPS)
-            return self.seg_1(torch.cat((mean.flatten(1), std.flatten(1)), dim=1))
+            std = torch.sqrt(out.var(dim=-1) + STD_EPS)
+            return self.seg_1(torch.cat((out.mean(dim=-1).flatten(1), std.flatten(1)), dim=1))
+
+    def packed(self, row: torch.Tensor, index: dict) -> torch.Tensor:
+        """(1, width, F) packed row (`sveval.models.packing.row_index` tensors in `index`) -> (U, embed_dim).
+
+        Each embedding is the one its utterance gets alone, up to float rounding. Statistics are segment
+        sums over each utterance's own columns, accumulated in float64 (mean and unbiased variance).
+        """
+        out = self.frame_map(row, (index["zero_full"], index["zero_half"]))
+        with torch.autocast(row.device.type, enabled=False):
+            out = out.float().index_fill_(3, index["zero_half"], 0)
+            flat = out[0].reshape(-1, out.shape[-1]).double()  # (C * F', width / 2)
+            starts, lengths = index["starts"] // 2, (index["frames"] + 1) // 2
+            first = F.pad(flat.cumsum(1), (1, 0))
+            second = F.pad(flat.square_().cumsum(1), (1, 0))
+            total = first[:, starts + lengths] - first[:, starts]
+            squares = second[:, starts + lengths] - second[:, starts]
+            count = lengths.double()
+            mean = total / count
+            var = ((squares - total * mean) / (count - 1)).clamp_(min=0)  # unbiased, as torch.var
+            std = torch.sqrt(var.float() + STD_EPS)
+            return self.seg_1(torch.cat((mean.float().t(), std.t()), dim=1))
 
 
 def build(arch: str | Arch, feat_dim: int = 80, embed_dim: int = 256) -> GeminiDFResNet:

@@ -1,12 +1,11 @@
 """Whole-utterance embedding extraction into a Kaldi ark/scp folder: batched, resumable, multi-process.
 
-Utterances are ordered by frame count (longest first) from their headers and batched with their neighbours
-(at most `max_padding` of a batch's longest utterance in padding). Padding never changes an embedding: the
-network zeroes each row past its end before every 3x3 convolution and pools over valid columns only
-(`GeminiDFResNet.forward(feats, lengths)`), so every embedding equals batch-1 inference up to float
-rounding (tested to 1e-5). `max_padding=0` batches equal frame counts only. Audio is decoded by
-`num_workers` processes ahead of the device (pinned memory on GPU), fbank runs on the device, and
-`precision="bf16"` adds autocast + channels-last (pooling and the final layer stay float32).
+Batches are packed rows (`sveval.models.packing`): utterances side by side along time, with zero gaps that
+the network re-zeroes before every 3x3 convolution, so every embedding equals batch-1 inference up to float
+rounding (tested to 1e-5). On a GPU every row has the same width (`frames_per_batch`), so a whole run meets
+one tensor shape and pays cuDNN's per-shape kernel choice once. Audio is decoded by `num_workers` processes
+ahead of the device (pinned memory on GPU), fbank runs on the device, and results are copied back while the
+next batch runs. `precision`: see PRECISIONS.
 """
 
 from __future__ import annotations
@@ -19,106 +18,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sveval.errors import InputError
 from sveval.io import ark, lock
-from sveval.io.audio import Utterance, audio_info, file_size, read_audio
-from sveval.models import extract_guard, onnx_model, parallel
+from sveval.io.audio import Utterance, audio_info, file_size
+from sveval.models import extract_guard, onnx_model, packing, parallel
 from sveval.models.checkpoint import LoadedModel
-from sveval.models.dfresnet import fold_batchnorm
+from sveval.models.embedder import PRECISIONS, BatchAudio, Embedder, default_batching, default_num_workers
 from sveval.models.extract_result import ExtractResult, Skipped
-from sveval.models.fbank import Fbank, FbankConfig, num_frames
+from sveval.models.fbank import num_frames
 from sveval.models.onnx_model import OnnxEmbedder, OnnxModel
 
 MIN_FRAMES = 3  # the network halves time once; the std over time needs at least two columns
-
-
-class Embedder:
-    """Model + fbank on one device. `__call__(waves, lengths)` -> float32 numpy (B, embed_dim)."""
-
-    def __init__(self, loaded: LoadedModel | torch.nn.Module, device: str = "cpu", precision: str = "fp32"):
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
-        model = loaded.model if isinstance(loaded, LoadedModel) else loaded
-        config = loaded.fbank if isinstance(loaded, LoadedModel) else FbankConfig()
-        self.device = torch.device(device)
-        self.precision = precision
-        self.fbank = Fbank(config).to(self.device)
-        # BatchNorm folded into the convolutions: one memory pass fewer per layer, same embeddings up to
-        # float rounding (~1e-7); the caller's model is not modified.
-        self.model = fold_batchnorm(model.eval()).to(self.device)
-        if precision == "bf16" and self.device.type == "cuda":
-            self.model.use_channels_last()
-
-    @torch.inference_mode()
-    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-        """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts."""
-        frames = torch.tensor([num_frames(int(n), self.fbank.config) for n in lengths], device=self.device)
-        waves = waves.to(self.device, non_blocking=True)
-        feats = self.fbank(waves, lengths.to(self.device))  # zero rows past each utterance's frames
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            emb = self.model(feats, frames)
-        return emb.float().cpu().numpy()
-
-
-def plan_batches(frame_counts: list[int], batch_size: int, max_padding: float = 0.1) -> list[list[int]]:
-    """Indices in batches of at most `batch_size`, longest first; a batch takes the next utterance while
-    that one is at least (1 - max_padding) times as long as the batch's first (0: equal frame counts)."""
-    order = sorted(range(len(frame_counts)), key=lambda i: (-frame_counts[i], i))
-    batches: list[list[int]] = []
-    for i in order:
-        if (
-            batches
-            and len(batches[-1]) < batch_size
-            and frame_counts[i] >= (1 - max_padding) * frame_counts[batches[-1][0]]
-        ):
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
-
-
-class BatchAudio(torch.utils.data.Dataset):
-    """Item i: batch i decoded and padded. Decoding errors come back as data, not exceptions."""
-
-    def __init__(self, batches: list[list[Utterance]]):
-        self.batches = batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, index: int) -> dict:
-        ids, sources, signals, errors, silent, resampled, multichannel = [], [], [], [], [], 0, 0
-        for utt in self.batches[index]:
-            source = ark.source_of(utt.path)  # stat before decoding: the record names what was decoded
-            try:
-                audio = read_audio(utt.path)
-            except InputError as exc:
-                errors.append((utt.utt, utt.path, str(exc)))
-                continue
-            ids.append(utt.utt)
-            sources.append(source)
-            signals.append(audio.samples)
-            if not audio.samples.any():
-                silent.append(utt.utt)
-            resampled += audio.resampled_from is not None
-            multichannel += audio.channels > 1
-        lengths = torch.tensor([len(s) for s in signals], dtype=torch.long)
-        waves = torch.zeros((len(signals), int(lengths.max()) if signals else 0), dtype=torch.float32)
-        for row, signal in enumerate(signals):
-            waves[row, : len(signal)] = torch.from_numpy(signal)
-        return {
-            "ids": ids,
-            "sources": sources,
-            "silent": silent,
-            "waves": waves,
-            "lengths": lengths,
-            "errors": errors,
-            "resampled": resampled,
-            "multichannel": multichannel,
-        }
 
 
 def manifest(loaded: LoadedModel, precision: str) -> dict:
@@ -135,12 +47,6 @@ def manifest(loaded: LoadedModel, precision: str) -> dict:
         "precision": precision,
         "checkpoint": str(loaded.checkpoint),
     }
-
-
-def default_batch_size(device: str) -> int:
-    """64 on a GPU; 1 on CPU, where a batch of 8-second utterances pushes the activations (16 MB per
-    tensor per utterance for the widest layers) out of the caches and runs slower per utterance."""
-    return 64 if device.startswith("cuda") else 1
 
 
 def resolve_device(device: str, worker: parallel.Worker) -> str:
@@ -183,9 +89,9 @@ def extract_to_dir(
     *,
     device: str = "auto",
     batch_size: int | None = None,
-    max_padding: float = 0.1,
+    frames_per_batch: int | None = None,
     precision: str = "fp32",
-    num_workers: int = 0,
+    num_workers: int | None = None,
     skip_bad: bool = False,
     num_shards: int | None = None,
     shard_index: int | None = None,
@@ -199,6 +105,10 @@ def extract_to_dir(
     audio's path, size and mtime match the listed file now (`ark.select`); otherwise it is extracted again.
     Ids that cannot be scp keys are refused (or skipped with `skip_bad`) before anything else.
 
+    Batching: rows of `frames_per_batch` columns holding at most `batch_size` utterances (defaults:
+    `default_batching`); `num_workers` decoding processes (default: `default_num_workers`); `precision`
+    one of PRECISIONS, recorded in xvector.json.
+
     Under torchrun every rank calls this; ranks split the remaining utterances balanced by duration, each
     writes its own part, and rank 0 publishes the scp after a barrier. With `num_shards`, this process does
     shard `shard_index` of the full list; the shard that completes the list publishes the scp.
@@ -210,15 +120,27 @@ def extract_to_dir(
     onnx, providers = isinstance(loaded, OnnxModel), None
     if onnx:  # onnxruntime picks its provider; an ONNX graph cannot be masked: equal frame counts only
         device, providers = onnx_model.resolve_device(device, worker.local_rank)
-        max_padding = 0.0
     else:
         device = resolve_device(device, worker)
-    if batch_size is None:
-        batch_size = default_batch_size(device)
-    if batch_size < 1:
+    default_frames, default_utts = default_batching(device)
+    if onnx:
+        frames_per_batch, batch_size = None, batch_size or (64 if device.startswith("cuda") else 1)
+    if batch_size is None and frames_per_batch is None:
+        batch_size = default_utts
+    if frames_per_batch is None and not onnx:
+        frames_per_batch = default_frames
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-    if not 0 <= max_padding < 1:
-        raise InputError(f"--max-padding must be in [0, 1), got {max_padding}")
+    if frames_per_batch is not None and frames_per_batch < 2:
+        raise InputError(f"--frames-per-batch must be at least 2, got {frames_per_batch}")
+    if frames_per_batch is not None:
+        frames_per_batch += frames_per_batch % 2  # rows hold slots of even width
+    if num_workers is None:
+        num_workers = default_num_workers(device)
+    if num_workers < 0:
+        raise InputError(f"--num-workers must be >= 0, got {num_workers}")
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     # Checks that need no audio and no lock come first: ids that cannot be scp keys.
     invalid = [
         Skipped(
@@ -236,7 +158,7 @@ def extract_to_dir(
     try:
         return _extract_locked(
             loaded, utts, out_dir, worker, part, invalid, held,
-            device=device, providers=providers, batch_size=batch_size, max_padding=max_padding,
+            device=device, providers=providers, batch_size=batch_size, frames_per_batch=frames_per_batch,
             precision=precision, num_workers=num_workers, skip_bad=skip_bad, progress=progress,
             started=started,
         )  # fmt: skip
@@ -247,7 +169,7 @@ def extract_to_dir(
 
 def _extract_locked(
     loaded, utts, out_dir, worker, part, invalid, held, *,
-    device, providers, batch_size, max_padding, precision, num_workers, skip_bad, progress, started,
+    device, providers, batch_size, frames_per_batch, precision, num_workers, skip_bad, progress, started,
 ) -> ExtractResult:  # fmt: skip
     onnx = isinstance(loaded, OnnxModel)
     ark.check_manifest(
@@ -296,15 +218,23 @@ def _extract_locked(
         good = [good[i] for i in split]
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
-    embedder = OnnxEmbedder(loaded, providers, precision) if onnx else Embedder(loaded, device, precision)
+    if onnx:
+        embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
+    else:
+        embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
-    batches = [[good[i][0] for i in b] for b in plan_batches(frames, batch_size, max_padding)]
+    if onnx:
+        plan = packing.plan_equal_frames(frames, batch_size)
+    else:
+        plan = packing.plan_batches(frames, frames_per_batch, batch_size)
+    batches = [[good[i][0] for i in b] for b in plan.batches]
+    widths = plan.widths if frames_per_batch is not None else [None] * len(batches)
     loader = torch.utils.data.DataLoader(
-        BatchAudio(batches),
+        BatchAudio(batches, widths, fb),
         batch_size=None,
         num_workers=num_workers,
         pin_memory=device.startswith("cuda") and not onnx,
-        prefetch_factor=4 if num_workers > 0 else None,
+        prefetch_factor=2 if num_workers > 0 else None,  # rows are large: 31 MB of audio each
         worker_init_fn=functools.partial(extract_guard.die_with_parent, os.getpid()),
     )
     extracted = resampled = multichannel = 0
@@ -319,20 +249,29 @@ def _extract_locked(
         disable=not progress or (worker.distributed and not worker.is_main),
         smoothing=0.1,
     )
+    pending = None  # the batch on the device while the next one is prepared: (ids, sources, wait)
     with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
         for item in loader:
             guard.check()
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors
+            launched = None
             if item["ids"]:
-                vectors = embedder(item["waves"], item["lengths"])
-                writer.write(zip(item["ids"], vectors, item["sources"]))
+                wait = embedder.launch(item["samples"], item["lengths"], item["index"])
+                launched = (item["ids"], item["sources"], wait)
+            if pending is not None:
+                writer.write(zip(pending[0], pending[2](), pending[1]))
+                bar.update(len(pending[0]))
+            pending = launched
             extracted += len(item["ids"])
             resampled += item["resampled"]
             multichannel += item["multichannel"]
             silent += item["silent"]
-            bar.update(len(item["ids"]) + len(errors))
+            bar.update(len(errors))
+        if pending is not None:
+            writer.write(zip(pending[0], pending[2](), pending[1]))
+            bar.update(len(pending[0]))
     # Header problems are seen by every rank; rank 0 alone reports them.
     skipped = tuple((invalid + bad if worker.is_main or not worker.distributed else []) + decode_bad)
     ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
@@ -373,6 +312,20 @@ def _extract_locked(
         silent=tuple(silent),
         notes=notes,
     )
+
+
+class _OnnxLaunch:
+    """`Embedder.launch` for an ONNX model: the batch's concatenated samples back to padded rows."""
+
+    def __init__(self, embedder: OnnxEmbedder):
+        self.embedder = embedder
+
+    def launch(self, samples: torch.Tensor, lengths: torch.Tensor, index=None):
+        waves = torch.zeros((len(lengths), int(lengths.max())), dtype=torch.float32)
+        for row, piece in enumerate(torch.split(samples, lengths.tolist())):
+            waves[row, : len(piece)] = piece
+        out = self.embedder(waves, lengths)
+        return lambda: out
 
 
 def _shard_of(utts: list[Utterance], worker: parallel.Worker, threads: int) -> list[Utterance]:

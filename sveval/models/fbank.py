@@ -120,14 +120,7 @@ class Fbank(torch.nn.Module):
             raise ValueError(
                 f"waveform of {total} samples is shorter than one {cfg.window_size}-sample frame"
             )
-        frames = waves.unfold(1, cfg.window_size, cfg.window_shift)[:, :t_max]  # (B, T, W)
-        frames = frames - frames.mean(dim=-1, keepdim=True)
-        previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
-        frames = (frames - cfg.preemph * previous) * self.window
-        spectrum = torch.fft.rfft(frames, n=cfg.fft_size, dim=-1)
-        power = spectrum.real.square() + spectrum.imag.square()
-        feats = torch.matmul(power, self.banks)
-        feats = torch.log(torch.clamp(feats, min=torch.finfo(torch.float32).eps))
+        feats = self._log_mel(waves.unfold(1, cfg.window_size, cfg.window_shift)[:, :t_max])  # (B, T, 80)
         whole = lengths.clamp(min=cfg.window_size) - cfg.window_size
         counts = (whole.div(cfg.window_shift, rounding_mode="floor") + 1) * (lengths >= cfg.window_size)
         valid = torch.arange(t_max, device=waves.device)[None, :] < counts[:, None]  # (B, T)
@@ -136,3 +129,31 @@ class Fbank(torch.nn.Module):
             return feats
         mean = feats.sum(dim=1, keepdim=True) / counts.clamp(min=1)[:, None, None]
         return (feats - mean) * valid[..., None]
+
+    def _log_mel(self, frames: torch.Tensor) -> torch.Tensor:
+        """(..., window_size) frames -> (..., num_mel_bins) log mel energies."""
+        cfg = self.config
+        frames = frames - frames.mean(dim=-1, keepdim=True)
+        previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+        frames = (frames - cfg.preemph * previous) * self.window
+        spectrum = torch.fft.rfft(frames, n=cfg.fft_size, dim=-1)
+        power = spectrum.real.square() + spectrum.imag.square()
+        feats = torch.matmul(power, self.banks)
+        return torch.log(torch.clamp(feats, min=torch.finfo(torch.float32).eps))
+
+    def packed(self, samples: torch.Tensor, index: dict) -> torch.Tensor:
+        """Features of a packed row (`sveval.models.packing`): (1, width, num_mel_bins), zero outside.
+
+        samples: the batch's waveforms concatenated (int16 range); index: `packing.row_index` tensors on
+        the same device. Frames and CMN are each utterance's own, so every valid column equals the frame
+        the utterance gets alone.
+        """
+        cfg = self.config
+        window = torch.arange(cfg.window_size, device=samples.device)
+        feats = self._log_mel(samples.float()[index["sample_starts"][:, None] + window])  # (valid, 80)
+        segment = index["segment"]
+        count = index["frames"].to(feats.dtype)[:, None]
+        sums = torch.zeros((len(count), feats.shape[1]), device=feats.device, dtype=feats.dtype)
+        feats = feats - (sums.index_add_(0, segment, feats) / count)[segment]
+        row = torch.zeros((index["width"], feats.shape[1]), device=feats.device, dtype=feats.dtype)
+        return row.index_copy_(0, index["columns"], feats)[None]
