@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 from scipy.special import expit
 
 from sveval.metrics import _as_labels, _as_scores, cllr
@@ -92,6 +91,9 @@ def optimal_llrs(scores, is_target) -> np.ndarray:
 
 def _group_llrs(n_tar: np.ndarray, n_non: np.ndarray) -> np.ndarray:
     n = n_tar + n_non
+    # imported here: scipy.optimize costs ~0.5 s to import, and `sveval metrics` rarely needs minCllr
+    from scipy.optimize import isotonic_regression  # noqa: PLC0415
+
     posterior = isotonic_regression(n_tar / n, weights=n, increasing=True).x
     prior = n_tar.sum() / n.sum()
     with np.errstate(divide="ignore"):
