@@ -10,12 +10,12 @@ import click
 from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel
 from sveval.errors import InputError
-from sveval.io.atomic import check_writable_dir
-from sveval.io.calibration_files import read_model_json
+from sveval.io.calibration_files import previous_outputs, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
-from .calibration_common import labels_for, print_outcome, read_scores
+from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
+from .output_folder import one_writer
 
 
 @click.command("calibrate")
@@ -31,6 +31,12 @@ from .options import DCF
     multiple=True,
     type=click.Path(dir_okay=False),
     help="Score file to calibrate, repeatable.",
+)
+@click.option(
+    "--train-trials",
+    metavar="PATH",
+    help="Calibration list labelling a 3-column --train file (e.g. WeSpeaker's vox2_cali.kaldi); its "
+    "repeated pairs and self-pairs are counted and used.",
 )
 @click.option(
     "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
@@ -78,6 +84,7 @@ def command(
     train_path,
     model_path,
     apply_paths,
+    train_trials,
     trials_spec,
     out_dir,
     method,
@@ -94,13 +101,20 @@ def command(
     linear: llr = a*score + b by prior-weighted logistic regression (BOSARIS) at --prior. qmf: WeSpeaker's
     quality-measure calibration on an 8-column AS-norm file: the score plus min/max/difference/ratio of the
     pair's durations (with --utt2dur/--wav-scp, capped at --max-dur), magnitudes and cohort means, fitted to
-    Cllr. The training file must be labelled; repeated pairs and self-pairs (WeSpeaker's generator makes
-    them) are counted and used. Writes DIR/cali_<name> per --apply file, its result file, the model
-    (calibration_model.json, reusable with --model) and calibration.json.
+    Cllr. The training file carries labels, or a 3-column one takes them from --train-trials; repeated pairs
+    and self-pairs (WeSpeaker's generator makes them) are counted and used. Writes DIR/cali_<name> per
+    --apply file, its result file, the model (calibration_model.json, reusable with --model) and
+    calibration.json.
+
+    DIR has one writer at a time (a second run into it exits 2). The new files are written aside and swapped
+    in at the end: a failed or interrupted run leaves DIR as it was. The previous calibration's outputs
+    (named in its calibration.json) are replaced as a set; DIR's other files (e.g. the score files) stay.
 
     \b
     Examples:
       sveval calibrate --train scores/vox2_cali.score --apply scores/vox1_O_cleaned.kaldi.score --out cal/
+      sveval calibrate --train scores/vox2_cali.kaldi.score --train-trials data/vox2_cali.kaldi \\
+          --apply scores/vox1_O_cleaned.kaldi.score --out cal/   # 3-column file labelled by its list
       sveval calibrate --method qmf --compat wespeaker \\
           --utt2dur data/vox1/utt2dur --utt2dur data/vox2_dev/utt2dur \\
           --train scores/vox2_dev_asnorm300_vox2_cali.kaldi.score \\
@@ -109,31 +123,42 @@ def command(
     """
     if (train_path is None) == (model_path is None):
         raise InputError("give exactly one of --train (fit a model) and --model (reuse one)")
-    if model_path and (method != "linear" or compat != "none" or prior is not None):
-        raise InputError("--method, --compat and --prior describe training; a --model already fixes them")
+    if model_path and (method != "linear" or compat != "none" or prior is not None or train_trials):
+        raise InputError(
+            "--method, --compat, --prior and --train-trials describe training; a --model already fixes them"
+        )
+    if compat == "wespeaker" and method != "qmf":
+        raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
     if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
         raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    check_writable_dir(out_dir)
-    durations = None
-    if utt2dur_paths or wav_scp_paths:
-        sources = [(p, read_utt2dur(p)) for p in utt2dur_paths] + [
-            (p, wav_scp_durations(p)) for p in wav_scp_paths
-        ]
-        durations = merge_durations(sources)
-    groups = [[s] for s in read_scores(apply_paths)]
-    labels = labels_for(groups, trials_spec)
-    if model_path:
-        model = CalibrationModel.from_dict(read_model_json(model_path), model_path)
-    else:
-        options = run.CalibrationOptions(
-            method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
+    with one_writer(out_dir):
+        # every input is read and checked before the fit, which can take minutes
+        previous_outputs(out_dir)  # an unreadable calibration.json already there, too
+        durations = None
+        if utt2dur_paths or wav_scp_paths:
+            sources = [(p, read_utt2dur(p)) for p in utt2dur_paths] + [
+                (p, wav_scp_durations(p)) for p in wav_scp_paths
+            ]
+            durations = merge_durations(sources)
+        groups = [[s] for s in read_scores(apply_paths)]
+        labels = labels_for(groups, trials_spec)
+        train_list = None
+        if model_path:
+            model = CalibrationModel.from_dict(read_model_json(model_path), model_path)
+        else:
+            train_files, train_list = training_files([train_path], train_trials)
+            run.check_applicable(method, compat == "wespeaker", groups, durations)
+            options = run.CalibrationOptions(
+                method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
+            )
+            model = _train_with_progress(options, train_files, durations)
+        applied = run.write_folder(
+            out_dir, model, groups, labels, operating_points, durations, train_list=train_list
         )
-        model = _train_with_progress(options, read_scores([train_path]), durations)
-    applied = run.apply_and_write(model, groups, labels, out_dir, operating_points, durations)
-    run.write_summary(out_dir, model, applied)
     if as_json:
-        click.echo(json.dumps({"model": model.to_dict(), "files": [a.__dict__ for a in applied]}, indent=2))
+        summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
+        click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
         return
     print_outcome(model, applied, out_dir)
 

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import click
 
+from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel
 from sveval.errors import InputError
 from sveval.io.catalog import load_trials
 from sveval.io.scores import match_trials, read_score_file, require_finite
+from sveval.io.trials import read_calibration_trials
+
+
+def training_files(paths, list_path: str | None) -> tuple[list, dict | None]:
+    """The training score files, labelled by the calibration list `list_path` when given (read with its
+    repeated pairs and self-pairs, which are reported on stderr), and that list's description for the JSON."""
+    files = read_scores(paths)
+    if list_path is None:
+        return files, None
+    trials, n_repeated, n_self = read_calibration_trials(list_path)
+    files = [run.label_from_list(f, trials) for f in files]
+    click.echo(
+        f"sveval: note: calibration list {list_path}: {len(trials):,} trials, {n_repeated:,} repeating an "
+        f"earlier pair, {n_self:,} self-pair(s) (WeSpeaker's generator makes both); all used as listed",
+        err=True,
+    )
+    info = {
+        "source": str(list_path),
+        "fingerprint": trials.fingerprint,
+        "n_trials": len(trials),
+        "n_target": int(trials.is_target.sum()),
+        "n_repeated": n_repeated,
+        "n_self_pairs": n_self,
+    }
+    return files, info
 
 
 def read_scores(paths) -> list:

@@ -8,10 +8,11 @@ import click
 
 from sveval import calibration_run as run
 from sveval.errors import InputError
-from sveval.io.atomic import check_writable_dir
+from sveval.io.calibration_files import previous_outputs
 
-from .calibration_common import labels_for, print_outcome, read_scores
+from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
+from .output_folder import one_writer
 
 
 @click.command("fuse")
@@ -32,6 +33,12 @@ from .options import DCF
     "Separate --apply options, one per system, are one list when none has a comma.",
 )
 @click.option(
+    "--train-trials",
+    metavar="PATH",
+    help="Calibration list labelling 3-column --train files; repeated pairs and self-pairs are counted "
+    "and used.",
+)
+@click.option(
     "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
@@ -44,12 +51,17 @@ from .options import DCF
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
-def command(train_paths, apply_specs, trials_spec, out_dir, prior, dcfs, as_json):
+def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior, dcfs, as_json):
     """Fuse systems: llr = sum_k w_k * score_k + b, prior-weighted logistic regression (BOSARIS).
 
     The training files (one per system) and each --apply group must hold exactly the same trials, compared as
     (enroll, test) keys; any difference is an error naming the file. Writes DIR/fused_<first file name> per
     group, its result file (EER, minDCF, actDCF, Cllr), calibration_model.json and calibration.json.
+    DIR follows `sveval calibrate`'s rules: one writer, written aside and swapped in, the previous fusion's
+    outputs replaced as a set.
+
+    Each option takes one value (click options have a fixed number of values), so the files are given as
+    `--train A --train B` and `--apply A,B` (or `--apply A --apply B` for a single list).
 
     \b
     Examples:
@@ -61,17 +73,21 @@ def command(train_paths, apply_specs, trials_spec, out_dir, prior, dcfs, as_json
         raise InputError("fusion needs at least two systems (--train once per system)")
     groups_paths = _groups(apply_specs, len(train_paths))
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    check_writable_dir(out_dir)
-    groups = [read_scores(paths) for paths in groups_paths]
-    for files in groups:
-        run.align(files)  # cheap check of every group before training
-    labels = labels_for(groups, trials_spec)
-    options = run.CalibrationOptions("fusion", prior, "scipy", operating_points=operating_points)
-    model = run.train(options, read_scores(train_paths))
-    applied = run.apply_and_write(model, groups, labels, out_dir, operating_points, prefix="fused_")
-    run.write_summary(out_dir, model, applied)
+    with one_writer(out_dir):
+        previous_outputs(out_dir)  # cheap checks first: an unreadable calibration.json already there
+        groups = [read_scores(paths) for paths in groups_paths]
+        for files in groups:
+            run.align(files)  # cheap check of every group before training
+        labels = labels_for(groups, trials_spec)
+        train_files, train_list = training_files(train_paths, train_trials)
+        options = run.CalibrationOptions("fusion", prior, "scipy", operating_points=operating_points)
+        model = run.train(options, train_files)
+        applied = run.write_folder(
+            out_dir, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
+        )
     if as_json:
-        click.echo(json.dumps({"model": model.to_dict(), "files": [a.__dict__ for a in applied]}, indent=2))
+        summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
+        click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
         return
     print_outcome(model, applied, out_dir)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sveval.cli.model_source import Sets, model_options, set_name
 
-from sveval.errors import InputError, Interrupted
+from sveval.errors import InputError
 
 COMPAT = ("exact", "wespeaker")
 
@@ -128,8 +128,8 @@ def command(
     reuses those embeddings (a folder holding another model's embeddings is refused).
     """
 
-    from sveval.io.atomic import check_writable_dir, removed_on_failure  # noqa: PLC0415
-    from sveval.io.lock import folder_lock  # noqa: PLC0415
+    from sveval.cli.output_folder import one_writer  # noqa: PLC0415
+
     from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
@@ -150,37 +150,27 @@ def command(
     if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
         raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = Path(out_dir)
-    existed = out.is_dir()
-    try:
-        with removed_on_failure(out):
-            check_writable_dir(out)
-            # One writer per score folder, held until the command ends (released by click's context
-            # teardown). The staged swap hard-links the lock file into the new folder: same inode, same lock.
-            click.get_current_context().call_on_close(folder_lock(out).acquire().release)
-            _run(
-                out,
-                eval_path,
-                cohort_path,
-                cohort_utt2spk,
-                cohort_name,
-                mean_spec,
-                trial_specs,
-                methods,
-                resolved,
-                top_n,
-                compat,
-                cohort_precision,
-                eval_name,
-                allow_missing,
-                no_plots,
-                quiet,
-                model_source,
-            )
-    except KeyboardInterrupt:
-        kept = f"{out} is as the previous run left it" if existed else f"nothing written ({out} removed)"
-        if existed and model_source.used:
-            kept += " (embeddings extracted so far are kept in its embeddings/ cache)"
-        raise Interrupted(kept) from None
+    cache = " (embeddings extracted so far are kept in its embeddings/ cache)" if model_source.used else ""
+    with one_writer(out, cache):
+        _run(
+            out,
+            eval_path,
+            cohort_path,
+            cohort_utt2spk,
+            cohort_name,
+            mean_spec,
+            trial_specs,
+            methods,
+            resolved,
+            top_n,
+            compat,
+            cohort_precision,
+            eval_name,
+            allow_missing,
+            no_plots,
+            quiet,
+            model_source,
+        )
 
 
 def _run(
@@ -273,8 +263,9 @@ def _run(
     for lst in run.lists:
         if lst.n_dropped:
             click.echo(
-                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.name}: {len(lst.missing_ids):,} "
-                f"utterance(s) without an embedding, e.g. {', '.join(lst.missing_ids[:3])}",
+                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.display_name}: "
+                f"{len(lst.missing_ids):,} utterance(s) without an embedding, "
+                f"e.g. {', '.join(lst.missing_ids[:3])}",
                 err=True,
             )
     for note in run.notes:
@@ -317,7 +308,8 @@ def _table(run, out: Path) -> str:
             eer = f"{100 * mt.eer:.3f}" if mt else "-"
             dcf = f"{mt.min_dcf:.3f}" if mt else "-"
             method = f"asnorm{run.options.top_n}" if res.method == "asnorm" else res.method
-            rows.append((lst.trials.name, method, f"{int(lst.kept.sum()):,}", eer, dcf, res.score_file))
+            scored = f"{int(lst.kept.sum()):,}"
+            rows.append((lst.trials.display_name, method, scored, eer, dcf, res.score_file))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))

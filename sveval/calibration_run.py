@@ -11,28 +11,31 @@ Methods (definitions in `sveval.calibration` and `sveval.qmf`):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from sveval import metrics as m
 from sveval.calibration import CalibrationModel, fit_logistic, training_info
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
+from sveval.io.atomic import staged_folder
 from sveval.io.calibration_files import (
     MODEL_FILE,
     PREFIX,
     SUMMARY_FILE,
     calibrated_name,
+    previous_outputs,
     result_name,
     write_calibrated_scores,
     write_json,
     write_llr_result,
 )
 from sveval.io.trials import fingerprint, trial_keys
-from sveval.qmf import MAX_DUR, feature_names, qmf_features
+from sveval.qmf import MAX_DUR, durations_of, feature_names, qmf_features, require_qmf_columns
 from sveval.scoring import round_half_even_decimal
-from sveval.types import ScoreFile
+from sveval.types import ScoreFile, TrialList
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,40 @@ def align(files: list[ScoreFile]) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
+def label_from_list(scores: ScoreFile, trials: TrialList) -> ScoreFile:
+    """`scores` with the labels of a calibration list (`read_calibration_trials`: repeats allowed). The file
+    must hold the list's trials with their repeats: line for line in the list's order, or in any order with
+    every pair exactly as often as in the list. Labels already in the file must agree. InputError naming the
+    score file otherwise."""
+    n = len(scores)
+    if n == len(trials) and (scores.enroll == trials.enroll).all() and (scores.test == trials.test).all():
+        labels = trials.is_target
+    else:
+        keys = trial_keys(
+            np.concatenate([scores.enroll, trials.enroll]), np.concatenate([scores.test, trials.test])
+        )
+        mine, listed = keys[:n], keys[n:]
+        surplus = pd.Series(mine).value_counts().sub(pd.Series(listed).value_counts(), fill_value=0)
+        if surplus.any():
+            raise InputError(
+                f"does not hold the trials of the calibration list {trials.source}: "
+                f"{int(-surplus[surplus < 0].sum()):,} of its lines missing here, "
+                f"{int(surplus[surplus > 0].sum()):,} extra (pairs counted with their repeats)",
+                scores.path,
+            )
+        distinct, first = np.unique(listed, return_index=True)
+        labels = trials.is_target[first[np.searchsorted(distinct, mine)]]
+    if scores.labels is not None:
+        wrong = np.flatnonzero(scores.labels != labels)
+        if wrong.size:
+            raise InputError(
+                f"{wrong.size:,} label(s) disagree with the calibration list {trials.source}",
+                scores.path,
+                int(wrong[0]) + 1,
+            )
+    return replace(scores, labels=labels)
+
+
 def _agree_labels(first: ScoreFile, other: ScoreFile, index: np.ndarray) -> None:
     if first.labels is None or other.labels is None:
         return
@@ -97,6 +134,35 @@ def _agree_labels(first: ScoreFile, other: ScoreFile, index: np.ndarray) -> None
     if wrong.size:
         raise InputError(
             f"{wrong.size:,} label(s) disagree with {first.path}", other.path, int(index[wrong[0]]) + 1
+        )
+
+
+def check_applicable(
+    method: str, wespeaker: bool, groups: list[list[ScoreFile]], durations, features_named=None
+) -> None:
+    """Before training: the input errors applying a `method` model to `groups` would meet (QMF columns and
+    durations, WeSpeaker's labelled output, a reused model's features), so that no fit is wasted."""
+    for files in groups:
+        first = files[0]
+        if wespeaker and first.labels is None:
+            raise InputError(
+                "WeSpeaker's calibrated files carry labels: the score file needs them", first.path
+            )
+        if method != "qmf":
+            continue
+        require_qmf_columns(first)
+        if durations is not None:
+            durations_of(np.concatenate([first.enroll, first.test]), durations, first.path)
+        if features_named is not None:
+            _same_features(features_named, feature_names(durations is not None), first.path)
+
+
+def _same_features(expected, names, source: str) -> None:
+    if tuple(names) != tuple(expected):
+        raise InputError(
+            f"the model's features are {', '.join(expected)}; these inputs give {', '.join(names)} "
+            "(durations given for one and not the other?)",
+            source,
         )
 
 
@@ -171,12 +237,8 @@ def apply(model: CalibrationModel, files: list[ScoreFile], durations=None) -> np
     names = feature_list(model.method, files, durations)
     if model.method == "fusion" and len(files) != len(model.features):
         raise InputError(f"the fusion model takes {len(model.features)} systems, {len(files)} files given")
-    if model.method == "qmf" and names != model.features:
-        raise InputError(
-            f"the model's features are {', '.join(model.features)}; these inputs give {', '.join(names)} "
-            "(durations given for one and not the other?)",
-            files[0].path,
-        )
+    if model.method == "qmf":
+        _same_features(model.features, names, files[0].path)
     wespeaker = model.fit == "wespeaker"
     x = features(model.method, files, durations, model.max_dur or MAX_DUR, rounded=wespeaker)
     if wespeaker:
@@ -241,14 +303,11 @@ def apply_and_write(
     """Apply `model` to each group (one file, or one per system for fusion) and write, per group, the
     calibrated score file and (when labelled) its result file into `out_dir`."""
     wespeaker = model.fit == "wespeaker"
+    check_applicable(model.method, wespeaker, groups, durations, model.features)
     done = []
     for files, is_target in zip(groups, labels):
         llrs = apply(model, files, durations)
         name = calibrated_name(files[0].path, prefix)
-        if wespeaker and files[0].labels is None:
-            raise InputError(
-                "WeSpeaker's calibrated files carry labels: the score file needs them", files[0].path
-            )
         write_calibrated_scores(os.path.join(out_dir, name), files[0], llrs, wespeaker)
         before = after = result = None
         if is_target is not None:
@@ -261,8 +320,30 @@ def apply_and_write(
     return done
 
 
-def write_summary(out_dir: str, model: CalibrationModel, applied: list[AppliedFile]) -> None:
-    """The model file and calibration.json (model, then per output its metrics before and after)."""
+def write_folder(
+    out_dir: str,
+    model: CalibrationModel,
+    groups: list[list[ScoreFile]],
+    labels: list[np.ndarray | None],
+    operating_points,
+    durations=None,
+    prefix: str = PREFIX,
+    train_list: dict | None = None,
+) -> list[AppliedFile]:
+    """Apply and write everything into a copy of `out_dir` swapped in at the end (`staged_folder`): an error
+    or Ctrl-C leaves the folder as it was. The previous calibration's outputs (named in its calibration.json)
+    are not carried over, so the folder never mixes two calibrations; its other files stay."""
+    with staged_folder(out_dir, drop=previous_outputs(out_dir)) as stage:
+        applied = apply_and_write(model, groups, labels, str(stage), operating_points, durations, prefix)
+        write_summary(str(stage), model, applied, train_list)
+    return applied
+
+
+def write_summary(
+    out_dir: str, model: CalibrationModel, applied: list[AppliedFile], train_list: dict | None = None
+) -> None:
+    """The model file and calibration.json (model, the calibration list read with --train-trials if any,
+    then per output its metrics before and after)."""
     write_json(os.path.join(out_dir, MODEL_FILE), model.to_dict())
     files = [
         {
@@ -274,4 +355,5 @@ def write_summary(out_dir: str, model: CalibrationModel, applied: list[AppliedFi
         }
         for a in applied
     ]
-    write_json(os.path.join(out_dir, SUMMARY_FILE), {"model": model.to_dict(), "files": files})
+    summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {}), "files": files}
+    write_json(os.path.join(out_dir, SUMMARY_FILE), summary)

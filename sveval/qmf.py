@@ -62,15 +62,20 @@ def durations_of(ids: np.ndarray, durations: dict[str, float], source: str) -> n
     return out
 
 
-def qmf_features(
-    scores: ScoreFile, durations: dict[str, float] | None, max_dur: float = MAX_DUR, rounded: bool = False
-) -> np.ndarray:
-    """(n, 9) or (n, 13) float64 in the order of `feature_names`. Needs an 8-column score file."""
+def require_qmf_columns(scores: ScoreFile) -> None:
+    """InputError unless `scores` is an 8-column file (the magnitudes and cohort means QMF uses)."""
     if scores.extra is None:
         raise InputError(
             "QMF needs an 8-column AS-norm/s-norm score file (enroll test score label |e| |t| mu_e mu_t)",
             scores.path,
         )
+
+
+def qmf_features(
+    scores: ScoreFile, durations: dict[str, float] | None, max_dur: float = MAX_DUR, rounded: bool = False
+) -> np.ndarray:
+    """(n, 9) or (n, 13) float64 in the order of `feature_names`. Needs an 8-column score file."""
+    require_qmf_columns(scores)
     parts = [scores.values[:, None]]
     if durations is not None:
         both = durations_of(np.concatenate([scores.enroll, scores.test]), durations, scores.path)

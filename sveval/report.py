@@ -22,7 +22,6 @@ LIST_TITLES = {
     "vox1_O": "Vox1-O (original)",
     "vox1_E": "Vox1-E (original)",
     "vox1_H": "Vox1-H (original)",
-    "synthetic_vox1_O": "Synthetic Vox1-O",
 }
 UNKNOWN = "unknown"
 # score files written by `sveval calibrate` / `sveval fuse` (WeSpeaker names calibrated files `cali_*`)

@@ -82,13 +82,29 @@ def read_trials(path: str | os.PathLike, name: str | None = None, basename: str 
         return _read(handle, str(path), name, basename)
 
 
-def _read(handle, source: str, name: str | None, basename: str | None) -> TrialList:
+def read_calibration_trials(path: str | os.PathLike) -> tuple[TrialList, int, int]:
+    """A calibration trial list as WeSpeaker's `generate_calibration_trial.py` writes it: labelled, and
+    repeated pairs and self-pairs allowed (its generator draws with replacement and never checks). Returns
+    (list, repeated lines, self-pair lines); a line repeating an earlier (enroll, test) pair counts once per
+    extra occurrence. Every other rule of `read_trials` holds, and a pair listed as both target and nontarget
+    is still an InputError. Only calibration training reads lists this way: everywhere else a repeated trial
+    is an error."""
+    with open_binary(path, "trial list") as handle:
+        trials = _read(handle, str(path), None, None, repeats=True)
+    if trials.is_target is None:
+        raise InputError("a calibration list needs labels (`enroll test target|nontarget`)", str(path))
+    keys = trial_keys(trials.enroll, trials.test)
+    n_repeated = int(keys.size - np.unique(keys).size)
+    return trials, n_repeated, int(np.count_nonzero(trials.enroll == trials.test))
+
+
+def _read(handle, source: str, name: str | None, basename: str | None, repeats: bool = False) -> TrialList:
     try:
         table = read_table(handle.read, source, "trial list", lambda row: trial_layout(row, source))
     except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
         handle.seek(0)
         text = handle.read().decode("utf-8").removeprefix("\ufeff")
-        return _parse_text(text, source, name, basename)
+        return _parse_text(text, source, name, basename, repeats)
     columns = table.columns
     if len(columns) == 3 and columns[0].dtype == bool:
         is_target, enroll, test = columns
@@ -100,7 +116,7 @@ def _read(handle, source: str, name: str | None, basename: str | None) -> TrialL
     if is_target is None:
         _refuse_scp(ids.take(enroll[:1]), ids.take(test[:1]), source)
     pairs = PairCodes(ids, table.vocabulary.table, enroll, test)
-    _refuse_duplicate_codes(pairs, is_target, source)
+    _refuse_duplicate_codes(pairs, is_target, source, repeats)
     file_name = os.path.basename(source)
     return TrialList(
         name=name or file_name,
@@ -114,7 +130,9 @@ def _read(handle, source: str, name: str | None, basename: str | None) -> TrialL
     )
 
 
-def _parse_text(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
+def _parse_text(
+    text: str, source: str, name: str | None = None, basename: str | None = None, repeats: bool = False
+) -> TrialList:
     """The whole-text reader (one Python str per field); kept for the hash-collision case."""
     columns = fast_columns(text)
     if columns is None or len(columns) != FORMATS[detect_format([c[0] for c in columns], source)][0]:
@@ -135,7 +153,7 @@ def _parse_text(text: str, source: str, name: str | None = None, basename: str |
         enroll, test = columns
         is_target = None
         _refuse_scp(enroll, test, source)
-    _refuse_duplicates(enroll, test, is_target, source)
+    _refuse_duplicates(enroll, test, is_target, source, repeats)
     file_name = os.path.basename(source)
     return TrialList(
         name=name or file_name,
@@ -195,16 +213,20 @@ def pair_keys(pairs: PairCodes) -> np.ndarray:
     return pairs.enroll.astype(np.int64) * len(pairs.ids) + pairs.test
 
 
-def _refuse_duplicate_codes(pairs: PairCodes, is_target: np.ndarray | None, source: str) -> None:
+def _refuse_duplicate_codes(
+    pairs: PairCodes, is_target: np.ndarray | None, source: str, repeats: bool = False
+) -> None:
     keys = np.sort(pair_keys(pairs))
     if len(keys) < 2 or (keys[1:] != keys[:-1]).all():  # the usual case, decided by one sort in place
         return
-    _refuse_duplicates(pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test), is_target, source)
+    _refuse_duplicates(pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test), is_target, source, repeats)
 
 
 def _refuse_duplicates(
-    enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None, source: str
+    enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None, source: str, repeats: bool = False
 ) -> None:
+    """InputError for a pair listed twice; with `repeats` (calibration lists) only for one listed with two
+    different labels."""
     if len(set(zip(enroll, test))) == len(enroll):  # the usual case, decided without factorizing
         return
     keys = trial_keys(enroll, test)
@@ -212,6 +234,10 @@ def _refuse_duplicates(
     if not dup.any():
         return
     lines = np.flatnonzero(dup)
+    if repeats:
+        lines = _conflicting(keys, is_target, lines)
+        if not lines.size:
+            return
     first = int(lines[0])
     twins = lines[keys[lines] == keys[first]]
     where = ", ".join(str(int(i) + 1) for i in twins[:5])
@@ -226,6 +252,15 @@ def _refuse_duplicates(
         source,
         first + 1,
     )
+
+
+def _conflicting(keys: np.ndarray, is_target: np.ndarray | None, lines: np.ndarray) -> np.ndarray:
+    """Of the repeated lines, those whose pair also occurs with the other label (in file order)."""
+    if is_target is None:
+        return lines[:0]
+    table = pd.DataFrame({"key": keys[lines], "target": is_target[lines]})
+    mixed = table.groupby("key")["target"].transform("nunique").to_numpy() > 1
+    return lines[mixed]
 
 
 def canonical_lines(enroll: np.ndarray, test: np.ndarray, is_target: np.ndarray | None) -> list[str]:
