@@ -9,6 +9,7 @@ import click
 from sveval.errors import InputError
 
 from .options import SCORE_FILE_TRIALS
+from .output_folder import refuse_collisions
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -91,7 +92,9 @@ def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path
     if overlay:
         folder = Path(out) if out else Path(score_files[0]).parent
         return [folder / f"overlay.{kind}.png"]
-    return [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
+    targets = [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
+    refuse_collisions(score_files, targets)  # two plots into one file: one would be lost
+    return targets
 
 
 def _curve_labels(score_files) -> list[str]:

@@ -22,9 +22,19 @@ _DCF = re.compile(r"^minDCF \(p_target:(\S+) c_miss:(\S+) c_fa:(\S+)\) = (-?\d+(
 
 
 def format_param(x: float) -> str:
-    """How Python's `str.format('{}')` shows WeSpeaker's defaults: 1 for the int 1, 0.01 for 0.01."""
+    """How Python's `str.format('{}')` shows WeSpeaker's defaults: 1 for the int 1, 0.01 for 0.01; an
+    absurd value in `%g` form (1e+308, never 309 digits), or its repr where `%g` would lose digits."""
     x = float(x)
-    return str(int(x)) if x.is_integer() else repr(x)
+    if x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def format_metric(x: float) -> str:
+    """A printed metric to 3 decimals (`%.3f`, as WeSpeaker prints), or `%.3e` beyond 1e9 so that the
+    Cllr of an absurd file stays one readable number."""
+    return f"{x:.3f}" if not abs(x) >= 1e9 else f"{x:.3e}"
 
 
 def format_block(block: ResultBlock) -> str:
