@@ -232,6 +232,9 @@ def _check_placement(item: _Scored, entries, result_paths, eval_name: str) -> Ch
     if not homes:
         names = [parse_result_name(p.name) for p in result_paths]
         if not any(n is not None and result_matches_score(n, item.name) for n in names):
+            if prefix and item.why_no_labels:  # sveval calibrate/fuse measure only what has labels
+                message = f"no label column: {kind} has no result file to check (none is written unlabelled)"
+                return Check("result", NOT_CHECKABLE, file, message)
             message = f"no result file for {kind} in the folder (expected {expected})"
         else:
             message = f"no block for it in any result file (expected one in {expected})"

@@ -161,6 +161,11 @@ def test_calibrated_file_belongs_in_its_own_result_file_and_missing_names_follow
           + block("cali_tiny.kaldi.score", "50.000", "0.500"))  # fmt: skip
     misplaced = only(validate(folder, lists), "result", "cali_tiny.kaldi.score")
     assert misplaced.status == FAIL and "not its own result file" in misplaced.message
+    # an unlabelled calibrated output: `sveval calibrate` writes no result file for it, nothing to check
+    bare = "".join(" ".join(line.split()[:3]) + "\n" for line in TINY_SCORES.splitlines())
+    write(folder / "scores" / "cali_tiny.kaldi.score", bare)
+    write(folder / "scores" / "syn_cos_result", block("tiny.kaldi.score", "50.000", "0.500"))
+    assert only(validate(folder, lists), "result", "cali_tiny.kaldi.score").status == NOT_CHECKABLE
 
 
 def test_kaldi_eer_printed_as_nist_is_named(tmp_path):
