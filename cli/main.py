@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -51,6 +52,11 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("sveval: interrupted", err=True)
             sys.exit(Interrupted.exit_code)
+        except BrokenPipeError:
+            # the reader went away (`sveval metrics ... | head -1`): exit as a shell does on SIGPIPE, not with
+            # 1 (click's default), which here means a failed validation; nothing more can reach stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)
 
 
 @click.group(

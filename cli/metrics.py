@@ -116,6 +116,9 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
 def _measure(path, summary, dcfs, sweep, trials) -> dict:
     definitions = tuple(e.definition for e in summary.eers)
     report = {"file": path, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
+    if trials is not None:  # named by content: a built-in name only when the fingerprint proves it
+        identity = {"name": trials.identity, "custom": trials.custom, "fingerprint": trials.fingerprint}
+        report["trials"] = identity
     for eer in summary.eers:
         key = "eer" if eer.definition == "nist" else f"eer_{eer.definition}"
         report[key] = 100 * eer.value

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sveval.errors import Interrupted
-from sveval.io.atomic import check_writable_dir, removed_on_failure
+from sveval.io.atomic import check_writable_dir, remove_stale_stages, removed_on_failure
 from sveval.io.lock import folder_lock
 
 
@@ -17,7 +17,8 @@ def one_writer(out_dir, kept_note: str = ""):
     """One writer per output folder: its lock is taken (a holder already there is an InputError, exit 2) and
     held until the command ends (released by click's context teardown; a staged swap hard-links the lock
     file into the new folder: same inode, same lock). A folder this run created is removed again if the run
-    fails; Ctrl-C becomes Interrupted saying what was kept (`kept_note` is added when the folder existed).
+    fails; staging folders that killed runs left beside it are removed (under the lock no live run owns
+    them); Ctrl-C becomes Interrupted saying what was kept (`kept_note` is added when the folder existed).
     The files themselves are swapped in by the command (`staged_folder`)."""
     out = Path(out_dir)
     existed = out.is_dir()
@@ -25,6 +26,8 @@ def one_writer(out_dir, kept_note: str = ""):
         with removed_on_failure(out):
             check_writable_dir(out)
             click.get_current_context().call_on_close(folder_lock(out).acquire().release)
+            for stale in remove_stale_stages(out):  # under the lock: no live run can own them
+                click.echo(f"sveval: removed {stale}, left by a run that was killed while writing", err=True)
             yield out
     except KeyboardInterrupt:
         kept = f"{out} is as the previous run left it{kept_note}"

@@ -250,8 +250,9 @@ def _run(
     for lst in run.lists:
         if lst.n_dropped:
             click.echo(
-                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.name}: {len(lst.missing_ids):,} "
-                f"utterance(s) without an embedding, e.g. {', '.join(lst.missing_ids[:3])}",
+                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.display_name}: "
+                f"{len(lst.missing_ids):,} utterance(s) without an embedding, "
+                f"e.g. {', '.join(lst.missing_ids[:3])}",
                 err=True,
             )
     for note in run.notes:
@@ -298,7 +299,8 @@ def _table(run, out: Path) -> str:
             eer = f"{100 * mt.eer:.3f}" if mt else "-"
             dcf = f"{mt.min_dcf:.3f}" if mt else "-"
             method = f"asnorm{run.options.top_n}" if res.method == "asnorm" else res.method
-            rows.append((lst.trials.name, method, f"{int(lst.kept.sum()):,}", eer, dcf, res.score_file))
+            scored = f"{int(lst.kept.sum()):,}"
+            rows.append((lst.trials.display_name, method, scored, eer, dcf, res.score_file))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))

@@ -105,7 +105,8 @@ def info_command(spec, as_json):
     """Counts, format and fingerprint of a list, and which built-in list it is, if any."""
     trials = load_trials(spec, download=False)
     info = {
-        "name": trials.name,
+        "name": trials.identity,  # by content: a built-in name only when the fingerprint proves it
+        "custom": trials.custom,
         "source": trials.source,
         "trials": len(trials),
         "target": trials.n_target if trials.labelled else None,

@@ -23,7 +23,6 @@ LIST_TITLES = {
     "vox1_O": "Vox1-O (original)",
     "vox1_E": "Vox1-E (original)",
     "vox1_H": "Vox1-H (original)",
-    "synthetic_vox1_O": "Synthetic Vox1-O",
 }
 UNKNOWN = "unknown"
 

@@ -306,9 +306,10 @@ def score_lists(
             )
         results.append(ListResult(trials, kept, missing, tuple(per_method), e, t))
     notes = tuple(
-        f"{r.trials.name}: unlabelled, scores written, metrics skipped"
+        f"{r.trials.display_name}: unlabelled, scores written, metrics skipped"
         if not r.trials.labelled
-        else f"{r.trials.name}: {int(r.kept.sum()):,} trial(s) scored, not both classes: metrics skipped"
+        else f"{r.trials.display_name}: {int(r.kept.sum()):,} trial(s) scored, not both classes: "
+        "metrics skipped"
         for r in results
         if r.methods[0].metrics is None
     )

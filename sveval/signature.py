@@ -17,10 +17,14 @@ def dcf_tag(p_target: float, c_miss: float, c_fa: float) -> str:
 
 
 def trials_tag(trials: TrialList | None) -> str:
-    """`name@fingerprint12` for a list, `file-labels` when labels came from the score file itself."""
+    """`name@fingerprint12` for a list, `file-labels` when labels came from the score file itself.
+
+    The name is the list's content identity: the built-in name its fingerprint proves, else its file's stem
+    marked `(custom)` (`list_test_hard2(custom)@...` for a few trials saved as `list_test_hard2.txt`)."""
     if trials is None:
         return "file-labels"
-    return f"{trials.builtin or trials.name}@{trials.short_fingerprint}"
+    name = f"{trials.identity}(custom)" if trials.custom else trials.identity
+    return f"{name}@{trials.short_fingerprint}"
 
 
 def make_signature(**parts: str) -> str:

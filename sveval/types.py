@@ -9,6 +9,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+LIST_FILE_SUFFIXES = (".kaldi", ".txt", ".lst", ".trials")
+
+
+def list_stem(file_name: str) -> str:
+    """A trial file's stem, as a custom list is named: `list_test_hard2.txt` -> `list_test_hard2`."""
+    stem = file_name
+    for suffix in LIST_FILE_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    return stem
+
+
+def custom_list_label(file_name: str) -> str:
+    """How a list that is no built-in one is shown to a person: its stem, marked.
+
+    `list_test_hard2.txt` -> `list_test_hard2 (custom)`."""
+    return f"{list_stem(file_name)} (custom)"
+
 
 @dataclass(frozen=True, eq=False)
 class PairCodes:
@@ -66,6 +83,22 @@ class TrialList:
     @property
     def short_fingerprint(self) -> str:
         return self.fingerprint.split(":", 1)[-1][:12]
+
+    @property
+    def custom(self) -> bool:
+        """True unless the content (fingerprint) proves this list a built-in one, whatever its file name."""
+        return self.builtin is None
+
+    @property
+    def identity(self) -> str:
+        """The list's name by content: the built-in name its fingerprint proves, else its file's stem
+        (`list_test_hard2` for a few trials saved as `list_test_hard2.txt`; see `custom`)."""
+        return self.builtin or list_stem(self.name)
+
+    @property
+    def display_name(self) -> str:
+        """How tables, titles and messages name the list: `vox1_H_cleaned`, or `list_test_hard2 (custom)`."""
+        return self.builtin or custom_list_label(self.name)
 
 
 @dataclass(frozen=True, eq=False)

@@ -146,6 +146,8 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
     )
     assert code == 0
     for report, path in zip(json.loads(out), files[:2]):
+        # veri_test.txt is known by its fingerprint: the original Vox1-O list, not a custom "veri_test"
+        assert (report["trials"]["name"], report["trials"]["custom"]) == ("vox1_O", False)
         scores, labels = reread(path)
         eer, threshold = kaldi_compute_eer(scores[labels].tolist(), scores[~labels].tolist())
         assert report["eer_kaldi"] == pytest.approx(100 * eer, abs=1e-12)
@@ -167,6 +169,7 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
             "dcf",
             "signature",
             "warnings",
+            "trials",
         }
         assert (report["n_target"], report["n_nontarget"]) == (18860, 18860)
         assert (
@@ -317,3 +320,26 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch):
     path = write(tmp_path / "s.score", "a b 0.9 target\nc d 0.1 nontarget\n")
     code, out, err = run_with_stderr(path)
     assert (code, out, err) == (130, "", "sveval: interrupted\n")
+
+
+def test_a_closed_pipe_is_not_a_failed_validation(tmp_path):
+    # `sveval metrics ... | head -1`: the reader is gone before we write. Exit 1 means a failed validation
+    # here, so a closed pipe must exit as a shell reports SIGPIPE (141), with no traceback.
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "s.score", "a b 0.9 target\na c 0.1 nontarget\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from sveval.cli.main import cli; cli()", "metrics", str(path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr

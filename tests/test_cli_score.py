@@ -95,7 +95,7 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         assert entry["eer"] == 100 * m.eer and entry["min_dcf"] == m.min_dcf
         assert entry["n_target"] == trials.n_target and entry["n_nontarget"] == trials.n_nontarget
         assert ("top-n:10" in entry["signature"]) == (method == "asnorm")
-        assert f"trials:mine.kaldi@{trials.short_fingerprint}" in entry["signature"]
+        assert f"trials:mine(custom)@{trials.short_fingerprint}" in entry["signature"]
     assert "asnorm10" in out and "EER" in out
 
 
@@ -120,7 +120,7 @@ def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
         "--norm", "cos,asnorm", "--top-n", 5, "--compat", "wespeaker", "--out", out,
     )  # fmt: skip
     assert code == 0, text
-    assert "blind.txt: unlabelled, scores written, metrics skipped" in text
+    assert "blind (custom): unlabelled, scores written, metrics skipped" in text
     assert (out / "cohortX_asnorm5_blind.txt.score").is_file() and (out / "evalY_asnorm5_result").is_file()
     assert len((out / "blind.txt.score").read_text().splitlines()[0].split()) == 3
     assert len((out / "cohortX_asnorm5_blind.txt.score").read_text().splitlines()[0].split()) == 3
@@ -148,7 +148,7 @@ def test_missing_utterances(exp, tmp_path):
         code == 2 and "1 trial(s) name 1 utterance(s) without an embedding, e.g. id19999/v/00000.wav" in text
     )
     code, text = run("--exp-dir", exp / "exp", "--trials", trials, "--norm", "cos", "--allow-missing")
-    assert code == 0 and "dropped 1 trial(s) of extra.kaldi" in text
+    assert code == 0 and "dropped 1 trial(s) of extra (custom)" in text
     entry = read_results_json(exp / "exp" / "scores")["lists"][0]
     assert entry["n_dropped"] == 1 and entry["missing_utterances"] == ["id19999/v/00000.wav"]
     # the report's results table marks numbers computed on fewer trials than the list has
@@ -217,20 +217,10 @@ def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
         assert sf.values[i] == float(f"{np.dot(unit[sf.enroll[i]], unit[sf.test[i]]):.5f}")
     doc = read_results_json(out)
     assert doc["lists"][0]["builtin"] == "vox1_O_cleaned" and doc["eval"]["scored_utterances"] == 4708
-
-
-def test_a_list_is_known_by_its_content_not_its_file_name(exp, tmp_path):
-    # a small list saved under the Vox1-H source file name is no Vox1-H: its own stem, marked custom
-    fake = tmp_path / "list_test_hard2.txt"
-    fake.write_text((exp / "mine.kaldi").read_text())
-    code, out = run("--exp-dir", exp / "exp", "--trials", fake, "--norm", "cos")
-    assert code == 0, out
-    report = (exp / "exp" / "scores" / "report.md").read_text()
-    assert "Vox1-H" not in report and "vox1_H_cleaned" not in report
-    assert "list_test_hard2 (custom) EER" in report  # results table
-    assert "| list_test_hard2 (custom) |" in report  # trials table
-    code = CliRunner().invoke(cli, ["report", str(exp / "exp" / "scores"), "--out", str(tmp_path / "r.md")])
-    assert code.exit_code == 0 and "Vox1-H" not in (tmp_path / "r.md").read_text()
+    # proven by its fingerprint, the list is named vox1_O_cleaned, not after its file (veri_test2.txt)
+    entry = doc["lists"][0]
+    assert (entry["name"], entry["custom"]) == ("vox1_O_cleaned", False)
+    assert "|trials:vox1_O_cleaned@" in entry["methods"]["cos"]["signature"]
 
 
 def _folder_bytes(folder):
@@ -294,7 +284,7 @@ def test_a_rerun_with_another_list_keeps_the_first_lists_files(exp, tmp_path):
     scores = exp / "exp" / "scores"
     assert {"mine.kaldi.score", "other.kaldi.score"} <= {p.name for p in scores.iterdir()}
     report = (scores / "report.md").read_text()
-    assert "mine EER" in report and "other EER" in report
+    assert "mine (custom) EER" in report and "other (custom) EER" in report
 
 
 def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):

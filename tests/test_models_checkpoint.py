@@ -109,6 +109,23 @@ def test_arbitrary_pickles_are_refused(tmp_path):
         load_model(tmp_path / "evil.pt")
 
 
+def test_unloadable_files_get_one_line_without_torch_advice(tmp_path):
+    (tmp_path / "text.pt").write_text("hi")
+    torch.save({"w": torch.zeros(3)}, tmp_path / "whole.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:60])
+    torch.save({"args": argparse.Namespace(lr=0.1)}, tmp_path / "evil.pt")
+    for name, expected in [
+        ("text.pt", "not a PyTorch checkpoint that loads with weights_only=True"),
+        ("cut.pt", "zip archive is truncated or corrupt"),
+        ("evil.pt", "not a plain state dict"),
+    ]:
+        with pytest.raises(InputError) as info:
+            load_model(tmp_path / name)
+        message = str(info.value)
+        assert expected in message and name in message
+        assert "\n" not in message and "weights_only=False" not in message
+
+
 def test_folder_without_checkpoint_and_unknown_arch(tmp_path):
     (tmp_path / "f").mkdir()
     with pytest.raises(InputError, match="no checkpoint in model folder"):

@@ -243,3 +243,13 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path):
     one, two = read_embeddings(single.scp), read_embeddings(tmp_path / "two" / "xvector.scp")
     assert list(one.ids) == list(two.ids)
     np.testing.assert_allclose(two.vectors, one.vectors, atol=1e-6, rtol=0)
+
+
+def test_export_onnx_without_the_onnx_package_says_how_to_install(gemini, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # what `import onnx` sees where it is not installed
+    result = CliRunner().invoke(
+        cli, ["export-onnx", "--model", str(gemini["checkpoint"]), "--out", str(tmp_path / "m.onnx")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "pip install 'sveval[model,onnx]'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m.onnx").exists()

@@ -31,7 +31,7 @@ def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):
         "cali_asnorm",
         300,
         "vox2_dev",
-        "my_list",
+        "my_list (custom)",  # no built-in list: its stem, marked
     )
     values = np.round(np.loadtxt(tmp_path / f"cali_{path.name}", usecols=2), 5)
     assert row.cllr == m.cllr(values, lab)

@@ -6,7 +6,9 @@ An interrupted run therefore leaves either the old file or the new one, never ha
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator
@@ -120,6 +122,27 @@ def staged_folder(path: str | os.PathLike, drop: Collection[str] = ()) -> Iterat
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_stale_stages(path: str | os.PathLike) -> list[Path]:
+    """Remove the staging folders (`.<name>.new-XXXXXXXX`) that killed runs of `staged_folder` left beside
+    folder `path`; returns those removed.
+
+    Call it only while holding `path`'s exclusive folder lock (`sveval.io.lock.folder_lock`): every writer
+    that stages `path` holds that lock from before it creates its staging folder until the folder is gone, and
+    the kernel drops a lock with its process, so a staging folder seen under the lock has no live owner (a
+    SIGKILL or power loss skipped its cleanup). Only names `tempfile.mkdtemp` gives that prefix match; a
+    symlink or a file of such a name is left alone.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.new-[a-z0-9_]{{8}}")
+    removed = []
+    for entry in parent.glob(f".{glob.escape(target.name)}.new-*"):
+        if pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return sorted(removed)
 
 
 def link_missing(old: Path, new: Path, drop: Collection[str] = ()) -> None:

@@ -134,14 +134,6 @@ def parse_score_name(file_name: str) -> ScoreName | None:
     return ScoreName(file, method, top_n, match.group("cohort"), basename, _list_name(basename), prefix)
 
 
-def custom_list_name(basename: str) -> str:
-    """How a list that is no built-in one is shown: its file's stem, marked (`list_test_hard2 (custom)`)."""
-    stem = basename
-    for suffix in (".kaldi", ".txt", ".lst", ".trials"):
-        stem = stem.removesuffix(suffix)
-    return f"{stem} (custom)"
-
-
 def _list_name(basename: str) -> str:
     """`vox1_O_cleaned.kaldi` -> `vox1_O_cleaned`; `veri_test2.txt` -> `vox1_O_cleaned` (its source file)."""
     stem = basename[: -len(".kaldi")] if basename.endswith(".kaldi") else basename

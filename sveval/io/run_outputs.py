@@ -53,15 +53,19 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
             expected = (res.metrics.eer, res.metrics.min_dcf) if res.metrics is not None else None
             label = method_title(res.method, opts.top_n)
             curve_args = (printed, is_target, label, opts.p_target, opts.c_miss, opts.c_fa, sweep)
-            singles.append((curve_args, expected, out / det_plot_name(res.score_file), res.score_file))
+            # titled by the list's content identity, never by the file name it was read from
+            title = f"{list_title(lst.trials.display_name)}: {label}"
+            if res.method != "cos":
+                title += f", cohort {run.cohort_name}"
+            singles.append((curve_args, expected, out / det_plot_name(res.score_file), res.score_file, title))
             group.append(len(singles) - 1)
         if len(group) > 1:
-            title = f"{list_title(_list_name(lst.methods[0].score_file))}: {len(group)} methods"
+            title = f"{list_title(lst.trials.display_name)}: {len(group)} methods"
             groups.append((group, out / overlay_name(lst.trials.basename), title, lst.trials.basename))
     images: dict[str, str] = {}
     with _plot_pool() as pool:
         curves = list(pool.map(_single_plot, singles))
-        for (*_, path, score_file), _curve in zip(singles, curves):
+        for (*_, path, score_file, _title), _curve in zip(singles, curves):
             images[score_file] = path.name
             if progress:
                 progress(path.name)
@@ -82,24 +86,17 @@ def _plot_pool():
 
 
 def _single_plot(job):
-    curve_args, expected, path, score_file = job
+    curve_args, expected, path, score_file, title = job
     curve = det_plot_curve(*curve_args)
     if expected is not None and (curve.eer, curve.min_dcf) != expected:
         raise RuntimeError(f"DET plot of {score_file} disagrees with its metrics")
-    write_det_plot([curve], path, title=score_file.removesuffix(".score"))
+    write_det_plot([curve], path, title=title)
     return curve
 
 
 def _overlay_plot(job) -> Path:
     curves, path, title = job
     return write_det_plot(curves, path, title=title)
-
-
-def _list_name(score_file: str) -> str:
-    from sveval.io.release import parse_score_name
-
-    parsed = parse_score_name(score_file)
-    return parsed.trials if parsed else score_file
 
 
 def write_folder_report(

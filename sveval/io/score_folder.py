@@ -142,7 +142,9 @@ def results_document(run, command: str, files: list[str], model: dict | None = N
             methods[res.method] = entry
         lists.append(
             {
-                "name": lst.trials.name,
+                # by content: the built-in name its fingerprint proves, else the file's stem, marked custom
+                "name": lst.trials.identity,
+                "custom": lst.trials.custom,
                 "builtin": lst.trials.builtin,
                 "source": lst.trials.source,
                 "fingerprint": lst.trials.fingerprint,

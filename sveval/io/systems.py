@@ -17,11 +17,12 @@ from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
 from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
-from sveval.io.release import ScoreName, custom_list_name, parse_score_name
+from sveval.io.release import ScoreName, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
 from sveval.report import LIST_TITLES, Row, System
+from sveval.types import custom_list_label
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
 
@@ -54,7 +55,7 @@ def load_system(
                 raise InputError(f"cannot tell method and trial list from {block.score_file!r}", result_name)
             rows[block.score_file] = Row(
                 parsed.prefix + parsed.method,
-                parsed.trials,
+                list_identity(parsed),  # checked against the score file's counts below, where there is one
                 block.eer_percent,
                 block.min_dcf,
                 f"`{result_name}`",
@@ -159,15 +160,21 @@ def _parse_score_name(name: str):
     return parsed, parsed.prefix if parsed is not None else ""
 
 
-def list_identity(parsed: ScoreName, n_target: int, n_nontarget: int, fp: str | None = None) -> str:
+def list_identity(
+    parsed: ScoreName, n_target: int | None = None, n_nontarget: int | None = None, fp: str | None = None
+) -> str:
     """The list a score file's numbers are shown under, known by content, never by file name alone.
 
     The built-in name its file name points to (`list_test_hard2.txt.score` -> vox1_H_cleaned) only when the
     file's trial counts (and fingerprint, where known on both sides) are that list's; otherwise the trial
-    file's own stem marked as custom (`list_test_hard2 (custom)`).
+    file's own stem marked as custom (`list_test_hard2 (custom)`, `mine.kaldi.score` -> `mine (custom)`).
+    Without counts (a result block whose score file is absent) a built-in name is kept: nothing contradicts
+    it.
     """
     entry = builtin(parsed.trials)
     if entry is None:
+        return custom_list_label(parsed.list_basename)
+    if n_target is None or n_nontarget is None:
         return parsed.trials
     same_counts = (n_target + n_nontarget, n_target, n_nontarget) == (
         entry.trials,
@@ -177,7 +184,7 @@ def list_identity(parsed: ScoreName, n_target: int, n_nontarget: int, fp: str | 
     same_fp = fp is None or entry.fingerprint is None or fp == entry.fingerprint
     if same_counts and same_fp:
         return parsed.trials
-    return custom_list_name(parsed.list_basename)
+    return custom_list_label(parsed.list_basename)
 
 
 def _row_order(row: Row):
@@ -224,7 +231,7 @@ def _json_fingerprints(info: dict) -> dict[str, str]:
             out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
             out.setdefault(str(entry.get("name")).removesuffix(".kaldi"), str(entry["fingerprint"]))
             if not entry.get("builtin"):
-                out.setdefault(custom_list_name(str(entry.get("name"))), str(entry["fingerprint"]))
+                out.setdefault(custom_list_label(str(entry.get("name"))), str(entry["fingerprint"]))
     return out
 
 
@@ -248,9 +255,8 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
     definitions = info.get("definitions") if isinstance(info.get("definitions"), dict) else {}
     methods = info.get("methods") or []
     top_n = _get(info, "top_n") if "asnorm" in methods else "— (no AS-norm in this run)"
-    dropped = [
-        f"{e.get('name')}: {e.get('n_dropped'):,}" for e in info.get("lists") or [] if e.get("n_dropped")
-    ]
+    lists = info.get("lists") or []
+    dropped = [f"{_json_list_label(e)}: {e.get('n_dropped'):,}" for e in lists if e.get("n_dropped")]
     return (
         ("written by", _get(info, "sveval_version", prefix="sveval ")),
         ("command", _get(info, "command", code=True)),
@@ -264,6 +270,12 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
         ("trials dropped (--allow-missing)", "; ".join(dropped) if dropped else "none"),
         ("date", _get(info, "date")),
     )
+
+
+def _json_list_label(entry: dict) -> str:
+    """A results.json list as tables show it (`list_test_hard2 (custom)` when marked custom)."""
+    name = str(entry.get("name"))
+    return custom_list_label(name) if entry.get("custom") else name
 
 
 def _get(info: dict, key: str, prefix: str = "", code: bool = False) -> str:

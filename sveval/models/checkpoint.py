@@ -102,7 +102,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, refused globals
-        raise InputError(f"cannot load checkpoint with weights_only=True: {exc}", str(path)) from exc
+        raise InputError(_load_failure(exc), str(path)) from exc
     for wrapper in ("model", "state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -112,6 +112,22 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     if obj and all(k.startswith("module.") for k in obj):  # saved from DistributedDataParallel
         obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj
+
+
+def _load_failure(exc: Exception) -> str:
+    """One line for a failed `torch.load(weights_only=True)`: torch's own text runs to many lines and
+    advises weights_only=False, which sveval never does."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    refused = [line for line in lines if "Unsupported global" in line or "WeightsUnpickler error" in line]
+    if refused:  # a pickle of other objects than tensors: name what it holds
+        return f"not a plain state dict (torch.load with weights_only=True refused it: {refused[0][:200]})"
+    detail = (lines[0] if lines else "").split(". ")[0]
+    if "zip archive" in detail or "central directory" in detail:
+        return "not a complete PyTorch checkpoint (its zip archive is truncated or corrupt)"
+    return (
+        "not a PyTorch checkpoint that loads with weights_only=True "
+        f"({type(exc).__name__}{': ' + detail[:200] if detail else ''})"
+    )
 
 
 # First components of a Gemini DF-ResNet state dict's keys (release layout already mapped to WeSpeaker's).

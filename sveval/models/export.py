@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sveval.errors import InputError
 from sveval.io.atomic import write_bytes
 from sveval.models.checkpoint import LoadedModel
 
@@ -43,6 +44,10 @@ def export_onnx(loaded: LoadedModel, out: str | Path, mean_vec: np.ndarray | Non
     mean_vec: (embed_dim,) float, subtracted inside the graph (e.g. WeSpeaker's mean_vec.npy); None: zeros.
     The unfolded network is exported (onnxruntime folds BatchNorm itself).
     """
+    try:  # torch's exporter needs the onnx package; say how to get it instead of torch's traceback
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise InputError("export-onnx needs the onnx package: pip install 'sveval[model,onnx]'") from exc
     model = loaded.model.eval()
     dim = model.embed_dim
     vector = torch.zeros(dim) if mean_vec is None else torch.as_tensor(np.asarray(mean_vec, np.float32))
