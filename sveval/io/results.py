@@ -62,32 +62,32 @@ def parse_result_file(text: str, source: str) -> list[ResultBlock]:
         raise InputError("empty result file", source)
     blocks = []
     for k in range(0, len(lines), 3):
-        group = lines[k : k + 3]
-        header = _HEADER.match(group[0][1])
-        if not header:
-            raise InputError(
-                f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0]
-            )
-        if len(group) < 3:
-            raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
-        eer = _EER.match(group[1][1])
-        if not eer:
-            raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
-        dcf = _DCF.match(group[2][1])
-        if not dcf:
-            raise InputError(
-                f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
-                source,
-                group[2][0],
-            )
-        try:
-            p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
-        except ValueError:
-            raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
-        blocks.append(
-            ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
-        )
+        blocks.append(parse_block_lines(lines[k : k + 3], source))
     return blocks
+
+
+def parse_block_lines(group: list[tuple[int, str]], source: str) -> ResultBlock:
+    """One block from its (line number, text) lines: header, `EER = ...`, `minDCF (...) = ...`."""
+    header = _HEADER.match(group[0][1])
+    if not header:
+        raise InputError(f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0])
+    if len(group) < 3:
+        raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
+    eer = _EER.match(group[1][1])
+    if not eer:
+        raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
+    dcf = _DCF.match(group[2][1])
+    if not dcf:
+        raise InputError(
+            f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
+            source,
+            group[2][0],
+        )
+    try:
+        p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
+    except ValueError:
+        raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
+    return ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
 
 
 def read_result_file(path: str | os.PathLike) -> list[ResultBlock]:
