@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .det import _curve_labels, _targets
+from .det import LABELS, _curve_labels, _targets
 from .options import SCORE_FILE_TRIALS
 
 
@@ -17,9 +17,10 @@ from .options import SCORE_FILE_TRIALS
 )
 @click.option("--overlay", is_flag=True, help="Draw all files on one plot (default name overlay.ape.png).")
 @click.option("--title", help="Plot title.")
+@LABELS
 @SCORE_FILE_TRIALS
 @click.option("--quiet", is_flag=True, help="Do not print the paths written.")
-def command(score_files, out, overlay, title, trials_spec, quiet):
+def command(score_files, out, overlay, title, curve_labels, trials_spec, quiet):
     """Bayes error-rate ("APE") plots of scores read as natural-log likelihood ratios (BOSARIS).
 
     Per prior log-odds logit(p) from -7 to 7: the actual DCF at the Bayes threshold -logit(p) (solid) and the
@@ -41,9 +42,10 @@ def command(score_files, out, overlay, title, trials_spec, quiet):
     targets = _targets(score_files, out, overlay, n_plots, kind="ape")
     for target in targets:
         figure_format(target)
+    labels = _curve_labels(score_files, curve_labels)
     trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
     curves = []
-    for path, label in zip(score_files, _curve_labels(score_files)):
+    for path, label in zip(score_files, labels):
         values, is_target = read_labelled_scores(path, trials)
         curves.append(ape_curve(values, is_target, label))
     groups = [curves] if overlay else [[c] for c in curves]

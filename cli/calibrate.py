@@ -15,7 +15,7 @@ from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
 from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
-from .output_folder import one_writer
+from .output_folder import one_writer, refuse_collisions
 
 
 @click.command("calibrate")
@@ -131,6 +131,7 @@ def command(
         raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
     if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
         raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
+    refuse_collisions(apply_paths, [run.output_names(p) for p in apply_paths])
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
     with one_writer(out_dir):
         # every input is read and checked before the fit, which can take minutes

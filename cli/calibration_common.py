@@ -8,6 +8,7 @@ from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel
 from sveval.errors import InputError
 from sveval.io.catalog import load_trials
+from sveval.io.results import format_metric
 from sveval.io.scores import match_trials, read_score_file, require_finite
 from sveval.io.trials import read_calibration_trials
 
@@ -66,7 +67,7 @@ def _cells(metrics) -> list[str]:
         return ["-"] * 5
     dcf = metrics["dcf"][0]
     values = (metrics["eer"], dcf["min_dcf"], dcf["act_dcf"], metrics["cllr"], metrics["min_cllr"])
-    return [f"{v:.3f}" for v in values]
+    return [format_metric(v) for v in values]
 
 
 def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
@@ -76,8 +77,8 @@ def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
     click.echo(
         f"model: {model.method}, fit {model.fit}, prior {model.prior:g}; trained on {sources} "
         f"({info.n_target:,} target / {info.n_nontarget:,} nontarget, {info.n_repeated:,} repeated pair(s), "
-        f"{info.n_self_pairs:,} self-pair(s)): Cllr {info.cllr_before:.3f} -> {info.cllr_after:.3f} bits "
-        f"(minCllr {info.min_cllr:.3f}){warning}"
+        f"{info.n_self_pairs:,} self-pair(s)): Cllr {format_metric(info.cllr_before)} -> "
+        f"{format_metric(info.cllr_after)} bits (minCllr {format_metric(info.min_cllr)}){warning}"
     )
     if not applied:
         return

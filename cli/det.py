@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,8 +10,17 @@ import click
 from sveval.errors import InputError
 
 from .options import SCORE_FILE_TRIALS
+from .output_folder import refuse_collisions
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+LABELS = click.option(
+    "--label",
+    "curve_labels",
+    multiple=True,
+    metavar="TEXT",
+    help="The curve's name in the legend, once per score file in the same order. Default: the file name, "
+    "or where files share one, the folders in which their paths differ.",
+)
 
 
 @click.command("det")
@@ -23,10 +33,11 @@ IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 )
 @click.option("--overlay", is_flag=True, help="Draw all files on one plot (default name overlay.det.png).")
 @click.option("--title", help="Plot title.")
+@LABELS
 @SCORE_FILE_TRIALS
 @click.option("--p-target", type=float, default=0.01, show_default=True, help="p_target of the minDCF point.")
 @click.option("--quiet", is_flag=True, help="Do not print the paths written.")
-def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
+def command(score_files, out, overlay, title, curve_labels, trials_spec, p_target, quiet):
     """DET plots (probit axes, ticks in percent) with the EER and minDCF points marked.
 
     One plot per score file, named `<score file without .score>.det.png` beside it or in --out; --overlay
@@ -39,6 +50,8 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
       sveval det exp/scores/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score
       sveval det exp/scores/*vox1_O_cleaned.kaldi.score --overlay --out compare.svg --title "Vox1-O"
       sveval det bare3col.score --trials vox1_O_cleaned --out plots/
+      sveval det a/vox1_O.kaldi.score b/vox1_O.kaldi.score --overlay --out cmp.png   # legend: a, b
+      sveval det a/vox1_O.kaldi.score b/vox1_O.kaldi.score --overlay --label "DF-ResNet60" --label "ours"
     """
     from sveval.io.catalog import load_trials
     from sveval.io.figures import figure_format, write_det_plot
@@ -53,8 +66,8 @@ def command(score_files, out, overlay, title, trials_spec, p_target, quiet):
     targets = _targets(score_files, out, overlay, n_plots)
     for target in targets:
         figure_format(target)
+    labels = _curve_labels(score_files, curve_labels)
     trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
-    labels = _curve_labels(score_files)
     curves = []
     for path, label in zip(score_files, labels):
         values, is_target = read_labelled_scores(path, trials)
@@ -91,12 +104,42 @@ def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path
     if overlay:
         folder = Path(out) if out else Path(score_files[0]).parent
         return [folder / f"overlay.{kind}.png"]
-    return [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
+    targets = [(Path(out) if out else Path(p).parent) / image_name(p) for p in score_files]
+    refuse_collisions(score_files, targets)  # two plots into one file: one would be lost
+    return targets
 
 
-def _curve_labels(score_files) -> list[str]:
-    """The file name without `.score`; the path instead where two files share a name."""
+def _curve_labels(score_files, given=()) -> list[str]:
+    """The curves' names: --label (one per file, in order) where given; else the file name without `.score`,
+    and where files share a name, the shortest form that tells them apart, as `sveval report` names systems
+    by their folders: the folder components in which their paths differ (`a/x.score`, `b/x.score` -> a, b;
+    `exp/A/scores/x.score`, `exp/B/scores/x.score` -> A, B), followed by the file name only where the names
+    differ too."""
+    if given:
+        if len(given) != len(score_files):
+            raise InputError(
+                f"--label given {len(given)} time(s) for {len(score_files)} score file(s): one per file"
+            )
+        return list(given)
     names = [Path(p).name.removesuffix(".score") for p in score_files]
     if len(set(names)) == len(names):
         return names
-    return [str(Path(p).with_name(n)) for p, n in zip(score_files, names)]
+    folders = [Path(os.path.abspath(p)).parent.parts for p in score_files]
+    lead = _common_length(folders)
+    tail = _common_length([f[lead:][::-1] for f in folders])
+    middles = ["/".join(f[lead : len(f) - tail]) for f in folders]
+    same_name = len(set(names)) == 1
+    labels = [m if same_name and m else f"{m}/{n}" if m else n for m, n in zip(middles, names)]
+    if len(set(labels)) < len(labels):  # the same file twice: number the repeats
+        labels = [
+            f"{label} ({k + 1})" if labels.count(label) > 1 else label for k, label in enumerate(labels)
+        ]
+    return labels
+
+
+def _common_length(sequences) -> int:
+    """How many leading items every sequence shares."""
+    n = 0
+    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n

@@ -141,8 +141,13 @@ def command(
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
 
-    # Everything that needs no audio before the first utterance: the list, the folder, the model.
+    # Everything that needs no audio before the first utterance: the list, its files (a stat each: a
+    # missing one is found before any folder is made), the folder, the model.
     utts = read_audio_list(wav_scp, wav_dir, skip_bad)
+    if not skip_bad:
+        from sveval.io.audio import require_audio_files
+
+        require_audio_files(utts, wav_scp or wav_dir)
     # a folder created only for these checks goes again if they fail (a started extraction stays: it resumes)
     with removed_on_failure(out_dir):
         check_writable_dir(out_dir)

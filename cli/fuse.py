@@ -12,7 +12,7 @@ from sveval.io.calibration_files import previous_outputs
 
 from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
-from .output_folder import one_writer
+from .output_folder import one_writer, refuse_collisions
 
 
 @click.command("fuse")
@@ -72,6 +72,8 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
     if len(train_paths) < 2:
         raise InputError("fusion needs at least two systems (--train once per system)")
     groups_paths = _groups(apply_specs, len(train_paths))
+    firsts = [paths[0] for paths in groups_paths]
+    refuse_collisions(firsts, [run.output_names(p, "fused_") for p in firsts])
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
     with one_writer(out_dir):
         previous_outputs(out_dir)  # cheap checks first: an unreadable calibration.json already there

@@ -92,14 +92,18 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
     reports = []
     for path in score_files:
         values, is_target = read_labelled_scores(path, trials)
-        summary = m.summarize(values, is_target, definitions, dcfs, sweep)
+        presorted = m.sort_scores(values, is_target, sweep)  # one sort for the summary and the tie check
+        summary = m.summarize(values, is_target, definitions, dcfs, sweep, presorted=presorted)
         report = _measure(path, summary, dcfs, sweep, trials)
         report["warnings"] = []
         if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
             nist = [e.value for e in summary.eers if e.definition == "nist"]
             report["warnings"] = list(
-                tie_order_warnings(values, is_target, nist[0] if nist else None, summary.dcfs)
+                tie_order_warnings(
+                    values, is_target, nist[0] if nist else None, summary.dcfs, presorted=presorted
+                )
             )
+        del presorted
         if llr:
             _add_llr(report, values, is_target, dcfs)
         reports.append(report)

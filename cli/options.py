@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 
@@ -21,10 +23,12 @@ class DcfParam(click.ParamType):
         if not 1 <= len(numbers) <= 3:
             self.fail(f"{value!r} has {len(numbers)} parts; expected P[:CMISS[:CFA]]", param, ctx)
         p_target, c_miss, c_fa = numbers + [1.0] * (3 - len(numbers))
+        if not all(math.isfinite(x) for x in numbers):
+            self.fail(f"{value!r}: p_target and costs must be finite numbers", param, ctx)
         if not 0 < p_target < 1:
-            self.fail(f"p_target must be between 0 and 1, got {p_target}", param, ctx)
+            self.fail(f"p_target must be between 0 and 1, got {p_target:g}", param, ctx)
         if c_miss <= 0 or c_fa <= 0:
-            self.fail(f"costs must be positive, got c_miss={c_miss} c_fa={c_fa}", param, ctx)
+            self.fail(f"costs must be positive, got c_miss={c_miss:g} c_fa={c_fa:g}", param, ctx)
         return p_target, c_miss, c_fa
 
 

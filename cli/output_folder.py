@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sveval.errors import Interrupted
+from sveval.errors import InputError, Interrupted
 from sveval.io.atomic import check_writable_dir, remove_stale_stages, removed_on_failure
 from sveval.io.lock import folder_lock
 
@@ -33,3 +33,17 @@ def one_writer(out_dir, kept_note: str = ""):
         kept = f"{out} is as the previous run left it{kept_note}"
         kept = kept if existed else f"nothing written ({out} removed)"
         raise Interrupted(kept) from None
+
+
+def refuse_collisions(inputs, outputs) -> None:
+    """InputError (exit 2) before any work when two inputs would write the same output name (one would
+    silently replace the other): `outputs[i]` is the name `inputs[i]` writes (str or Path, or a tuple of
+    names when an input writes several)."""
+    seen: dict[str, str] = {}
+    for source, names in zip(inputs, outputs):
+        for name in names if isinstance(names, tuple) else (names,):
+            if str(name) in seen:
+                raise InputError(
+                    f"{seen[str(name)]} and {source} would both write {name}: rename or drop one of them"
+                )
+            seen[str(name)] = str(source)

@@ -193,6 +193,7 @@ def _run(
     model_source,
 ):
     """Everything after the cheap option checks: read, score, then write the folder aside and swap it in."""
+    from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
     from sveval.io import embeddings as emb_io  # noqa: PLC0415
     from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
     from sveval.io.catalog import load_trials  # noqa: PLC0415
@@ -228,6 +229,18 @@ def _run(
         else:
             speakers = emb_io.speakers_from_ids(sets.cohort.ids, sets.cohort_source)
         cohort = Cohort(sets.cohort_name, sets.cohort, speakers)
+    elif sets.cohort_source is not None:  # a cohort file: streamed into per-speaker sums, not held whole
+        cohort = read_cohort_sums(
+            sets.cohort_source,
+            sets.cohort_name,
+            compat,
+            utt2spk=cohort_utt2spk,
+            dim=evaluation.dim,
+            dim_error=f"dimension mismatch: the eval embeddings ({eval_path}) have {evaluation.dim} "
+            f"dimensions, the cohort ({sets.cohort_source}) {{cohort_dim}}; "
+            "both must come from the same model",
+            progress=progress,
+        )
 
     mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
     if mean_mode not in ("cohort", "none"):
@@ -272,19 +285,15 @@ def _run(
 
 
 def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:
-    from sveval.io.embeddings import read_embeddings  # noqa: PLC0415
+    from sveval.io.embeddings import embedding_file, read_embeddings  # noqa: PLC0415
 
     evaluation = read_embeddings(eval_path)
-    cohort = read_embeddings(cohort_path) if cohort_path else None
-    if cohort is not None and cohort.dim != evaluation.dim:
-        raise InputError(
-            f"dimension mismatch: the eval embeddings ({eval_path}) have {evaluation.dim} dimensions, "
-            f"the cohort ({cohort_path}) {cohort.dim}; both must come from the same model"
-        )
-    return Sets(
+    if cohort_path:
+        embedding_file(cohort_path)  # exists, known format: refused before any scoring work
+    return Sets(  # the cohort file is streamed later (read_cohort_sums), not read here
         evaluation=evaluation,
         eval_name=eval_name or set_name(Path(eval_path)),
-        cohort=cohort,
+        cohort=None,
         cohort_name=(cohort_name or set_name(Path(cohort_path))) if cohort_path else None,
         cohort_source=cohort_path,
         model=None,

@@ -17,6 +17,7 @@ stops at the iteration limit and says so (`converged`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -67,7 +68,8 @@ class CalibrationModel:
     def apply(self, features: np.ndarray) -> np.ndarray:
         """(n, d) features in the order of `features` -> (n,) LLRs (float64)."""
         x = _check_features(features, len(self.features))
-        return x @ np.asarray(self.weights) + self.offset
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite LLR is the caller's input error
+            return x @ np.asarray(self.weights) + self.offset
 
     @property
     def signature(self) -> str:
@@ -102,6 +104,21 @@ class CalibrationModel:
         if model.method not in METHODS or model.fit not in FITS or len(model.weights) != len(model.features):
             raise InputError(
                 "not a sveval calibration model: unknown method/fit or weights/features differ", source
+            )
+        numbers = (*model.weights, model.offset, model.prior, model.max_dur or 1.0)
+        if not all(math.isfinite(x) for x in numbers) or not 0 < model.prior < 1:
+            raise InputError(
+                "not a sveval calibration model: weights, offset, prior and max_dur must be finite numbers "
+                f"(prior between 0 and 1); got weights {list(model.weights)}, offset {model.offset}, "
+                f"prior {model.prior}",
+                source,
+            )
+        n_weights = len(model.weights)
+        if n_weights not in {"linear": (1,), "qmf": (9, 13)}.get(model.method, range(2, n_weights + 1)):
+            raise InputError(
+                f"not a sveval calibration model: a {model.method} model with {n_weights} weight(s) (linear "
+                "takes 1, qmf 9 or 13, fusion 2 or more)",
+                source,
             )
         return model
 

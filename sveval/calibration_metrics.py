@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
-from scipy.special import expit
 
 from sveval.metrics import _as_labels, _as_scores, cllr
 from sveval.metrics_rocch import lower_hull
@@ -92,6 +90,9 @@ def optimal_llrs(scores, is_target) -> np.ndarray:
 
 def _group_llrs(n_tar: np.ndarray, n_non: np.ndarray) -> np.ndarray:
     n = n_tar + n_non
+    # imported here: scipy.optimize costs ~0.5 s to import, and most commands never need minCllr
+    from scipy.optimize import isotonic_regression  # noqa: PLC0415
+
     posterior = isotonic_regression(n_tar / n, weights=n, increasing=True).x
     prior = n_tar.sum() / n.sum()
     with np.errstate(divide="ignore"):
@@ -130,6 +131,8 @@ def bayes_error_curve(llrs, is_target, prior_log_odds=None) -> BayesErrorCurve:
     """The APE / normalised Bayes error-rate curve (module doc); default grid −7..7 in 281 steps."""
     s = _as_scores(llrs, "llrs")
     lab = _as_labels(is_target, s.shape[0], "llrs")
+    from scipy.special import expit  # noqa: PLC0415 (scipy.special: ~0.4 s to import; only this needs it)
+
     plo = np.linspace(-7.0, 7.0, 281) if prior_log_odds is None else np.asarray(prior_log_odds, float)
     p = expit(plo)
     norm = np.minimum(p, 1.0 - p)

@@ -68,6 +68,7 @@ def align(files: list[ScoreFile]) -> np.ndarray:
             and (other.test == first.test).all()
         ):
             columns.append(other.values)
+            _agree_labels(first, other, np.arange(len(other)))
             continue
         keys = trial_keys(
             np.concatenate([first.enroll, other.enroll]), np.concatenate([first.test, other.test])
@@ -189,10 +190,14 @@ def train(
     WeSpeaker's calibration-list generator makes them) are used like any trial and counted. progress: for the
     WeSpeaker fit, callable(step, loss) after each of its (at most 50) steps."""
     first = files[0]
-    if first.labels is None:
-        raise InputError(
-            "the training score file needs a label column (enroll test score target|nontarget)", first.path
-        )
+    for scores in files:  # fusion: every system's file, whose labels `align` checks against the first's
+        if scores.labels is None:
+            raise InputError(
+                "the training score file needs a label column (enroll test score target|nontarget), or "
+                "--train-trials to label it",
+                scores.path,
+                1,
+            )
     wespeaker = options.fit == "wespeaker"
     if wespeaker and options.method != "qmf":
         raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
@@ -291,6 +296,12 @@ class AppliedFile:
     signature: str
 
 
+def output_names(score_path: str, prefix: str = PREFIX) -> tuple[str, str]:
+    """The calibrated score file and the result file that `apply_and_write` writes for `score_path`."""
+    name = calibrated_name(score_path, prefix)
+    return name, result_name(name)
+
+
 def apply_and_write(
     model: CalibrationModel,
     groups: list[list[ScoreFile]],
@@ -307,6 +318,14 @@ def apply_and_write(
     done = []
     for files, is_target in zip(groups, labels):
         llrs = apply(model, files, durations)
+        bad = np.flatnonzero(~np.isfinite(llrs))
+        if bad.size:
+            raise InputError(
+                f"the calibration gives {bad.size:,} non-finite LLR(s) (first {llrs[bad[0]]}): scores or "
+                "statistics too large for the model",
+                files[0].path,
+                int(bad[0]) + 1,
+            )
         name = calibrated_name(files[0].path, prefix)
         write_calibrated_scores(os.path.join(out_dir, name), files[0], llrs, wespeaker)
         before = after = result = None

@@ -173,10 +173,11 @@ def _stable_sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _Sorted:
     """Scores sorted once (stable) with their labels; sweeps are computed lazily and cached."""
 
-    __slots__ = ("scores", "is_target", "n_target", "n_nontarget", "_sweeps")
+    __slots__ = ("scores", "is_target", "n_target", "n_nontarget", "_sweeps", "wespeaker_order")
 
     def __init__(self, scores, is_target, sweep: str = "tie-aware") -> None:
         _check_choice(sweep, SWEEPS, "sweep")
+        self.wespeaker_order = sweep == "wespeaker"  # else stable: serves the tie-aware and per-trial sweeps
         s = _as_scores(scores, "scores")
         lab = _as_labels(is_target, s.shape[0], "scores")
         if sweep == "wespeaker":  # numpy's default argsort, exactly as compute_pmiss_pfa_rbst calls it
@@ -399,11 +400,19 @@ def summarize(
     definitions: tuple[str, ...] = EER_DEFINITIONS,
     operating_points: tuple[tuple[float, float, float], ...] = ((0.01, 1.0, 1.0),),
     sweep: str = "tie-aware",
+    presorted: _Sorted | None = None,
 ) -> Summary:
-    """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), sorting once."""
+    """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), sorting once.
+
+    presorted: ``sort_scores(scores, is_target, sweep)`` of these very scores, to share one sort between
+    summaries (e.g. the tie-aware one and the per-trial one of ``metrics_ties``); ValueError if it was
+    sorted for another sweep family (wespeaker vs the stable order of the others)."""
     for definition in definitions:
         _check_choice(definition, EER_DEFINITIONS, "definition")
-    srt = _Sorted(scores, is_target, sweep)
+    _check_choice(sweep, SWEEPS, "sweep")
+    if presorted is not None and presorted.wespeaker_order != (sweep == "wespeaker"):
+        raise ValueError(f"scores were sorted for another sweep than {sweep!r}")
+    srt = _Sorted(scores, is_target, sweep) if presorted is None else presorted
     by_definition = {
         "nist": lambda: _eer_nist(srt, sweep),
         "kaldi": lambda: _eer_kaldi(srt),
@@ -411,7 +420,15 @@ def summarize(
     }
     eers = tuple(by_definition[d]() for d in definitions)
     dcfs = tuple(_min_dcf(srt, p, cm, cf, sweep) for p, cm, cf in operating_points)
+    if presorted is not None:  # the caller keeps the sort alive: not the sweeps (2 x n float64 each)
+        srt._sweeps.clear()
     return Summary(eers, dcfs, srt.n_target, srt.n_nontarget, sweep)
+
+
+def sort_scores(scores, is_target, sweep: str = "tie-aware") -> _Sorted:
+    """The scores sorted once for ``summarize(..., presorted=)``: numpy's default order for the wespeaker
+    sweep, the stable order (ties in trial order) for every other sweep. Same errors as ``summarize``."""
+    return _Sorted(scores, is_target, sweep)
 
 
 def cllr(llrs, is_target) -> float:

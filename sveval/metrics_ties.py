@@ -27,16 +27,17 @@ def tie_order_range(
 
 
 def tie_order_warnings(
-    scores, is_target, eer_value: float | None, dcfs, decimals: int = 3
+    scores, is_target, eer_value: float | None, dcfs, decimals: int = 3, presorted=None
 ) -> tuple[str, ...]:
     """Sentences saying where the per-trial sweep in file order (Kaldi, WeSpeaker with a stable sort) would
     print another number than the given ones (computed with the default tie-aware sweep).
 
     eer_value: the NIST EER as a fraction, or None when it is not printed; dcfs: ``Dcf`` objects. Numbers
     are compared as printed: EER in percent and minDCF, both with ``decimals`` decimals. Empty without ties.
+    presorted: ``sveval.metrics.sort_scores`` of these scores (stable order), to reuse a sort already made.
     """
     points = tuple((d.p_target, d.c_miss, d.c_fa) for d in dcfs)
-    per_trial = summarize(scores, is_target, ("nist",), points, "per-trial")
+    per_trial = summarize(scores, is_target, ("nist",), points, "per-trial", presorted=presorted)
     how = "the per-trial sweep in file order (--sweep per-trial)"
     out = []
     if eer_value is not None:

@@ -66,7 +66,21 @@ class DetPlotCurve:
 
     @property
     def legend(self) -> str:
-        return f"{self.label}: EER {100 * self.eer:.3f} %, minDCF({self.p_target:g}) {self.min_dcf:.3f}"
+        label = legend_label(self.label)
+        return f"{label}: EER {100 * self.eer:.3f} %, minDCF({self.p_target:g}) {self.min_dcf:.3f}"
+
+
+LEGEND_LABEL_CHARS = 40
+
+
+def legend_label(label: str, limit: int = LEGEND_LABEL_CHARS) -> str:
+    """`label` as a legend shows it: at most `limit` characters, a longer one cut in the middle (`ab…yz`)
+    so that its start and end stay. The legend sits below the axes inside a fixed-size figure: a wider legend
+    would shrink the plot itself (constrained layout), so no label may grow it past the figure's width."""
+    if len(label) <= limit:
+        return label
+    keep = limit - 1
+    return label[: keep - keep // 2] + "…" + label[len(label) - keep // 2 :]
 
 
 def det_plot_curve(

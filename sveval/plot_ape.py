@@ -16,6 +16,7 @@ import numpy as np
 
 from sveval.calibration_metrics import BayesErrorCurve, bayes_error_curve, min_cllr
 from sveval.metrics import cllr
+from sveval.plot import legend_label
 
 Y_MAX = 1.2
 
@@ -30,7 +31,7 @@ class ApeCurve:
     @property
     def legend(self) -> str:
         return (
-            f"{self.label} (Cllr {self.cllr:.3f}, minCllr {self.min_cllr:.3f} bits, "
+            f"{legend_label(self.label)} (Cllr {self.cllr:.3f}, minCllr {self.min_cllr:.3f} bits, "
             f"EER(rocch) {100 * self.curve.eer:.2f}%)"
         )
 

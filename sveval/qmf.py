@@ -63,11 +63,20 @@ def durations_of(ids: np.ndarray, durations: dict[str, float], source: str) -> n
 
 
 def require_qmf_columns(scores: ScoreFile) -> None:
-    """InputError unless `scores` is an 8-column file (the magnitudes and cohort means QMF uses)."""
+    """InputError unless `scores` is an 8-column file (the magnitudes and cohort means QMF uses) with finite
+    statistics (naming the first line with a NaN or infinity)."""
     if scores.extra is None:
         raise InputError(
             "QMF needs an 8-column AS-norm/s-norm score file (enroll test score label |e| |t| mu_e mu_t)",
             scores.path,
+        )
+    bad = np.flatnonzero(~np.isfinite(scores.extra).all(axis=1))
+    if bad.size:
+        raise InputError(
+            f"statistic columns 5-8 hold {scores.extra[bad[0]].tolist()}: QMF needs finite magnitudes and "
+            f"cohort means ({bad.size:,} line(s) with a non-finite one)",
+            scores.path,
+            int(bad[0]) + 1,
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from sveval.analysis import BootstrapCI, GroupResult
+from sveval.io.release import CALIBRATED_PREFIXES
 from sveval.plot import DetPlotCurve
 from sveval.published import PublishedTable
 
@@ -24,8 +25,6 @@ LIST_TITLES = {
     "vox1_H": "Vox1-H (original)",
 }
 UNKNOWN = "unknown"
-# score files written by `sveval calibrate` / `sveval fuse` (WeSpeaker names calibrated files `cali_*`)
-CALIBRATED_PREFIXES = {"cali_": "calibrated", "fused_": "fused"}
 
 
 def method_title(method: str, top_n: int | None = None) -> str:

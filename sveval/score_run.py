@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sveval import scoring
+from sveval.cohort import CohortSums, cohort_blocks, sum_cohort
 from sveval.errors import InputError, shown_id
 from sveval.io.score_folder import score_file_name
 from sveval.signature import dcf_tag, make_signature, trials_tag
@@ -43,6 +44,11 @@ class Cohort:
     @property
     def n_speakers(self) -> int:
         return len(pd.unique(self.speakers))
+
+    def sums(self, compat: str) -> CohortSums:
+        """The cohort reduced to its sums (what scoring uses), as a streamed cohort file gives them."""
+        blocks = cohort_blocks(self.embeddings.vectors, self.speakers)
+        return sum_cohort(blocks, self.name, compat)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,20 +191,25 @@ def score_lists(
     evaluation: Embeddings,
     trial_lists: list[TrialList],
     options: ScoreOptions,
-    cohort: Cohort | None = None,
+    cohort: Cohort | CohortSums | None = None,
     progress: bool = False,
 ) -> ScoringRun:
-    """Score every list with every method of `options`; see the module docstring."""
+    """Score every list with every method of `options`; see the module docstring. cohort: in memory, or
+    already reduced to its sums (`sveval.cohort_run.read_cohort_sums` streams a cohort file into them;
+    their compat must be options.compat)."""
     from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
     from sveval.metrics_ties import tie_order_warnings  # noqa: PLC0415
 
     compat = options.compat
     methods = resolve_methods(options.methods, cohort is not None)
     needs_cohort_stats = any(x != "cos" for x in methods)
-    if cohort is not None and cohort.embeddings.dim != evaluation.dim:
+    if isinstance(cohort, Cohort):
+        cohort = cohort.sums(compat)
+    if cohort is not None and cohort.compat != compat:
+        raise ValueError(f"cohort sums are for compat {cohort.compat}, the run is {compat}")
+    if cohort is not None and cohort.dim != evaluation.dim:
         raise InputError(
-            f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, "
-            f"cohort {cohort.embeddings.dim}"
+            f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, cohort {cohort.dim}"
         )
     index = pd.Index(evaluation.ids)
     located = [_locate(t, index, options.allow_missing) for t in trial_lists]
@@ -230,7 +241,7 @@ def score_lists(
     stats: dict[int, scoring.CohortStats] = {}
     n_speakers = 0
     if needs_cohort_stats:
-        codes, speakers = pd.factorize(cohort.speakers)
+        speakers = cohort.speakers
         n_speakers = len(speakers)
         top_ns = tuple(
             sorted({scoring.SNORM if x == "snorm" else options.top_n for x in methods if x != "cos"})
@@ -240,7 +251,7 @@ def score_lists(
                 f"--top-n {options.top_n} is larger than the cohort "
                 f"({n_speakers:,} speakers in {cohort.name})"
             )
-        spk = scoring.speaker_means(cohort.embeddings.vectors, codes, n_speakers, compat) - mean
+        spk = cohort.speaker_means() - mean
         flat = np.flatnonzero(~np.abs(spk).any(axis=1))
         if flat.size:
             raise InputError(f"cohort speaker {speakers[flat[0]]}'s mean embedding equals the mean vector")
@@ -317,7 +328,7 @@ def score_lists(
         eval_name=options.eval_name,
         cohort_name=cohort.name if cohort else None,
         n_eval=len(evaluation),
-        n_cohort_utterances=len(cohort.embeddings) if cohort else 0,
+        n_cohort_utterances=cohort.n_utterances if cohort else 0,
         n_cohort_speakers=n_speakers or (cohort.n_speakers if cohort else 0),
         dim=evaluation.dim,
         n_scored_utterances=int(used.size),
@@ -331,13 +342,13 @@ def score_lists(
     )
 
 
-def mean_label(options: ScoreOptions, cohort: Cohort | None) -> str:
+def mean_label(options: ScoreOptions, cohort: Cohort | CohortSums | None) -> str:
     """'cohort', 'none' or 'file:<source>': which mean vector a run subtracts."""
     mode = options.mean or ("cohort" if cohort is not None else "none")
     return f"file:{options.mean_source}" if mode == "given" else mode
 
 
-def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | float:
+def _mean(options: ScoreOptions, cohort: CohortSums | None, dtype) -> np.ndarray | float:
     mode = mean_label(options, cohort)
     if mode == "none":
         return dtype(0.0)
@@ -347,7 +358,7 @@ def _mean(options: ScoreOptions, cohort: Cohort | None, dtype) -> np.ndarray | f
         raise InputError(f"--mean must be cohort, none or a .npy file, got {options.mean!r}")
     if cohort is None:
         raise InputError("--mean cohort needs a cohort (--cohort); use --mean none or --mean FILE.npy")
-    return scoring.mean_vector(cohort.embeddings.vectors, "exact" if dtype is np.float64 else "wespeaker")
+    return cohort.mean_vector()
 
 
 def _signature(method, trials, kept, cohort, n_speakers, options) -> str:

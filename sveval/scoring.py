@@ -135,11 +135,13 @@ def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = 
 
 def round_half_even_decimal(values: np.ndarray, digits: int) -> np.ndarray:
     """What float('%.{digits}f' % v) gives, for every v: the value as WeSpeaker re-reads it from a file."""
-    from sveval.io.score_text import decimal_integers  # pure numpy; lives with the formatter it serves
+    from sveval.io.score_text import beyond_int64, decimal_integers  # pure numpy, beside the formatter
 
-    k, negative = decimal_integers(np.asarray(values, dtype=np.float64), digits)
+    values = np.asarray(values, dtype=np.float64)
+    k, negative = decimal_integers(values, digits)
     out = k / float(10**digits)
-    return np.where(negative, -out, out)
+    # beyond int64 the float's spacing dwarfs 10**-digits: the rounded text reads back as the value itself
+    return np.where(beyond_int64(values, digits), values, np.where(negative, -out, out))
 
 
 def cohort_statistics(

@@ -10,11 +10,14 @@ Every check gives one `Check(name, status, file, message)`; status is `pass`, `f
   coverage     it scores every trial of that list exactly once and nothing else
   labels       its target/nontarget column agrees with the list
   result       a result file of its method holds a block for it (`vox2_dev_asnorm300_...` goes into
-               `<eval>_asnorm300_result`)
+               `<eval>_asnorm300_result`; a `sveval calibrate`/`fuse` output `cali_<name>`/`fused_<name>`
+               into its own `cali_<name without .score>.result`)
   result-file  each result file parses and its name says the method
   metrics      each block's EER and minDCF equal the recomputed ones to the printed decimals: WeSpeaker's
                definitions (NIST interpolated EER, minDCF at the block's operating point, per-trial sweep
-               in score-file order, labels from the score file); blocks for unreleased files: not checkable
+               in score-file order, labels from the score file); blocks for unreleased files: not checkable.
+               A calibrated output's block also has its actDCF, Cllr and minCllr recomputed (the scores
+               read as natural-log LLRs, `sveval.calibration_metrics`)
   duplicates   a block appended twice (`tee -a`) prints the same numbers each time
   published    (with a table) the result files' numbers equal the published ones for the model the folder
                name or config.yaml names
@@ -36,10 +39,12 @@ import numpy as np
 from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
 from sveval.errors import InputError, NotTheList
 from sveval.io.release import (
+    CALIBRATED_PREFIXES,
     ReleaseFolder,
     ResultEntry,
     ScoreName,
     expected_result_name,
+    guess_eval_name,
     parse_result_name,
     parse_score_name,
     read_result_entries,
@@ -78,6 +83,7 @@ def validate_release(
     gave no finite, labelled scores), e.g. to redraw its DET plot while the scores are in memory."""
     checks: list[Check] = []
     entries, result_file_checks = _read_results(release.result_files)
+    eval_name = guess_eval_name(release.result_files)  # names a missing result file as the folder does
     scored = {}
     # Trial lists are read in a background thread, one ahead of the score file being checked: both spend
     # much of their time in pandas' tokenizer, which runs without the GIL. A list is dropped after its last
@@ -98,7 +104,7 @@ def validate_release(
             uses[order[i]] -= 1
             if not uses[order[i]]:
                 del lists[order[i]]
-            checks += item_checks + [_check_placement(item, entries, release.result_files)]
+            checks += item_checks + [_check_placement(item, entries, release.result_files, eval_name)]
     for result_check in result_file_checks:
         checks.append(result_check)
         blocks = entries.get(result_check.file, [])
@@ -208,20 +214,28 @@ def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
         if name is None:
             expected = "<eval>_cos_result, <eval>_snorm<N>_result or <eval>_asnorm<N>_result"
             checks.append(Check("result-file", FAIL, path.name, f"name does not say the method ({expected})"))
+        elif name.score_file is not None:
+            message = f"{n} block(s) with actDCF, Cllr and minCllr, for {name.score_file}"
+            checks.append(Check("result-file", PASS, path.name, message))
         else:
             checks.append(Check("result-file", PASS, path.name, f"{n} block(s), {name.method} scoring"))
     return entries, checks
 
 
-def _check_placement(item: _Scored, entries, result_paths) -> Check:
-    """The score file has a block, in a result file of its own method."""
+def _check_placement(item: _Scored, entries, result_paths, eval_name: str) -> Check:
+    """The score file has a block, in a result file of its own method (a calibrated output: its own)."""
     file = item.path.name
     homes = [r for r, blocks in entries.items() if any(e.score_file == file for e in blocks)]
-    expected = expected_result_name(item.name)
+    expected = expected_result_name(item.name, eval_name)
+    prefix = item.name.prefix
+    kind = f"this {CALIBRATED_PREFIXES[prefix]} output" if prefix else f"{item.name.method} scoring"
     if not homes:
         names = [parse_result_name(p.name) for p in result_paths]
         if not any(n is not None and result_matches_score(n, item.name) for n in names):
-            message = f"no result file for {item.name.method} scoring in the folder (expected {expected})"
+            if prefix and item.why_no_labels:  # sveval calibrate/fuse measure only what has labels
+                message = f"no label column: {kind} has no result file to check (none is written unlabelled)"
+                return Check("result", NOT_CHECKABLE, file, message)
+            message = f"no result file for {kind} in the folder (expected {expected})"
         else:
             message = f"no block for it in any result file (expected one in {expected})"
         return Check("result", FAIL, file, message)
@@ -229,8 +243,8 @@ def _check_placement(item: _Scored, entries, result_paths) -> Check:
         r for r in homes if (n := parse_result_name(r)) is None or not result_matches_score(n, item.name)
     ]
     if wrong:
-        kind = item.name.method
-        message = f"its block is in {', '.join(wrong)}, not a {kind} result file (expected {expected})"
+        home = "its own result file" if prefix else f"a {item.name.method} result file"
+        message = f"its block is in {', '.join(wrong)}, not {home} (expected {expected})"
         return Check("result", FAIL, file, message)
     return Check("result", PASS, file, f"block in {', '.join(homes)}")
 
@@ -245,7 +259,10 @@ def _misplaced_unreleased(result_file: str, blocks: list[ResultEntry], scored) -
         if result is None or name is None or name.file in scored or result_matches_score(result, name):
             continue
         where = f"{name.file} (line {entry.line})"
-        message = f"{where}: a {name.method} score file's block in a {result.method} result file"
+        own = "" if result.score_file is None else f" ({result.score_file}'s own)"
+        message = (
+            f"{where}: a {name.prefix}{name.method} score file's block in a {result.method} result file{own}"
+        )
         checks.append(Check("result", FAIL, result_file, message))
     return checks
 
@@ -265,20 +282,26 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
     stable = _recompute(item, entry, "per-trial")
     point = f"NIST EER, minDCF p_target {block.p_target:g} c_miss {block.c_miss:g} c_fa {block.c_fa:g}"
     how = f"{point}, per-trial sweep in file order"
-    if stable == printed:
+    llr_agrees, llr_wrong = _check_llr_figures(item, entry)
+    if stable == printed and not llr_wrong:
         return Check(
-            "metrics", PASS, result_file, f"{where}: EER {stable[0]}, minDCF {stable[1]} recomputed ({how})"
+            "metrics",
+            PASS,
+            result_file,
+            f"{where}: EER {stable[0]}, minDCF {stable[1]}{llr_agrees} recomputed ({how})",
         )
     for sweep, way in (
         ("tie-aware", "one threshold per distinct score (sveval's default sweep)"),
         ("wespeaker", "WeSpeaker's own unstable order of tied scores (np.argsort)"),
     ):
-        if _recompute(item, entry, sweep) == printed:
+        if not llr_wrong and _recompute(item, entry, sweep) == printed:
             message = (
-                f"{where}: EER {printed[0]}, minDCF {printed[1]} recomputed with {way}; the per-trial sweep "
-                f"in file order gives EER {stable[0]}, minDCF {stable[1]}"
+                f"{where}: EER {printed[0]}, minDCF {printed[1]}{llr_agrees} recomputed with {way}; the "
+                f"per-trial sweep in file order gives EER {stable[0]}, minDCF {stable[1]}"
             )
             return Check("metrics", PASS, result_file, message)
+    if stable == printed or any(_recompute(item, entry, s) == printed for s in ("tie-aware", "wespeaker")):
+        return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(llr_wrong)} (natural-log LLRs)")
     wrong = []
     if stable[0] != printed[0]:
         wrong.append(f"EER printed {printed[0]}, recomputed {stable[0]}{_eer_hint(item, entry)}")
@@ -287,7 +310,34 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
     blame = _tie_order_blame(item, entry, stable)
     if blame:
         wrong.append(blame)
+    wrong += llr_wrong
     return Check("metrics", FAIL, result_file, f"{where}: {'; '.join(wrong)} ({how})")
+
+
+def _check_llr_figures(item: _Scored, entry: ResultEntry) -> tuple[str, list[str]]:
+    """A calibrated output's actDCF, Cllr and minCllr (bits) recomputed from its scores read as natural-log
+    LLRs (`sveval.calibration_metrics`, as `sveval calibrate` computes them): (', actDCF x, Cllr y, minCllr
+    z' when all agree, the disagreements). ('', []) for a WeSpeaker block, which has none of them."""
+    if entry.act_dcf_text is None:
+        return "", []
+    from sveval.calibration_metrics import llr_summary
+
+    block = entry.block
+    key = ("llr", block.p_target, block.c_miss, block.c_fa)
+    if key not in item.metrics:
+        item.metrics[key] = llr_summary(item.values, item.is_target, (key[1:],))
+    llr = item.metrics[key]
+    figures = (
+        ("actDCF", entry.act_dcf_text, llr.act_dcfs[0].act_dcf),
+        ("Cllr", entry.cllr_text, llr.cllr),
+        ("minCllr", entry.min_cllr_text, llr.min_cllr),
+    )
+    wrong = [
+        f"{name} printed {text}, recomputed {_printed(value, text)}"
+        for name, text, value in figures
+        if _printed(value, text) != text
+    ]
+    return "".join(f", {name} {text}" for name, text, _ in figures), wrong
 
 
 def _tie_order_blame(item: _Scored, entry: ResultEntry, stable: tuple[str, str]) -> str:
@@ -345,18 +395,20 @@ def _eer_hint(item: _Scored, entry: ResultEntry) -> str:
 
 
 def _check_duplicates(result_file: str, blocks: list[ResultEntry]) -> list[Check]:
-    """Blocks for one score file appearing more than once (`tee -a`): fine if they print the same numbers."""
+    """Blocks for one score file at one operating point appearing more than once (`tee -a`): fine if they
+    print the same numbers. Blocks at other operating points (`sveval calibrate --dcf` twice) are not copies.
+    """
     checks = []
-    seen: dict[str, list[ResultEntry]] = {}
+    seen: dict[tuple, list[ResultEntry]] = {}
     for entry in blocks:
-        seen.setdefault(entry.score_file, []).append(entry)
-    for score_file, copies in seen.items():
+        seen.setdefault(
+            (entry.score_file, entry.block.p_target, entry.block.c_miss, entry.block.c_fa), []
+        ).append(entry)
+    for (score_file, *_), copies in seen.items():
         if len(copies) < 2:
             continue
         lines = ", ".join(str(e.line) for e in copies)
-        numbers = {
-            (e.eer_text, e.min_dcf_text, e.block.p_target, e.block.c_miss, e.block.c_fa) for e in copies
-        }
+        numbers = {(e.eer_text, e.min_dcf_text, e.act_dcf_text) for e in copies}
         if len(numbers) == 1:
             message = f"{score_file}: block appears {len(copies)} times (lines {lines}), same numbers"
             checks.append(Check("duplicates", PASS, result_file, message))

@@ -155,7 +155,7 @@ def _published_blocks(entries, list_name: str, row: PublishedRow, table) -> list
         for entry in blocks:
             name = parse_score_name(entry.score_file)
             block = entry.block
-            if name is None or name.list_name != list_name or name.method != row.method:
+            if name is None or name.prefix or name.list_name != list_name or name.method != row.method:
                 continue
             if name.top_n != row.top_n or (block.p_target, block.c_miss, block.c_fa) != (
                 table.p_target,

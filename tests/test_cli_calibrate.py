@@ -126,6 +126,36 @@ def test_calibrate_writes_model_results_and_reuses_the_model(qmf_files):
     assert out.splitlines()[:5] == result[:5]
 
 
+def failed_checks(folder):
+    code, out = run("validate", folder, "--json", "--quiet")
+    checks = json.loads(out)["checks"]
+    return code, [c for c in checks if c["status"] == "fail"], checks
+
+
+def test_calibrated_folders_validate_with_every_figure_checked(qmf_files, wespeaker_compat):
+    d = qmf_files
+    code, out = run("calibrate", "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / "two",
+                    "--dcf", "0.01", "--dcf", "0.05")  # fmt: skip
+    assert code == 0, out
+    for folder in (d / "two", d / "wespeaker"):  # two operating points; WeSpeaker's repr-valued lines
+        code, failed, checks = failed_checks(folder)
+        assert code == 0 and not failed, failed
+        metrics = [c for c in checks if c["name"] == "metrics" and c["status"] == "pass"]
+        assert len(metrics) == (2 if folder.name == "two" else 1) and "minCllr" in metrics[0]["message"]
+    result = d / "two" / "cali_eval.result"
+    lines = result.read_text().splitlines(keepends=True)
+    k = [i for i, line in enumerate(lines) if line.startswith("actDCF")][1]  # the p_target 0.05 block's
+    value = lines[k].rsplit("= ", 1)[1]
+    lines[k] = lines[k].replace(value, f"{float(value) + 0.001:.3f}\n")
+    result.write_text("".join(lines))
+    code, failed, _ = failed_checks(d / "two")
+    assert code == 1 and len(failed) == 1 and "actDCF printed" in failed[0]["message"]
+    result.write_text("".join(lines[:-1]))  # the signature line cut off: a malformed result file
+    code, failed, _ = failed_checks(d / "two")
+    unreadable = next(c for c in failed if c["name"] == "result-file")
+    assert code == 1 and "signature" in unreadable["message"] and "cali_eval.result:" in unreadable["message"]
+
+
 def test_calibrate_errors(qmf_files, tmp_path):
     d = qmf_files
     code, out = run("calibrate", "--apply", d / "eval.score", "--out", d / "x")
@@ -165,5 +195,8 @@ def test_fuse_end_to_end_and_key_mismatch(tmp_path):
     assert report["model"]["features"] == ["a.score", "b.score"]
     assert all(w > 0 for w in report["model"]["weights"])
     assert (tmp_path / "f" / "fused_a.score").is_file()
+    code, failed, checks = failed_checks(tmp_path / "f")
+    assert code == 0 and not failed, failed
+    assert any(c["name"] == "result" and c["message"] == "block in fused_a.result" for c in checks)
     code, out = run("fuse", "--train", a, "--train", tmp_path / "short.score", "--out", tmp_path / "g")
     assert code == 2 and "keys do not match" in out and "short.score" in out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from conftest import write
 from sveval.cli.main import cli
@@ -37,9 +39,17 @@ def result_numbers(folder, prefix):
     return [f"{block.eer_percent:.3f}", f"{block.min_dcf:.3f}"]
 
 
-def test_demo_runs_offline_and_reports_what_the_result_files_say(tmp_path):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One demo run (about 10 s) shared by the tests that read it; they must not change it."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     code, out = invoke("demo", "--out", tmp_path / "demo", "--no-plots", "--quiet")
     assert code == 0, out
+    return tmp_path, out
+
+
+def test_demo_runs_offline_and_reports_what_the_result_files_say(demo):
+    tmp_path, out = demo
     scores = tmp_path / "demo" / "scores"
     assert out.strip().endswith(f"report: {scores / 'report.md'}")
     assert (tmp_path / "demo/embeddings/synthetic_vox1/embeddings.npz").is_file()
@@ -65,6 +75,38 @@ def test_demo_runs_offline_and_reports_what_the_result_files_say(tmp_path):
     record = json.loads((scores / "results.json").read_text())
     assert record["command"] == f"sveval demo --out {tmp_path / 'demo'} --no-plots"
     assert record["artifacts"] == {"report": {"markdown": "report.md"}}
+
+
+def test_the_demo_folder_validates_and_a_tampered_calibrated_figure_fails(demo, tmp_path):
+    # sveval's own folder, calibrated file and its `cali_*.result` included, passes every check
+    folder = demo[0] / "demo"
+    for args in ((), ("--trials-dir", folder / "trials")):
+        code, out = invoke("validate", folder, *args, "--json", "--quiet")
+        assert code == 0, out
+        checks = json.loads(out)["checks"]
+        assert not [c for c in checks if c["status"] == "fail"]
+    calibrated = [c for c in checks if c["file"].startswith("cali_")]
+    assert {c["name"] for c in calibrated if c["status"] == "pass"} == {
+        "parse", "finite", "trials", "coverage", "labels", "result", "result-file", "metrics"
+    }  # fmt: skip
+    (result,) = folder.glob("scores/cali_*.result")
+    assert "actDCF" in next(
+        c["message"] for c in checks if c["file"] == result.name and c["name"] == "metrics"
+    )
+    # each printed figure is checked: the EER block line and the LLR-only Cllr line
+    text = result.read_text()
+    for line_start, needle in (("EER = ", "EER printed"), ("Cllr = ", "Cllr printed")):
+        copy = tmp_path / line_start.strip(" =")
+        shutil.copytree(folder / "scores", copy)
+        lines = text.splitlines(keepends=True)
+        k = next(i for i, line in enumerate(lines) if line.startswith(line_start))
+        number = re.search(r"= (\d+\.\d+)", lines[k]).group(1)
+        lines[k] = lines[k].replace(number, f"{float(number) + 0.002:.3f}", 1)
+        (copy / result.name).write_text("".join(lines))
+        code, out = invoke("validate", copy, "--trials-dir", folder / "trials", "--quiet")
+        assert code == 1, out
+        failed = [line for line in out.splitlines() if line.startswith("FAIL")]
+        assert len(failed) == 1 and result.name in failed[0] and needle in failed[0], out
 
 
 def test_demo_with_a_given_list_makes_embeddings_for_its_utterances(tmp_path):

@@ -98,3 +98,46 @@ def test_one_class_file_is_an_input_error_and_ties_warn(tmp_path):
     result = CliRunner().invoke(cli, ["det", str(const), "--out", str(tmp_path / "c.png")])
     assert result.exit_code == 0
     assert "tied scores: EER 50.000 here; the per-trial sweep in file order" in result.stderr
+
+
+def curve_ids(svg_path):
+    """The curves' labels as drawn: each DET line carries gid `det:<label>` (no pixels compared)."""
+    import re
+
+    return re.findall(r'<g id="det:([^"]+)"', svg_path.read_text())
+
+
+def test_overlay_legend_names_files_by_what_tells_them_apart(tmp_path):
+    same = [write(tmp_path / d / "vox1_O.kaldi.score", score_text(k)) for k, d in enumerate(("a", "b"))]
+    code, out = run(*same, "--overlay", "--out", tmp_path / "cmp.svg")
+    assert code == 0, out
+    assert curve_ids(tmp_path / "cmp.svg") == ["a", "b"]
+    deep = [
+        write(tmp_path / "exp" / m / "scores" / "vox1_O.kaldi.score", score_text(k))
+        for k, m in enumerate(("Gemini_df_resnet56", "Gemini_df_resnet110"))
+    ]
+    code, out = run(*deep, same[0], "--overlay", "--out", tmp_path / "three.svg")
+    assert code == 0, out
+    assert curve_ids(tmp_path / "three.svg") == [
+        "exp/Gemini_df_resnet56/scores",
+        "exp/Gemini_df_resnet110/scores",
+        "a",
+    ]
+    code, out = run(
+        *same, "--overlay", "--out", tmp_path / "named.svg", "--label", "DF-ResNet60", "--label", "ours"
+    )
+    assert code == 0, out
+    assert curve_ids(tmp_path / "named.svg") == ["DF-ResNet60", "ours"]
+    code, out = run(*same, "--overlay", "--out", tmp_path / "bad.svg", "--label", "one")
+    assert code == 2 and "--label given 1 time(s) for 2 score file(s)" in out
+    assert not (tmp_path / "bad.svg").exists()
+
+
+def test_curve_labels_shortest_distinguishing_form():
+    from sveval.cli.det import _curve_labels
+
+    assert _curve_labels(["x/a.score", "y/b.score"]) == ["a", "b"]  # names differ: the names
+    assert _curve_labels(["/r/exp/A/scores/o.score", "/r/exp/B/scores/o.score"]) == ["A", "B"]
+    assert _curve_labels(["/r/A/o.score", "/r/B/o.score", "/r/A/h.score"]) == ["A/o", "B/o", "A/h"]
+    assert _curve_labels(["/r/A/o.score", "/r/A/o.score"]) == ["o (1)", "o (2)"]  # one file twice
+    assert _curve_labels(["/r/A/o.score", "/r/A/sub/o.score"]) == ["o", "sub"]

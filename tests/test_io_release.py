@@ -9,6 +9,7 @@ from sveval.errors import InputError
 from sveval.io.release import (
     discover_release,
     expected_result_name,
+    guess_eval_name,
     parse_result_name,
     parse_score_name,
     read_model_config,
@@ -37,6 +38,28 @@ def test_score_names(name, method, top_n, cohort, list_name):
         list_name,
     )
     assert parse_score_name("vox1_cos_result") is None
+    calibrated = parse_score_name("cali_" + name)  # `sveval calibrate` output: the rest is the input's name
+    assert (calibrated.method, calibrated.cohort, calibrated.list_name, calibrated.prefix) == (
+        method,
+        cohort,
+        list_name,
+        "cali_",
+    )
+    assert parse_score_name("fused_" + name).prefix == "fused_" and parsed.prefix == ""
+
+
+def test_calibrated_result_names_and_the_eval_name_guess():
+    cali = parse_score_name("cali_vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score")
+    own = parse_result_name("cali_vox2_dev_asnorm300_vox1_O_cleaned.kaldi.result")
+    assert (own.score_file, own.method, own.top_n, own.eval_name) == (cali.file, "asnorm", 300, None)
+    assert expected_result_name(cali, "vox1") == own.file
+    asnorm = parse_result_name("vox1_asnorm300_result")
+    plain = parse_score_name("vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score")
+    assert result_matches_score(own, cali) and not result_matches_score(asnorm, cali)
+    assert not result_matches_score(own, plain)
+    assert parse_result_name("vox1_O.kaldi.result") is None  # no cali_/fused_ prefix: not ours
+    files = ["cali_x_asnorm300_y.kaldi.result", "fused_z.result", "syn_cos_result", "syn_asnorm300_result"]
+    assert guess_eval_name(files) == "syn" and guess_eval_name(files[:2]) == "vox1"
 
 
 def test_result_names_and_matching():

@@ -26,6 +26,7 @@ from sveval.metrics import (
     eer,
     evaluate,
     min_dcf,
+    sort_scores,
     summarize,
 )
 
@@ -757,3 +758,17 @@ def test_tie_order_range_bounds_every_order(seed):
     no_ties = scores + rng.random(30) * 0.1
     a, b = tie_order_range(no_ties, labels)
     assert (a.eer, a.min_dcf) == (b.eer, b.min_dcf)
+
+
+def test_one_sort_shared_by_summaries_gives_the_same_numbers():
+    rng = np.random.default_rng(7)
+    scores = np.round(rng.standard_normal(5000), 2)  # many ties: the sweeps differ
+    labels = rng.random(5000) < 0.2
+    points = ((0.01, 1.0, 1.0), (0.05, 1.0, 1.0))
+    shared = sort_scores(scores, labels, "tie-aware")
+    for sweep in ("tie-aware", "per-trial"):
+        fresh = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep)
+        reused = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep, presorted=shared)
+        assert fresh == reused
+    with pytest.raises(ValueError, match="sorted for another sweep"):
+        summarize(scores, labels, ("nist",), points, "wespeaker", presorted=shared)

@@ -192,3 +192,22 @@ def test_plot_names_follow_the_release_folders():
     assert det_plot_name("x/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score") == (
         "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png"
     )
+
+
+def test_a_long_label_neither_resizes_the_figure_nor_shrinks_the_plot():
+    scores, is_target = synthetic(400)
+    long_label = "/home/someone/experiments/exp/Gemini_df_resnet110/scores/vox1_O_cleaned.kaldi"
+    boxes = []
+    for label in ("a", long_label):
+        display = DetDisplay([det_plot_curve(scores, is_target, label + s) for s in ("", "_b")]).plot()
+        display.figure_.draw_without_rendering()
+        boxes.append((tuple(display.figure_.get_size_inches()), display.ax_.get_position().bounds))
+        texts = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert boxes[0][0] == boxes[1][0]
+    np.testing.assert_allclose(boxes[1][1][2:], boxes[0][1][2:], rtol=0.02)  # axes width and height
+    assert (
+        texts[0].startswith("/home/someone/exper")
+        and "…" in texts[0]
+        and texts[0].split(":")[0].endswith("kaldi")
+    )
+    assert len(texts[0].split(":")[0]) == 40

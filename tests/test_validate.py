@@ -145,6 +145,29 @@ def test_wrong_method_placement(tiny):
     assert result.status == FAIL and "not a cos result file (expected vox1_cos_result)" in result.message
 
 
+def test_calibrated_file_belongs_in_its_own_result_file_and_missing_names_follow_the_folder(tiny):
+    folder, lists = tiny
+    (folder / "scores" / "vox1_cos_result").rename(folder / "scores" / "syn_cos_result")
+    write(folder / "scores" / "vox2_dev_snorm_tiny.kaldi.score", TINY_SCORES)
+    write(folder / "scores" / "cali_tiny.kaldi.score", TINY_SCORES)
+    report = validate(folder, lists)
+    assert only(report, "trials", "cali_tiny.kaldi.score").status == PASS  # its list: the input's
+    for file, expected in (("vox2_dev_snorm_tiny.kaldi.score", "syn_snorm_result"),
+                           ("cali_tiny.kaldi.score", "cali_tiny.kaldi.result")):  # fmt: skip
+        missing = only(report, "result", file)
+        assert missing.status == FAIL and f"(expected {expected})" in missing.message, missing
+    # a calibrated output's block in a WeSpeaker result file is misplaced, even of the same method
+    write(folder / "scores" / "syn_cos_result", block("tiny.kaldi.score", "50.000", "0.500")
+          + block("cali_tiny.kaldi.score", "50.000", "0.500"))  # fmt: skip
+    misplaced = only(validate(folder, lists), "result", "cali_tiny.kaldi.score")
+    assert misplaced.status == FAIL and "not its own result file" in misplaced.message
+    # an unlabelled calibrated output: `sveval calibrate` writes no result file for it, nothing to check
+    bare = "".join(" ".join(line.split()[:3]) + "\n" for line in TINY_SCORES.splitlines())
+    write(folder / "scores" / "cali_tiny.kaldi.score", bare)
+    write(folder / "scores" / "syn_cos_result", block("tiny.kaldi.score", "50.000", "0.500"))
+    assert only(validate(folder, lists), "result", "cali_tiny.kaldi.score").status == NOT_CHECKABLE
+
+
 def test_kaldi_eer_printed_as_nist_is_named(tmp_path):
     rng = np.random.default_rng(1)
     labels = np.arange(40) % 3 == 0

@@ -203,6 +203,31 @@ def file_size(path: str) -> int:
         return 0
 
 
+def require_audio_files(utts: list[Utterance], source: str | os.PathLike) -> None:
+    """Before any decoding: every listed audio path is an existing file (one stat each, relative paths from
+    the working directory, as extraction opens them). InputError naming `source` (with the line of the
+    first missing file when it is a wav.scp), how many are missing and the first one."""
+    missing = [u for u in utts if not os.path.isfile(u.path)]
+    if not missing:
+        return
+    first = missing[0]
+    what = "no such file"
+    if os.path.isdir(first.path):
+        what = "a folder"
+    elif os.path.islink(first.path):
+        what = "a broken symlink"
+    line = None
+    if os.path.isfile(source):
+        lines = read_text(source, "wav.scp").splitlines()
+        line = next((n for n, text in enumerate(lines, 1) if text.split(maxsplit=1)[:1] == [first.utt]), None)
+    raise InputError(
+        f"{len(missing):,} of {len(utts):,} listed audio files not found, the first: {first.utt} -> "
+        f"{first.path} ({what}); fix the list, or --skip-bad leaves them out",
+        str(source),
+        line,
+    )
+
+
 def _check_exists(path: str) -> None:
     """libsndfile reports a missing file as "System error": say what it is."""
     if not os.path.exists(path):

@@ -16,7 +16,7 @@ import numpy as np
 
 from sveval.io.atomic import atomic_path, write_text
 from sveval.io.folders import read_results_json
-from sveval.io.results import format_block, format_param
+from sveval.io.results import format_block, format_metric, format_param
 from sveval.io.scores import format_score_bytes
 from sveval.types import ResultBlock, ScoreFile
 
@@ -80,11 +80,11 @@ def act_dcf_line(p_target: float, c_miss: float, c_fa: float, value: float) -> s
     params = " ".join(
         f"{k}:{format_param(v)}" for k, v in (("p_target", p_target), ("c_miss", c_miss), ("c_fa", c_fa))
     )
-    return f"actDCF ({params}) = {value:.3f}"
+    return f"actDCF ({params}) = {format_metric(value)}"
 
 
 def cllr_line(cllr: float, min_cllr: float) -> str:
-    return f"Cllr = {cllr:.3f} bits, minCllr = {min_cllr:.3f} bits"
+    return f"Cllr = {format_metric(cllr)} bits, minCllr = {format_metric(min_cllr)} bits"
 
 
 def format_llr_result(name: str, metrics: dict, signature: str) -> str:

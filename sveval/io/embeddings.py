@@ -12,6 +12,7 @@ the file and the id.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,20 @@ SIDE_CARS = (".ids", ".txt")
 
 def read_embeddings(path: str | os.PathLike) -> Embeddings:
     """Read and check an embedding file (see the module docstring for the formats)."""
+    path = embedding_file(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        ids, vectors = _read_npz(path)
+    elif suffix == ".npy":
+        ids, vectors = _read_npy(path)
+    else:
+        ids, vectors = _read_kaldi(path, suffix)
+    return check_embeddings(ids, vectors, str(path))
+
+
+def embedding_file(path: str | os.PathLike) -> Path:
+    """The file to read for `path`: a folder's xvector.scp, else `path`; errors if it does not exist or
+    has an unknown suffix."""
     path = Path(path)
     if path.is_dir():
         if not (path / "xvector.scp").is_file():
@@ -36,16 +51,9 @@ def read_embeddings(path: str | os.PathLike) -> Embeddings:
         path = path / "xvector.scp"
     if not path.exists():
         raise InputError("embedding file not found", str(path))
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        ids, vectors = _read_npz(path)
-    elif suffix == ".npy":
-        ids, vectors = _read_npy(path)
-    elif suffix in (".scp", ".ark"):
-        ids, vectors = _read_kaldi(path, suffix)
-    else:
+    if path.suffix.lower() not in (".npz", ".npy", ".scp", ".ark"):
         raise InputError("unknown embedding format: expected .scp, .ark, .npz, .npy or a folder", str(path))
-    return check_embeddings(ids, vectors, str(path))
+    return path
 
 
 def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
@@ -59,6 +67,12 @@ def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
         raise InputError("no embeddings in the file", source)
     if not np.issubdtype(vectors.dtype, np.floating):
         raise InputError(f"embeddings must be floating point, found {vectors.dtype}", source)
+    refuse_duplicates(ids, source)
+    refuse_bad_vectors(ids, *bad_vectors(vectors), source)
+    return Embeddings(ids, vectors)
+
+
+def refuse_duplicates(ids: np.ndarray, source: str) -> None:
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
         first = ids[np.flatnonzero(dup)[0]]
@@ -69,15 +83,21 @@ def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
             f"{n} id(s) appear more than once",
             source,
         )
-    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+
+
+def bad_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (indices) holding NaN/inf, and all-zero rows."""
+    return np.flatnonzero(~np.isfinite(vectors).all(axis=1)), np.flatnonzero(~vectors.any(axis=1))
+
+
+def refuse_bad_vectors(ids: np.ndarray, bad: np.ndarray, zero: np.ndarray, source: str) -> None:
+    """bad, zero: row indices into ids (see bad_vectors), in file order."""
     if bad.size:
         raise InputError(
             f"embedding of {ids[bad[0]]!r} contains NaN or inf ({bad.size} such vector(s))", source
         )
-    zero = np.flatnonzero(~vectors.any(axis=1))
     if zero.size:
         raise InputError(f"embedding of {ids[zero[0]]!r} is all zeros ({zero.size} such vector(s))", source)
-    return Embeddings(ids, vectors)
 
 
 def _read_npz(path: Path):
@@ -94,13 +114,13 @@ def _read_npz(path: Path):
     return keys, _stack(keys, arrays, str(path))
 
 
-def _read_npy(path: Path):
+def _read_npy(path: Path, mmap: bool = False):
     sidecar = next((path.with_suffix(s) for s in SIDE_CARS if path.with_suffix(s).is_file()), None)
     if sidecar is None:
         names = " or ".join(str(path.with_suffix(s)) for s in SIDE_CARS)
         raise InputError(f"a .npy file needs its id list beside it ({names}, one id a line)", str(path))
     try:
-        vectors = np.load(path, allow_pickle=False)
+        vectors = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read .npy: {exc}", str(path)) from exc
     rows = split_rows(read_text(sidecar, "id list"), str(sidecar), "id list")
@@ -120,6 +140,37 @@ def _read_scp_fast(path: Path):
     """Binary float/double vectors in plain ark files (what WeSpeaker and kaldiio write): each ark is read
     once and the vectors are copied out with numpy. None when anything else shows up (compressed or
     matrix entries, pipes, text arks), so that kaldiio handles it."""
+    plan = scp_plan(path)
+    return None if plan is None else (plan.keys, plan.rows(0, len(plan.keys)))
+
+
+@dataclass(frozen=True, eq=False)
+class ScpPlan:
+    """Where each entry of an scp of plain binary vectors lies: keys, ark file and byte offset of each
+    entry (file order), one dtype and dimension for all. `rows(lo, hi)` copies entries lo..hi-1."""
+
+    keys: list
+    arks: np.ndarray  # ark path (str) of each entry
+    offsets: np.ndarray  # int64 byte offset of each entry's binary header
+    dtype: np.dtype
+    dim: int
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        out = np.empty((hi - lo, self.dim), dtype=self.dtype)
+        arks, offsets = self.arks[lo:hi], self.offsets[lo:hi]
+        for ark in pd.unique(arks):
+            where = np.flatnonzero(arks == ark)
+            # a fresh map per call, dropped on return: the pages read leave this process's RSS with it
+            data = np.memmap(ark, dtype=np.uint8, mode="r")
+            _copy_runs(data, offsets[where] + 10, self.dim * self.dtype.itemsize, self.dtype, out, where)
+            del data
+        return out
+
+
+def scp_plan(path: Path, check_rows: int = 65536) -> ScpPlan | None:
+    """The ScpPlan of an scp whose entries are all plain binary float/double vectors of one dimension in
+    readable arks; None otherwise (kaldiio then reads it). Headers are checked `check_rows` at a time,
+    each batch through its own memory map, so that checking never maps the whole ark at once."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -129,6 +180,7 @@ def _read_scp_fast(path: Path):
     if not tokens or len(tokens) != 2 * n_lines or "|" in text:
         return None
     keys, places = tokens[0::2], [p.rpartition(":") for p in tokens[1::2]]
+    del text, tokens
     arks, colons, offsets = zip(*places)
     if "" in colons:
         return None
@@ -137,32 +189,36 @@ def _read_scp_fast(path: Path):
     except ValueError:
         return None
     arks = np.array(arks, dtype=object)
-    vectors = None
+    kind = None
     for ark in pd.unique(arks):
         ark_path = Path(ark) if Path(ark).is_absolute() or Path(ark).exists() else path.parent / ark
-        try:
-            data = np.memmap(ark_path, dtype=np.uint8, mode="r")  # pages, not a second copy
-        except (OSError, ValueError):  # missing or empty ark: kaldiio's error message names it
-            return None
-        where = np.flatnonzero(arks == ark)
-        off = offsets[where]
-        if off.min() < 0 or off.max() + 10 > len(data):
-            return None
-        header = data[off[:, None] + np.arange(10)]
-        tag = bytes(header[0, :6])
-        if (header[:, :6] != header[0, :6]).any() or tag[:2] != b"\0B" or tag[2:] not in _BINARY_VECTOR:
-            return None
-        dtype = _BINARY_VECTOR[tag[2:]]
-        dims = np.unique(header[:, 6:10].copy().view("<i4"))
-        if len(dims) != 1 or (vectors is not None and (dims[0], dtype) != (vectors.shape[1], vectors.dtype)):
-            return None
-        dim = int(dims[0])
-        width = dim * dtype.itemsize
-        if off.max() + 10 + width > len(data):
-            return None
-        vectors = np.empty((len(keys), dim), dtype=dtype) if vectors is None else vectors
-        _copy_runs(data, off + 10, width, dtype, vectors, where)
-    return keys, vectors
+        arks[arks == ark] = str(ark_path)
+        where = np.flatnonzero(arks == str(ark_path))
+        for lo in range(0, len(where), check_rows):
+            found = _check_headers(ark_path, offsets[where[lo : lo + check_rows]])
+            if found is None or (kind is not None and found != kind):
+                return None
+            kind = found
+    return ScpPlan(keys, arks, offsets, *kind)
+
+
+def _check_headers(ark_path: Path, off: np.ndarray):
+    """(dtype, dim) shared by the binary vector entries at `off`, or None."""
+    try:
+        data = np.memmap(ark_path, dtype=np.uint8, mode="r")  # pages, not a second copy
+    except (OSError, ValueError):  # missing or empty ark: kaldiio's error message names it
+        return None
+    if off.min() < 0 or off.max() + 10 > len(data):
+        return None
+    header = data[off[:, None] + np.arange(10)]
+    tag = bytes(header[0, :6])
+    if (header[:, :6] != header[0, :6]).any() or tag[:2] != b"\0B" or tag[2:] not in _BINARY_VECTOR:
+        return None
+    dtype = _BINARY_VECTOR[tag[2:]]
+    dims = np.unique(header[:, 6:10].copy().view("<i4"))
+    if len(dims) != 1 or off.max() + 10 + int(dims[0]) * dtype.itemsize > len(data):
+        return None
+    return dtype, int(dims[0])
 
 
 def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.ndarray, rows: np.ndarray):
@@ -249,8 +305,8 @@ def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def speakers_from_utt2spk(ids: np.ndarray, utts: np.ndarray, spks: np.ndarray, source: str) -> np.ndarray:
-    """Speaker of every id; an id missing from utt2spk is an error."""
-    where = pd.Index(utts).get_indexer(ids)
+    """Speaker of every id; an id missing from utt2spk is an error. utts: array or pd.Index (reused)."""
+    where = (utts if isinstance(utts, pd.Index) else pd.Index(utts)).get_indexer(ids)
     missing = np.flatnonzero(where < 0)
     if missing.size:
         raise InputError(

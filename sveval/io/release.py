@@ -12,6 +12,10 @@ Names follow WeSpeaker's scripts: `<list>.score` (cosine), `<cohort>_snorm_<list
 `<cohort>_asnorm<N>_<list>.score`; result files `<eval>_cos_result`, `<eval>_snorm<N>_result` (score_norm.sh
 appends the top-N even for s-norm, whose score file does not carry it), `<eval>_asnorm<N>_result`, each
 written by `compute_metrics.py ... | tee -a`, so a block may appear more than once.
+
+`sveval calibrate` and `sveval fuse` add `cali_<score file>` / `fused_<score file>` (the input's name with a
+prefix) and one result file per output, `<output without .score>.result`: per operating point WeSpeaker's
+block and an `actDCF (...) = x` line, then `Cllr = x bits, minCllr = y bits` and `signature: ...`.
 """
 
 from __future__ import annotations
@@ -24,15 +28,20 @@ from pathlib import Path
 from sveval.errors import InputError
 from sveval.io.atomic import read_text
 from sveval.io.catalog import builtin, check_against_manifest, load_manifest, load_trials
-from sveval.io.results import parse_result_file
+from sveval.io.results import parse_block_lines, parse_result_file
 from sveval.io.trials import read_trials
 from sveval.types import ResultBlock, TrialList
 
 METHODS = ("cos", "snorm", "asnorm")
 _SCORE_NAME = re.compile(r"^(?:(?P<cohort>.+?)_(?P<method>snorm|asnorm)(?P<top_n>\d*)_)?(?P<list>.+)\.score$")
 _RESULT_NAME = re.compile(r"^(?P<eval>.+)_(?P<method>cos|snorm|asnorm)(?P<top_n>\d*)_result$")
-_HEADER = re.compile(r"^---- (\S+) -----$")
 _NUMBER = re.compile(r"= (\S+)$")
+_ACT_DCF = re.compile(r"^actDCF \(p_target:(\S+) c_miss:(\S+) c_fa:(\S+)\) = (-?\d+(?:\.\d+)?)$")
+_CLLR = re.compile(r"^Cllr = (-?\d+(?:\.\d+)?) bits, minCllr = (-?\d+(?:\.\d+)?) bits$")
+_SIGNATURE = re.compile(r"^signature: \S")
+# put before the input's name by `sveval calibrate` / `sveval fuse` (WeSpeaker names calibrated files cali_*)
+CALIBRATED_PREFIXES = {"cali_": "calibrated", "fused_": "fused"}
+LLR_RESULT_SUFFIX = ".result"
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class ScoreName:
     cohort: str | None
     list_basename: str
     list_name: str
+    prefix: str = ""  # `cali_` or `fused_` for the output of `sveval calibrate` / `sveval fuse`
 
     @property
     def trials(self) -> str:
@@ -59,17 +69,22 @@ class ScoreName:
             method += f" top-{self.top_n}"
         if self.cohort:
             method += f", cohort {self.cohort}"
+        if self.prefix:
+            method += f", {CALIBRATED_PREFIXES[self.prefix]}"
         return f"{method}, trials {self.list_name}"
 
 
 @dataclass(frozen=True)
 class ResultName:
-    """What a result file's name says: `vox1_asnorm300_result` -> eval vox1, asnorm, 300."""
+    """What a result file's name says: `vox1_asnorm300_result` -> eval vox1, asnorm, 300. A calibrated or
+    fused output's result file (`cali_<stem>.result`) holds the block of one score file, `score_file`
+    (`cali_<stem>.score`); it has no eval name, and method/top_n are those of the calibrated input."""
 
     file: str
-    eval_name: str
+    eval_name: str | None
     method: str
     top_n: int | None
+    score_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,10 @@ class ResultEntry:
     line: int
     eer_text: str
     min_dcf_text: str
+    # calibrated/fused result files only: the actDCF at the block's operating point, the file's Cllr/minCllr
+    act_dcf_text: str | None = None
+    cllr_text: str | None = None
+    min_cllr_text: str | None = None
 
     @property
     def score_file(self) -> str:
@@ -102,16 +121,17 @@ class ReleaseFolder:
 
 
 def parse_score_name(file_name: str) -> ScoreName | None:
-    """Split a WeSpeaker score-file name; None when it does not end in `.score`."""
-    match = _SCORE_NAME.match(os.path.basename(file_name))
+    """Split a WeSpeaker score-file name; None when it does not end in `.score`. A `cali_`/`fused_` prefix
+    (`sveval calibrate`/`fuse`) is taken off first and kept in `prefix`: the rest is the input's name."""
+    file = os.path.basename(file_name)
+    prefix = next((p for p in CALIBRATED_PREFIXES if file.startswith(p)), "")
+    match = _SCORE_NAME.match(file.removeprefix(prefix))
     if not match:
         return None
     method = match.group("method") or "cos"
     top_n = int(match.group("top_n")) if match.group("top_n") else None
     basename = match.group("list")
-    return ScoreName(
-        os.path.basename(file_name), method, top_n, match.group("cohort"), basename, _list_name(basename)
-    )
+    return ScoreName(file, method, top_n, match.group("cohort"), basename, _list_name(basename), prefix)
 
 
 def _list_name(basename: str) -> str:
@@ -126,28 +146,53 @@ def _list_name(basename: str) -> str:
 
 
 def parse_result_name(file_name: str) -> ResultName | None:
-    match = _RESULT_NAME.match(os.path.basename(file_name))
+    """`<eval>_<method>[N]_result`, or a calibrated/fused output's `cali_<stem>.result`; None otherwise."""
+    file = os.path.basename(file_name)
+    if file.endswith(LLR_RESULT_SUFFIX):
+        score = parse_score_name(file.removesuffix(LLR_RESULT_SUFFIX) + ".score")
+        if score is None or not score.prefix:
+            return None
+        return ResultName(file, None, score.method, score.top_n, score.file)
+    match = _RESULT_NAME.match(file)
     if not match:
         return None
     top_n = int(match.group("top_n")) if match.group("top_n") else None
-    return ResultName(os.path.basename(file_name), match.group("eval"), match.group("method"), top_n)
+    return ResultName(file, match.group("eval"), match.group("method"), top_n)
 
 
 def result_matches_score(result: ResultName, score: ScoreName) -> bool:
-    """Whether a score file's block belongs in this result file (s-norm result names carry an unused N)."""
+    """Whether a score file's block belongs in this result file (s-norm result names carry an unused N); a
+    calibrated/fused output's block belongs in its own result file only."""
+    if result.score_file is not None or score.prefix:
+        return result.score_file == score.file
     if result.method != score.method:
         return False
     return result.method != "asnorm" or result.top_n == score.top_n
 
 
 def expected_result_name(score: ScoreName, eval_name: str = "vox1") -> str:
+    if score.prefix:
+        return score.file.removesuffix(".score") + LLR_RESULT_SUFFIX
     top_n = "" if score.top_n is None or score.method == "cos" else str(score.top_n)
     return f"{eval_name}_{score.method}{top_n}_result"
 
 
+def guess_eval_name(result_files) -> str:
+    """The eval-set name the folder's WeSpeaker result files use most (`synthetic_vox1_cos_result` ->
+    synthetic_vox1), for naming a missing one; `vox1` when none says. Calibrated result files have none."""
+    names = [
+        r.eval_name for p in result_files if (r := parse_result_name(os.path.basename(p))) and r.eval_name
+    ]
+    return max(sorted(set(names)), key=names.count) if names else "vox1"
+
+
 def read_result_entries(path: str | os.PathLike) -> list[ResultEntry]:
-    """Blocks of a result file with their header line numbers and the printed number strings."""
+    """Blocks of a result file with their header line numbers and the printed number strings (a calibrated
+    output's `.result` file: with its actDCF, Cllr and minCllr as printed too)."""
     text = read_text(path, "result file")
+    name = parse_result_name(os.path.basename(path))
+    if name is not None and name.score_file is not None:
+        return _read_llr_entries(text, str(path))
     blocks = parse_result_file(text, str(path))  # strict: raises InputError naming file and line
     lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
     entries = []
@@ -156,6 +201,43 @@ def read_result_entries(path: str | os.PathLike) -> list[ResultEntry]:
         dcf_text = _NUMBER.search(lines[k + 2][1]).group(1)
         entries.append(ResultEntry(block, lines[k][0], eer_text, dcf_text))
     return entries
+
+
+def _read_llr_entries(text: str, source: str) -> list[ResultEntry]:
+    """Strict: per operating point header, EER, minDCF and actDCF lines; then the Cllr and signature lines."""
+    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    if not lines:
+        raise InputError("empty result file", source)
+    blocks, k = [], 0
+    while k < len(lines) and lines[k][1].startswith("---- "):
+        block = parse_block_lines(lines[k : k + 3], source)
+        act = _ACT_DCF.match(lines[k + 3][1]) if k + 3 < len(lines) else None
+        if act is None or tuple(float(act.group(j)) for j in (1, 2, 3)) != (
+            block.p_target,
+            block.c_miss,
+            block.c_fa,
+        ):
+            where = lines[min(k + 3, len(lines) - 1)]
+            raise InputError(
+                f"expected `actDCF (p_target:{block.p_target:g} ...) = <value>`", source, where[0]
+            )
+        eer, dcf = (_NUMBER.search(lines[k + j][1]).group(1) for j in (1, 2))
+        blocks.append((block, lines[k][0], eer, dcf, act.group(4)))
+        k += 4
+    if not blocks:
+        raise InputError(f"expected `---- <score file> -----`, found {lines[0][1]!r}", source, lines[0][0])
+    rest = lines[k:]
+    cllr = _CLLR.match(rest[0][1]) if rest else None
+    if cllr is None:
+        where = rest[0] if rest else lines[-1]
+        raise InputError("expected `Cllr = <bits> bits, minCllr = <bits> bits`", source, where[0])
+    if len(rest) != 2 or not _SIGNATURE.match(rest[1][1]):
+        where = rest[1] if len(rest) > 1 else rest[0]
+        raise InputError("expected one `signature: ...` line to end the file", source, where[0])
+    return [
+        ResultEntry(block, line, eer, dcf, act, cllr.group(1), cllr.group(2))
+        for block, line, eer, dcf, act in blocks
+    ]
 
 
 def discover_release(path: str | os.PathLike) -> ReleaseFolder:
@@ -171,7 +253,11 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
     entries = _list_dir(scores_dir)
     entries = [p for p in entries if not p.name.startswith(".")]  # e.g. an interrupted atomic write
     score_files = tuple(p for p in entries if p.name.endswith(".score") and p.is_file())
-    result_files = tuple(p for p in entries if p.name.endswith("_result") and p.is_file())
+    result_files = tuple(
+        p
+        for p in entries
+        if (p.name.endswith("_result") or parse_result_name(p.name) is not None) and p.is_file()
+    )
     if not score_files and not result_files:
         raise InputError(
             "no score files (*.score) or result files (*_result) here: expected a release folder "

@@ -22,9 +22,19 @@ _DCF = re.compile(r"^minDCF \(p_target:(\S+) c_miss:(\S+) c_fa:(\S+)\) = (-?\d+(
 
 
 def format_param(x: float) -> str:
-    """How Python's `str.format('{}')` shows WeSpeaker's defaults: 1 for the int 1, 0.01 for 0.01."""
+    """How Python's `str.format('{}')` shows WeSpeaker's defaults: 1 for the int 1, 0.01 for 0.01; an
+    absurd value in `%g` form (1e+308, never 309 digits), or its repr where `%g` would lose digits."""
     x = float(x)
-    return str(int(x)) if x.is_integer() else repr(x)
+    if x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def format_metric(x: float) -> str:
+    """A printed metric to 3 decimals (`%.3f`, as WeSpeaker prints), or `%.3e` beyond 1e9 so that the
+    Cllr of an absurd file stays one readable number."""
+    return f"{x:.3f}" if not abs(x) >= 1e9 else f"{x:.3e}"
 
 
 def format_block(block: ResultBlock) -> str:
@@ -52,32 +62,32 @@ def parse_result_file(text: str, source: str) -> list[ResultBlock]:
         raise InputError("empty result file", source)
     blocks = []
     for k in range(0, len(lines), 3):
-        group = lines[k : k + 3]
-        header = _HEADER.match(group[0][1])
-        if not header:
-            raise InputError(
-                f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0]
-            )
-        if len(group) < 3:
-            raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
-        eer = _EER.match(group[1][1])
-        if not eer:
-            raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
-        dcf = _DCF.match(group[2][1])
-        if not dcf:
-            raise InputError(
-                f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
-                source,
-                group[2][0],
-            )
-        try:
-            p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
-        except ValueError:
-            raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
-        blocks.append(
-            ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
-        )
+        blocks.append(parse_block_lines(lines[k : k + 3], source))
     return blocks
+
+
+def parse_block_lines(group: list[tuple[int, str]], source: str) -> ResultBlock:
+    """One block from its (line number, text) lines: header, `EER = ...`, `minDCF (...) = ...`."""
+    header = _HEADER.match(group[0][1])
+    if not header:
+        raise InputError(f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0])
+    if len(group) < 3:
+        raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
+    eer = _EER.match(group[1][1])
+    if not eer:
+        raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
+    dcf = _DCF.match(group[2][1])
+    if not dcf:
+        raise InputError(
+            f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
+            source,
+            group[2][0],
+        )
+    try:
+        p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
+    except ValueError:
+        raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
+    return ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
 
 
 def read_result_file(path: str | os.PathLike) -> list[ResultBlock]:

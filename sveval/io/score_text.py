@@ -17,22 +17,28 @@ def decimal_integers(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.nd
     digit: k = |v| * 10**digits rounded half-to-even on the exact binary value, as Python rounds.
 
     The product |v| * 10**digits is rounded once in float64; where that rounding could have moved it
-    across a .5 boundary (or |v| is too large for int64 arithmetic), Python's own formatting decides.
-    Non-finite values raise ValueError.
+    across a .5 boundary, Python's own formatting decides. Values whose k would not fit int64 (see
+    `beyond_int64`) get k = 0: the caller formats them with Python. Non-finite values raise ValueError.
     """
     values = np.asarray(values, dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError("cannot format non-finite values as fixed-point decimals")
     negative = np.signbit(values)
-    scaled = np.abs(values) * float(10**digits)
+    huge = beyond_int64(values, digits)
+    scaled = np.where(huge, 0.0, np.abs(values)) * float(10**digits)  # k of a huge one: 0, see above
     k = np.rint(scaled)
     fraction = scaled - np.floor(scaled)
-    unsure = (np.abs(fraction - 0.5) <= 4 * np.spacing(scaled)) | (scaled >= 2.0**52)
+    unsure = ((np.abs(fraction - 0.5) <= 4 * np.spacing(scaled)) | (scaled >= 2.0**52)) & ~huge
     k = k.astype(np.int64) if not unsure.any() else np.where(unsure, 0, k).astype(np.int64)
     for i in np.flatnonzero(unsure):
         text = "%.*f" % (digits, abs(float(values[i])))  # noqa: UP031 (Python's own rounding decides)
         k[i] = int(text.replace(".", ""))
     return k, negative
+
+
+def beyond_int64(values: np.ndarray, digits: int) -> np.ndarray:
+    """(n,) bool: |v| * 10**digits is 2**62 or more, too large for the int64 digit arithmetic."""
+    return np.abs(np.asarray(values, dtype=np.float64)) >= 2.0**62 / 10**digits
 
 
 _LUT: dict[tuple[int, bool], np.ndarray] = {}
@@ -64,10 +70,17 @@ def _fill_decimal(out: np.ndarray, values: np.ndarray, digits: int) -> None:
     if n_int <= 4:
         out[:, 1 : 1 + n_int] = np.take(_digit_lut(n_int, True), whole, axis=0)
         return
+    largest = int(whole.max()) if len(whole) else 0
     for j in range(n_int):
         power = 10 ** (n_int - 1 - j)
+        if power > largest and power > 1:
+            continue  # a leading zero in every int64 row: NUL, as the row was made
         digit = ((whole // power) % 10 + 48).astype(np.uint8)
         out[:, 1 + j] = digit if power == 1 else np.where(whole >= power, digit, np.uint8(0))
+    for i in np.flatnonzero(beyond_int64(values, digits)):  # rare: Python's own digits, right-aligned
+        text = ("%.*f" % (digits, float(values[i]))).encode("ascii")  # noqa: UP031
+        out[i, :] = 0
+        out[i, out.shape[1] - len(text) :] = np.frombuffer(text, dtype=np.uint8)
 
 
 def decimal_table(values: np.ndarray, digits: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from sveval.io.release import ScoreName, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
-from sveval.report import CALIBRATED_PREFIXES, LIST_TITLES, Row, System
+from sveval.report import LIST_TITLES, Row, System
 from sveval.types import custom_list_label
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
@@ -54,7 +54,7 @@ def load_system(
             if parsed is None:
                 raise InputError(f"cannot tell method and trial list from {block.score_file!r}", result_name)
             rows[block.score_file] = Row(
-                parsed.method,
+                parsed.prefix + parsed.method,
                 list_identity(parsed),  # checked against the score file's counts below, where there is one
                 block.eer_percent,
                 block.min_dcf,
@@ -156,10 +156,8 @@ def load_system(
 def _parse_score_name(name: str):
     """(ScoreName, prefix): a calibrated/fused file (`cali_<name>`, `fused_<name>`) is parsed without its
     prefix, which is returned so that its row's method says what was done."""
-    for prefix in CALIBRATED_PREFIXES:
-        if name.startswith(prefix):
-            return parse_score_name(name.removeprefix(prefix)), prefix
-    return parse_score_name(name), ""
+    parsed = parse_score_name(name)
+    return parsed, parsed.prefix if parsed is not None else ""
 
 
 def list_identity(

@@ -1,0 +1,176 @@
+"""`sveval score` with a VoxCeleb2-dev-sized cohort (peak memory), and on a Vox1-E-sized list against the
+WeSpeaker-style per-trial baseline of score_vox1.py (time ratio).
+
+    python benchmarks/score_cohort.py [--workdir /tmp/sveval-cohort] [--cohort-utts 1092009] [--skip-e]
+
+1. Cohort memory. A synthetic cohort of --cohort-utts utterances (default 1,092,009, VoxCeleb2-dev's count)
+   of 5,994 speakers, 256-dim float32, one Kaldi ark + scp sorted by id like WeSpeaker's
+   exp/embeddings/vox2_dev (about 1.1 GB on disk: mind /tmp), against a small eval set (5,000 utterances,
+   40,000 trials). Timed in fresh processes, peak RSS from wait4:
+     - `sveval score` cos + snorm + asnorm300, exact mode, every output but the plots (the cohort is
+       streamed into per-speaker sums, 65,536 utterances at a time);
+     - the same with --compat wespeaker;
+     - baseline: the cohort read whole (`read_embeddings`, what `score` did before), nothing else.
+   Target: `score` under 1.5 GB.
+2. Vox1-E. score_vox1.py's synthetic Vox1 set (153,516 eval utterances, 5,994 cohort speakers x 5; made
+   once under WORKDIR/vox1), the 579,818-trial E list, cos + asnorm300, every output (score files, result
+   files, results.json, DET plots, report.md), against score_vox1.wespeaker_baseline (WeSpeaker's score.py +
+   score_norm.py per-trial loops, extrapolated from a subset) measured in the same run. Goal: >= 25x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from score_vox1 import LISTS, existing_set, make_set, run_sveval, wespeaker_baseline  # noqa: E402
+
+DIM, N_SPEAKERS = 256, 5994
+HEADER = b"\0BFV \x04"  # Kaldi binary float vector: binary marker, type, int32 size marker
+
+
+def write_ark(folder: Path, ids: list[str], make_vectors, chunk: int = 65536) -> Path:
+    """ark + scp of `ids` (all the same length) with vectors make_vectors(lo, hi), chunk by chunk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width = len(ids[0])
+    record = np.dtype([("key", f"S{width}"), ("tag", "S7"), ("dim", "<i4"), ("vec", "<f4", (DIM,))])
+    ark, scp = folder / "xvector.ark", folder / "xvector.scp"
+    with open(ark, "wb") as out, open(scp, "w") as index:
+        for lo in range(0, len(ids), chunk):
+            hi = min(lo + chunk, len(ids))
+            rows = np.empty(hi - lo, dtype=record)
+            rows["key"] = ids[lo:hi]
+            rows["tag"] = b" " + HEADER
+            rows["dim"] = DIM
+            rows["vec"] = make_vectors(lo, hi)
+            out.write(rows.tobytes())
+            starts = (np.arange(lo, hi) * record.itemsize + width + 1).tolist()
+            index.write("".join(f"{k} {ark}:{s}\n" for k, s in zip(ids[lo:hi], starts)))
+    return scp
+
+
+def make_cohort_set(root: Path, n_cohort: int, seed: int = 0) -> dict[str, Path]:
+    rng = np.random.default_rng(seed)
+    offset = rng.standard_normal(DIM).astype(np.float32) * 2
+    centres = rng.standard_normal((N_SPEAKERS, DIM)).astype(np.float32)
+    speaker = np.sort(rng.integers(0, N_SPEAKERS, n_cohort))  # sorted by id, like vox2_dev's scp
+    ids = [f"id{s + 10000:05d}/{i % 100000:05d}/{i:07d}.wav" for i, s in enumerate(speaker)]
+
+    def vectors(lo, hi):
+        noise = np.random.default_rng(lo).standard_normal((hi - lo, DIM)).astype(np.float32)
+        return centres[speaker[lo:hi]] + noise * 1.8 + offset
+
+    paths = {"cohort": write_ark(root / "vox2_dev", ids, vectors)}
+    n_eval, eval_spk = 5000, rng.integers(0, 250, 5000)
+    eval_centres = rng.standard_normal((250, DIM)).astype(np.float32)
+    eval_ids = [f"id2{s:04d}/v/{i:05d}.wav" for i, s in enumerate(eval_spk)]
+    noise = rng.standard_normal((n_eval, DIM)).astype(np.float32)
+    paths["eval"] = write_ark(
+        root / "vox1", eval_ids, lambda lo, hi: (eval_centres[eval_spk] + noise * 1.8 + offset)[lo:hi]
+    )
+    pairs = {(int(a), int(b)) for a, b in rng.integers(0, n_eval, (41000, 2)) if a != b}
+    pairs |= {
+        (int(a), int(b))
+        for a in range(0, n_eval, 3)
+        for b in np.flatnonzero(eval_spk == eval_spk[a])[:4]
+        if a != b
+    }
+    lines = [f"{int(eval_spk[a] == eval_spk[b])} {eval_ids[a]} {eval_ids[b]}\n" for a, b in sorted(pairs)]
+    paths["trials"] = root / "trials.txt"
+    paths["trials"].write_text("".join(lines))
+    return paths
+
+
+def cohort_memory(root: Path, n_cohort: int) -> None:
+    paths = {"cohort": root / "vox2_dev" / "xvector.scp", "eval": root / "vox1" / "xvector.scp"}
+    paths["trials"] = root / "trials.txt"
+    if not all(p.is_file() for p in paths.values()):
+        t = time.perf_counter()
+        paths = make_cohort_set(root, n_cohort)
+        print(f"  cohort set written in {time.perf_counter() - t:.0f} s")
+    n = sum(1 for _ in open(paths["cohort"]))
+    size = Path(str(paths["cohort"]).replace(".scp", ".ark")).stat().st_size / 1e9
+    n_trials = sum(1 for _ in open(paths["trials"]))
+    print(f"cohort: {n:,} utterances, {size:.2f} GB ark; eval 5,000 utterances, {n_trials:,} trials")
+    base = [
+        "--embeddings",
+        str(paths["eval"]),
+        "--cohort",
+        str(paths["cohort"]),
+        "--trials",
+        str(paths["trials"]),
+        "--no-plots",
+    ]
+    exact, exact_rss = run_sveval([*base, "--out", str(root / "exact")], "score, 3 methods, exact")
+    ws, ws_rss = run_sveval(
+        [*base, "--compat", "wespeaker", "--out", str(root / "ws")], "score, 3 methods, --compat wespeaker"
+    )
+    whole, whole_rss = run_python(
+        f"from sveval.io.embeddings import read_embeddings; read_embeddings({str(paths['cohort'])!r})",
+        "baseline: read_embeddings of the whole cohort (before streaming)",
+    )
+    print(
+        f"  cohort memory: score peak RSS {exact_rss:.2f} GB (exact), {ws_rss:.2f} GB (wespeaker) vs "
+        f"{whole_rss:.2f} GB to read the cohort whole: {exact_rss / whole_rss:.2f}x; target < 1.5 GB"
+    )
+
+
+def run_python(code: str, label: str) -> tuple[float, float]:
+    import os
+    import subprocess
+
+    t = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", code])
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"{label} failed")
+    print(f"  {label}: {wall:.1f} s wall, peak RSS {usage.ru_maxrss / 1e6:.2f} GB")
+    return wall, usage.ru_maxrss / 1e6
+
+
+def vox1_e(root: Path, baseline_trials: int) -> None:
+    t = time.perf_counter()
+    paths = existing_set(root) or make_set(root, 5)
+    print(f"Vox1 set in {root} ({time.perf_counter() - t:.0f} s)")
+    e_args = ["--exp-dir", str(root / "exp"), "--trials", str(paths["vox1_E"]), "--norm", "cos,asnorm"]
+    all_out, _ = run_sveval(
+        [*e_args, "--out", str(root / "e_all")], "E x cos+asnorm300, every output (plots too)"
+    )
+    no_plots, _ = run_sveval(
+        [*e_args, "--no-plots", "--out", str(root / "e")], "E x cos+asnorm300, --no-plots"
+    )
+    baseline = wespeaker_baseline(paths, baseline_trials)
+    print(
+        f"  E cos+asnorm300 ({LISTS['vox1_E']:,} trials): sveval {all_out:.1f} s with every output "
+        f"({no_plots:.1f} s without the 2 DET plots) vs WeSpeaker-style {baseline:.0f} s: "
+        f"{baseline / all_out:.0f}x ({baseline / no_plots:.0f}x); goal >= 25x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workdir", default="/tmp/sveval-cohort", help="synthetic sets are made (or reused) here"
+    )
+    parser.add_argument("--cohort-utts", type=int, default=1092009)
+    parser.add_argument("--baseline-trials", type=int, default=20000)
+    parser.add_argument("--skip-cohort", action="store_true")
+    parser.add_argument("--skip-e", action="store_true")
+    args = parser.parse_args()
+    root = Path(args.workdir)
+    if not args.skip_cohort:
+        cohort_memory(root / "big_cohort", args.cohort_utts)
+    if not args.skip_e:
+        vox1_e(root / "vox1", args.baseline_trials)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""A cohort embedding file streamed into its sums (`sveval.cohort.CohortSums`): `sveval score`'s way of
+reading a cohort, so that a 1.09 M-utterance VoxCeleb2-dev cohort never sits in memory whole.
+
+    sums = read_cohort_sums("exp/embeddings/vox2_dev/xvector.scp", "vox2_dev", "exact")
+    run = score_lists(evaluation, lists, ScoreOptions(), cohort=sums)
+
+Errors are those of reading the file whole and then looking up speakers (same messages, same order):
+the embedding file's checks, then the speaker of every utterance.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from sveval.cohort import CohortSums, sum_cohort
+from sveval.errors import InputError
+from sveval.io import embeddings as emb_io
+from sveval.io.embedding_blocks import read_embedding_blocks
+
+
+def read_cohort_sums(
+    path: str | os.PathLike,
+    name: str,
+    compat: str,
+    utt2spk: str | os.PathLike | None = None,
+    dim: int | None = None,
+    dim_error: str = "",
+    progress: bool = False,
+    rows: int = 65536,
+) -> CohortSums:
+    """Stream the cohort at `path` (any format `read_embeddings` takes) into CohortSums for `compat`.
+
+    Speakers: from `utt2spk` if given, else the first path component of each id. dim: the eval
+    embeddings' dimension; a cohort of another one is refused at its first block with InputError
+    (`dim_error`, formatted with {cohort_dim}). InputError as read_embeddings / speakers_from_* raise.
+    rows: utterances read at a time (the sums do not depend on it)."""
+    source = str(path)
+    lookup = None
+    if utt2spk is not None:
+        utts, spks = emb_io.read_utt2spk(utt2spk)
+        lookup = (pd.Index(utts), spks)
+    all_ids: list[np.ndarray] = []
+    failed = False
+
+    def blocks():
+        nonlocal failed
+        bar = tqdm(desc="cohort embeddings", unit="utt", disable=not progress, leave=False)
+        with bar:
+            for block in read_embedding_blocks(path, rows):
+                if dim is not None and block.dim != dim:
+                    raise InputError(dim_error.format(cohort_dim=block.dim))
+                all_ids.append(block.ids)
+                try:
+                    speakers = _speakers(block.ids, lookup, utt2spk, source)
+                except InputError:  # raised below with the whole cohort's counts, as before
+                    failed, speakers = True, np.full(len(block.ids), "", dtype=object)
+                bar.update(len(block.ids))
+                yield block.vectors, speakers
+
+    sums = sum_cohort(blocks(), name, compat)
+    if failed:
+        _speakers(np.concatenate(all_ids), lookup, utt2spk, source)
+    return sums
+
+
+def _speakers(ids, lookup, utt2spk, source: str) -> np.ndarray:
+    if lookup is None:
+        return emb_io.speakers_from_ids(ids, source)
+    index, spks = lookup
+    return emb_io.speakers_from_utt2spk(ids, index, spks, str(utt2spk))
