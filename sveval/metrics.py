@@ -363,12 +363,17 @@ def evaluate(
     c_miss: float = 1.0,
     c_fa: float = 1.0,
     sweep: str = "tie-aware",
+    presorted: _Sorted | None = None,
 ) -> Metrics:
-    """NIST EER (``eer(definition="nist")``) and ``min_dcf`` from a single sort, plus the trial counts."""
+    """NIST EER (``eer(definition="nist")``) and ``min_dcf`` from a single sort, plus the trial counts.
+
+    presorted: as for ``summarize``."""
     _check_choice(sweep, SWEEPS, "sweep")
-    srt = _Sorted(scores, is_target, sweep)
+    srt = _sorted_for(scores, is_target, sweep, presorted)
     dcf = _min_dcf(srt, p_target, c_miss, c_fa, sweep)
     e = _eer_nist(srt, sweep)
+    if presorted is not None:  # the caller keeps the sort alive: not the sweeps (2 x n float64 each)
+        srt._sweeps.clear()
     return Metrics(
         e.value,
         e.threshold,
@@ -410,9 +415,7 @@ def summarize(
     for definition in definitions:
         _check_choice(definition, EER_DEFINITIONS, "definition")
     _check_choice(sweep, SWEEPS, "sweep")
-    if presorted is not None and presorted.wespeaker_order != (sweep == "wespeaker"):
-        raise ValueError(f"scores were sorted for another sweep than {sweep!r}")
-    srt = _Sorted(scores, is_target, sweep) if presorted is None else presorted
+    srt = _sorted_for(scores, is_target, sweep, presorted)
     by_definition = {
         "nist": lambda: _eer_nist(srt, sweep),
         "kaldi": lambda: _eer_kaldi(srt),
@@ -423,6 +426,14 @@ def summarize(
     if presorted is not None:  # the caller keeps the sort alive: not the sweeps (2 x n float64 each)
         srt._sweeps.clear()
     return Summary(eers, dcfs, srt.n_target, srt.n_nontarget, sweep)
+
+
+def _sorted_for(scores, is_target, sweep: str, presorted: _Sorted | None) -> _Sorted:
+    if presorted is None:
+        return _Sorted(scores, is_target, sweep)
+    if presorted.wespeaker_order != (sweep == "wespeaker"):
+        raise ValueError(f"scores were sorted for another sweep than {sweep!r}")
+    return presorted
 
 
 def sort_scores(scores, is_target, sweep: str = "tie-aware") -> _Sorted:

@@ -296,12 +296,20 @@ def score_lists(
                 # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
                 # result files and results.json can then be recomputed from the score files
                 printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
+                srt = m.sort_scores(printed, labels, options.sweep)  # one sort for metrics and the tie check
                 metrics = m.evaluate(
-                    printed, labels, options.p_target, options.c_miss, options.c_fa, sweep=options.sweep
+                    printed,
+                    labels,
+                    options.p_target,
+                    options.c_miss,
+                    options.c_fa,
+                    sweep=options.sweep,
+                    presorted=srt,
                 )
                 if options.sweep == "tie-aware":
                     dcf = m.Dcf(metrics.p_target, metrics.c_miss, metrics.c_fa, metrics.min_dcf, 0.0)
-                    warnings = tie_order_warnings(printed, labels, metrics.eer, (dcf,))
+                    warnings = tie_order_warnings(printed, labels, metrics.eer, (dcf,), presorted=srt)
+                del srt
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(

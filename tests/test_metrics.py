@@ -770,5 +770,10 @@ def test_one_sort_shared_by_summaries_gives_the_same_numbers():
         fresh = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep)
         reused = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep, presorted=shared)
         assert fresh == reused
+        assert evaluate(scores, labels, 0.05, sweep=sweep) == evaluate(
+            scores, labels, 0.05, sweep=sweep, presorted=shared
+        )
     with pytest.raises(ValueError, match="sorted for another sweep"):
         summarize(scores, labels, ("nist",), points, "wespeaker", presorted=shared)
+    with pytest.raises(ValueError, match="sorted for another sweep"):
+        evaluate(scores, labels, sweep="wespeaker", presorted=shared)
