@@ -53,12 +53,17 @@ def builtin(name: str) -> BuiltinList | None:
     return load_manifest()[1].get(name)
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """sveval's cache: `$SVEVAL_CACHE_DIR`, else `$XDG_CACHE_HOME/sveval` (default `~/.cache/sveval`)."""
     root = os.environ.get("SVEVAL_CACHE_DIR")
     if root:
-        return Path(root) / "trials"
+        return Path(root)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "sveval" / "trials"
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sveval"
+
+
+def cache_dir() -> Path:
+    return cache_root() / "trials"
 
 
 def base_url() -> str:

@@ -22,17 +22,14 @@ from pathlib import Path
 
 from sveval.errors import InputError
 from sveval.io.atomic import write_text
+from sveval.io.catalog import cache_root
 
 RECORD_NAME = "sveval-download.json"
 CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("SVEVAL_CACHE_DIR")
-    if root:
-        return Path(root) / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "sveval" / "models"
+    return cache_root() / "models"
 
 
 def sha256_file(path: str | os.PathLike) -> str:
