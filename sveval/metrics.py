@@ -164,9 +164,19 @@ def _stable_sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if n > 3_000_000_000:  # (group, index) would not fit in one int64 key
             order = np.argsort(s, kind="mergesort")
             return s[order], order
-        key = (np.cumsum(new) - 1) * n + order  # (group of equal scores, trial index)
-        key.sort()
-        order = key % n
+        key = np.cumsum(new)
+        key -= 1
+        if n < 2**31:  # (group of equal scores, trial index) in one int64, in place: no n-long temporaries
+            key <<= 32
+            key |= order
+            key.sort()
+            key &= 0xFFFFFFFF
+            order = key
+        else:
+            key *= n
+            key += order
+            key.sort()
+            order = key % n
     return srt, order
 
 
@@ -192,14 +202,15 @@ class _Sorted:
 
     def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(#targets, #nontargets, threshold) at or below each operating point of the sweep."""
-        n_tar_le = np.cumsum(self.is_target)  # int64, exact
-        n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
-        n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
+        n_tar_le = np.cumsum(self.is_target, dtype=np.int64)  # exact
         if sweep in ("per-trial", "wespeaker"):  # the sort order already decides between them
+            n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
+            n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
             return n_tar_le, n_non_le, self.scores
         s = self.scores
-        last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
-        return n_tar_le[last], n_non_le[last], s[last]
+        last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # the last trial of each tied group
+        n_tar_le = n_tar_le[last]
+        return n_tar_le, last + 1 - n_tar_le, s[last]
 
     def sweep(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p_miss, p_fa, thresholds) of the given sweep, read-only."""
@@ -221,8 +232,7 @@ class _Sorted:
 
 def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
     p_miss, p_fa, thr = srt.sweep(sweep)
-    d = p_miss - p_fa  # non-decreasing (also in floating point), and d[-1] == 1
-    x1 = int(np.argmax(d >= 0))
+    x1 = _first_crossing(p_miss, p_fa)
     if x1 > 0:
         x2 = x1 - 1  # == last index with d < 0, because d is non-decreasing
         pm2, pf2 = p_miss[x2], p_fa[x2]
@@ -231,6 +241,20 @@ def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
     pm1, pf1 = p_miss[x1], p_fa[x1]
     a = (pm1 - pf1) / (pf2 - pf1 - (pm2 - pm1))
     return Eer(float(pm1 + a * (pm2 - pm1)), float(thr[x1]), "nist")
+
+
+def _first_crossing(p_miss: np.ndarray, p_fa: np.ndarray) -> int:
+    """The first i with p_miss[i] - p_fa[i] >= 0, by bisection: the difference is non-decreasing, also in
+    floating point (p_miss non-decreasing, p_fa non-increasing, rounding monotone), and 1 at the last
+    point; each difference is the same float64 subtraction a vectorised `p_miss - p_fa` makes."""
+    lo, hi = 0, len(p_miss) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if p_miss[mid] - p_fa[mid] >= 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _eer_kaldi(srt: _Sorted) -> Eer:
@@ -260,7 +284,12 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
         raise ValueError(f"p_target must lie strictly between 0 and 1, got {p_target!r}")
     p_miss, p_fa, thr = srt.sweep(sweep)
     # same operations, in the same order, as Kaldi's compute_min_dcf.py (so the same float64 results)
-    c_det = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
+    c_det = np.multiply(c_miss, p_miss)  # (in place from here: two n-long arrays, not five)
+    c_det *= p_target
+    fa_part = np.multiply(c_fa, p_fa)
+    fa_part *= 1 - p_target
+    c_det += fa_part
+    del fa_part
     i = int(np.argmin(c_det))  # the first minimum, like its strict `<` loop
     c_def = min(c_miss * p_target, c_fa * (1 - p_target))
     # The "accept all" point (p_miss 0, p_fa 1), which Kaldi's script lacks: without it the value exceeds 1

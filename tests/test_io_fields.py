@@ -152,3 +152,20 @@ def test_score_file_read_without_ids_checks_every_line_the_same(monkeypatch, tmp
     for mode in ("strings", "none", "codes"):
         with pytest.raises(InputError, match=r"bad.score:251: expected score line like line 1"):
             read_score_file(bad, ids=mode)
+
+
+def test_runs_of_blank_lines_longer_than_a_block(monkeypatch, tmp_path):
+    """Blank lines filling whole blocks: tolerated at the end of the file, reported (first blank line)
+    when text follows, at any block size, and a line longer than a block is read whole."""
+    lines = [f"u{i} v{i} 0.{i:05d} {('target', 'nontarget')[i % 2]}" for i in range(40)]
+    for size in (8, 16, 64, 1 << 20):
+        monkeypatch.setattr(fields, "CHUNK_BYTES", size)
+        tail = "\n".join(lines) + "\n" + " \n" * 300 + "\t\n\n"
+        assert len(read_score_file(write(tmp_path / "tail.score", tail), ids="none")) == 40
+        middle = "\n".join(lines[:20]) + "\n" + "\n" * 300 + "\n".join(lines[20:]) + "\n"
+        with pytest.raises(InputError, match=r"middle.score:21: blank line inside the score file"):
+            read_score_file(write(tmp_path / "middle.score", middle), ids="none")
+        long_id = "x" * (20 * min(size, 64))
+        text = f"{long_id} b 0.5 target\na {long_id} 0.25 nontarget\n"
+        scores = read_score_file(write(tmp_path / "long.score", text))
+        assert scores.enroll.tolist() == [long_id, "a"] and scores.values.tolist() == [0.5, 0.25]

@@ -27,10 +27,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from sveval.errors import InputError
+from sveval.io.fields_arrow import arrow_chunk
 from sveval.io.table import text_lines
 from sveval.io.vocabulary import Vocabulary, padded_rows
 
 CHUNK_BYTES = 1 << 23
+ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
 BOM = b"\xef\xbb\xbf"
 _TRAILING_SPACE = b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"
 _MAX_NUMBER_WIDTH = 40  # wider fields (never seen in score files) are converted one by one
@@ -99,42 +101,75 @@ class _Problems:
 BREAK, BLANK, LAYOUT, WIDTH, VALUE = 0, 1, 2, 3, 4
 
 
-def blocks(read: Callable[[int], bytes], size: int) -> Iterator[tuple[int, bytes, bool]]:
-    """(byte offset, block, last): the file in blocks of whole lines, read with `read(n)`.
+def blocks(readinto: Callable[[memoryview], int], size: int) -> Iterator[tuple[int, memoryview, bool]]:
+    """(byte offset, block, last): the file in blocks of whole lines, read with `readinto` (a binary
+    file's) into one buffer of `size` bytes (grown for a longer line) that every block reuses: a block is a
+    view that stays valid only until the next one is asked for. Why: a fresh 64 MB bytes object per block
+    costs more in page faults than parsing it.
 
     A byte-order mark at the start is dropped, and so is the whitespace at the end of the file (trailing
-    blank lines are tolerated; a block of blank lines followed by more text is kept, and reported).
+    blank lines are tolerated; blank blocks followed by more text are kept, as copies, and reported).
     """
-    offset, carry, pending = 0, b"", []
-    start = read(size)
-    if start.startswith(BOM):
-        start, offset = start[len(BOM) :], len(BOM)
-    data = start
-    while data or carry:
-        buf = carry + data
-        data = read(size)
-        cut = buf.rfind(b"\n") + 1 if data else len(buf)
-        if cut == 0:  # one line longer than a block
-            carry = buf
+    buf = bytearray(size)
+    n, eof = _fill(readinto, buf, 0)
+    start = offset = len(BOM) if buf[: len(BOM)] == BOM and n >= len(BOM) else 0
+    held: list[tuple[int, bytes, bool]] = []
+    while True:
+        if eof:
+            end = _text_end(buf, start, n)
+            if end > start:
+                yield from held
+                yield offset, memoryview(buf)[start:end], True
+            return
+        cut = buf.rfind(b"\n", start, n) + 1
+        if cut <= start:  # one line longer than the buffer
+            buf = buf[start:n] + bytearray(len(buf))
+            n, start = n - start, 0
+            n, eof = _fill(readinto, buf, n)
             continue
-        block, carry = buf[:cut], buf[cut:]
-        if block.lstrip(_TRAILING_SPACE):  # (returns the block itself, uncopied, when it starts with text)
-            for held in pending:
-                yield (*held, False)
-            pending = []
-        pending.append((offset, block))
-        offset += len(block)
-    if pending and pending[0][1].lstrip(_TRAILING_SPACE):
-        yield pending[0][0], pending[0][1].rstrip(_TRAILING_SPACE), True
+        end = _text_end(buf, start, cut)
+        if end > start:
+            yield from held
+            held = []
+            cut = buf.find(b"\n", end, cut) + 1  # blank lines after the text wait: the file may end there
+            yield offset, memoryview(buf)[start:cut], False
+        else:
+            held.append((offset, bytes(buf[start:cut]), False))
+        offset += cut - start
+        buf[: n - cut] = buf[cut:n]  # the unfinished line moves to the front (same size: views stay valid)
+        n, start = n - cut, 0
+        n, eof = _fill(readinto, buf, n)
+
+
+def _fill(readinto, buf: bytearray, n: int) -> tuple[int, bool]:
+    """Read into buf[n:] until it is full or the file ends: (bytes in buf, file ended)."""
+    with memoryview(buf) as view:
+        while n < len(buf):
+            got = readinto(view[n:])
+            if not got:
+                return n, True
+            n += got
+    return n, False
+
+
+def _text_end(buf: bytearray, start: int, end: int) -> int:
+    """end, less the whitespace that ends buf[start:end] (start when it is all whitespace)."""
+    while end > start and buf[end - 1] in _TRAILING_SPACE:
+        step = min(end - start, 1 << 16)  # a long run of whitespace: strip it a window at a time
+        kept = len(bytes(buf[end - step : end]).rstrip(_TRAILING_SPACE))
+        end = end - step + kept
+        if kept:
+            break
+    return end
 
 
 def read_table(
-    read: Callable[[int], bytes],
+    readinto: Callable[[memoryview], int],
     source: str,
     what: str,
     layout: Callable[[list[str]], Layout],
 ) -> Table:
-    """Parse the table that `read(n)` returns in pieces (a binary file's read); the first line decides
+    """Parse the table that `readinto` reads in pieces (a binary file's readinto); the first line decides
     the layout: layout(first_row) returns the Layout or raises InputError (kept for line 1).
 
     Raises InputError naming `source` and the line, as described in the module docstring.
@@ -143,20 +178,29 @@ def read_table(
     shape, columns, parts = None, [], []
     vocab = Vocabulary()
     line0 = 0
-    for offset, chunk, last in blocks(read, CHUNK_BYTES):
+    for offset, block, last in blocks(readinto, CHUNK_BYTES * ARROW_CHUNKS):
         if line0 == 0:  # the first block: its first line decides the layout
-            shape = _first_layout(chunk, offset, source, what, layout, problems)
+            shape = _first_layout(block, offset, source, what, layout, problems)
             columns = shape.columns if shape else []
             parts = [[] for _ in columns]
-        got = _plain_chunk(chunk, columns) if columns and not problems.structural else None
-        if got is None:
-            got = _python_chunk(chunk, offset, last, line0, shape, source, what, problems)
-        n_lines, raw = got
-        if raw is not None and not problems.structural:
-            for k, (column, values) in enumerate(zip(columns, raw)):
-                if column.kind != "skip":
-                    parts[k].append(_convert(column, k, values, vocab, line0, problems))
-        line0 += n_lines
+        if columns and not problems.structural and (parsed := arrow_chunk(block, columns)) is not None:
+            for k, values in enumerate(parsed[1]):
+                if values is not None:
+                    parts[k].append(values)
+            line0 += parsed[0]
+            continue
+        for start, chunk, last_piece in _pieces(bytes(block), CHUNK_BYTES):
+            got = _plain_chunk(chunk, columns) if columns and not problems.structural else None
+            if got is None:
+                got = _python_chunk(
+                    chunk, offset + start, last and last_piece, line0, shape, source, what, problems
+                )
+            n_lines, raw = got
+            if raw is not None and not problems.structural:
+                for k, (column, values) in enumerate(zip(columns, raw)):
+                    if column.kind != "skip":
+                        parts[k].append(_convert(column, k, values, vocab, line0, problems))
+            line0 += n_lines
     if not line0:
         raise InputError(f"empty {what}", source)
     problems.raise_first(source)
@@ -164,9 +208,24 @@ def read_table(
     return Table(line0, arrays, vocab)
 
 
-def _first_layout(chunk: bytes, offset: int, source, what, layout, problems) -> Layout | None:
-    stop = chunk.find(b"\n")
-    head = chunk[: stop if stop >= 0 else len(chunk)]
+def _pieces(block: bytes, size: int) -> Iterator[tuple[int, bytes, bool]]:
+    """(start, piece, last): `block` cut into pieces of whole lines of about `size` bytes (a longer line is a
+    piece of its own), so that the numpy and line-by-line readers keep their small temporaries."""
+    start = 0
+    while start < len(block):
+        stop = block.rfind(b"\n", start, start + size) + 1 if start + size < len(block) else len(block)
+        if stop <= start:  # one line longer than `size`
+            stop = block.find(b"\n", start + size) + 1 or len(block)
+        yield start, block[start:stop], stop == len(block)
+        start = stop
+
+
+def _first_layout(chunk: memoryview, offset: int, source, what, layout, problems) -> Layout | None:
+    head, width = b"", 1 << 12
+    while b"\n" not in head and len(head) < len(chunk):  # windows that double: a first line may be long
+        head, width = bytes(chunk[:width]), 2 * width
+    stop = head.find(b"\n")
+    head = head[: stop if stop >= 0 else len(head)]
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-import pandas as pd
+import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
 
 def decimal_integers(values: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +96,8 @@ def _decimal_width(values: np.ndarray, digits: int) -> int:
 
 def _id_table(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, table): ids[i] is the NUL-padded UTF-8 byte row table[codes[i]]."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(ids)
     return codes, id_byte_table(uniques)
 

@@ -11,8 +11,7 @@ import io
 import os
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
 from sveval.errors import InputError, shown_id
 from sveval.io.atomic import atomic_path, open_binary
@@ -79,7 +78,7 @@ def read_score_file(path: str | os.PathLike, ids: str = "strings") -> ScoreFile:
 
 def _read(handle, source: str, ids: str) -> ScoreFile:
     try:
-        table = read_table(handle.read, source, "score file", lambda row: score_layout(row, ids))
+        table = read_table(handle.readinto, source, "score file", lambda row: score_layout(row, ids))
     except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
         handle.seek(0)
         return _parse_text(handle.read().decode("utf-8").removeprefix("\ufeff"), source)
@@ -199,6 +198,8 @@ def coverage(scores: ScoreFile, trials: TrialList) -> Coverage:
 
 def _keys(scores: ScoreFile, trials: TrialList) -> tuple[np.ndarray, np.ndarray]:
     """(score keys, trial keys), int64, equal exactly for equal pairs; -1 for ids the list lacks."""
+    import pandas as pd
+
     sp, tp = scores.pairs, trials.pairs
     if sp is not None and tp is not None:
         remap = pd.Index(tp.ids).get_indexer(sp.ids).astype(np.int64)

@@ -1,0 +1,136 @@
+"""A chunk of a score file or trial list parsed by pyarrow's CSV reader (multithreaded C++), when that is
+certain to give what `sveval.io.fields` gives.
+
+Used for chunks whose columns are numbers and labels only (ids skipped: `metrics` and `det` without a trial
+list), the case where parsing is the whole cost: `benchmarks/bench_scale.py` measured it and chose it over
+the numpy splitter. The chunk must be plain in the strictest sense: ASCII, a single space between fields,
+no control byte but the line feed (checked by counting: line feeds = pyarrow's rows, bytes below 33 =
+its fields). Python's str.split() and a one-space CSV dialect then cut every line at the same places;
+anything else (tabs, runs of spaces, CR, blank lines, Unicode text) returns None and the chunk goes
+through the numpy or line-by-line reader, which also words every error. So does a chunk
+that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another token:
+this module never raises InputError itself, and never reads a number differently: pyarrow converts
+decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
+("1_0") falls back to float() and its rules, and so does any non-finite value ("nan(1)" is one pyarrow
+accepts and float() refuses; tests/test_io_fields_arrow.py tries every odd form we know).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sveval.io.fields import Column
+
+_SLICE_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 22  # what one pyarrow thread parses at a time (4 MB measured best of 1, 4, 16 MB)
+
+
+def arrow_chunk(chunk, columns: list[Column]) -> tuple[int, list[np.ndarray | None]] | None:
+    """(lines, per-column arrays: float64 for "float", bool for "label", None for "skip"), or None when
+    this chunk (bytes or a memoryview) is not for pyarrow (see the module docstring). "id" columns are
+    never handled here."""
+    if any(c.kind == "id" for c in columns) or not len(chunk):
+        return None
+    counted = _counts(np.frombuffer(chunk, dtype=np.uint8))
+    if counted is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    wanted = {f"c{k}": c for k, c in enumerate(columns) if c.kind != "skip"}
+    try:
+        table = pcsv.read_csv(pa.py_buffer(chunk), *_options(len(columns), wanted, len(chunk)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a line with another field count, a number pyarrow cannot read
+    unterminated = int(chunk[-1] != 10)
+    rows = table.num_rows
+    if counted != (rows - unterminated, rows * len(columns) - unterminated):
+        return None  # a tab or control byte inside what pyarrow took for a field; a line break at CR
+    out: list[np.ndarray | None] = []
+    for k, column in enumerate(columns):
+        got = None
+        if column.kind == "label":
+            got = _labels(table.column(f"c{k}"), column.labels)
+        elif column.kind == "float":
+            got = _floats(table.column(f"c{k}"))
+        if got is None and column.kind != "skip":
+            return None
+        out.append(got)
+    return rows, out
+
+
+def _counts(buf: np.ndarray) -> tuple[int, int] | None:
+    """(line feeds, bytes below 33) of the chunk, or None when it has a byte >= 128 or two bytes below 33
+    in a row or at its start (an empty field, a blank line, a space next to a line feed, CR LF). In
+    slices that stay in the cache, whose temporaries the allocator reuses."""
+    if buf[0] < 33:
+        return None
+    breaks = gaps = 0
+    for lo in range(0, len(buf), _SLICE_BYTES):
+        part = buf[lo : lo + _SLICE_BYTES + 1]  # one byte more: a pair across the edge is seen too
+        below = part < 33
+        if part.max() >= 128 or (below[1:] & below[:-1]).any():
+            return None
+        gaps += int(np.count_nonzero(below[:_SLICE_BYTES]))
+        breaks += int(np.count_nonzero(part[:_SLICE_BYTES] == 10))
+    return breaks, gaps
+
+
+def _options(width: int, wanted: dict, size: int):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    types = {
+        name: pa.float64() if c.kind == "float" else pa.dictionary(pa.int32(), pa.string())
+        for name, c in wanted.items()
+    }
+    read = pcsv.ReadOptions(
+        column_names=[f"c{k}" for k in range(width)], block_size=_BLOCK_BYTES, use_threads=size > _BLOCK_BYTES
+    )
+    parse = pcsv.ParseOptions(
+        delimiter=" ",
+        quote_char=False,
+        escape_char=False,
+        double_quote=False,
+        newlines_in_values=False,
+        ignore_empty_lines=False,
+    )
+    convert = pcsv.ConvertOptions(
+        column_types=types,
+        include_columns=list(wanted),
+        null_values=[],
+        true_values=[],
+        false_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    return read, parse, convert
+
+
+def _floats(values) -> np.ndarray | None:
+    """float64 values; None when any is not finite: pyarrow reads "nan(1)" where float() refuses it, and a
+    non-finite score is an error anyway, worded by the reference reader."""
+    out = np.concatenate([_numbers(chunk, np.float64) for chunk in values.chunks])
+    return out if np.isfinite(out).all() else None
+
+
+def _labels(values, tokens: tuple[str, str]) -> np.ndarray | None:
+    """True for tokens[1], False for tokens[0]; None when any other token occurs."""
+    parts = []
+    for chunk in values.chunks:
+        dictionary = chunk.dictionary.to_pylist()
+        if not set(dictionary) <= set(tokens):
+            return None
+        positive = np.array([d == tokens[1] for d in dictionary], dtype=bool)
+        parts.append(positive[_numbers(chunk.indices, np.int32)])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def _numbers(array, dtype) -> np.ndarray:
+    """A null-free numeric pyarrow array as a numpy view of its buffer (pyarrow's own to_numpy imports
+    pandas, 0.4 s that `sveval metrics` does not otherwise pay)."""
+    assert array.null_count == 0  # read with null_values=[]: the CSV reader makes no nulls
+    return np.frombuffer(array.buffers()[1], dtype=dtype)[array.offset : array.offset + len(array)]
