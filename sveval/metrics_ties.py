@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sveval.metrics import Metrics, _as_labels, _as_scores, evaluate, summarize
+from sveval.metrics import Metrics, _Sorted, evaluate, sort_scores, summarize
 
 
 def tie_order_range(
-    scores, is_target, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0
+    scores, is_target, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0, presorted=None
 ) -> tuple[Metrics, Metrics]:
     """The lowest and highest per-trial ``evaluate`` results over every order of tied trials.
 
@@ -18,12 +18,26 @@ def tie_order_range(
     on how tied trials are ordered. Nontargets first within each group of equal scores gives every point
     inside a group its lowest p_fa for its p_miss, the curve nearest the origin, hence the lowest NIST EER and
     minDCF; targets first gives the farthest curve, the highest (and minDCF then equals the tie-aware one).
-    Returns (low, high), both with sweep "per-trial"; without ties they are equal.
+    Returns (low, high), both with sweep "per-trial"; without ties they are equal. Both orders are built from
+    the counts of each tied group (no sort of the trials). presorted: as for ``tie_order_warnings``.
     """
-    s = _as_scores(scores, "scores")
-    lab = _as_labels(is_target, s.shape[0], "scores")
-    low, high = np.lexsort((lab, s)), np.lexsort((~lab, s))
-    return tuple(evaluate(s[o], lab[o], p_target, c_miss, c_fa, sweep="per-trial") for o in (low, high))
+    low, high = extreme_orders(presorted or sort_scores(scores, is_target))
+    return tuple(evaluate(o.scores, o.is_target, p_target, c_miss, c_fa, "per-trial", o) for o in (low, high))
+
+
+def extreme_orders(srt: _Sorted) -> tuple[_Sorted, _Sorted]:
+    """The score set in its two extreme per-trial orders: within each group of tied scores, nontargets
+    first (low) and targets first (high)."""
+    n_tar_le, n_non_le, thresholds = srt.counts("tie-aware")
+    targets = np.diff(n_tar_le, prepend=0)
+    nontargets = np.diff(n_non_le, prepend=0)
+    scores = np.repeat(thresholds, targets + nontargets)
+    orders = []
+    for first, second, first_is_target in ((nontargets, targets, False), (targets, nontargets, True)):
+        runs = np.column_stack([first, second]).ravel()  # per group: the first class's run, then the other
+        labels = np.repeat(np.tile([first_is_target, not first_is_target], len(first)), runs)
+        orders.append(_Sorted.from_sorted(scores, labels))
+    return orders[0], orders[1]
 
 
 def tie_order_warnings(
@@ -35,17 +49,30 @@ def tie_order_warnings(
     eer_value: the NIST EER as a fraction, or None when it is not printed; dcfs: ``Dcf`` objects. Numbers
     are compared as printed: EER in percent and minDCF, both with ``decimals`` decimals. Empty without ties.
     presorted: ``sveval.metrics.sort_scores`` of these scores (stable order), to reuse a sort already made.
+    The file order is only sorted for when the two extreme orders of tied trials print different numbers:
+    otherwise every order, the file's too, prints theirs.
     """
     points = tuple((d.p_target, d.c_miss, d.c_fa) for d in dcfs)
-    per_trial = summarize(scores, is_target, ("nist",), points, "per-trial", presorted=presorted)
+    srt = presorted or sort_scores(scores, is_target)
+
+    def printed(summary):
+        return f"{summary.eers[0].percent:.{decimals}f}", [f"{p.min_dcf:.{decimals}f}" for p in summary.dcfs]
+
+    low, high = (
+        summarize(o.scores, o.is_target, ("nist",), points, "per-trial", o) for o in extreme_orders(srt)
+    )
+    theirs_eer, theirs_dcf = printed(low)
+    if printed(high) != (theirs_eer, theirs_dcf):
+        file_order = summarize(scores, is_target, ("nist",), points, "per-trial", presorted=srt)
+        theirs_eer, theirs_dcf = printed(file_order)
     how = "the per-trial sweep in file order (--sweep per-trial)"
     out = []
     if eer_value is not None:
-        ours, theirs = f"{100 * eer_value:.{decimals}f}", f"{per_trial.eers[0].percent:.{decimals}f}"
-        if ours != theirs:
-            out.append(f"tied scores: EER {ours} here; {how} prints {theirs}")
-    for d, p in zip(dcfs, per_trial.dcfs):
-        ours, theirs = f"{d.min_dcf:.{decimals}f}", f"{p.min_dcf:.{decimals}f}"
+        ours = f"{100 * eer_value:.{decimals}f}"
+        if ours != theirs_eer:
+            out.append(f"tied scores: EER {ours} here; {how} prints {theirs_eer}")
+    for d, theirs in zip(dcfs, theirs_dcf):
+        ours = f"{d.min_dcf:.{decimals}f}"
         if ours != theirs:
             point = f"{d.p_target:g}/{d.c_miss:g}/{d.c_fa:g}"
             out.append(f"tied scores: minDCF({point}) {ours} here; {how} prints {theirs}")

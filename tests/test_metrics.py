@@ -777,3 +777,31 @@ def test_one_sort_shared_by_summaries_gives_the_same_numbers():
         summarize(scores, labels, ("nist",), points, "wespeaker", presorted=shared)
     with pytest.raises(ValueError, match="sorted for another sweep"):
         evaluate(scores, labels, sweep="wespeaker", presorted=shared)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_tie_warnings_give_the_file_order_per_trial_numbers(seed):
+    """Whether or not the two extreme tie orders print alike (the shortcut that skips sorting the file
+    order), each warning names exactly the number the per-trial sweep in file order prints."""
+    from sveval.metrics_ties import tie_order_warnings
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 4000))
+    decimals = (0, 1, 2, 6, 8)[seed % 5]  # from huge tie groups to the odd tie (extreme orders print alike)
+    scores = np.round(rng.normal(size=n) + 1.5 * (labels := rng.random(n) < 0.3), decimals)
+    points = ((0.01, 1.0, 1.0), (0.2, 1.0, 1.0))
+    ours = summarize(scores, labels, ("nist",), points, "tie-aware")
+    theirs = summarize(scores, labels, ("nist",), points, "per-trial")  # file order, sorted on its own
+    expected = []
+    if f"{ours.eers[0].percent:.3f}" != f"{theirs.eers[0].percent:.3f}":
+        expected.append(f"EER {ours.eers[0].percent:.3f} here; ")
+    for d, p in zip(ours.dcfs, theirs.dcfs):
+        if f"{d.min_dcf:.3f}" != f"{p.min_dcf:.3f}":
+            expected.append(f"minDCF({d.p_target:g}/1/1) {d.min_dcf:.3f} here; ")
+    warnings = tie_order_warnings(scores, labels, ours.eers[0].value, ours.dcfs)
+    assert [w.split("tied scores: ")[1].split("the per-trial")[0] for w in warnings] == expected
+    printed = [f"{theirs.eers[0].percent:.3f}"] if expected and expected[0].startswith("EER") else []
+    printed += [
+        f"{p.min_dcf:.3f}" for d, p in zip(ours.dcfs, theirs.dcfs) if f"{d.min_dcf:.3f}" != f"{p.min_dcf:.3f}"
+    ]
+    assert [w.rsplit(" prints ", 1)[1] for w in warnings] == printed
