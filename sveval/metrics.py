@@ -343,14 +343,15 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
 # public API
 
 
-def det_curve(scores, is_target, sweep: str = "tie-aware") -> DetCurve:
+def det_curve(scores, is_target, sweep: str = "tie-aware", presorted: _Sorted | None = None) -> DetCurve:
     """The miss / false-alarm rates at every operating point of ``sweep`` (see the module docstring).
 
     Point i: p_miss = #targets with (sorted position <= i) / T, p_fa = 1 - #nontargets likewise / N,
     thresholds[i] = the i-th lowest score. Per-trial: one point per trial; tie-aware: one per distinct
     score, where p_miss = #targets with score <= t / T and p_fa = #nontargets with score > t / N.
+    presorted: as for ``summarize``.
     """
-    srt = _Sorted(scores, is_target, sweep)
+    srt = _sorted_for(scores, is_target, sweep, presorted)
     p_miss, p_fa, thr = srt.sweep(sweep)
     return DetCurve(p_miss, p_fa, thr, sweep)
 

@@ -92,12 +92,14 @@ def det_plot_curve(
     c_fa: float = 1.0,
     sweep: str = "tie-aware",
     tolerance: float = THIN_TOLERANCE,
+    presorted=None,
 ) -> DetPlotCurve:
-    """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`."""
+    """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`.
+    presorted: `sveval.metrics.sort_scores` of these scores, to share one sort with other summaries."""
     from sveval import metrics
 
-    det = metrics.det_curve(scores, is_target, sweep=sweep)
-    numbers = metrics.evaluate(scores, is_target, p_target, c_miss, c_fa, sweep=sweep)
+    det = metrics.det_curve(scores, is_target, sweep=sweep, presorted=presorted)
+    numbers = metrics.evaluate(scores, is_target, p_target, c_miss, c_fa, sweep=sweep, presorted=presorted)
     return curve_from_rates(
         label,
         np.asarray(det.p_fa),

@@ -346,7 +346,8 @@ def _tie_order_blame(item: _Scored, entry: ResultEntry, stable: tuple[str, str])
     from sveval.metrics_ties import tie_order_range
 
     block = entry.block
-    low, high = tie_order_range(item.values, item.is_target, block.p_target, block.c_miss, block.c_fa)
+    point = (block.p_target, block.c_miss, block.c_fa)
+    low, high = tie_order_range(item.values, item.is_target, *point, presorted=_sorted(item, "per-trial"))
     ranges = (
         (entry.eer_text, stable[0], 100 * low.eer, 100 * high.eer),
         (entry.min_dcf_text, stable[1], low.min_dcf, high.min_dcf),
@@ -372,9 +373,21 @@ def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]
     block = entry.block
     key = (block.p_target, block.c_miss, block.c_fa, sweep)
     if key not in item.metrics:
-        item.metrics[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep)
+        srt = _sorted(item, sweep)
+        item.metrics[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep, presorted=srt)
     m = item.metrics[key]
     return _printed(100 * m.eer, entry.eer_text), _printed(m.min_dcf, entry.min_dcf_text)
+
+
+def _sorted(item: _Scored, sweep: str):
+    """The file's scores sorted for `sweep`, once per file for all its blocks and checks (numpy's order
+    for the wespeaker sweep, the stable order for the others)."""
+    from sveval.metrics import sort_scores
+
+    key = ("sorted", sweep == "wespeaker")
+    if key not in item.metrics:
+        item.metrics[key] = sort_scores(item.values, item.is_target, sweep)
+    return item.metrics[key]
 
 
 def _printed(value: float, like: str) -> str:
