@@ -37,6 +37,7 @@ from sveval.metrics_rocch import rocch_eer
 
 SWEEPS = ("per-trial", "tie-aware", "wespeaker")
 EER_DEFINITIONS = ("nist", "kaldi", "rocch")
+COST_SLICE = 1 << 20  # detection costs are computed this many points at a time
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,9 +258,10 @@ class _Sorted:
         _check_choice(sweep, SWEEPS, "sweep")
         if sweep not in self._sweeps:
             n_tar_le, n_non_le, thresholds = self.counts(sweep)
-            p_miss = n_tar_le / self.n_target
-            p_fa = n_non_le / self.n_nontarget
-            np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit, without a temporary
+            # the rates overwrite the (int64, fresh) counts they come from: no n-long temporaries
+            p_miss = np.divide(n_tar_le, self.n_target, out=n_tar_le.view(np.float64))
+            p_fa = np.divide(n_non_le, self.n_nontarget, out=n_non_le.view(np.float64))
+            np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit
             for a in (p_miss, p_fa, thresholds):
                 a.flags.writeable = False
             self._sweeps[sweep] = (p_miss, p_fa, thresholds)
@@ -281,6 +283,24 @@ def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
     pm1, pf1 = p_miss[x1], p_fa[x1]
     a = (pm1 - pf1) / (pf2 - pf1 - (pm2 - pm1))
     return Eer(float(pm1 + a * (pm2 - pm1)), float(thr[x1]), "nist")
+
+
+def _first_minimum_cost(p_miss, p_fa, p_target: float, c_miss: float, c_fa: float) -> tuple[int, float]:
+    """(first i attaining the minimum, that minimum) of c_det = c_miss * p_miss * p_target + c_fa * p_fa *
+    (1 - p_target): the same operations in the same order as Kaldi's compute_min_dcf.py (so the same float64
+    values), in slices of COST_SLICE points (no n-long temporaries), keeping the first minimum like its strict
+    `<` loop."""
+    best_i, best = 0, np.inf
+    for lo in range(0, len(p_miss), COST_SLICE):
+        c_det = np.multiply(c_miss, p_miss[lo : lo + COST_SLICE])
+        c_det *= p_target
+        fa_part = np.multiply(c_fa, p_fa[lo : lo + COST_SLICE])
+        fa_part *= 1 - p_target
+        c_det += fa_part
+        i = int(np.argmin(c_det))
+        if c_det[i] < best:
+            best_i, best = lo + i, float(c_det[i])
+    return best_i, best
 
 
 def _first_crossing(p_miss: np.ndarray, p_fa: np.ndarray) -> int:
@@ -322,21 +342,14 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
     if not 0 < p_target < 1:
         raise ValueError(f"p_target must lie strictly between 0 and 1, got {p_target!r}")
     p_miss, p_fa, thr = srt.sweep(sweep)
-    # same operations, in the same order, as Kaldi's compute_min_dcf.py (so the same float64 results)
-    c_det = np.multiply(c_miss, p_miss)  # (in place from here: two n-long arrays, not five)
-    c_det *= p_target
-    fa_part = np.multiply(c_fa, p_fa)
-    fa_part *= 1 - p_target
-    c_det += fa_part
-    del fa_part
-    i = int(np.argmin(c_det))  # the first minimum, like its strict `<` loop
+    i, c_min = _first_minimum_cost(p_miss, p_fa, p_target, c_miss, c_fa)
     c_def = min(c_miss * p_target, c_fa * (1 - p_target))
     # The "accept all" point (p_miss 0, p_fa 1), which Kaldi's script lacks: without it the value exceeds 1
     # when every target scores below every nontarget and c_miss * p_target > c_fa * (1 - p_target).
     accept_all = c_fa * (1 - p_target)
-    if accept_all < c_det[i]:
+    if accept_all < c_min:
         return Dcf(float(p_target), float(c_miss), float(c_fa), float(accept_all / c_def), float("-inf"))
-    return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_det[i] / c_def), float(thr[i]))
+    return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_min / c_def), float(thr[i]))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ and where it would print another number than sveval's default (tie-aware) sweep.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from sveval.metrics import Metrics, _Sorted, evaluate, sort_scores, summarize
@@ -21,23 +23,23 @@ def tie_order_range(
     Returns (low, high), both with sweep "per-trial"; without ties they are equal. Both orders are built from
     the counts of each tied group (no sort of the trials). presorted: as for ``tie_order_warnings``.
     """
-    low, high = extreme_orders(presorted or sort_scores(scores, is_target))
-    return tuple(evaluate(o.scores, o.is_target, p_target, c_miss, c_fa, "per-trial", o) for o in (low, high))
+    srt = presorted or sort_scores(scores, is_target)
+    return tuple(
+        evaluate(o.scores, o.is_target, p_target, c_miss, c_fa, "per-trial", o) for o in extreme_orders(srt)
+    )
 
 
-def extreme_orders(srt: _Sorted) -> tuple[_Sorted, _Sorted]:
-    """The score set in its two extreme per-trial orders: within each group of tied scores, nontargets
-    first (low) and targets first (high)."""
+def extreme_orders(srt: _Sorted) -> Iterator[_Sorted]:
+    """The score set in its two extreme per-trial orders, one after the other (each is n long): within each
+    group of tied scores, nontargets first (low), then targets first (high)."""
     n_tar_le, n_non_le, thresholds = srt.counts("tie-aware")
     targets = np.diff(n_tar_le, prepend=0)
     nontargets = np.diff(n_non_le, prepend=0)
     scores = np.repeat(thresholds, targets + nontargets)
-    orders = []
     for first, second, first_is_target in ((nontargets, targets, False), (targets, nontargets, True)):
         runs = np.column_stack([first, second]).ravel()  # per group: the first class's run, then the other
         labels = np.repeat(np.tile([first_is_target, not first_is_target], len(first)), runs)
-        orders.append(_Sorted.from_sorted(scores, labels))
-    return orders[0], orders[1]
+        yield _Sorted.from_sorted(scores, labels)
 
 
 def tie_order_warnings(

@@ -805,3 +805,20 @@ def test_tie_warnings_give_the_file_order_per_trial_numbers(seed):
         f"{p.min_dcf:.3f}" for d, p in zip(ours.dcfs, theirs.dcfs) if f"{d.min_dcf:.3f}" != f"{p.min_dcf:.3f}"
     ]
     assert [w.rsplit(" prints ", 1)[1] for w in warnings] == printed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_min_dcf_in_slices_is_the_first_minimum_of_the_whole_cost(monkeypatch, seed):
+    """Costs computed a slice at a time give Kaldi's value and the first index attaining it, also when
+    equal minima fall in different slices."""
+    import sveval.metrics as metrics
+
+    rng = np.random.default_rng(seed)
+    p_miss = np.sort(np.round(rng.random(5000), 2))  # coarse: the minimum is attained many times
+    p_fa = np.sort(np.round(rng.random(5000), 2))[::-1].copy()
+    for p_target, c_miss, c_fa in ((0.01, 1, 1), (0.5, 1, 1), (0.05, 10, 1)):
+        whole = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)  # compute_min_dcf.py's expression
+        for size in (7, 64, 5000, 1 << 20):
+            monkeypatch.setattr(metrics, "COST_SLICE", size)
+            i, value = metrics._first_minimum_cost(p_miss, p_fa, p_target, c_miss, c_fa)
+            assert (i, value) == (int(np.argmin(whole)), float(whole.min()))
