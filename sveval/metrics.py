@@ -211,6 +211,11 @@ class _Sorted:
         return srt
 
     @property
+    def raw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, labels) in trial order, as given (float64, bool)."""
+        return self._raw
+
+    @property
     def scores(self) -> np.ndarray:
         """Scores ascending, in the order of this set's per-trial sweep."""
         return self._sorted()[0]
@@ -275,6 +280,11 @@ class _Sorted:
 def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
     p_miss, p_fa, thr = srt.sweep(sweep)
     x1 = _first_crossing(p_miss, p_fa)
+    return _eer_from_points(p_miss, p_fa, x1, float(thr[x1]))
+
+
+def _eer_from_points(p_miss, p_fa, x1: int, threshold: float) -> Eer:
+    """The NIST interpolation between point x1 (the first with p_miss >= p_fa) and the point before it."""
     if x1 > 0:
         x2 = x1 - 1  # == last index with d < 0, because d is non-decreasing
         pm2, pf2 = p_miss[x2], p_fa[x2]
@@ -282,7 +292,7 @@ def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
         pm2, pf2 = 0.0, 1.0
     pm1, pf1 = p_miss[x1], p_fa[x1]
     a = (pm1 - pf1) / (pf2 - pf1 - (pm2 - pm1))
-    return Eer(float(pm1 + a * (pm2 - pm1)), float(thr[x1]), "nist")
+    return Eer(float(pm1 + a * (pm2 - pm1)), threshold, "nist")
 
 
 def _first_minimum_cost(p_miss, p_fa, p_target: float, c_miss: float, c_fa: float) -> tuple[int, float]:
@@ -335,12 +345,16 @@ def _eer_rocch(srt: _Sorted) -> Eer:
     return Eer(value, float(thr[point]), "rocch")
 
 
-def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: str) -> Dcf:
+def _check_cost(p_target: float, c_miss: float, c_fa: float) -> None:
     for name, v in (("c_miss", c_miss), ("c_fa", c_fa)):
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a finite positive number, got {v!r}")
     if not 0 < p_target < 1:
         raise ValueError(f"p_target must lie strictly between 0 and 1, got {p_target!r}")
+
+
+def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: str) -> Dcf:
+    _check_cost(p_target, c_miss, c_fa)
     p_miss, p_fa, thr = srt.sweep(sweep)
     i, c_min = _first_minimum_cost(p_miss, p_fa, p_target, c_miss, c_fa)
     c_def = min(c_miss * p_target, c_fa * (1 - p_target))

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sveval.metrics import Metrics, _Sorted, evaluate, sort_scores, summarize
+from sveval.metrics import Metrics, _Sorted, evaluate, sort_scores
+from sveval.metrics_file_order import per_trial_in_file_order
 
 
 def tie_order_range(
@@ -51,30 +52,20 @@ def tie_order_warnings(
     eer_value: the NIST EER as a fraction, or None when it is not printed; dcfs: ``Dcf`` objects. Numbers
     are compared as printed: EER in percent and minDCF, both with ``decimals`` decimals. Empty without ties.
     presorted: ``sveval.metrics.sort_scores`` of these scores (stable order), to reuse a sort already made.
-    The file order is only sorted for when the two extreme orders of tied trials print different numbers:
-    otherwise every order, the file's too, prints theirs.
+    The per-trial numbers come from ``per_trial_in_file_order``: only the tie groups where the order can
+    matter are read in file order, so the trials are never sorted for it.
     """
-    points = tuple((d.p_target, d.c_miss, d.c_fa) for d in dcfs)
-    srt = presorted or sort_scores(scores, is_target)
-
-    def printed(summary):
-        return f"{summary.eers[0].percent:.{decimals}f}", [f"{p.min_dcf:.{decimals}f}" for p in summary.dcfs]
-
-    low, high = (
-        summarize(o.scores, o.is_target, ("nist",), points, "per-trial", o) for o in extreme_orders(srt)
+    per_trial = per_trial_in_file_order(
+        scores, is_target, [(d.p_target, d.c_miss, d.c_fa) for d in dcfs], presorted
     )
-    theirs_eer, theirs_dcf = printed(low)
-    if printed(high) != (theirs_eer, theirs_dcf):
-        file_order = summarize(scores, is_target, ("nist",), points, "per-trial", presorted=srt)
-        theirs_eer, theirs_dcf = printed(file_order)
     how = "the per-trial sweep in file order (--sweep per-trial)"
     out = []
     if eer_value is not None:
-        ours = f"{100 * eer_value:.{decimals}f}"
-        if ours != theirs_eer:
-            out.append(f"tied scores: EER {ours} here; {how} prints {theirs_eer}")
-    for d, theirs in zip(dcfs, theirs_dcf):
-        ours = f"{d.min_dcf:.{decimals}f}"
+        ours, theirs = f"{100 * eer_value:.{decimals}f}", f"{per_trial.eers[0].percent:.{decimals}f}"
+        if ours != theirs:
+            out.append(f"tied scores: EER {ours} here; {how} prints {theirs}")
+    for d, p in zip(dcfs, per_trial.dcfs):
+        ours, theirs = f"{d.min_dcf:.{decimals}f}", f"{p.min_dcf:.{decimals}f}"
         if ours != theirs:
             point = f"{d.p_target:g}/{d.c_miss:g}/{d.c_fa:g}"
             out.append(f"tied scores: minDCF({point}) {ours} here; {how} prints {theirs}")
