@@ -169,3 +169,15 @@ def test_runs_of_blank_lines_longer_than_a_block(monkeypatch, tmp_path):
         text = f"{long_id} b 0.5 target\na {long_id} 0.25 nontarget\n"
         scores = read_score_file(write(tmp_path / "long.score", text))
         assert scores.enroll.tolist() == [long_id, "a"] and scores.values.tolist() == [0.5, 0.25]
+
+
+def test_trailing_whitespace_of_the_last_line_before_blocks_of_blank_lines(monkeypatch, tmp_path):
+    """Found by a tester: whitespace a line may not hold (\\x0b, \\x0c, CR CR) is tolerated at the end of the
+    file also when more than a block of blank lines follows it; with text after, it is still refused."""
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 64)
+    for ending in ("\x0b", "\x0c", "\x1f", " \x0b", "\r\r", "\r "):
+        text = "a b 1.5 target\nc d 0.5 nontarget" + ending + "\n" + "\n" * 5000
+        scores = read_score_file(write(tmp_path / "s.score", text), ids="none")
+        assert scores.values.tolist() == [1.5, 0.5]
+        with pytest.raises(InputError, match=r"s2.score:2: character"):
+            read_score_file(write(tmp_path / "s2.score", text + "e f 0.1 nontarget\n"), ids="none")

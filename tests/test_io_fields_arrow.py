@@ -44,8 +44,8 @@ def arrow_calls(monkeypatch):
     taken = []
     original = fields_arrow.arrow_chunk
 
-    def spy(chunk, columns):
-        got = original(chunk, columns)
+    def spy(chunk, columns, vocab):
+        got = original(chunk, columns, vocab)
         taken.append(got is not None)
         return got
 
@@ -122,3 +122,36 @@ def test_a_bad_label_in_a_plain_chunk_is_named_with_its_line(tmp_path, arrow_cal
     with pytest.raises(InputError, match=r"s.score:418: label 'Target' is not target or nontarget"):
         read_score_file(write(tmp_path / "s.score", "\n".join(lines) + "\n"), ids="none")
     assert arrow_calls == [False]  # pyarrow stepped aside; the numpy reader named the line
+
+
+def test_ids_read_by_pyarrow_are_the_same_interned_ids(tmp_path, monkeypatch, arrow_calls):
+    """Id columns parsed by pyarrow (a dictionary per block, encoded into the exact vocabulary) give the
+    ids, values and fingerprint of the whole-text reader, in score files and trial lists."""
+    from sveval.io.trials import _parse_text as whole_trial_text
+    from sveval.io.trials import read_trials
+
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 256)
+    rng = np.random.default_rng(3)
+    ids = [
+        f"id{s:05d}/{v}/{u:05d}.wav" for s, v, u in zip(rng.integers(0, 99, 300), "abcxyz" * 50, range(300))
+    ]
+    pairs = rng.integers(0, 300, (2000, 2)).tolist()
+    text = "".join(
+        f"{ids[e]} {ids[t]} {rng.normal():.5f} {('nontarget', 'target')[e % 3 == 0]}\n" for e, t in pairs
+    )
+    path = write(tmp_path / "s.score", text)
+    got, whole = read_score_file(path), whole_score_text(text, str(path))
+    assert all(arrow_calls) and len(arrow_calls) > 5
+    assert got.enroll.tolist() == whole.enroll.tolist() and got.test.tolist() == whole.test.tolist()
+    assert got.values.tobytes() == whole.values.tobytes() and got.labels.tolist() == whole.labels.tolist()
+    listed = "".join(
+        f"{ids[e]} {ids[t]} {('nontarget', 'target')[e % 3 == 0]}\n" for e, t in set(map(tuple, pairs))
+    )
+    arrow_calls.clear()
+    trials = read_trials(write(tmp_path / "list.txt", listed))
+    reference = whole_trial_text(listed, str(tmp_path / "list.txt"))
+    assert all(arrow_calls) and trials.fingerprint == reference.fingerprint
+    assert (
+        trials.enroll.tolist() == reference.enroll.tolist()
+        and trials.is_target.tolist() == reference.is_target.tolist()
+    )

@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from sveval.errors import InputError
 from sveval.io.fields_arrow import arrow_chunk
 from sveval.io.table import text_lines
-from sveval.io.vocabulary import Vocabulary, padded_rows
+from sveval.io.vocabulary import Vocabulary, gather_rows, padded_rows
 
 CHUNK_BYTES = 1 << 23
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
@@ -113,13 +112,18 @@ def blocks(readinto: Callable[[memoryview], int], size: int) -> Iterator[tuple[i
     buf = bytearray(size)
     n, eof = _fill(readinto, buf, 0)
     start = offset = len(BOM) if buf[: len(BOM)] == BOM and n >= len(BOM) else 0
-    held: list[tuple[int, bytes, bool]] = []
+    # copies of blocks whose fate is not known yet: blank blocks (reported if text follows) and, first,
+    # possibly a text block that only whitespace has followed so far (the file's last, if none comes)
+    waiting: list[tuple[int, bytes]] = []
     while True:
         if eof:
             end = _text_end(buf, start, n)
             if end > start:
-                yield from held
+                for held in waiting:
+                    yield (*held, False)
                 yield offset, memoryview(buf)[start:end], True
+            elif waiting and waiting[0][1].strip(_TRAILING_SPACE):
+                yield waiting[0][0], waiting[0][1].rstrip(_TRAILING_SPACE), True
             return
         cut = buf.rfind(b"\n", start, n) + 1
         if cut <= start:  # one line longer than the buffer
@@ -128,15 +132,19 @@ def blocks(readinto: Callable[[memoryview], int], size: int) -> Iterator[tuple[i
             n, eof = _fill(readinto, buf, n)
             continue
         end = _text_end(buf, start, cut)
-        if end > start:
-            yield from held
-            held = []
-            cut = buf.find(b"\n", end, cut) + 1  # blank lines after the text wait: the file may end there
-            yield offset, memoryview(buf)[start:cut], False
+        if end == start:  # blank lines only
+            waiting.append((offset, bytes(buf[start:cut])))
         else:
-            held.append((offset, bytes(buf[start:cut]), False))
+            cut = buf.find(b"\n", end, cut) + 1  # the end of the last line with text
+            for held in waiting:
+                yield (*held, False)
+            waiting = []
+            if _text_end(buf, cut, n) > cut:  # text follows: not the last block
+                yield offset, memoryview(buf)[start:cut], False
+            else:  # only whitespace follows so far: it may end the file, so it waits (as a copy)
+                waiting.append((offset, bytes(buf[start:cut])))
         offset += cut - start
-        buf[: n - cut] = buf[cut:n]  # the unfinished line moves to the front (same size: views stay valid)
+        buf[: n - cut] = buf[cut:n]  # the rest moves to the front (same size: views stay valid)
         n, start = n - cut, 0
         n, eof = _fill(readinto, buf, n)
 
@@ -183,7 +191,7 @@ def read_table(
             shape = _first_layout(block, offset, source, what, layout, problems)
             columns = shape.columns if shape else []
             parts = [[] for _ in columns]
-        if columns and not problems.structural and (parsed := arrow_chunk(block, columns)) is not None:
+        if columns and not problems.structural and (parsed := arrow_chunk(block, columns, vocab)) is not None:
             for k, values in enumerate(parsed[1]):
                 if values is not None:
                     parts[k].append(values)
@@ -313,19 +321,7 @@ def _rows(raw) -> np.ndarray:
         return padded_rows([s.encode("utf-8") for s in raw])
     starts, lengths, buf = raw
     width = -(-int(lengths.max()) // 8) * 8
-    return _gather(buf, starts, lengths, width)
-
-
-def _gather(buf, starts, lengths, width) -> np.ndarray:
-    """(n, width) uint8: field i's bytes buf[starts[i] : starts[i] + lengths[i]], NUL padded.
-
-    Rows are copied whole out of a sliding-window view of the buffer (a memcpy per row, several times
-    faster than indexing byte by byte), then the bytes past each field's end are zeroed."""
-    if len(starts) and int(starts[-1]) + width > len(buf):  # starts ascend: only the last can overrun
-        buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
-    rows = sliding_window_view(buf, width)[starts]
-    rows *= np.arange(width) < lengths[:, None]
-    return rows
+    return gather_rows(buf, starts, lengths, width)
 
 
 def _texts(raw, lines: np.ndarray) -> list[str]:
@@ -342,7 +338,7 @@ def _labels(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.
     else:
         width = max(len(t) for t in column.labels)
         starts, lengths, buf = raw
-        rows = _gather(buf, starts, np.minimum(lengths, width + 1), width + 1)
+        rows = gather_rows(buf, starts, np.minimum(lengths, width + 1), width + 1)
         patterns = np.zeros((2, width + 1), dtype=np.uint8)
         for j, token in enumerate(column.labels):
             patterns[j, : len(token)] = np.frombuffer(token.encode(), dtype=np.uint8)
@@ -363,7 +359,7 @@ def _floats(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.
         starts, lengths, buf = raw
         width = int(lengths.max())
         if width <= _MAX_NUMBER_WIDTH:
-            rows = _gather(buf, starts, lengths, width)
+            rows = gather_rows(buf, starts, lengths, width)
             try:
                 return rows.view(f"S{width}").ravel().astype(np.float64)
             except ValueError:

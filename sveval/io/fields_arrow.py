@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sveval.io.vocabulary import Vocabulary, gather_rows
+
 if TYPE_CHECKING:
     from sveval.io.fields import Column
 
@@ -28,11 +30,14 @@ _SLICE_BYTES = 1 << 20
 _BLOCK_BYTES = 1 << 22  # what one pyarrow thread parses at a time (4 MB measured best of 1, 4, 16 MB)
 
 
-def arrow_chunk(chunk, columns: list[Column]) -> tuple[int, list[np.ndarray | None]] | None:
-    """(lines, per-column arrays: float64 for "float", bool for "label", None for "skip"), or None when
-    this chunk (bytes or a memoryview) is not for pyarrow (see the module docstring). "id" columns are
-    never handled here."""
-    if any(c.kind == "id" for c in columns) or not len(chunk):
+def arrow_chunk(
+    chunk, columns: list[Column], vocab: Vocabulary
+) -> tuple[int, list[np.ndarray | None]] | None:
+    """(lines, per-column arrays: int32 codes into `vocab` for "id", float64 for "float", bool for
+    "label", None for "skip"), or None when this chunk (bytes or a memoryview) is not for pyarrow (see the
+    module docstring). `vocab` only grows once every other check has passed; ids get their codes column
+    by column (first sight in the enroll column, then in the test column)."""
+    if not len(chunk):
         return None
     counted = _counts(np.frombuffer(chunk, dtype=np.uint8))
     if counted is None:
@@ -56,10 +61,27 @@ def arrow_chunk(chunk, columns: list[Column]) -> tuple[int, list[np.ndarray | No
             got = _labels(table.column(f"c{k}"), column.labels)
         elif column.kind == "float":
             got = _floats(table.column(f"c{k}"))
-        if got is None and column.kind != "skip":
+        if got is None and column.kind in ("label", "float"):
             return None
         out.append(got)
+    if any(column.kind == "id" for column in columns):
+        table = table.unify_dictionaries()  # one dictionary per column: each distinct id is encoded once
+    for k, column in enumerate(columns):
+        if column.kind == "id":
+            values = table.column(f"c{k}")
+            codes = vocab.encode(_id_rows(values.chunk(0).dictionary)) if values.num_chunks else None
+            parts = [codes[_numbers(block.indices, np.int32)] for block in values.chunks]
+            out[k] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
     return rows, out
+
+
+def _id_rows(dictionary) -> np.ndarray:
+    """(n, 8*m) NUL-padded uint8 rows of a pyarrow string array's values (ASCII here), for Vocabulary."""
+    offsets = _numbers(dictionary, np.int32, buffer=1, extra=1).astype(np.int64)
+    data = np.frombuffer(dictionary.buffers()[2], dtype=np.uint8)
+    lengths = np.diff(offsets)
+    width = max(8, -(-int(lengths.max(initial=1)) // 8) * 8)
+    return gather_rows(data, offsets[:-1], lengths, width)
 
 
 def _counts(buf: np.ndarray) -> tuple[int, int] | None:
@@ -86,7 +108,7 @@ def _options(width: int, wanted: dict, size: int):
     types = {
         name: pa.float64() if c.kind == "float" else pa.dictionary(pa.int32(), pa.string())
         for name, c in wanted.items()
-    }
+    }  # ids and labels as dictionaries: each distinct text once per block
     read = pcsv.ReadOptions(
         column_names=[f"c{k}" for k in range(width)], block_size=_BLOCK_BYTES, use_threads=size > _BLOCK_BYTES
     )
@@ -129,8 +151,9 @@ def _labels(values, tokens: tuple[str, str]) -> np.ndarray | None:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
-def _numbers(array, dtype) -> np.ndarray:
-    """A null-free numeric pyarrow array as a numpy view of its buffer (pyarrow's own to_numpy imports
-    pandas, 0.4 s that `sveval metrics` does not otherwise pay)."""
+def _numbers(array, dtype, buffer: int = 1, extra: int = 0) -> np.ndarray:
+    """A null-free pyarrow array's buffer as a numpy view (pyarrow's own to_numpy imports pandas, 0.4 s
+    that `sveval metrics` does not otherwise pay). extra: items past the end (a string array's offsets)."""
     assert array.null_count == 0  # read with null_values=[]: the CSV reader makes no nulls
-    return np.frombuffer(array.buffers()[1], dtype=dtype)[array.offset : array.offset + len(array)]
+    view = np.frombuffer(array.buffers()[buffer], dtype=dtype)
+    return view[array.offset : array.offset + len(array) + extra]
