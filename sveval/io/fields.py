@@ -1,16 +1,20 @@
-"""Whitespace-separated tables (trial lists, score files) read from bytes, in chunks, with numpy.
+"""Whitespace-separated tables (trial lists, score files) read from bytes, in blocks, never one Python
+string per field.
 
 Why: a tokenizer that turns every field into a Python string costs ~330 bytes and ~2.5 us per score line;
-a 59 M-line file then needs ~19 GB. Here the bytes (a memory map) are split in chunks of CHUNK_BYTES:
-- a chunk of plain lines (ASCII, fields separated by one space or tab, every line `width` fields) is
-  split with numpy; ids become int32 codes into one exact `Vocabulary` (one Python string per distinct
-  id, never one per field), numbers are cast from bytes by numpy (as Python's float() reads them),
-  labels become booleans;
-- any other chunk (tabs and spaces mixed, runs of spaces, CR, non-ASCII, blank lines, wrong field
+a 59 M-line file then needs ~19 GB. Here the file is read in blocks of CHUNK_BYTES * ARROW_CHUNKS bytes of
+whole lines (one reused buffer, `blocks`):
+- a plain block (ASCII, one space between fields, only line feeds) is parsed by pyarrow's CSV reader
+  (`fields_arrow`), which steps aside (returns None) wherever it could read differently;
+- otherwise the block is cut into pieces of about CHUNK_BYTES: a piece of plain lines (ASCII, fields
+  separated by one space or tab, every line `width` fields) is split with numpy, numbers cast from bytes by
+  numpy (as Python's float() reads them), labels become booleans;
+- any other piece (tabs and spaces mixed, runs of spaces, CR, non-ASCII, blank lines, wrong field
   counts) is split line by line: lines at \n only, fields with Python's str.split(), so every message and
   line number stays what it was; other line-breaking characters are refused (`table.text_lines`). Nothing
   is dropped.
-Memory: the outputs (4 bytes per id field, 8 per number, 1 per label) plus one chunk's temporaries.
+Ids become int32 codes into one exact `Vocabulary` (one Python string per distinct id, never one per field).
+Memory: the outputs (4 bytes per id field, 8 per number, 1 per label) plus one block and its temporaries.
 
 Problems are collected while reading and the one the whole-file reader raised first is raised at the
 end, in its order: not UTF-8, blank line, first line not a known layout, wrong field count, then

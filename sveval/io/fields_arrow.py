@@ -1,13 +1,13 @@
-"""A chunk of a score file or trial list parsed by pyarrow's CSV reader (multithreaded C++), when that is
-certain to give what `sveval.io.fields` gives.
+"""A block of a score file or trial list parsed by pyarrow's CSV reader (multithreaded C++), when that is
+certain to give what `sveval.io.fields` gives: parsing is most of the cost of large files, and
+`benchmarks/bench_scale.py` measured pyarrow well ahead of our numpy splitter. Ids come back as one
+dictionary per column, each distinct id encoded once into the exact vocabulary.
 
-Used for chunks whose columns are numbers and labels only (ids skipped: `metrics` and `det` without a trial
-list), the case where parsing is the whole cost: `benchmarks/bench_scale.py` measured it and chose it over
-the numpy splitter. The chunk must be plain in the strictest sense: ASCII, a single space between fields,
+The block must be plain in the strictest sense: ASCII, a single space between fields,
 no control byte but the line feed (checked by counting: line feeds = pyarrow's rows, bytes below 33 =
 its fields). Python's str.split() and a one-space CSV dialect then cut every line at the same places;
-anything else (tabs, runs of spaces, CR, blank lines, Unicode text) returns None and the chunk goes
-through the numpy or line-by-line reader, which also words every error. So does a chunk
+anything else (tabs, runs of spaces, CR, blank lines, Unicode text) returns None and the block goes
+through the numpy or line-by-line reader, which also words every error. So does a block
 that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another token:
 this module never raises InputError itself, and never reads a number differently: pyarrow converts
 decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
@@ -135,7 +135,8 @@ def _options(width: int, wanted: dict, size: int):
 def _floats(values) -> np.ndarray | None:
     """float64 values; None when any is not finite: pyarrow reads "nan(1)" where float() refuses it, and a
     non-finite score is an error anyway, worded by the reference reader."""
-    out = np.concatenate([_numbers(chunk, np.float64) for chunk in values.chunks])
+    parts = [_numbers(chunk, np.float64) for chunk in values.chunks]
+    out = np.concatenate(parts) if parts else np.zeros(0)
     return out if np.isfinite(out).all() else None
 
 
