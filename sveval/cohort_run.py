@@ -42,7 +42,7 @@ def read_cohort_sums(
     lookup = None
     if utt2spk is not None:
         utts, spks = emb_io.read_utt2spk(utt2spk)
-        lookup = (pd.Index(utts), spks)
+        lookup = (pd.Index(utts, dtype=object), spks)  # (object: see speakers_from_utt2spk)
     all_ids: list[np.ndarray] = []
     failed = False
 

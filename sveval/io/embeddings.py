@@ -73,7 +73,7 @@ def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
 
 
 def refuse_duplicates(ids: np.ndarray, source: str) -> None:
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()  # (see speakers_from_utt2spk)
     if dup.any():
         first = ids[np.flatnonzero(dup)[0]]
         rows = np.flatnonzero(ids == first)
@@ -297,7 +297,7 @@ def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     rows = split_rows(read_text(path, "utt2spk file"), source, "utt2spk file")
     require_width(rows, row_widths(rows), 2, source, "`utterance speaker`")
     utts, spks = column(rows, 0), column(rows, 1)
-    dup = pd.Series(utts).duplicated().to_numpy()
+    dup = pd.Series(utts, dtype=object).duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise InputError(f"utterance {utts[i]!r} is listed twice", source, i + 1)
@@ -306,7 +306,9 @@ def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 def speakers_from_utt2spk(ids: np.ndarray, utts: np.ndarray, spks: np.ndarray, source: str) -> np.ndarray:
     """Speaker of every id; an id missing from utt2spk is an error. utts: array or pd.Index (reused)."""
-    where = (utts if isinstance(utts, pd.Index) else pd.Index(utts)).get_indexer(ids)
+    # dtype=object: with pyarrow installed pandas would copy a million ids into pyarrow strings first
+    # (0.19 GB more at the peak of a VoxCeleb2-dev cohort, benchmarks/score_cohort.py)
+    where = (utts if isinstance(utts, pd.Index) else pd.Index(utts, dtype=object)).get_indexer(ids)
     missing = np.flatnonzero(where < 0)
     if missing.size:
         raise InputError(
