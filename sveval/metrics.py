@@ -181,6 +181,11 @@ def _stable_sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return srt, order
 
 
+def _distinct(ascending: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (the last of each run of equal values)."""
+    return ascending[np.append(ascending[1:] != ascending[:-1], True)] if len(ascending) else ascending
+
+
 class _Sorted:
     """One score set prepared for every sweep; sorts are made when first needed and cached, and so are the
     sweeps. The tie-aware sweep and the Kaldi EER need no trial order: they use the two classes sorted
@@ -250,13 +255,13 @@ class _Sorted:
             n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
             n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
             return n_tar_le, n_non_le, self.scores
-        # tie-aware: one point per distinct score t, with #targets <= t and #trials <= t
-        tar, _ = self.classes()
-        s = self._order[0] if self._order is not None else np.sort(self._raw[0])
-        last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # the last trial of each tied group
-        thresholds = s[last] + 0.0  # (-0.0 and 0.0 tie: the group's threshold is 0.0 whatever the order)
+        # tie-aware: one point per distinct score t, with #targets <= t and #nontargets <= t, from the two
+        # classes sorted apart (no n-long sorted copy of all the scores)
+        tar, non = self.classes()
+        thresholds = np.union1d(_distinct(tar), _distinct(non)) + 0.0  # (-0.0 ties with 0.0: one group)
+        thresholds = _distinct(thresholds)
         n_tar_le = np.searchsorted(tar, thresholds, side="right")
-        return n_tar_le, last + 1 - n_tar_le, thresholds
+        return n_tar_le, np.searchsorted(non, thresholds, side="right"), thresholds
 
     def sweep(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p_miss, p_fa, thresholds) of the given sweep, read-only."""

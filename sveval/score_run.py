@@ -168,11 +168,14 @@ def resolve_methods(methods: tuple[str, ...] | None, has_cohort: bool) -> tuple[
 
 
 def _locate(trials: TrialList, index: pd.Index, allow_missing: bool):
+    """(enroll rows, test rows) of each trial in the eval set, int32 (-1: no embedding), the kept mask and
+    the missing ids; InputError for missing ids unless allowed."""
     if trials.pairs is not None:  # look up each distinct id once, then gather by code
-        rows = index.get_indexer(trials.pairs.ids)
+        rows = index.get_indexer(trials.pairs.ids).astype(np.int32)  # (4 bytes a trial: lists can be huge)
         enroll, test = rows[trials.pairs.enroll], rows[trials.pairs.test]
     else:
-        enroll, test = index.get_indexer(trials.enroll), index.get_indexer(trials.test)
+        enroll = index.get_indexer(trials.enroll).astype(np.int32)
+        test = index.get_indexer(trials.test).astype(np.int32)
     kept = (enroll >= 0) & (test >= 0)
     missing: tuple[str, ...] = ()
     if not kept.all():
@@ -218,7 +221,7 @@ def score_lists(
         scored[enroll[kept]] = True
         scored[test[kept]] = True
     used = np.flatnonzero(scored)
-    row_of = np.full(len(evaluation), -1, dtype=np.int64)
+    row_of = np.full(len(evaluation), -1, dtype=np.int32)
     row_of[used] = np.arange(len(used))
     if used.size == 0:
         raise InputError("no trial can be scored: none of the listed utterances has an embedding")
@@ -274,9 +277,11 @@ def score_lists(
                 )
 
     results = []
-    for trials, (enroll, test, kept, missing) in zip(trial_lists, located):
-        e = row_of[enroll[kept]]
-        t = row_of[test[kept]]
+    for trials in trial_lists:
+        enroll, test, kept, missing = located.pop(0)  # (the rows are dropped once e and t are made)
+        e = row_of[enroll if kept.all() else enroll[kept]]
+        t = row_of[test if kept.all() else test[kept]]
+        del enroll, test
         cos = scoring.pair_dots(unit_cos, e, t, compat)
         if compat == "wespeaker":
             cos = scoring.round_half_even_decimal(cos, 5)

@@ -133,15 +133,20 @@ def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = 
     return out
 
 
-def round_half_even_decimal(values: np.ndarray, digits: int) -> np.ndarray:
-    """What float('%.{digits}f' % v) gives, for every v: the value as WeSpeaker re-reads it from a file."""
+def round_half_even_decimal(values: np.ndarray, digits: int, chunk: int = 1 << 20) -> np.ndarray:
+    """What float('%.{digits}f' % v) gives, for every v: the value as WeSpeaker re-reads it from a file.
+    Computed `chunk` values at a time: the temporaries stay small on lists of tens of millions."""
     from sveval.io.score_text import beyond_int64, decimal_integers  # pure numpy, beside the formatter
 
     values = np.asarray(values, dtype=np.float64)
-    k, negative = decimal_integers(values, digits)
-    out = k / float(10**digits)
-    # beyond int64 the float's spacing dwarfs 10**-digits: the rounded text reads back as the value itself
-    return np.where(beyond_int64(values, digits), values, np.where(negative, -out, out))
+    rounded = np.empty_like(values)
+    for lo in range(0, len(values), chunk):
+        part = values[lo : lo + chunk]
+        k, negative = decimal_integers(part, digits)
+        out = k / float(10**digits)
+        # beyond int64 the float's spacing dwarfs 10**-digits: the rounded text reads back as the value
+        rounded[lo : lo + chunk] = np.where(beyond_int64(part, digits), part, np.where(negative, -out, out))
+    return rounded
 
 
 def cohort_statistics(
