@@ -245,7 +245,10 @@ class _Sorted:
         """(target scores, nontarget scores), each ascending."""
         if self._classes is None:
             s, lab = self._raw
-            self._classes = (np.sort(s[lab]), np.sort(s[~lab]))
+            tar, non = s[lab], s[~lab]
+            tar.sort()  # in place: no second copy of the scores
+            non.sort()
+            self._classes = (tar, non)
         return self._classes
 
     def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -285,7 +285,9 @@ def score_lists(
         cos = scoring.pair_dots(unit_cos, e, t, compat)
         if compat == "wespeaker":
             cos = scoring.round_half_even_decimal(cos, 5)
-        labels = None if trials.is_target is None else trials.is_target[kept]
+        labels = trials.is_target
+        if labels is not None and not kept.all():
+            labels = labels[kept]
         per_method = []
         for method in methods:
             utterance_norms = cohort_mean = None

@@ -127,8 +127,8 @@ def vox1_like_trials(
     return TrialList(
         name=name,
         basename=f"{name}.kaldi",
-        enroll=enroll,
-        test=test,
+        enroll_ids=enroll,
+        test_ids=test,
         is_target=is_target,
         fingerprint=fingerprint(enroll, test, is_target),
         source=f"sveval.synthetic (seed {seed})",

@@ -252,7 +252,8 @@ def coverage_problems(cov: Coverage, scores: ScoreFile, trials: TrialList) -> li
         shown = _pairs(scores, cov.extra_lines)
         problems.append(f"{cov.extra_lines.size:,} scored pair(s) not in {trials.name}, e.g. {shown}")
     if cov.missing.size:
-        shown = "; ".join(f"{shown_id(trials.enroll[i])} {shown_id(trials.test[i])}" for i in cov.missing[:3])
+        enroll, test = trials.enroll, trials.test  # (each access gives them from the codes anew)
+        shown = "; ".join(f"{shown_id(enroll[i])} {shown_id(test[i])}" for i in cov.missing[:3])
         problems.append(f"{cov.missing.size:,} trial(s) of {trials.name} not scored, e.g. {shown}")
     if cov.duplicated.size:
         shown = _pairs(scores, cov.duplicate_lines)

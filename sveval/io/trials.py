@@ -120,8 +120,8 @@ def _read(handle, source: str, name: str | None, basename: str | None, repeats: 
     return TrialList(
         name=name or file_name,
         basename=basename or file_name,
-        enroll=ids.take(enroll),
-        test=ids.take(test),
+        enroll_ids=None,  # given from the codes on demand
+        test_ids=None,
         is_target=is_target,
         fingerprint=coded_fingerprint(pairs, is_target),
         source=source,
@@ -157,8 +157,8 @@ def _parse_text(
     return TrialList(
         name=name or file_name,
         basename=basename or file_name,
-        enroll=enroll,
-        test=test,
+        enroll_ids=enroll,
+        test_ids=test,
         is_target=is_target,
         fingerprint=fingerprint(enroll, test, is_target),
         source=source,
