@@ -13,6 +13,8 @@ sweep makes: results equal ``summarize(..., sweep="per-trial")`` to the bit (tes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from sveval.metrics import (
@@ -26,6 +28,8 @@ from sveval.metrics import (
     sort_scores,
 )
 
+WINDOW_TRIALS = 1 << 22
+
 
 def per_trial_in_file_order(scores, is_target, operating_points, presorted: _Sorted | None = None) -> Summary:
     """``summarize(scores, is_target, ("nist",), operating_points, "per-trial")`` computed from the tie
@@ -33,7 +37,7 @@ def per_trial_in_file_order(scores, is_target, operating_points, presorted: _Sor
     srt = presorted or sort_scores(scores, is_target)
     n_tar_le, n_non_le, thresholds = srt.counts("tie-aware")
     ends = _rates(n_tar_le, n_non_le, srt)
-    groups = _Groups(srt, thresholds)
+    groups = _Groups(srt, thresholds, n_tar_le + n_non_le)
     first = int(np.argmax(ends[0] - ends[1] >= 0))  # the group whose end first has p_miss >= p_fa
     eer = _eer(groups, first, n_tar_le, n_non_le, srt)
     dcfs = tuple(_min_dcf(groups, ends, n_tar_le, n_non_le, srt, point) for point in operating_points)
@@ -41,16 +45,26 @@ def per_trial_in_file_order(scores, is_target, operating_points, presorted: _Sor
 
 
 class _Groups:
-    """The labels of the trials of chosen tie groups, in file order."""
+    """The labels of the trials of chosen tie groups, in file order, read a window of groups at a time:
+    a window spans at most WINDOW_TRIALS trials (a single larger group excepted), so its index arrays stay
+    small whatever the size of the list."""
 
-    def __init__(self, srt: _Sorted, thresholds: np.ndarray) -> None:
+    def __init__(self, srt: _Sorted, thresholds: np.ndarray, trials_le: np.ndarray) -> None:
         self.scores, self.labels = srt.raw
         self.thresholds = thresholds
+        self.trials_le = trials_le  # trials with score <= each threshold
 
-    def labels_of(self, groups: np.ndarray) -> list[np.ndarray]:
+    def labels_of(self, groups: np.ndarray) -> Iterator[np.ndarray]:
         """For each group (ascending indices), its trials' labels in file order."""
-        if not len(groups):
-            return []
+        before = np.concatenate([[0], self.trials_le])[groups]  # trials below each group
+        start = 0
+        while start < len(groups):
+            stop = int(np.searchsorted(self.trials_le[groups], before[start] + WINDOW_TRIALS, side="right"))
+            stop = max(stop, start + 1)
+            yield from self._window(groups[start:stop])
+            start = stop
+
+    def _window(self, groups: np.ndarray) -> list[np.ndarray]:
         low, high = self.thresholds[groups[0]], self.thresholds[groups[-1]]
         trials = np.flatnonzero((self.scores >= low) & (self.scores <= high))  # a pass, not a sort
         group_of = np.searchsorted(self.thresholds, self.scores[trials])  # every score is a threshold
@@ -80,7 +94,7 @@ def _inside(labels: np.ndarray, g: int, n_tar_le, n_non_le) -> tuple[np.ndarray,
 
 
 def _eer(groups: _Groups, g: int, n_tar_le, n_non_le, srt: _Sorted) -> Eer:
-    (labels,) = groups.labels_of(np.array([g]))
+    labels = next(groups.labels_of(np.array([g])))
     p_miss, p_fa = _rates(*_inside(labels, g, n_tar_le, n_non_le), srt)
     if g:  # the point before the group: the previous group's end
         before = _rates(n_tar_le[g - 1 : g], n_non_le[g - 1 : g], srt)

@@ -45,3 +45,16 @@ def test_hand_case_the_crossing_group_is_read_in_file_order():
     assert got.eers[0].value == pytest.approx(1 / 3)
     # cost 0.5 * p_miss + 0.5 * p_fa: lowest at (1/3, 1/3) -> 1/3, normalised by 0.5 -> 2/3
     assert got.dcfs[0].min_dcf == pytest.approx(2 / 3) and got.dcfs[0].threshold == 0.5
+
+
+def test_windows_of_groups_give_the_same_numbers(monkeypatch):
+    """Candidate groups read a few trials' worth at a time (bounded memory) give the same result."""
+    import sveval.metrics_file_order as file_order
+
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        scores, labels = _case(rng)
+        full = summarize(scores, labels, ("nist",), POINTS, "per-trial")
+        for window in (1, 7, 100):
+            monkeypatch.setattr(file_order, "WINDOW_TRIALS", window)
+            assert per_trial_in_file_order(scores, labels, POINTS) == full
