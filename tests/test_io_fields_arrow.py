@@ -155,3 +155,22 @@ def test_ids_read_by_pyarrow_are_the_same_interned_ids(tmp_path, monkeypatch, ar
         trials.enroll.tolist() == reference.enroll.tolist()
         and trials.is_target.tolist() == reference.is_target.tolist()
     )
+
+
+def test_windows_line_endings_are_read_by_pyarrow_and_stray_crs_are_not(tmp_path, monkeypatch, arrow_calls):
+    """CR LF files go through pyarrow (same values as the whole-text reader); a CR inside a line, a space
+    before CR LF or CR CR LF still go to the reference readers, which name the line."""
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 512)
+    lines = [f"u{i} v{i} 0.{i:05d} {('target', 'nontarget')[i % 3 == 0]}" for i in range(400)]
+    text = "\r\n".join(lines) + "\r\n"
+    path = write(tmp_path / "crlf.score", text)
+    assert _lean_outcome(path) == _whole_outcome(path, text)
+    assert arrow_calls and all(arrow_calls)
+    for bad in ("u7 v7 0.5\rtarget", "u7 v7 0.5 target \r", "u7 v7 0.5 target\r\r"):
+        odd = lines.copy()
+        odd[250] = bad
+        text = "\r\n".join(odd) + "\r\n"
+        path = write(tmp_path / "odd.score", text)
+        arrow_calls.clear()
+        assert _lean_outcome(path) == _whole_outcome(path, text)
+        assert not all(arrow_calls)

@@ -3,13 +3,13 @@ certain to give what `sveval.io.fields` gives: parsing is most of the cost of la
 `benchmarks/bench_scale.py` measured pyarrow well ahead of our numpy splitter. Ids come back as one
 dictionary per column, each distinct id encoded once into the exact vocabulary.
 
-The block must be plain in the strictest sense: ASCII, a single space between fields,
-no control byte but the line feed (checked by counting: line feeds = pyarrow's rows, bytes below 33 =
-its fields). Python's str.split() and a one-space CSV dialect then cut every line at the same places;
-anything else (tabs, runs of spaces, CR, blank lines, Unicode text) returns None and the block goes
-through the numpy or line-by-line reader, which also words every error. So does a block
-that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another token:
-this module never raises InputError itself, and never reads a number differently: pyarrow converts
+The block must be plain in the strictest sense: ASCII, a single space between fields, no control byte but
+the line feed and a CR right before it (checked by counting: line feeds = pyarrow's rows, bytes below 33
+but CRs = its fields). Python's str.split() and a one-space CSV dialect then cut every line at the same
+places; anything else (tabs, runs of spaces, a CR inside a line, blank lines, Unicode text) returns None
+and the block goes through the numpy or line-by-line reader, which also words every error. So does a
+block that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another
+token: this module never raises InputError itself, and never reads a number differently: pyarrow converts
 decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
 ("1_0") falls back to float() and its rules, and so does any non-finite value ("nan(1)" is one pyarrow
 accepts and float() refuses; tests/test_io_fields_arrow.py tries every odd form we know).
@@ -85,20 +85,26 @@ def _id_rows(dictionary) -> np.ndarray:
 
 
 def _counts(buf: np.ndarray) -> tuple[int, int] | None:
-    """(line feeds, bytes below 33) of the chunk, or None when it has a byte >= 128 or two bytes below 33
-    in a row or at its start (an empty field, a blank line, a space next to a line feed, CR LF). In
-    slices that stay in the cache, whose temporaries the allocator reuses."""
+    """(line feeds, bytes below 33 but CRs) of the chunk, or None when it has a byte >= 128 or two bytes
+    below 33 in a row other than CR LF, or one at its start (an empty field, a blank line, a space next to
+    a line break). A CR is then always at the end of a line, where str.split() drops it; a CR not followed
+    by LF makes pyarrow count one row more than the line feeds, which `arrow_chunk` refuses. In slices
+    that stay in the cache, whose temporaries the allocator reuses."""
     if buf[0] < 33:
         return None
-    breaks = gaps = 0
+    breaks = gaps = crs = 0
     for lo in range(0, len(buf), _SLICE_BYTES):
         part = buf[lo : lo + _SLICE_BYTES + 1]  # one byte more: a pair across the edge is seen too
         below = part < 33
-        if part.max() >= 128 or (below[1:] & below[:-1]).any():
+        if part.max() >= 128:
+            return None
+        pairs = below[1:] & below[:-1]
+        if pairs.any() and (pairs & ~((part[:-1] == 13) & (part[1:] == 10))).any():
             return None
         gaps += int(np.count_nonzero(below[:_SLICE_BYTES]))
         breaks += int(np.count_nonzero(part[:_SLICE_BYTES] == 10))
-    return breaks, gaps
+        crs += int(np.count_nonzero(part[:_SLICE_BYTES] == 13))
+    return breaks, gaps - crs
 
 
 def _options(width: int, wanted: dict, size: int):
