@@ -151,137 +151,97 @@ def command(
         raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = Path(out_dir)
     cache = " (embeddings extracted so far are kept in its embeddings/ cache)" if model_source.used else ""
+    # everything after the cheap option checks: read, score, then write the folder aside and swap it in
     with one_writer(out, cache):
-        _run(
-            out,
-            eval_path,
-            cohort_path,
-            cohort_utt2spk,
-            cohort_name,
-            mean_spec,
-            trial_specs,
-            methods,
-            resolved,
-            top_n,
-            compat,
-            cohort_precision,
-            eval_name,
-            allow_missing,
-            no_plots,
-            quiet,
-            model_source,
-        )
+        from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
+        from sveval.io import embeddings as emb_io  # noqa: PLC0415
+        from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
+        from sveval.io.catalog import load_trials  # noqa: PLC0415
+        from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
+        from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
+        from sveval.io.systems import system_name  # noqa: PLC0415
+        from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
 
-
-def _run(
-    out,
-    eval_path,
-    cohort_path,
-    cohort_utt2spk,
-    cohort_name,
-    mean_spec,
-    trial_specs,
-    methods,
-    resolved,
-    top_n,
-    compat,
-    cohort_precision,
-    eval_name,
-    allow_missing,
-    no_plots,
-    quiet,
-    model_source,
-):
-    """Everything after the cheap option checks: read, score, then write the folder aside and swap it in."""
-    from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
-    from sveval.io import embeddings as emb_io  # noqa: PLC0415
-    from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
-    from sveval.io.catalog import load_trials  # noqa: PLC0415
-    from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
-    from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-    from sveval.io.systems import system_name  # noqa: PLC0415
-    from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
-
-    progress = not quiet
-    trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
-    names = [t.basename for t in trial_lists]
-    if len(set(names)) != len(names):
-        raise InputError(f"two trial lists would write the same score file: {', '.join(names)}")
-    if model_source.used:
-        sets = model_source.extract(
-            out,
-            trial_lists,
-            eval_name=eval_name,
-            cohort_name=cohort_name,
-            cohort_utt2spk=cohort_utt2spk,
-            allow_missing=allow_missing,
-            progress=progress,
-            asnorm_top_n=top_n if "asnorm" in resolved else None,
-        )
-    else:
-        sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)
-    evaluation = sets.evaluation
-    cohort = None
-    if sets.cohort is not None:
-        if cohort_utt2spk:
-            utts, spks = emb_io.read_utt2spk(cohort_utt2spk)
-            speakers = emb_io.speakers_from_utt2spk(sets.cohort.ids, utts, spks, cohort_utt2spk)
-        else:
-            speakers = emb_io.speakers_from_ids(sets.cohort.ids, sets.cohort_source)
-        cohort = Cohort(sets.cohort_name, sets.cohort, speakers)
-    elif sets.cohort_source is not None:  # a cohort file: streamed into per-speaker sums, not held whole
-        cohort = read_cohort_sums(
-            sets.cohort_source,
-            sets.cohort_name,
-            compat,
-            utt2spk=cohort_utt2spk,
-            dim=evaluation.dim,
-            dim_error=f"dimension mismatch: the eval embeddings ({eval_path}) have {evaluation.dim} "
-            f"dimensions, the cohort ({sets.cohort_source}) {{cohort_dim}}; "
-            "both must come from the same model",
-            progress=progress,
-        )
-
-    mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
-    if mean_mode not in ("cohort", "none"):
-        mean_source = mean_mode
-        mean_vector = emb_io.read_mean_vector(mean_mode, evaluation.dim)
-        mean_mode = "given"
-
-    options = ScoreOptions(
-        methods=methods,
-        top_n=top_n,
-        compat=compat,
-        mean=mean_mode,
-        mean_vector=mean_vector,
-        mean_source=mean_source,
-        eval_name=sets.eval_name,
-        allow_missing=allow_missing,
-        cohort_precision=cohort_precision,
-    )
-    run = score_lists(evaluation, trial_lists, options, cohort=cohort, progress=progress)
-    for lst in run.lists:
-        if lst.n_dropped:
-            click.echo(
-                f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.display_name}: "
-                f"{len(lst.missing_ids):,} utterance(s) without an embedding, "
-                f"e.g. {', '.join(lst.missing_ids[:3])}",
-                err=True,
+        progress = not quiet
+        trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
+        names = [t.basename for t in trial_lists]
+        if len(set(names)) != len(names):
+            raise InputError(f"two trial lists would write the same score file: {', '.join(names)}")
+        if model_source.used:
+            sets = model_source.extract(
+                out,
+                trial_lists,
+                eval_name=eval_name,
+                cohort_name=cohort_name,
+                cohort_utt2spk=cohort_utt2spk,
+                allow_missing=allow_missing,
+                progress=progress,
+                asnorm_top_n=top_n if "asnorm" in resolved else None,
             )
-    for note in run.notes:
-        click.echo(f"sveval: note: {note}", err=True)
-    for res in (res for lst in run.lists for res in lst.methods):
-        for warning in res.warnings:
-            click.echo(f"sveval: warning: {res.score_file}: {warning}", err=True)
-    command_line = shlex.join(["sveval", *sys.argv[1:]])
-    # the new run is written aside and swapped in at the end: an error or Ctrl-C leaves `out` as it was
-    with staged_folder(out) as stage:
-        write_score_folder(run, stage, command=command_line, progress=progress, model=sets.model)
-        if out.is_dir():  # the previous run's other files (other lists, a cache) stay, and are reported
-            link_missing(out, stage)
-        finish_score_folder(run, stage, plots=not no_plots, name=system_name(out))
-    click.echo(_table(run, out))
-    click.echo(f"report: {out / 'report.md'}")
+        else:
+            sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)
+        evaluation = sets.evaluation
+        cohort = None
+        if sets.cohort is not None:
+            if cohort_utt2spk:
+                utts, spks = emb_io.read_utt2spk(cohort_utt2spk)
+                speakers = emb_io.speakers_from_utt2spk(sets.cohort.ids, utts, spks, cohort_utt2spk)
+            else:
+                speakers = emb_io.speakers_from_ids(sets.cohort.ids, sets.cohort_source)
+            cohort = Cohort(sets.cohort_name, sets.cohort, speakers)
+        elif sets.cohort_source is not None:  # a cohort file: streamed into per-speaker sums, not held whole
+            cohort = read_cohort_sums(
+                sets.cohort_source,
+                sets.cohort_name,
+                compat,
+                utt2spk=cohort_utt2spk,
+                dim=evaluation.dim,
+                dim_error=f"dimension mismatch: the eval embeddings ({eval_path}) have {evaluation.dim} "
+                f"dimensions, the cohort ({sets.cohort_source}) {{cohort_dim}}; "
+                "both must come from the same model",
+                progress=progress,
+            )
+
+        mean_mode, mean_vector, mean_source = mean_spec or ("cohort" if cohort else "none"), None, ""
+        if mean_mode not in ("cohort", "none"):
+            mean_source = mean_mode
+            mean_vector = emb_io.read_mean_vector(mean_mode, evaluation.dim)
+            mean_mode = "given"
+
+        options = ScoreOptions(
+            methods=methods,
+            top_n=top_n,
+            compat=compat,
+            mean=mean_mode,
+            mean_vector=mean_vector,
+            mean_source=mean_source,
+            eval_name=sets.eval_name,
+            allow_missing=allow_missing,
+            cohort_precision=cohort_precision,
+        )
+        run = score_lists(evaluation, trial_lists, options, cohort=cohort, progress=progress)
+        for lst in run.lists:
+            if lst.n_dropped:
+                click.echo(
+                    f"sveval: dropped {lst.n_dropped:,} trial(s) of {lst.trials.display_name}: "
+                    f"{len(lst.missing_ids):,} utterance(s) without an embedding, "
+                    f"e.g. {', '.join(lst.missing_ids[:3])}",
+                    err=True,
+                )
+        for note in run.notes:
+            click.echo(f"sveval: note: {note}", err=True)
+        for res in (res for lst in run.lists for res in lst.methods):
+            for warning in res.warnings:
+                click.echo(f"sveval: warning: {res.score_file}: {warning}", err=True)
+        command_line = shlex.join(["sveval", *sys.argv[1:]])
+        # the new run is written aside and swapped in at the end: an error or Ctrl-C leaves `out` as it was
+        with staged_folder(out) as stage:
+            write_score_folder(run, stage, command=command_line, progress=progress, model=sets.model)
+            if out.is_dir():  # the previous run's other files (other lists, a cache) stay, and are reported
+                link_missing(out, stage)
+            finish_score_folder(run, stage, plots=not no_plots, name=system_name(out))
+        click.echo(_table(run, out))
+        click.echo(f"report: {out / 'report.md'}")
 
 
 def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:
