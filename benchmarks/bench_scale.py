@@ -17,7 +17,9 @@ and the peak resident memory of that process):
   sveval    `sveval metrics FILE` (EER and minDCF printed as WeSpeaker prints them)
   --with-trials uses another generated pair of files (scores_N_paired.score, whose pairs are all distinct,
             and trials_N.kaldi, the same pairs as a Kaldi list, shuffled) and adds `sveval metrics FILE
-            --trials LIST`, which reads the ids too, as codes, and joins every line against the list.
+            --trials LIST`, which reads the ids too, as codes, and joins every line against the list, and
+            `sveval validate` of a release folder holding that file (as trials_N.kaldi.score) and the
+            result block `sveval metrics FILE` printed: every check of `validate` at this scale.
 
 and prints the ratios sveval / baseline of wall time, CPU time (user + system: less disturbed than wall
 time when other jobs share the machine) and peak memory (goal: time <= 0.5x, memory <= 0.5x).
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -97,6 +100,26 @@ from sveval.cli.main import cli
 cli.main(args=["metrics", *sys.argv[1:]], standalone_mode=False)
 """
 
+VALIDATE = """
+import sys
+from sveval.cli.main import cli
+cli.main(args=["validate", "--quiet", *sys.argv[1:]], standalone_mode=False)
+"""
+
+
+def release_folder(workdir: Path, scores: Path, trials: Path, block: str) -> Path:
+    """A release folder holding the score file (a link named after the list, WeSpeaker style) and a result
+    file with the block `sveval metrics` printed for it, for `sveval validate` to check at this scale."""
+    folder = workdir / f"release_{trials.stem}" / "scores"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / f"{trials.name}.score"
+    if not link.exists():
+        link.symlink_to(scores.resolve())
+    _, rest = block.split("\n", 1)
+    (folder / "vox1_cos_result").write_text(f"---- {link.name} -----\n{rest}")
+    return folder.parent
+
+
 CHILD = """
 import resource, runpy, sys, time, json, atexit
 start = time.perf_counter()
@@ -140,7 +163,14 @@ def main() -> None:
     trials = workdir / f"trials_{args.lines}.kaldi" if args.with_trials else None
     if not scores.exists() or (trials is not None and not trials.exists()):
         start = time.perf_counter()
-        generate(scores, args.lines, trials)
+        # in a child process: Linux carries a process's resident size across fork and exec into the peak
+        # (ru_maxrss) of the children measured below, so this process stays small
+        spawn = multiprocessing.get_context("spawn")
+        child = spawn.Process(target=generate, args=(scores, args.lines, trials))
+        child.start()
+        child.join()
+        if child.exitcode:
+            sys.exit("generating the files failed")
         print(f"wrote {scores} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     size = os.path.getsize(scores) / 1e6
     print(f"{args.lines:,}-line 4-column score file ({size:,.0f} MB), {os.cpu_count()} CPUs")
@@ -154,6 +184,10 @@ def main() -> None:
     runs = {"sveval metrics FILE": measure(SVEVAL, str(scores))}
     if trials is not None:
         runs["sveval metrics FILE --trials LIST"] = measure(SVEVAL, str(scores), "--trials", str(trials))
+        folder = release_folder(workdir, scores, trials, runs["sveval metrics FILE"]["stdout"])
+        runs["sveval validate FOLDER"] = measure(VALIDATE, str(folder), "--trials-dir", str(workdir))
+        if "FAIL" in runs["sveval validate FOLDER"]["stdout"]:
+            sys.exit("validate found a problem:\n" + runs["sveval validate FOLDER"]["stdout"])
     print(f"{'command':<48} {'time':>7} {'CPU':>7} {'peak memory':>12}")
     for name, r in {**bases, **runs}.items():
         print(f"{name:<48} {r['seconds']:6.1f}s {r['cpu']:6.1f}s {r['peak_mb']:9,.0f} MB")
@@ -161,6 +195,8 @@ def main() -> None:
         goal = " (goal of issue 14: time <= 0.5x, memory <= 0.5x)" if "object" in base_name else ""
         print(f"\nratios to {base_name}{goal}:")
         for name, r in runs.items():
+            if "--trials" in name or "validate" in name:
+                continue  # they do more than the baseline (ids, the join): no ratio
             ratios = "".join(f"{k} {r[key] / base[key]:.2f}x  " for k, key in RATIOS)
             print(f"  {name:<46} {ratios}")
     for name, r in runs.items():

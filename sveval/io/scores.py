@@ -24,8 +24,9 @@ from sveval.io.score_text import format_score_lines as format_score_lines
 from sveval.io.score_text import id_byte_table as id_byte_table
 from sveval.io.score_text import score_chunks
 from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
-from sveval.io.trials import KALDI_LABELS, pair_keys, trial_keys
+from sveval.io.trials import KALDI_LABELS, trial_keys
 from sveval.io.vocabulary import NotCompact
+from sveval.pair_join import CHUNK, join, line_dtype, sort_pairs
 from sveval.types import PairCodes, ScoreFile, TrialList
 
 SCORE_WIDTHS = (3, 4, 8)
@@ -168,60 +169,69 @@ class Coverage:
 def coverage(scores: ScoreFile, trials: TrialList) -> Coverage:
     """Compare the (enroll, test) pairs of a score file with a trial list. Pure: never raises on a mismatch.
 
-    A file in the list's own order (what WeSpeaker writes) is recognised without a sort. Pairs are
-    compared as int64 keys over the list's id codes when both sides were read with codes, else over
-    factorized strings.
+    A file in the list's own order (what WeSpeaker writes) is recognised slice by slice, without a sort;
+    any other order goes through `sveval.pair_join` (memory bounded by design: about 13 bytes per list
+    trial plus the result). Pairs are compared as int64 keys over the list's id codes when both sides were
+    read with codes, else over factorized strings.
     """
-    none = np.zeros(0, dtype=np.int64)
-    n_scores = len(scores)
-    score_keys, trial_keys_ = _keys(scores, trials)
-    if n_scores == len(trials) and _same(score_keys, trial_keys_):
-        index = np.arange(n_scores, dtype=np.int64)
+    n_scores, n_trials = len(scores), len(trials)
+    score_chunks_, trial_chunks = _key_chunks(scores, trials)
+    if n_scores == n_trials and all(np.array_equal(a, b) for a, b in zip(score_chunks_(), trial_chunks())):
+        index = np.arange(n_scores, dtype=line_dtype(n_trials))
+        none = np.zeros(0, dtype=np.int64)
         return Coverage(index, none, none, none, none, _label_lines(scores, trials, index))
-    index = _lines_of(score_keys, trial_keys_)
-    found = index >= 0
-    seen = np.bincount(index[found], minlength=len(trials))
-    missing = np.flatnonzero(seen == 0)
-    twice = np.flatnonzero(seen > 1)
-    duplicate_lines = np.flatnonzero(np.isin(index, twice)) if twice.size else none
+    list_keys = np.empty(n_trials, dtype=np.int64)
+    for start, keys in zip(range(0, n_trials, CHUNK), trial_chunks()):
+        list_keys[start : start + len(keys)] = keys
+    table = sort_pairs(list_keys)
+    joined = join(table, score_chunks_(), n_scores)
+    del table
+    index = joined.index
     return Coverage(
-        index, np.flatnonzero(~found), missing, twice, duplicate_lines, _label_lines(scores, trials, index)
+        index,
+        np.flatnonzero(index < 0),
+        joined.missing,
+        joined.twice,
+        _lines_scoring(index, joined.twice, n_trials),
+        _label_lines(scores, trials, index),
     )
 
 
-def _lines_of(score_keys: np.ndarray, trial_keys_: np.ndarray) -> np.ndarray:
-    """The list line (0-based) holding each scored pair's key, -1 where none does. A hash table over the
-    list's keys (pandas' Index) when they are distinct, as every list read from a file is: several times
-    faster than a sort and a binary search per key on millions of trials; else the sort."""
-    import pandas as pd
-
-    table = pd.Index(trial_keys_)
-    if table.is_unique:
-        return table.get_indexer(score_keys).astype(np.int64, copy=False)
-    order = np.argsort(trial_keys_, kind="stable")  # the first line of a repeated key, as before
-    sorted_keys = trial_keys_[order]
-    pos = np.searchsorted(sorted_keys, score_keys)
-    pos[pos == len(order)] = 0
-    return np.where(sorted_keys[pos] == score_keys, order[pos], -1)
-
-
-def _keys(scores: ScoreFile, trials: TrialList) -> tuple[np.ndarray, np.ndarray]:
-    """(score keys, trial keys), int64, equal exactly for equal pairs; -1 for ids the list lacks."""
-    import pandas as pd
-
+def _key_chunks(scores: ScoreFile, trials: TrialList):
+    """Two functions giving the int64 pair keys of the score file and of the list in `CHUNK`-line slices
+    (fresh arrays: the join consumes them): equal keys exactly for equal pairs. Over the list's id codes
+    when both sides have codes (a file id the list lacks gets a key no list pair has), else over the
+    factorized id strings of both."""
     sp, tp = scores.pairs, trials.pairs
     if sp is not None and tp is not None:
+        import pandas as pd
+
+        width = len(tp.ids)
         remap = pd.Index(tp.ids).get_indexer(sp.ids).astype(np.int64)
-        enroll, test = remap[sp.enroll], remap[sp.test]
-        keys = enroll * len(tp.ids) + test
-        keys[(enroll < 0) | (test < 0)] = -1
-        return keys, pair_keys(tp)
+        absent = width * width  # above every list key
+
+        def score_keys():
+            for start in range(0, len(sp.enroll), CHUNK):
+                enroll, test = remap[sp.enroll[start : start + CHUNK]], remap[sp.test[start : start + CHUNK]]
+                keys = enroll * width + test
+                keys[(enroll < 0) | (test < 0)] = absent
+                yield keys
+
+        def list_keys():
+            for start in range(0, len(tp.enroll), CHUNK):
+                enroll, test = tp.enroll[start : start + CHUNK], tp.test[start : start + CHUNK]
+                yield enroll.astype(np.int64) * width + test
+
+        return score_keys, list_keys
     n_scores = len(scores)
     keys = trial_keys(
         np.concatenate([_column(scores, "enroll"), trials.enroll]),
         np.concatenate([_column(scores, "test"), trials.test]),
     )
-    return keys[:n_scores], keys[n_scores:]
+    return (
+        lambda: (keys[s : min(s + CHUNK, n_scores)].copy() for s in range(0, n_scores, CHUNK)),
+        lambda: (keys[s : s + CHUNK].copy() for s in range(n_scores, len(keys), CHUNK)),
+    )
 
 
 def _column(scores: ScoreFile, which: str) -> np.ndarray:
@@ -232,17 +242,26 @@ def _column(scores: ScoreFile, which: str) -> np.ndarray:
     return ids
 
 
-def _same(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 20) -> bool:
-    """Elementwise equality of two equally long arrays, compared in chunks (no full-length temporary)."""
-    return all((a[i : i + chunk] == b[i : i + chunk]).all() for i in range(0, len(a), chunk))
+def _lines_scoring(index: np.ndarray, twice: np.ndarray, n_trials: int) -> np.ndarray:
+    """The file lines whose trial is among `twice` (0-based, ascending)."""
+    if not twice.size:
+        return np.zeros(0, dtype=np.int64)
+    marked = np.zeros(n_trials + 1, dtype=bool)  # the last slot is where -1 (not in the list) lands
+    marked[twice] = True
+    return np.flatnonzero(marked[index])
 
 
 def _label_lines(scores: ScoreFile, trials: TrialList, index: np.ndarray) -> np.ndarray:
+    """File lines whose label disagrees with the list's, checked slice by slice (no full-size temporaries)."""
     if scores.labels is None or trials.is_target is None:
         return np.zeros(0, dtype=np.int64)
-    found = index >= 0
-    wrong = scores.labels != trials.is_target[np.where(found, index, 0)]
-    return np.flatnonzero(wrong & found)
+    wrong = []
+    for start in range(0, len(index), CHUNK):
+        rows = index[start : start + CHUNK]
+        found = rows >= 0
+        listed = trials.is_target[np.where(found, rows, 0)]
+        wrong.append(np.flatnonzero((scores.labels[start : start + CHUNK] != listed) & found) + start)
+    return np.concatenate(wrong) if wrong else np.zeros(0, dtype=np.int64)
 
 
 def coverage_problems(cov: Coverage, scores: ScoreFile, trials: TrialList) -> list[str]:
