@@ -33,6 +33,7 @@ from sveval.errors import InputError
 from sveval.io.fields_arrow import arrow_chunk
 from sveval.io.table import text_lines
 from sveval.io.vocabulary import Vocabulary, gather_rows, padded_rows
+from sveval.memory import release_freed_memory
 
 CHUNK_BYTES = 1 << 23
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
@@ -216,7 +217,14 @@ def read_table(
     if not line0:
         raise InputError(f"empty {what}", source)
     problems.raise_first(source)
-    arrays = [np.concatenate(p) if p else None for p in parts]
+    # Columns are joined largest first and each one's pieces let go (and handed back to the system) before
+    # the next: the peak is the table plus its largest column, not twice the table.
+    arrays: list = [None] * len(parts)
+    for k in sorted(range(len(parts)), key=lambda k: -sum(p.nbytes for p in parts[k])):
+        release_freed_memory()  # (the parser's freed temporaries too, before the first one)
+        arrays[k] = np.concatenate(parts[k]) if parts[k] else None
+        parts[k].clear()
+    release_freed_memory()
     return Table(line0, arrays, vocab)
 
 

@@ -217,7 +217,8 @@ def pair_keys(pairs: PairCodes) -> np.ndarray:
 def _refuse_duplicate_codes(
     pairs: PairCodes, is_target: np.ndarray | None, source: str, repeats: bool = False
 ) -> None:
-    keys = np.sort(pair_keys(pairs))
+    keys = pair_keys(pairs)
+    keys.sort()  # in place: no second copy of 8 bytes per trial
     if len(keys) < 2 or (keys[1:] != keys[:-1]).all():  # the usual case, decided by one sort in place
         return
     _refuse_duplicates(pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test), is_target, source, repeats)
