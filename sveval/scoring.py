@@ -197,12 +197,16 @@ def cohort_statistics(
     # A pipeline on two cores: one BLAS thread computes the products of chunk k+1 while a worker selects
     # and reduces chunk k (np.partition and np.sort release the GIL). Spinning BLAS threads and selection
     # threads fighting over the same cores was slower, and much slower on a loaded machine.
+    # Two product buffers, used in turn and reordered in place by the selection: fresh 50 MB arrays per
+    # chunk cost more in page faults (system time) than the selection itself saves.
+    buffers = [np.empty((min(chunk_rows, len(queries)), n_cohort), product_dtype) for _ in range(2)]
     with _one_blas_thread(), ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            for start in range(0, len(queries), chunk_rows):
+            for k, start in enumerate(range(0, len(queries), chunk_rows)):
                 stop = min(start + chunk_rows, len(queries))
-                products = np.asarray(queries[start:stop], dtype=product_dtype) @ cohort_t
-                collect()
+                products = buffers[k % 2][: stop - start]
+                np.matmul(np.asarray(queries[start:stop], dtype=product_dtype), cohort_t, out=products)
+                collect()  # (the chunk before: the worker is done with the other buffer)
                 pending.append((pool.submit(_row_stats, products, partial, compat, n_cohort), start, stop))
             collect()
         finally:
@@ -222,21 +226,26 @@ def _one_blas_thread():
 
 
 def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict:
+    """Top-N mean and std per row of `products` (a scratch buffer: each row is reordered in place, which
+    keeps every row's values, so each N still selects from the same values)."""
     result = {}
     if compat == "wespeaker":
         # WeSpeaker: np.sort(..)[:, ::-1][:, :top_n], then float32 np.mean / np.std of that view
         full_sort = SNORM in top_ns or any(n == n_cohort for n in top_ns)
-        ranked = np.sort(products, axis=1)[:, ::-1] if full_sort else None
+        if full_sort:
+            products.sort(axis=1)
+        ranked = products[:, ::-1] if full_sort else None
         for n in top_ns:
             if ranked is not None:
                 top = ranked[:, : (n_cohort if n == SNORM else n)]
             else:
-                top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :]
-                top = np.sort(top, axis=1)[:, ::-1]
+                products.partition(n_cohort - n, axis=1)
+                top = np.sort(products[:, n_cohort - n :], axis=1)[:, ::-1]
             result[n] = (np.mean(top, axis=1), np.std(top, axis=1))
         return result
     for n in top_ns:
-        top = np.partition(products, n_cohort - n, axis=1)[:, n_cohort - n :].astype(np.float64)
+        products.partition(n_cohort - n, axis=1)
+        top = products[:, n_cohort - n :].astype(np.float64)
         mean = top.mean(axis=1)
         result[n] = (mean, np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1)))
     return result

@@ -142,7 +142,10 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_under_the_lock(
     assert CliRunner().invoke(cli, [*args, "--no-plots"]).exit_code == 0
     before = _run_files(scores)
 
-    killed = subprocess.run([sys.executable, "-c", KILL_DURING_REPORT, *args], capture_output=True)
+    # (a timeout: workers left behind by the killed run would hold its stderr open and hang the test)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_REPORT, *args], capture_output=True, timeout=120
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (stage,) = [p for p in scores.parent.iterdir() if p.name.startswith(".scores.new-")]
     assert (stage / "mine.kaldi.score").is_file()  # the killed run had written its scores aside

@@ -77,7 +77,8 @@ def test_coverage_is_the_same_from_codes_and_from_strings(tmp_path, monkeypatch,
     labels = {pair: bool(rng.random() < 0.5) for pair in pairs}
     list_text = "".join(f"{e} {t} {'target' if labels[(e, t)] else 'nontarget'}\n" for e, t in pairs)
     scored = [pairs[i] for i in rng.permutation(len(pairs))]
-    scored = scored[: int(rng.integers(0, len(scored) + 1))] + shuffled_lines(rng, ids, int(rng.integers(0, 6)))
+    scored = scored[: int(rng.integers(0, len(scored) + 1))]
+    scored += shuffled_lines(rng, ids, int(rng.integers(0, 6)))
     scored += [("unknown", "id00/v/0.wav")] * int(rng.integers(0, 2))
     file_labels = [labels.get(pair, True) != (rng.random() < 0.2) for pair in scored]
     score_text = "".join(
