@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -153,7 +152,7 @@ def command(
     out = Path(out_dir)
     cache = " (embeddings extracted so far are kept in its embeddings/ cache)" if model_source.used else ""
     # everything after the cheap option checks: read, score, then write the folder aside and swap it in
-    with _plot_workers(not no_plots) as plot_pool, one_writer(out, cache):
+    with one_writer(out, cache):
         from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
         from sveval.io import embeddings as emb_io  # noqa: PLC0415
         from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
@@ -240,18 +239,9 @@ def command(
             write_score_folder(run, stage, command=command_line, progress=progress, model=sets.model)
             if out.is_dir():  # the previous run's other files (other lists, a cache) stay, and are reported
                 link_missing(out, stage)
-            finish_score_folder(run, stage, plots=not no_plots, name=system_name(out), pool=plot_pool)
+            finish_score_folder(run, stage, plots=not no_plots, name=system_name(out))
         click.echo(_table(run, out))
         click.echo(f"report: {out / 'report.md'}")
-
-
-def _plot_workers(wanted: bool):
-    """The DET plots' worker processes, started before the inputs are read (see `plot_workers`)."""
-    if not wanted:
-        return nullcontext()
-    from sveval.io.run_outputs import plot_workers  # noqa: PLC0415
-
-    return plot_workers()
 
 
 def _read_sets(eval_path, cohort_path, eval_name, cohort_name) -> Sets:

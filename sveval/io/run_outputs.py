@@ -8,7 +8,6 @@ report.md                               `sveval report` of the folder, made from
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,12 @@ def overlay_name(list_basename: str) -> str:
     return f"{list_basename}.overlay.det.png"
 
 
-def write_run_plots(run, out_dir: str | os.PathLike, progress=None, pool=None) -> dict[str, str]:
+def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str, str]:
     """DET plots of a `sveval.score_run.ScoringRun` into `out_dir`; returns {score file or list: image}.
 
     Lists without labels, or with a single class after dropping trials, get no plot (no curve exists).
-    Matplotlib draws on one core, so the plots are drawn by one process per core: a full O+E+H run
-    has twelve of them. progress: optional callable(str) told each image as it is written. pool: the
-    workers of `plot_workers()` started earlier, else forked here.
+    Matplotlib draws on one core, so the plots are drawn by one forked process per core: a full O+E+H run
+    has twelve of them. progress: optional callable(str) told each image as it is written.
     """
     out = Path(out_dir)
     opts = run.options
@@ -65,7 +63,7 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None, pool=None) -
             title = f"{list_title(lst.trials.display_name)}: {len(group)} methods"
             groups.append((group, out / overlay_name(lst.trials.basename), title, lst.trials.basename))
     images: dict[str, str] = {}
-    with nullcontext(pool) if pool is not None else plot_workers() as pool:
+    with _plot_pool() as pool:
         curves = list(pool.map(_single_plot, singles))
         for (*_, path, score_file, _title), _curve in zip(singles, curves):
             images[score_file] = path.name
@@ -79,45 +77,12 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None, pool=None) -
     return images
 
 
-def plot_workers():
-    """A process pool (one worker per core, at most two) for `write_run_plots`, its workers forked now and
-    importing matplotlib at once. Started before a run reads its inputs, the workers are small copies of
-    the process and their imports (about 0.3 s each) use the core the reading leaves idle; forked at the
-    end, each copied the run's whole memory and imported then. Start it before taking a folder lock (a
-    forked worker would hold the lock's file too). The workers ignore Ctrl-C (the run stops them) and
-    leave by themselves if the run is killed."""
+def _plot_pool():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     workers = max(1, min(2, os.cpu_count() or 1))
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up, initargs=(os.getpid(),))
-    for _ in range(workers):  # the pool forks a worker per waiting task: make them all now
-        pool.submit(int)
-    return pool
-
-
-def _warm_up(parent: int) -> None:
-    import signal
-    import threading
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    # what drawing a DET plot imports (pyplot never is: sveval.plot draws on a bare Figure)
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-
-    import sveval.plot  # noqa: F401
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    """A worker whose run was killed (SIGKILL: no shutdown) would wait for work forever, holding the run's
-    stdout and stderr open: it leaves within a second of the run."""
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def _single_plot(job):
@@ -152,21 +117,15 @@ def write_folder_report(
 
 
 def finish_score_folder(
-    run,
-    out_dir: str | os.PathLike,
-    plots: bool = True,
-    progress=None,
-    name: str | None = None,
-    pool=None,
+    run, out_dir: str | os.PathLike, plots: bool = True, progress=None, name: str | None = None
 ) -> Path:
     """After `write_score_folder`: DET plots (unless `plots` is False) and report.md, both recorded in
     results.json under "artifacts". The report is headed with the run's command and date from results.json;
-    name: the system's name in it (default: from the folder's name; give it when writing aside); pool:
-    `plot_workers()` started earlier (else the plots fork their own)."""
+    name: the system's name in it (default: from the folder's name; give it when writing aside)."""
     from sveval.io.score_folder import add_artifacts, read_results_json
 
     if plots:
-        images = write_run_plots(run, out_dir, progress, pool)
+        images = write_run_plots(run, out_dir, progress)
         if images:
             add_artifacts(out_dir, "det_plots", images)
     record = read_results_json(out_dir)
