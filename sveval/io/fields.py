@@ -31,14 +31,14 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.fields_arrow import arrow_chunk
-from sveval.io.table import text_lines
+from sveval.io.table import TRAILING_WHITESPACE, text_lines
 from sveval.io.vocabulary import Vocabulary, gather_rows, padded_rows
 from sveval.memory import release_freed_memory
 
 CHUNK_BYTES = 1 << 23
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
 BOM = b"\xef\xbb\xbf"
-_TRAILING_SPACE = b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"
+_TRAILING_SPACE = TRAILING_WHITESPACE.encode("ascii")
 _MAX_NUMBER_WIDTH = 40  # wider fields (never seen in score files) are converted one by one
 
 

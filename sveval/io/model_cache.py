@@ -173,22 +173,23 @@ def _check_members(names: list[str], file_name: str) -> None:
             )
 
 
-def file_hashes(folder: Path) -> dict[str, str]:
-    """sha256 of every file below `folder` (relative POSIX paths), the record's own file excepted."""
-    return {
-        path.relative_to(folder).as_posix(): sha256_file(path)
+def _model_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every file below `folder`, sorted, the record's own file excepted."""
+    return [
+        (path.relative_to(folder).as_posix(), path)
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != RECORD_NAME
-    }
+    ]
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file below `folder` (relative POSIX paths), the record's own file excepted."""
+    return {name: sha256_file(path) for name, path in _model_files(folder)}
 
 
 def file_sizes(folder: Path) -> dict[str, int]:
     """Size in bytes of every file below `folder` (as `file_hashes` names them)."""
-    return {
-        path.relative_to(folder).as_posix(): path.stat().st_size
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != RECORD_NAME
-    }
+    return {name: path.stat().st_size for name, path in _model_files(folder)}
 
 
 def write_record(folder: Path, record: dict) -> None:

@@ -21,7 +21,7 @@ from sveval.errors import InputError
 _OTHER_BREAKS = re.compile(r"[^\S \t\n\r]|\r(?!\n|\Z)")
 
 
-_TRAILING = " \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"  # whitespace ending a file, tolerated (as fields.blocks)
+TRAILING_WHITESPACE = " \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"  # tolerated at a file end (fields.blocks too)
 
 
 def text_lines(text: str, source: str, first_line: int = 1, at_end: bool = True) -> list[str]:
@@ -31,7 +31,7 @@ def text_lines(text: str, source: str, first_line: int = 1, at_end: bool = True)
     line: kept inside an id, other tools (Kaldi, WeSpeaker's `line.split()`) would split the id there and
     disagree with us about which utterance it is; splitting at it would change the line numbers and field
     counts. Ids stay exactly the bytes between spaces/tabs."""
-    other = _OTHER_BREAKS.search(text.rstrip(_TRAILING) if at_end else text)
+    other = _OTHER_BREAKS.search(text.rstrip(TRAILING_WHITESPACE) if at_end else text)
     if other:
         char = other.group()
         name = unicodedata.name(char, "a control character")
