@@ -266,15 +266,21 @@ class _Sorted:
         n_tar_le = np.searchsorted(tar, thresholds, side="right")
         return n_tar_le, np.searchsorted(non, thresholds, side="right"), thresholds
 
+    def rates(self, n_tar_le, n_non_le, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(p_miss, p_fa) = (n_tar_le / T, 1 - n_non_le / N) from int64 counts, the same float64 values
+        whether `overwrite` (the counts' buffers become the rates) or not."""
+        p_miss = np.divide(n_tar_le, self.n_target, out=n_tar_le.view(np.float64) if overwrite else None)
+        p_fa = np.divide(n_non_le, self.n_nontarget, out=n_non_le.view(np.float64) if overwrite else None)
+        np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit
+        return p_miss, p_fa
+
     def sweep(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p_miss, p_fa, thresholds) of the given sweep, read-only."""
         _check_choice(sweep, SWEEPS, "sweep")
         if sweep not in self._sweeps:
             n_tar_le, n_non_le, thresholds = self.counts(sweep)
             # the rates overwrite the (int64, fresh) counts they come from: no n-long temporaries
-            p_miss = np.divide(n_tar_le, self.n_target, out=n_tar_le.view(np.float64))
-            p_fa = np.divide(n_non_le, self.n_nontarget, out=n_non_le.view(np.float64))
-            np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit
+            p_miss, p_fa = self.rates(n_tar_le, n_non_le, overwrite=True)
             for a in (p_miss, p_fa, thresholds):
                 a.flags.writeable = False
             self._sweeps[sweep] = (p_miss, p_fa, thresholds)
@@ -365,13 +371,18 @@ def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: s
     _check_cost(p_target, c_miss, c_fa)
     p_miss, p_fa, thr = srt.sweep(sweep)
     i, c_min = _first_minimum_cost(p_miss, p_fa, p_target, c_miss, c_fa)
+    return _dcf_of_minimum(p_target, c_miss, c_fa, c_min, float(thr[i]))
+
+
+def _dcf_of_minimum(p_target: float, c_miss: float, c_fa: float, c_min: float, threshold: float) -> Dcf:
+    """The normalised minDCF from the sweep's lowest cost `c_min` (reached at `threshold`)."""
     c_def = min(c_miss * p_target, c_fa * (1 - p_target))
     # The "accept all" point (p_miss 0, p_fa 1), which Kaldi's script lacks: without it the value exceeds 1
     # when every target scores below every nontarget and c_miss * p_target > c_fa * (1 - p_target).
     accept_all = c_fa * (1 - p_target)
     if accept_all < c_min:
         return Dcf(float(p_target), float(c_miss), float(c_fa), float(accept_all / c_def), float("-inf"))
-    return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_min / c_def), float(thr[i]))
+    return Dcf(float(p_target), float(c_miss), float(c_fa), float(c_min / c_def), threshold)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sveval.metrics import (
     Eer,
     Summary,
     _check_cost,
+    _dcf_of_minimum,
     _eer_from_points,
     _first_minimum_cost,
     _Sorted,
@@ -36,7 +37,7 @@ def per_trial_in_file_order(scores, is_target, operating_points, presorted: _Sor
     groups (see the module docstring); presorted: ``sort_scores`` of these scores, to share its work."""
     srt = presorted or sort_scores(scores, is_target)
     n_tar_le, n_non_le, thresholds = srt.counts("tie-aware")
-    ends = _rates(n_tar_le, n_non_le, srt)
+    ends = srt.rates(n_tar_le, n_non_le)
     groups = _Groups(srt, thresholds, n_tar_le + n_non_le)
     first = int(np.argmax(ends[0] - ends[1] >= 0))  # the group whose end first has p_miss >= p_fa
     eer = _eer(groups, first, n_tar_le, n_non_le, srt)
@@ -79,12 +80,6 @@ class _Groups:
         return [self.labels[trials[lo:hi]] for lo, hi in zip(starts, stops)]
 
 
-def _rates(n_tar_le: np.ndarray, n_non_le: np.ndarray, srt: _Sorted) -> tuple[np.ndarray, np.ndarray]:
-    """(p_miss, p_fa) with the float64 operations of `_Sorted.sweep`."""
-    p_fa = n_non_le / srt.n_nontarget
-    return n_tar_le / srt.n_target, np.subtract(1, p_fa, out=p_fa)
-
-
 def _inside(labels: np.ndarray, g: int, n_tar_le, n_non_le) -> tuple[np.ndarray, np.ndarray]:
     """(#targets, #nontargets) at or below each point of group g, in file order (the last is its end)."""
     tar0 = n_tar_le[g - 1] if g else 0
@@ -95,9 +90,9 @@ def _inside(labels: np.ndarray, g: int, n_tar_le, n_non_le) -> tuple[np.ndarray,
 
 def _eer(groups: _Groups, g: int, n_tar_le, n_non_le, srt: _Sorted) -> Eer:
     labels = next(groups.labels_of(np.array([g])))
-    p_miss, p_fa = _rates(*_inside(labels, g, n_tar_le, n_non_le), srt)
+    p_miss, p_fa = srt.rates(*_inside(labels, g, n_tar_le, n_non_le))
     if g:  # the point before the group: the previous group's end
-        before = _rates(n_tar_le[g - 1 : g], n_non_le[g - 1 : g], srt)
+        before = srt.rates(n_tar_le[g - 1 : g], n_non_le[g - 1 : g])
         p_miss, p_fa = np.concatenate([before[0], p_miss]), np.concatenate([before[1], p_fa])
     x1 = int(np.argmax(p_miss - p_fa >= 0))
     return _eer_from_points(p_miss, p_fa, x1, float(groups.thresholds[g]))
@@ -109,18 +104,12 @@ def _min_dcf(groups: _Groups, ends, n_tar_le, n_non_le, srt: _Sorted, point) -> 
     end_i, end_cost = _first_minimum_cost(ends[0], ends[1], p_target, c_miss, c_fa)
     # each group's lowest corner: its targets not yet counted, its nontargets all counted
     tar_before = np.concatenate([[0], n_tar_le[:-1]])
-    corners = _rates(tar_before, n_non_le, srt)
+    corners = srt.rates(tar_before, n_non_le)
     corner_cost = c_miss * corners[0] * p_target + c_fa * corners[1] * (1 - p_target)
     candidates = np.flatnonzero(corner_cost <= end_cost)  # only these can reach or beat the best end
     best_group, best = end_i, end_cost
     for g, labels in zip(candidates, groups.labels_of(candidates)):
-        i, cost = _first_minimum_cost(*_rates(*_inside(labels, g, n_tar_le, n_non_le), srt), *point)
+        i, cost = _first_minimum_cost(*srt.rates(*_inside(labels, g, n_tar_le, n_non_le)), *point)
         if cost < best or (cost == best and g < best_group):
             best_group, best = g, cost
-    c_def = min(c_miss * p_target, c_fa * (1 - p_target))
-    accept_all = c_fa * (1 - p_target)  # the "accept all" point, as in `sveval.metrics.min_dcf`
-    if accept_all < best:
-        return Dcf(float(p_target), float(c_miss), float(c_fa), float(accept_all / c_def), float("-inf"))
-    return Dcf(
-        float(p_target), float(c_miss), float(c_fa), float(best / c_def), float(groups.thresholds[best_group])
-    )
+    return _dcf_of_minimum(p_target, c_miss, c_fa, best, float(groups.thresholds[best_group]))
