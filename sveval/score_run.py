@@ -279,15 +279,15 @@ def score_lists(
     results = []
     for trials in trial_lists:
         enroll, test, kept, missing = located.pop(0)  # (the rows are dropped once e and t are made)
-        e = row_of[enroll if kept.all() else enroll[kept]]
-        t = row_of[test if kept.all() else test[kept]]
+        labels = trials.is_target
+        if not kept.all():  # (when every trial is kept, nothing is copied)
+            enroll, test = enroll[kept], test[kept]
+            labels = None if labels is None else labels[kept]
+        e, t = row_of[enroll], row_of[test]
         del enroll, test
         cos = scoring.pair_dots(unit_cos, e, t, compat)
         if compat == "wespeaker":
             cos = scoring.round_half_even_decimal(cos, 5)
-        labels = trials.is_target
-        if labels is not None and not kept.all():
-            labels = labels[kept]
         per_method = []
         for method in methods:
             utterance_norms = cohort_mean = None
