@@ -3,6 +3,7 @@
     python benchmarks/extract_gpu.py                       # DF-ResNet114, 20,000 VoxCeleb-like lengths, bf16
     python benchmarks/extract_gpu.py --lengths fixed       # every utterance --seconds long (the best case)
     python benchmarks/extract_gpu.py --device cpu --tiny   # smoke test of the script itself (any machine)
+    (the loader alone: benchmarks/extract_feed.py)
 
 Synthetic audio (--speakers voices: harmonic source, per-speaker f0 and tilt, per-utterance excerpt, gain and
 noise); durations 4 s + lognormal (mean 8.2 s, cap 60 s, `sveval.synthetic.voxceleb_like_durations`) or all
@@ -12,6 +13,8 @@ Prints, in one run:
     context, cuDNN kernel choice, worker start), with the defaults of `sveval extract --precision P`;
   * sveval end to end on all --utts in this process (first calls included), then steady (the same again),
     the number of distinct batch shapes of the plan, and true-fp32 end to end on the --cold-utts subset;
+  * the Embedder alone on rows decoded beforehand, and the loader alone (decoding workers, packing,
+    pinning) with no model: the two halves of end to end;
   * WeSpeaker-style batch-1 fp32 (true float32, TF32 off), one utterance at a time;
   * model-only forwards (no fbank, no I/O) of 8.2 s utterances: WeSpeaker's module as it builds it
     (unfolded BatchNorm, batch 64) in bf16 autocast + channels-last and in fp32; sveval's network on a packed
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from extract_cpu import wespeaker_style  # the same batch-1 fp32 baseline as the CPU benchmark
+from extract_feed import feed  # the loader alone, no model
 
 try:
     import sveval  # noqa: F401
@@ -72,10 +76,12 @@ def _write_speaker(job) -> int:
     return len(durations)
 
 
-def synthesize(folder: Path, durations: np.ndarray, speakers: int, processes: int) -> None:
+def synthesize(folder: Path, durations: np.ndarray, speakers: int, processes: int) -> list[str]:
+    """Write the files; returns their paths relative to `folder` (`list_wav_dir` ids) in `durations` order."""
     jobs = [(str(folder), s, durations[s::speakers].tolist()) for s in range(speakers)]
     with ProcessPoolExecutor(max_workers=processes) as pool:
         list(pool.map(_write_speaker, [j for j in jobs if j[2]]))
+    return [f"id{i % speakers:05d}/synth/{i // speakers:05d}.wav" for i in range(len(durations))]
 
 
 def random_model(arch: str):
@@ -323,8 +329,10 @@ def main() -> None:
         tmp = Path(tmp)
         import os
 
-        synthesize(tmp / "wav", durations, args.speakers, processes=max(1, (os.cpu_count() or 2)))
+        ids = synthesize(tmp / "wav", durations, args.speakers, processes=max(1, (os.cpu_count() or 2)))
         utts = list_wav_dir(tmp / "wav")
+        by_id = {u.utt: u for u in utts}
+        in_plan_order = [by_id[i] for i in ids]  # utts is sorted by path; `frames` follow `durations`
         t_synth = time.perf_counter() - started
         frames = [num_frames(int(d * RATE)) for d in durations]
         plan = packing.plan_batches(frames, frames_per_batch)
@@ -391,6 +399,14 @@ def main() -> None:
             workers = default_num_workers(args.device)
 
         embedder_rate, fused = embedder_alone(loaded, cold, args.device, args.precision, frames_per_batch)
+        fed = feed(
+            [[in_plan_order[i] for i in b] for b in plan.batches],
+            plan.widths,
+            loaded.fbank,
+            workers,
+            ship_int16=True,
+            pin=dev.type == "cuda",
+        )
         start = time.perf_counter()
         fp32_result = extract_to_dir(
             loaded, cold, tmp / "fp32", device=args.device, precision="fp32", progress=False, **options
@@ -444,6 +460,12 @@ def main() -> None:
     lines.append(
         f"  sveval Embedder alone, pre-decoded rows (fbank + network + pooling):   {embedder_rate:9.1f} utt/s"
         f" (fused Triton bias/ReLU pass: {fused})"
+    )
+    main_ms, decode_ms = 1000 * fed["main_cpu"] / len(plan.batches), 1000 * fed["worker_cpu"] / len(utts)
+    lines.append(
+        f"  loader alone (decoding, packing, pinning; no model), {workers} workers:   "
+        f"{fed['utterances'] / fed['wall']:9.1f} utt/s (main process {main_ms:.1f} ms CPU per row; "
+        f"decoding {decode_ms:.2f} ms CPU per utterance)"
     )
     lines.append(f"  WeSpeaker-style batch-1 fp32 (true), {len(subset)} utts:        {base_rate:9.1f} utt/s")
     lines.append("  model only (no fbank, no I/O), utt/s:")

@@ -18,7 +18,7 @@ from sveval.cli.main import cli  # noqa: E402
 from sveval.errors import InputError  # noqa: E402
 from sveval.io.audio import Utterance, list_wav_dir, read_audio  # noqa: E402
 from sveval.models.checkpoint import load_model  # noqa: E402
-from sveval.models.embedder import default_num_workers  # noqa: E402
+from sveval.models.embedder import BatchAudio, Embedder, default_num_workers  # noqa: E402
 from sveval.models.extract import extract_to_dir  # noqa: E402
 from sveval.models.fbank import Fbank  # noqa: E402
 
@@ -64,6 +64,31 @@ def test_batched_extraction_equals_batch_one(tmp_path, loaded, corpus, batching)
     for utt, vector in reference.items():
         np.testing.assert_allclose(written[utt], vector, atol=1e-5, rtol=0)
     assert np.abs(written[corpus[0].utt] - written[corpus[1].utt]).max() > 1e-3  # distinct inputs
+
+
+def test_16_bit_batches_travel_as_int16_with_the_same_embeddings(tmp_path, loaded, corpus):
+    """The loader ships 16-bit files as int16 (half the bytes); one 24-bit file makes the batch float32.
+    Either way the values are those of the float32 decoding, so embeddings are bit-for-bit the same."""
+    odd = write_audio(tmp_path / "odd" / "x.wav", 0.5, seed=9, subtype="PCM_24")
+    mixed = [*corpus[:2], Utterance("odd", str(odd))]
+    plans = [corpus[:3], mixed]
+    shipped = BatchAudio(plans, [None, None], loaded.fbank)
+    as_float = BatchAudio(plans, [None, None], loaded.fbank, ship_int16=False)
+    assert shipped[0]["samples"].dtype == torch.int16 and as_float[0]["samples"].dtype == torch.float32
+    assert shipped[1]["samples"].dtype == torch.float32
+    for i in range(2):
+        assert torch.equal(shipped[i]["samples"].float(), as_float[i]["samples"])
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(shipped[i]["index"].values(), as_float[i]["index"].values())
+            if isinstance(a, torch.Tensor)
+        )
+    embedder = Embedder(loaded)
+    want = [embedder(b["samples"], b["lengths"], b["index"]) for b in (as_float[0], as_float[1])]
+    embedder.warm_up(160)  # a silent row of 160 frames, as a GPU run does first: it leaves nothing behind
+    for i in range(2):
+        got = embedder(shipped[i]["samples"], shipped[i]["lengths"], shipped[i]["index"])
+        assert np.array_equal(got, want[i])
 
 
 def test_precision_is_recorded_and_checked(tmp_path, loaded, corpus):

@@ -60,6 +60,31 @@ def test_int16_scaling_is_exact(tmp_path):
     assert audio.resampled_from is None and audio.channels == 1
 
 
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC"])
+def test_keep_int16_gives_the_same_values_for_16_bit_files(tmp_path, fmt):
+    rng = np.random.default_rng(3)
+    codes = np.concatenate([[0, 1, -1, 32767, -32768], rng.integers(-32768, 32768, 5000)]).astype(np.int16)
+    stereo = np.stack([codes, codes[::-1]], axis=1)
+    path = str(tmp_path / f"a.{fmt.lower()}")
+    sf.write(path, stereo, 16000, subtype="PCM_16", format=fmt)
+    plain, native = read_audio(path), read_audio(path, keep_int16=True)
+    assert native.samples.dtype == np.int16 and native.samples.flags.c_contiguous
+    assert np.array_equal(native.samples, codes)
+    assert np.array_equal(native.samples.astype(np.float32), plain.samples)
+    assert (native.resampled_from, native.channels) == (None, 2)
+
+
+@pytest.mark.parametrize(("rate", "subtype"), [(16000, "PCM_24"), (16000, "FLOAT"), (8000, "PCM_16")])
+def test_keep_int16_leaves_other_files_as_float(tmp_path, rate, subtype):
+    """24-bit and float samples are not integers in int16 range; resampled ones neither."""
+    path = str(tmp_path / "a.wav")
+    sf.write(path, np.linspace(-0.5, 0.5, 1601, dtype=np.float32), rate, subtype=subtype)
+    plain, native = read_audio(path), read_audio(path, keep_int16=True)
+    assert native.samples.dtype == np.float32
+    assert np.array_equal(native.samples, plain.samples)
+    assert native.resampled_from == plain.resampled_from == (None if rate == 16000 else rate)
+
+
 def test_other_rates_are_resampled_and_reported(tmp_path):
     rate, n = 8000, 4001
     t = np.arange(n) / rate

@@ -37,7 +37,8 @@ class AudioInfo:
 
 @dataclass(frozen=True)
 class Audio:
-    """Decoded audio: float32 mono samples at 16 kHz scaled to int16 range (x 32768), as Kaldi/WeSpeaker."""
+    """Decoded audio: float32 mono samples at 16 kHz scaled to int16 range (x 32768), as Kaldi/WeSpeaker
+    (int16 itself for 16-bit files read with `read_audio(..., keep_int16=True)`)."""
 
     samples: np.ndarray
     resampled_from: int | None  # original rate when it was not 16 kHz
@@ -249,17 +250,26 @@ def audio_info(path: str) -> AudioInfo:
     return AudioInfo(info.samplerate, info.channels, resampled_length(info.frames, info.samplerate))
 
 
-def read_audio(path: str) -> Audio:
-    """Decode `path` to 16 kHz mono float32 in int16 range. Unreadable files raise InputError naming it."""
+def read_audio(path: str, keep_int16: bool = False) -> Audio:
+    """Decode `path` to 16 kHz mono float32 in int16 range. Unreadable files raise InputError naming it.
+
+    keep_int16: a 16-bit PCM file (WAV, FLAC, ...) at 16 kHz comes back as its int16 samples: the same
+    values as the float32 array (a 16-bit sample / 32768 x 32768 is exact in float32), half the bytes and
+    no conversion pass, for decoding workers that ship samples to another process.
+    """
     import soundfile
 
     _check_exists(path)
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(path) as file:
+            rate, channels = file.samplerate, file.channels
+            native = keep_int16 and file.subtype == "PCM_16" and rate == TARGET_RATE
+            data = file.read(dtype="int16" if native else "float32", always_2d=True)
     except Exception as exc:
         raise InputError(f"cannot decode audio: {exc}", path) from exc
-    channels = data.shape[1]
     samples = np.ascontiguousarray(data[:, 0])
+    if native:
+        return Audio(samples, None, channels)
     resampled_from = None
     if rate != TARGET_RATE:
         from scipy.signal import resample_poly

@@ -218,10 +218,6 @@ def _extract_locked(
         good = [good[i] for i in split]
     parallel.barrier(worker)  # everyone has read the parts before anyone appends
 
-    if onnx:
-        embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
-    else:
-        embedder = Embedder(loaded, device, precision)
     frames = [num_frames(n, fb) for _, n in good]
     if onnx:
         plan = packing.plan_equal_frames(frames, batch_size)
@@ -253,7 +249,15 @@ def _extract_locked(
     checked = functools.partial(extract_guard.checked_embeddings, model=label)
     pending = None  # the batch on the device while the next one is prepared: (ids, sources, wait)
     with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
-        for item in loader:
+        items = iter(loader)  # the decoders start now, while the device gets ready
+        if onnx:
+            embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
+        else:
+            embedder = Embedder(loaded, device, precision)
+            if device.startswith("cuda") and widths and widths[0] is not None:
+                # the shapes' first-call costs (about 1 s in bf16) overlap with decoding the first batches
+                embedder.warm_up(max(set(widths), key=widths.count))
+        for item in items:
             guard.check()
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
