@@ -1,16 +1,19 @@
 """Entry point: the `sveval` click group. Errors from the library become one line on stderr and an exit code
-(2 for bad input or usage, 1 for failed validation, 130 for Ctrl-C)."""
+(2 for bad input or usage, 1 for failed validation, 130 for Ctrl-C, 143 for SIGTERM)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 import click
 
 from sveval import __version__
-from sveval.errors import Interrupted, SvevalError
+from sveval.errors import Interrupted, SvevalError, Terminated
 
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
@@ -42,21 +45,46 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _sigterm_interrupts():
+                return super().invoke(ctx)
         except Interrupted as exc:
-            click.echo(f"sveval: interrupted: {exc}", err=True)
+            click.echo(f"sveval: {_stopped(exc.terminated)}: {exc}", err=True)
             sys.exit(exc.exit_code)
         except SvevalError as exc:
             click.echo(f"sveval: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("sveval: interrupted", err=True)
-            sys.exit(Interrupted.exit_code)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            click.echo(f"sveval: {_stopped(terminated)}", err=True)
+            sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
         except BrokenPipeError:
             # the reader went away (`sveval metrics ... | head -1`): exit as a shell does on SIGPIPE, not with
             # 1 (click's default), which here means a failed validation; nothing more can reach stdout
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(128 + 13)
+
+
+def _stopped(terminated: bool) -> str:
+    return "terminated (SIGTERM)" if terminated else "interrupted"
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread: the same
+    clean-up as Ctrl-C (no staging folder or half-made output left behind), then exit 143. The handler that
+    was there before is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(

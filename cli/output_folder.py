@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sveval.errors import InputError, Interrupted
+from sveval.errors import InputError, Interrupted, Terminated
 from sveval.io.atomic import check_writable_dir, remove_stale_stages, removed_on_failure
 from sveval.io.lock import folder_lock
 
@@ -18,8 +18,8 @@ def one_writer(out_dir, kept_note: str = ""):
     held until the command ends (released by click's context teardown; a staged swap hard-links the lock
     file into the new folder: same inode, same lock). A folder this run created is removed again if the run
     fails; staging folders that killed runs left beside it are removed (under the lock no live run owns
-    them); Ctrl-C becomes Interrupted saying what was kept (`kept_note` is added when the folder existed).
-    The files themselves are swapped in by the command (`staged_folder`)."""
+    them); Ctrl-C or SIGTERM becomes Interrupted saying what was kept (`kept_note` is added when the folder
+    existed). The files themselves are swapped in by the command (`staged_folder`)."""
     out = Path(out_dir)
     existed = out.is_dir()
     try:
@@ -29,10 +29,10 @@ def one_writer(out_dir, kept_note: str = ""):
             for stale in remove_stale_stages(out):  # under the lock: no live run can own them
                 click.echo(f"sveval: removed {stale}, left by a run that was killed while writing", err=True)
             yield out
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
         kept = f"{out} is as the previous run left it{kept_note}"
         kept = kept if existed else f"nothing written ({out} removed)"
-        raise Interrupted(kept) from None
+        raise Interrupted(kept, terminated=isinstance(exc, Terminated)) from None
 
 
 def refuse_collisions(inputs, outputs) -> None:

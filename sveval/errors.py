@@ -44,7 +44,19 @@ class ValidationFailed(SvevalError):
     exit_code = 1
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a scheduler's time limit) raised in the main thread as an interruption, so
+    that everything Ctrl-C cleans up (staging folders, locks, half-made outputs) is cleaned up for it too."""
+
+
 class Interrupted(SvevalError):
-    """Ctrl-C: the message says what was kept. Exit code 130 (128 + SIGINT), as shells report it."""
+    """Ctrl-C or SIGTERM: the message says what was kept. Exit code 130 (128 + SIGINT) or 143 (128 +
+    SIGTERM), as shells report them."""
 
     exit_code = 130
+
+    def __init__(self, message: str, terminated: bool = False):
+        super().__init__(message)
+        self.terminated = terminated
+        if terminated:
+            self.exit_code = 143

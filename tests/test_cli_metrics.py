@@ -322,6 +322,30 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch):
     assert (code, out, err) == (130, "", "sveval: interrupted\n")
 
 
+def test_sigterm_exits_143_with_one_line_and_the_handler_is_put_back(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import sveval.cli.metrics as metrics_cli
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises at the next bytecode
+        raise AssertionError("SIGTERM did not stop the command")
+
+    def not_ours(signum, frame):  # without sveval's handler the signal would end pytest itself
+        raise RuntimeError("SIGTERM reached the test's own handler")
+
+    monkeypatch.setattr(metrics_cli, "read_labelled_scores", killed)
+    path = write(tmp_path / "s.score", "a b 0.9 target\nc d 0.1 nontarget\n")
+    previous = signal.signal(signal.SIGTERM, not_ours)
+    try:
+        code, out, err = run_with_stderr(path)
+        assert signal.getsignal(signal.SIGTERM) is not_ours
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (code, out, err) == (143, "", "sveval: terminated (SIGTERM)\n")
+
+
 def test_a_closed_pipe_is_not_a_failed_validation(tmp_path):
     # `sveval metrics ... | head -1`: the reader is gone before we write. Exit 1 means a failed validation
     # here, so a closed pipe must exit as a shell reports SIGPIPE (141), with no traceback.

@@ -248,6 +248,39 @@ def test_ctrl_c_during_a_rerun_keeps_the_previous_run(exp, monkeypatch):
     assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
 
 
+def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_folder(exp, monkeypatch):
+    """SIGTERM (a scheduler's time limit) cleans up as Ctrl-C does, and exits 143."""
+    import os
+    import signal
+
+    import sveval.io.run_outputs as run_outputs
+
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
+    assert run(*args)[0] == 0
+    scores = exp / "exp" / "scores"
+    before = _folder_bytes(scores)
+
+    def killed(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    def not_ours(signum, frame):  # without sveval's handler the signal would end pytest itself
+        raise RuntimeError("SIGTERM reached the test's own handler")
+
+    monkeypatch.setattr(run_outputs, "finish_score_folder", killed)
+    trials = exp / "mine.kaldi"
+    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))
+    previous = signal.signal(signal.SIGTERM, not_ours)
+    try:
+        result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 143, result.stderr
+    assert result.stderr == f"sveval: terminated (SIGTERM): {scores} is as the previous run left it\n"
+    assert _folder_bytes(scores) == before
+    assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
+
+
 def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
     import sveval.io.run_outputs as run_outputs
 

@@ -165,13 +165,13 @@ def _link_or_copy(src, dst) -> None:
 
 
 def _swap_in(stage: Path, target: Path) -> None:
-    """Replace `target` by `stage` (two renames; SIGINT is held until both are done)."""
+    """Replace `target` by `stage` (two renames; SIGINT and SIGTERM are held until both are done)."""
     import signal
     import threading
 
     hold = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
     if hold:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     old = None
     try:
         if target.exists():
@@ -185,7 +185,7 @@ def _swap_in(stage: Path, target: Path) -> None:
             raise
     finally:
         if hold:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
