@@ -141,3 +141,20 @@ def test_curve_labels_shortest_distinguishing_form():
     assert _curve_labels(["/r/A/o.score", "/r/B/o.score", "/r/A/h.score"]) == ["A/o", "B/o", "A/h"]
     assert _curve_labels(["/r/A/o.score", "/r/A/o.score"]) == ["o (1)", "o (2)"]  # one file twice
     assert _curve_labels(["/r/A/o.score", "/r/A/sub/o.score"]) == ["o", "sub"]
+
+
+def test_a_full_disk_while_saving_is_one_line_exit_2_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    import matplotlib.figure
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    scores = write(tmp_path / "s.score", score_text(1))
+    out = tmp_path / "plots" / "s.png"
+    result = CliRunner().invoke(cli, ["det", str(scores), "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr == f"sveval: error: {out}: cannot write: No space left on device\n"
+    assert list(out.parent.iterdir()) == []

@@ -281,6 +281,29 @@ def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_fol
     assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
 
 
+def test_a_full_disk_while_plotting_is_one_line_exit_2_and_keeps_the_previous_run(exp, monkeypatch):
+    """The plots are drawn by forked processes; their write error comes back as the same one line."""
+    import errno
+
+    import matplotlib.figure
+
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
+    assert run(*args)[0] == 0
+    scores = exp / "exp" / "scores"
+    before = _folder_bytes(scores)
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args[:-1])])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.stderr.startswith("sveval: error: ") and result.stderr.count("\n") == 1
+    assert "mine.kaldi.det.png: cannot write: No space left on device" in result.stderr
+    assert _folder_bytes(scores) == before
+    assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]
+
+
 def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
     import sveval.io.run_outputs as run_outputs
 

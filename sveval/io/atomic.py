@@ -23,7 +23,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to `path` only if the block succeeds.
 
     For writers that want a file name (matplotlib, kaldiio). The temporary name keeps the target's
-    suffix so that writers choosing a format by extension still do the right thing.
+    suffix so that writers choosing a format by extension still do the right thing. An OS error while
+    writing (a full disk, a quota) is an InputError naming `path`; the temporary file is removed.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -38,6 +39,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", str(target)) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
