@@ -48,12 +48,12 @@ def command(out, trials_spec, seed, no_plots, quiet):
     from sveval.io.atomic import check_writable_dir
     from sveval.io.catalog import load_trials
     from sveval.io.demo_files import write_demo_inputs
-    from sveval.io.run_outputs import finish_score_folder
     from sveval.io.score_folder import write_score_folder
-    from sveval.io.systems import load_system
     from sveval.report import results_table
+    from sveval.score_outputs import finish_score_folder
     from sveval.score_run import Cohort, ScoreOptions, score_lists
     from sveval.synthetic import demo_setup
+    from sveval.systems import load_system
 
     started = time.perf_counter()
     say = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))

@@ -69,9 +69,9 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
     from sveval import __version__
     from sveval.io.atomic import write_text
     from sveval.io.meta import read_speaker_genders
-    from sveval.io.systems import load_system
     from sveval.published import published_table
     from sveval.report import ReportInfo, render_markdown, report_dict
+    from sveval.systems import load_system
 
     if names and len(names) != len(folders):
         raise InputError(

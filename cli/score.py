@@ -157,10 +157,10 @@ def command(
         from sveval.io import embeddings as emb_io  # noqa: PLC0415
         from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
         from sveval.io.catalog import load_trials  # noqa: PLC0415
-        from sveval.io.run_outputs import finish_score_folder  # noqa: PLC0415
         from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-        from sveval.io.systems import system_name  # noqa: PLC0415
+        from sveval.score_outputs import finish_score_folder  # noqa: PLC0415
         from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
+        from sveval.systems import system_name  # noqa: PLC0415
 
         progress = not quiet
         trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]

@@ -63,7 +63,7 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         "vox1_snorm10_result",
         "vox1_asnorm10_result",
         "results.json",
-        # added after the scores (sveval.io.run_outputs): DET plots, the methods' overlay, the report
+        # added after the scores (sveval.score_outputs): DET plots, the methods' overlay, the report
         "mine.kaldi.det.png",
         "vox2_dev_snorm_mine.kaldi.det.png",
         "vox2_dev_asnorm10_mine.kaldi.det.png",
@@ -232,13 +232,13 @@ def test_ctrl_c_during_a_rerun_keeps_the_previous_run(exp, monkeypatch):
     assert run(*args)[0] == 0
     scores = exp / "exp" / "scores"
     before = _folder_bytes(scores)
-    import sveval.io.run_outputs as run_outputs
+    import sveval.score_outputs as score_outputs
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     # the new score and result files are written by then; the interrupt comes while the report is made
-    monkeypatch.setattr(run_outputs, "finish_score_folder", interrupted)
+    monkeypatch.setattr(score_outputs, "finish_score_folder", interrupted)
     trials = exp / "mine.kaldi"
     trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))  # another list, same name
     result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
@@ -253,7 +253,7 @@ def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_fol
     import os
     import signal
 
-    import sveval.io.run_outputs as run_outputs
+    import sveval.score_outputs as score_outputs
 
     args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
     assert run(*args)[0] == 0
@@ -267,7 +267,7 @@ def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_fol
     def not_ours(signum, frame):  # without sveval's handler the signal would end pytest itself
         raise RuntimeError("SIGTERM reached the test's own handler")
 
-    monkeypatch.setattr(run_outputs, "finish_score_folder", killed)
+    monkeypatch.setattr(score_outputs, "finish_score_folder", killed)
     trials = exp / "mine.kaldi"
     trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))
     previous = signal.signal(signal.SIGTERM, not_ours)
@@ -305,10 +305,10 @@ def test_a_full_disk_while_plotting_is_one_line_exit_2_and_keeps_the_previous_ru
 
 
 def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
-    import sveval.io.run_outputs as run_outputs
+    import sveval.score_outputs as score_outputs
 
     monkeypatch.setattr(
-        run_outputs, "finish_score_folder", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+        score_outputs, "finish_score_folder", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
     )
     out = tmp_path / "new"
     result = CliRunner().invoke(

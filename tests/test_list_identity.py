@@ -42,13 +42,13 @@ def _fake_hard_list(exp_root: Path) -> Path:
 
 def _record_titles(monkeypatch):
     """DET plots are drawn in forked workers: record each title as the image's content instead."""
-    import sveval.io.run_outputs as run_outputs
+    import sveval.score_outputs as score_outputs
 
     def write(curves, path, title=None):
         Path(path).write_text(f"title: {title}\nlegend: {[c.label for c in curves]}\n")
         return Path(path)
 
-    monkeypatch.setattr(run_outputs, "write_det_plot", write)
+    monkeypatch.setattr(score_outputs, "write_det_plot", write)
 
 
 def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_path, monkeypatch):  # noqa: F811
@@ -120,8 +120,8 @@ def _run_files(folder: Path) -> dict[str, bytes]:
 
 KILL_DURING_REPORT = """
 import os, signal, sys
-import sveval.io.run_outputs as run_outputs
-run_outputs.finish_score_folder = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+import sveval.score_outputs as score_outputs
+score_outputs.finish_score_folder = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 from sveval.cli.main import cli
 cli(sys.argv[1:])
 """

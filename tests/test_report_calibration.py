@@ -9,8 +9,8 @@ from sveval.cli.main import cli
 from sveval import calibration_metrics as cm
 from sveval import metrics as m
 from sveval.io.scores import format_score_lines
-from sveval.io.systems import load_system
 from sveval.report import method_title
+from sveval.systems import load_system
 
 
 def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):

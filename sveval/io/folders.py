@@ -47,7 +47,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
     files = sorted((p for folder in folders for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
     scores = tuple(p for p in files if p.name.endswith(".score"))
     # WeSpeaker result files; a calibrated output's `cali_*.result` has LLR lines too, its numbers come
-    # from the score file (sveval.io.systems)
+    # from the score file (sveval.systems)
     results = tuple(p for p in files if (r := parse_result_name(p.name)) and r.score_file is None)
     images = tuple(p for p in files if p.name.endswith(IMAGE_SUFFIXES))
     json_path = next((p for p in files if p.name == "results.json"), None)

@@ -16,10 +16,10 @@ from sveval import __version__
 from sveval.io.atomic import write_text
 from sveval.io.figures import write_det_plot
 from sveval.io.score_folder import det_plot_name
-from sveval.io.systems import load_system
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
+from sveval.systems import load_system
 
 REPORT = "report.md"
 
