@@ -12,7 +12,7 @@ from sveval.io.scores import _parse_text as whole_score_text
 from sveval.io.scores import coverage, parse_score_file, read_score_file
 from sveval.io.trials import _parse_text as whole_trial_text
 from sveval.io.trials import parse_trials, read_trials
-from sveval.io.vocabulary import Vocabulary, padded_rows
+from sveval.io.vocabulary import NotCompact, Vocabulary, lookup_rows, padded_rows
 
 IDS = ["id10270/x6uYqmx31kE/00001.wav", "b/2.wav", "c", "é/1.wav", "x" * 40]
 
@@ -125,6 +125,24 @@ def test_vocabulary_refuses_to_merge_different_ids_whatever_the_row_width():
     second = vocab.encode(np.pad(padded_rows([b"bb", b"ccc"]), ((0, 0), (0, 16))))
     assert first.tolist() == [0, 1, 0] and second.tolist() == [1, 2]
     assert vocab.strings().tolist() == ["a", "bb", "ccc"]
+
+
+def test_lookup_rows_agrees_with_a_dictionary_of_the_ids():
+    rng = random.Random(5)
+    alphabet = "abcé0/-_."
+    table_ids = sorted({"".join(rng.choices(alphabet, k=rng.randint(1, 20))) for _ in range(400)})
+    queries = [rng.choice(table_ids) for _ in range(300)] + ["absent", "a" * 40, table_ids[0] + "x"]
+    rng.shuffle(queries)
+    where = {name: row for row, name in enumerate(table_ids)}
+    table = padded_rows([i.encode() for i in table_ids])
+    for pad in (0, 8, 24):  # the two sides' rows may have different widths
+        rows = np.pad(padded_rows([q.encode() for q in queries]), ((0, 0), (0, pad)))
+        assert lookup_rows(table, rows).tolist() == [where.get(q, -1) for q in queries]
+    none = np.zeros((0, 8), dtype=np.uint8)
+    assert lookup_rows(table, none).tolist() == []
+    assert lookup_rows(none, padded_rows([b"a"])).tolist() == [-1]
+    with pytest.raises(NotCompact):  # one id twice: a table no Vocabulary makes
+        lookup_rows(padded_rows([b"a", b"b", b"a"]), padded_rows([b"a"]))
 
 
 def test_coverage_with_codes_equals_coverage_with_strings():

@@ -53,6 +53,36 @@ def row_hashes(rows: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(27))
 
 
+def lookup_rows(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """int64 (len(queries),): the row of `table` holding the same id as each row of `queries`, -1 where
+    none does. Both are NUL-padded id rows (`Vocabulary.table`, `PairCodes.id_bytes`; widths may differ).
+
+    Exact, with no Python strings: hashes are matched by a sorted search and each match is then compared
+    byte for byte. Distinct ids of one table never share a hash (a Vocabulary refuses that), so a query
+    whose bytes differ from the one row of its hash is in no row. Raises NotCompact when `table` holds two
+    rows with one hash (not a Vocabulary's table)."""
+    table_hashes = row_hashes(table)
+    order = np.argsort(table_hashes)
+    sorted_hashes = table_hashes[order]
+    if len(sorted_hashes) > 1 and (sorted_hashes[1:] == sorted_hashes[:-1]).any():
+        raise NotCompact("two rows of the table share a 64-bit hash")
+    found = np.full(len(queries), -1, dtype=np.int64)
+    if not len(table) or not len(queries):
+        return found
+    query_hashes = row_hashes(queries)
+    asked = np.argsort(query_hashes)  # sorted queries walk the table in order: 4x faster than at random
+    at = np.empty(len(queries), dtype=np.int64)
+    at[asked] = np.searchsorted(sorted_hashes, query_hashes[asked])
+    np.minimum(at, len(table) - 1, out=at)
+    hit = np.flatnonzero(sorted_hashes[at] == query_hashes)
+    rows = order[at[hit]]
+    width = min(table.shape[1], queries.shape[1])  # beyond it, the wider side must be padding
+    same = (table[rows, :width] == queries[hit, :width]).all(axis=1)
+    same &= ~table[rows, width:].any(axis=1) & ~queries[hit, width:].any(axis=1)
+    found[hit[same]] = rows[same]
+    return found
+
+
 class Vocabulary:
     """Distinct ids seen so far. `encode` gives int32 codes; `table` and `strings` give the ids back."""
 
