@@ -227,29 +227,12 @@ def _folder_bytes(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_ctrl_c_during_a_rerun_keeps_the_previous_run(exp, monkeypatch):
-    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
-    assert run(*args)[0] == 0
-    scores = exp / "exp" / "scores"
-    before = _folder_bytes(scores)
-    import sveval.score_outputs as score_outputs
-
-    def interrupted(*a, **k):
-        raise KeyboardInterrupt
-
-    # the new score and result files are written by then; the interrupt comes while the report is made
-    monkeypatch.setattr(score_outputs, "finish_score_folder", interrupted)
-    trials = exp / "mine.kaldi"
-    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))  # another list, same name
-    result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
-    assert result.exit_code == 130
-    assert result.stderr == f"sveval: interrupted: {scores} is as the previous run left it\n"
-    assert _folder_bytes(scores) == before
-    assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
-
-
-def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_folder(exp, monkeypatch):
-    """SIGTERM (a scheduler's time limit) cleans up as Ctrl-C does, and exits 143."""
+@pytest.mark.parametrize(
+    ("stop", "code", "said"), [("ctrl-c", 130, "interrupted"), ("sigterm", 143, "terminated (SIGTERM)")]
+)
+def test_a_stop_during_a_rerun_keeps_the_previous_run(exp, monkeypatch, stop, code, said):
+    """Ctrl-C, or SIGTERM (a scheduler's time limit), while the new run's files are being made: the previous
+    run's folder is left exactly as it was and no staging folder stays beside it."""
     import os
     import signal
 
@@ -260,23 +243,26 @@ def test_sigterm_during_a_rerun_keeps_the_previous_run_and_leaves_no_staging_fol
     scores = exp / "exp" / "scores"
     before = _folder_bytes(scores)
 
-    def killed(*a, **k):
-        os.kill(os.getpid(), signal.SIGTERM)
+    def stopped(*a, **k):
+        if stop == "ctrl-c":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)  # sveval's handler raises at the next bytecode
         raise AssertionError("SIGTERM did not stop the command")
 
     def not_ours(signum, frame):  # without sveval's handler the signal would end pytest itself
         raise RuntimeError("SIGTERM reached the test's own handler")
 
-    monkeypatch.setattr(score_outputs, "finish_score_folder", killed)
+    # the new score and result files are written by then; the stop comes while the report is made
+    monkeypatch.setattr(score_outputs, "finish_score_folder", stopped)
     trials = exp / "mine.kaldi"
-    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))
+    trials.write_text("".join(trials.read_text().splitlines(keepends=True)[:-3]))  # another list, same name
     previous = signal.signal(signal.SIGTERM, not_ours)
     try:
         result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert result.exit_code == 143, result.stderr
-    assert result.stderr == f"sveval: terminated (SIGTERM): {scores} is as the previous run left it\n"
+    assert result.exit_code == code, result.stderr
+    assert result.stderr == f"sveval: {said}: {scores} is as the previous run left it\n"
     assert _folder_bytes(scores) == before
     assert sorted(p.name for p in scores.parent.iterdir()) == ["embeddings", "scores"]  # nothing aside
 
