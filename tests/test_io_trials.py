@@ -44,6 +44,7 @@ def test_fingerprint_depends_on_order_and_labels():
         ("a b c d\n", 1, "not a trial list"),
         ("a b target\na b target\n", 1, "duplicate trial 'a b' (lines 1, 2)"),
         ("x y\na b target\n", 2, "2 fields"),
+        ("x y\nlonely\n", 2, "(2 fields), found 1 field: 'lonely'"),
     ],
 )
 def test_malformed_lines_name_file_and_line(text, line, needle):

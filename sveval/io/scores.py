@@ -23,7 +23,15 @@ from sveval.io.score_text import format_score_bytes as format_score_bytes
 from sveval.io.score_text import format_score_lines as format_score_lines
 from sveval.io.score_text import id_byte_table as id_byte_table
 from sveval.io.score_text import score_chunks
-from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
+from sveval.io.table import (
+    column,
+    fast_columns,
+    field_count,
+    parse_floats,
+    require_width,
+    row_widths,
+    split_rows,
+)
 from sveval.io.trials import KALDI_LABELS, trial_keys
 from sveval.io.vocabulary import NotCompact, lookup_rows
 from sveval.pair_join import CHUNK, join, line_dtype, sort_pairs
@@ -39,7 +47,7 @@ def score_layout(first_row: list[str], ids: str = "strings") -> Layout:
     if width not in SCORE_WIDTHS:
         raise InputError(
             "expected `enroll test score [target|nontarget [|e| |t| mu_e mu_t]]` (3, 4 or 8 fields), "
-            f"found {width} fields: {' '.join(first_row)!r}"
+            f"found {field_count(width)}: {' '.join(first_row)!r}"
         )
     id_column = Column("skip" if ids == "none" else "id")
     columns = [id_column, id_column, Column("float", "score")]
@@ -48,7 +56,8 @@ def score_layout(first_row: list[str], ids: str = "strings") -> Layout:
     columns += [Column("float", "statistic")] * (width - 4)
 
     def wrong_width(row: list[str]) -> str:
-        return f"expected score line like line 1 ({width} fields), found {len(row)} fields: {' '.join(row)!r}"
+        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
+        return f"expected score line like line 1 ({width} fields), {found}"
 
     return Layout(columns, wrong_width)
 
@@ -124,7 +133,7 @@ def _strict_columns(text: str, source: str) -> list[np.ndarray]:
     if width not in SCORE_WIDTHS:
         raise InputError(
             "expected `enroll test score [target|nontarget [|e| |t| mu_e mu_t]]` (3, 4 or 8 fields), "
-            f"found {width} fields: {' '.join(rows[0])!r}",
+            f"found {field_count(width)}: {' '.join(rows[0])!r}",
             source,
             1,
         )

@@ -66,13 +66,19 @@ def row_widths(rows: list[list[str]]) -> np.ndarray:
     return np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
 
 
+def field_count(count: int) -> str:
+    """'1 field', '2 fields': a field count as messages say it."""
+    return f"{count} field" if count == 1 else f"{count} fields"
+
+
 def require_width(rows: list[list[str]], widths: np.ndarray, width: int, source: str, expected: str) -> None:
     """Raise naming the first line whose field count is not `width`."""
     bad = np.flatnonzero(widths != width)
     if bad.size:
         i = int(bad[0])
         raise InputError(
-            f"expected {expected} ({width} fields), found {widths[i]} fields: {' '.join(rows[i])!r}",
+            f"expected {expected} ({width} fields), found {field_count(int(widths[i]))}: "
+            f"{' '.join(rows[i])!r}",
             source,
             i + 1,
         )

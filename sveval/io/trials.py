@@ -19,7 +19,7 @@ import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval met
 from sveval.errors import InputError
 from sveval.io.atomic import open_binary, write_text
 from sveval.io.fields import Column, Layout, read_table
-from sveval.io.table import column, fast_columns, require_width, row_widths, split_rows
+from sveval.io.table import column, fast_columns, field_count, require_width, row_widths, split_rows
 from sveval.io.vocabulary import NotCompact
 from sveval.types import PairCodes, TrialList
 
@@ -63,7 +63,7 @@ def trial_layout(first_row: list[str], source: str) -> Layout:
     columns = {"kaldi": [*ids, label], "voxceleb": [label, *ids], "unlabelled": ids}[fmt]
 
     def wrong_width(row: list[str]) -> str:
-        found = f"found {len(row)} fields: {' '.join(row)!r}"
+        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
         return f"expected {fmt} trial line {expected} ({width} fields), {found}"
 
     return Layout(columns, wrong_width)
