@@ -91,6 +91,38 @@ def test_16_bit_batches_travel_as_int16_with_the_same_embeddings(tmp_path, loade
         assert np.array_equal(got, want[i])
 
 
+def test_batches_queued_on_the_device_are_written_in_order_and_all(tmp_path, loaded, corpus, monkeypatch):
+    """As on a GPU: each launch returns before its result is ready and two batches stay queued behind the
+    one being written; every embedding still lands, in list order, equal to batch 1."""
+    events = []
+    launch = Embedder.launch
+
+    def deferred(self, samples, lengths, index=None):
+        number = sum(e[0] == "launch" for e in events)
+        events.append(("launch", number))
+        ready = launch(self, samples, lengths, index)
+
+        def wait():
+            events.append(("write", number))
+            return ready()
+
+        return wait
+
+    monkeypatch.setattr(Embedder, "launch", deferred)
+    monkeypatch.setattr(Embedder, "queued", 2)
+    result = extract_to_dir(loaded, corpus, tmp_path / "out", device="cpu", batch_size=2, progress=False)
+    batches = -(-len(LENGTHS) // 2)
+    assert result.extracted == len(LENGTHS)
+    # batch k is written once k + 3 is launched (or at the end): the device always has work queued
+    writes = [i for i, e in enumerate(events) if e[0] == "write"]
+    assert [events[i][1] for i in writes] == list(range(batches))
+    assert events[: writes[0] + 1] == [("launch", 0), ("launch", 1), ("launch", 2), ("write", 0)]
+    written = dict(kaldiio.load_scp(str(result.scp)))
+    assert list(written) == [u.utt for u in corpus]
+    for utt, vector in batch1(loaded, corpus).items():
+        np.testing.assert_allclose(written[utt], vector, atol=1e-5, rtol=0)
+
+
 def test_precision_is_recorded_and_checked(tmp_path, loaded, corpus):
     extract_to_dir(loaded, corpus[:1], tmp_path, device="cpu", precision="tf32", progress=False)
     assert json.loads((tmp_path / "xvector.json").read_text())["precision"] == "tf32"

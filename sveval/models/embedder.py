@@ -101,6 +101,13 @@ class Embedder:
             self.fused_elementwise = kernels.fused_available(self.device, dtype)
             self.model.use_channels_last().use_matrix_products(self.depthwise)
 
+    @property
+    def queued(self) -> int:
+        """Batches to keep launched behind the one whose result is being written: on a GPU two, so that a
+        batch slow to decode or to receive does not leave the device idle; on a CPU none (a launch
+        computes the batch before it returns)."""
+        return 2 if self.device.type == "cuda" else 0
+
     def __call__(self, samples: torch.Tensor, lengths: torch.Tensor, index: dict | None = None) -> np.ndarray:
         return self.launch(samples, lengths, index)()
 

@@ -10,6 +10,7 @@ next batch runs. `precision`: see PRECISIONS.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import hashlib
@@ -247,8 +248,16 @@ def _extract_locked(
     )
     label = str(loaded.path if onnx else loaded.checkpoint)
     checked = functools.partial(extract_guard.checked_embeddings, model=label)
-    pending = None  # the batch on the device while the next one is prepared: (ids, sources, wait)
+    # Batches launched on the device and not yet written, oldest first: (ids, sources, wait); see
+    # Embedder.queued.
+    pending: collections.deque = collections.deque()
     with extract_guard.exit_on_sigterm(held) as guard, ark.PartWriter(out_dir, part) as writer, bar:
+
+        def write_oldest() -> None:
+            ids, sources, wait = pending.popleft()
+            writer.write(zip(ids, checked(ids, wait()), sources))
+            bar.update(len(ids))
+
         items = iter(loader)  # the decoders start now, while the device gets ready
         if onnx:
             embedder = _OnnxLaunch(OnnxEmbedder(loaded, providers, precision))
@@ -262,22 +271,18 @@ def _extract_locked(
             errors = [Skipped(*e) for e in item["errors"]]
             _fail_or_skip(errors, skip_bad)
             decode_bad += errors
-            launched = None
             if item["ids"]:
                 wait = embedder.launch(item["samples"], item["lengths"], item["index"])
-                launched = (item["ids"], item["sources"], wait)
-            if pending is not None:
-                writer.write(zip(pending[0], checked(pending[0], pending[2]()), pending[1]))
-                bar.update(len(pending[0]))
-            pending = launched
+                pending.append((item["ids"], item["sources"], wait))
+            while len(pending) > embedder.queued:
+                write_oldest()
             extracted += len(item["ids"])
             resampled += item["resampled"]
             multichannel += item["multichannel"]
             silent += item["silent"]
             bar.update(len(errors))
-        if pending is not None:
-            writer.write(zip(pending[0], checked(pending[0], pending[2]()), pending[1]))
-            bar.update(len(pending[0]))
+        while pending:
+            write_oldest()
     # Header problems are seen by every rank; rank 0 alone reports them.
     skipped = tuple((invalid + bad if worker.is_main or not worker.distributed else []) + decode_bad)
     ark.write_skipped(out_dir, part, [(s.utt, s.path, s.reason) for s in skipped])
@@ -325,6 +330,8 @@ class _OnnxLaunch:
 
     def __init__(self, embedder: OnnxEmbedder):
         self.embedder = embedder
+
+    queued = 0  # onnxruntime computes each batch before `launch` returns
 
     def launch(self, samples: torch.Tensor, lengths: torch.Tensor, index=None):
         waves = torch.zeros((len(lengths), int(lengths.max())), dtype=torch.float32)
