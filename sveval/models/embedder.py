@@ -2,7 +2,7 @@
 
 `Embedder` runs fbank and the folded network on one device for a packed row (`sveval.models.packing`) or
 a single utterance; on a GPU the network runs channels-last with its 1x1 convolutions as matrix products
-and fused bias passes, and each batch's result is copied back while the next runs. `BatchAudio` decodes a
+and fused bias passes, and each batch's result is copied back while the next ones run. `BatchAudio` decodes a
 planned batch in a loader worker and builds its row index there. Defaults for batching and decoding
 processes follow the device and the machine's cores.
 """
