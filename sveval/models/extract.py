@@ -5,7 +5,7 @@ the network re-zeroes before every 3x3 convolution, so every embedding equals ba
 rounding (tested to 1e-5). On a GPU every row has the same width (`frames_per_batch`), so a whole run meets
 one tensor shape and pays cuDNN's per-shape kernel choice once. Audio is decoded by `num_workers` processes
 ahead of the device (pinned memory on GPU), fbank runs on the device, and results are copied back while the
-next batch runs. `precision`: see PRECISIONS.
+next batches run (two stay queued on a GPU: `Embedder.queued`). `precision`: see PRECISIONS.
 """
 
 from __future__ import annotations
