@@ -97,7 +97,7 @@ def _read(handle, source: str, ids: str) -> ScoreFile:
     extra = np.stack(columns[4:8], axis=1) if len(columns) == 8 else None
     pairs = enroll = test = None
     if ids != "none":
-        pairs = PairCodes(table.vocabulary.strings(), table.vocabulary.table, columns[0], columns[1])
+        pairs = PairCodes(table.vocabulary.table, columns[0], columns[1])
     if ids == "strings":
         enroll, test = pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test)
     return ScoreFile(source, enroll, test, columns[2], labels, extra, pairs)
@@ -213,7 +213,7 @@ def _key_chunks(scores: ScoreFile, trials: TrialList):
     factorized id strings of both."""
     sp, tp = scores.pairs, trials.pairs
     if sp is not None and tp is not None:
-        width = len(tp.ids)
+        width = len(tp.id_bytes)
         try:  # by hashes and bytes: a hash table of Python strings took 15 s for 8.6 M distinct ids
             remap = lookup_rows(tp.id_bytes, sp.id_bytes)
         except NotCompact:

@@ -21,7 +21,7 @@ from sveval.io.atomic import open_binary, write_text
 from sveval.io.fields import Column, Layout, read_table
 from sveval.io.table import column, fast_columns, field_count, require_width, row_widths, split_rows
 from sveval.io.vocabulary import NotCompact
-from sveval.types import PairCodes, TrialList
+from sveval.types import PairCodes, TrialList, decode_id_rows
 
 KALDI_LABELS = ("nontarget", "target")
 VOXCELEB_LABELS = ("0", "1")
@@ -111,10 +111,10 @@ def _read(handle, source: str, name: str | None, basename: str | None, repeats: 
         enroll, test, is_target = columns
     else:
         (enroll, test), is_target = columns, None
-    ids = table.vocabulary.strings()
+    pairs = PairCodes(table.vocabulary.table, enroll, test)
     if is_target is None:
-        _refuse_scp(ids.take(enroll[:1]), ids.take(test[:1]), source)
-    pairs = PairCodes(ids, table.vocabulary.table, enroll, test)
+        first = decode_id_rows(pairs.id_bytes[[enroll[0], test[0]]])
+        _refuse_scp(first[:1], first[1:], source)
     _refuse_duplicate_codes(pairs, is_target, source, repeats)
     file_name = os.path.basename(source)
     return TrialList(
@@ -211,7 +211,7 @@ def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
 
 def pair_keys(pairs: PairCodes) -> np.ndarray:
     """One int64 key per (enroll, test) pair: equal keys exactly for equal pairs."""
-    return pairs.enroll.astype(np.int64) * len(pairs.ids) + pairs.test
+    return pairs.enroll.astype(np.int64) * len(pairs.id_bytes) + pairs.test
 
 
 def _refuse_duplicate_codes(

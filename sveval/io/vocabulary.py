@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sveval.types import decode_id_rows
+
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -91,7 +93,6 @@ class Vocabulary:
         self._codes = np.zeros(0, dtype=np.int64)
         self._table = np.zeros((0, 8), dtype=np.uint8)
         self._n = 0
-        self._strings: list[str] = []
 
     def __len__(self) -> int:
         return self._n
@@ -102,15 +103,8 @@ class Vocabulary:
         return self._table[: self._n]
 
     def strings(self) -> np.ndarray:
-        """Object array of str, one per code (each decoded once)."""
-        rows = self.table[len(self._strings) :]
-        if not (rows >= 128).any():  # ASCII: numpy decodes the whole table at once
-            self._strings += np.ascontiguousarray(rows).view(f"S{rows.shape[1]}").ravel().astype(str).tolist()
-        else:
-            self._strings += [row.tobytes().rstrip(b"\0").decode("utf-8") for row in rows]
-        out = np.empty(self._n, dtype=object)
-        out[:] = self._strings
-        return out
+        """Object array of str, one per code."""
+        return decode_id_rows(self.table)
 
     def encode(self, rows: np.ndarray) -> np.ndarray:
         """int32 code of each row (n, 8*m) uint8, adding new ids. Raises NotCompact (see module)."""
