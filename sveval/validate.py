@@ -68,7 +68,10 @@ class _Scored:
     finite: bool = False
     is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
     why_no_labels: str = ""
-    metrics: dict = field(default_factory=dict)
+    # what is computed once per file for all its blocks and checks, by kind of key: ("sorted", numpy order)
+    # the sorted scores, (p_target, c_miss, c_fa, sweep) the metrics, ("llr", p_target, c_miss, c_fa) the
+    # calibration summary
+    computed: dict = field(default_factory=dict)
 
 
 def validate_release(
@@ -324,9 +327,9 @@ def _check_llr_figures(item: _Scored, entry: ResultEntry) -> tuple[str, list[str
 
     block = entry.block
     key = ("llr", block.p_target, block.c_miss, block.c_fa)
-    if key not in item.metrics:
-        item.metrics[key] = llr_summary(item.values, item.is_target, (key[1:],))
-    llr = item.metrics[key]
+    if key not in item.computed:
+        item.computed[key] = llr_summary(item.values, item.is_target, (key[1:],))
+    llr = item.computed[key]
     figures = (
         ("actDCF", entry.act_dcf_text, llr.act_dcfs[0].act_dcf),
         ("Cllr", entry.cllr_text, llr.cllr),
@@ -372,10 +375,10 @@ def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]
 
     block = entry.block
     key = (block.p_target, block.c_miss, block.c_fa, sweep)
-    if key not in item.metrics:
+    if key not in item.computed:
         srt = _sorted(item, sweep)
-        item.metrics[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep, presorted=srt)
-    m = item.metrics[key]
+        item.computed[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep, presorted=srt)
+    m = item.computed[key]
     return _printed(100 * m.eer, entry.eer_text), _printed(m.min_dcf, entry.min_dcf_text)
 
 
@@ -385,9 +388,9 @@ def _sorted(item: _Scored, sweep: str):
     from sveval.metrics import sort_scores
 
     key = ("sorted", sweep == "wespeaker")
-    if key not in item.metrics:
-        item.metrics[key] = sort_scores(item.values, item.is_target, sweep)
-    return item.metrics[key]
+    if key not in item.computed:
+        item.computed[key] = sort_scores(item.values, item.is_target, sweep)
+    return item.computed[key]
 
 
 def _printed(value: float, like: str) -> str:
