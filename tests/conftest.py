@@ -30,3 +30,19 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A random-weight DF-ResNet checkpoint in WeSpeaker's layout, one per test module (needs torch)."""
+    from models_helpers import random_model, save_checkpoint
+
+    return save_checkpoint(random_model(), tmp_path_factory.mktemp("model") / "avg_model.pt")
+
+
+@pytest.fixture(scope="module")
+def loaded(checkpoint):
+    """`checkpoint` loaded (sveval.models.checkpoint.LoadedModel)."""
+    from sveval.models.checkpoint import load_model
+
+    return load_model(checkpoint)

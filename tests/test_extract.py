@@ -26,16 +26,6 @@ from sveval.models.fbank import Fbank  # noqa: E402
 LENGTHS = [8000, 8050, 8100, 8160, 12000, 12000, 6000]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return save_checkpoint(random_model(), tmp_path_factory.mktemp("model") / "avg_model.pt")
-
-
-@pytest.fixture(scope="module")
-def loaded(checkpoint):
-    return load_model(checkpoint)
-
-
 @pytest.fixture
 def corpus(tmp_path):
     write_corpus(tmp_path / "wav", LENGTHS)

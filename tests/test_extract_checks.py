@@ -26,16 +26,6 @@ from sveval.models.extract import extract_to_dir  # noqa: E402
 LENGTHS = [6400, 6560, 6720, 6880]  # 0.4 s and a little more: 38-41 frames, quick on a CPU
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return save_checkpoint(random_model(), tmp_path_factory.mktemp("model") / "avg_model.pt")
-
-
-@pytest.fixture(scope="module")
-def loaded(checkpoint):
-    return load_model(checkpoint)
-
-
 @pytest.fixture
 def corpus(tmp_path):
     write_corpus(tmp_path / "wav", LENGTHS)
