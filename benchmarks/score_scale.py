@@ -70,7 +70,7 @@ def main() -> None:
         f"ready in {time.perf_counter() - start:.0f} s"
     )
     command = [
-        *(sys.executable, "-c", "from sveval.cli.main import cli; cli()"),
+        *(sys.executable, "-c", "from sveval.cli.main import main; main()"),
         *("score", "--quiet", "--embeddings", str(embeddings), "--trials", str(trials)),
         *("--norm", "cos", "--no-plots", "--out", str(folder / "scores")),
     ]

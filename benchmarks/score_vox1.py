@@ -96,7 +96,7 @@ def run_sveval(args: list[str], label: str) -> tuple[float, float]:
     t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
-            [sys.executable, "-c", "from sveval.cli.main import cli; cli()", "score", "--quiet", *args],
+            [sys.executable, "-c", "from sveval.cli.main import main; main()", "score", "--quiet", *args],
             stdout=out,
             stderr=err,
         )

@@ -14,6 +14,7 @@ import click
 
 from sveval import __version__
 from sveval.errors import Interrupted, SvevalError, Terminated
+from sveval.signals import unsafe_to_raise
 
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
 # `sveval metrics` never pays for torch or matplotlib.
@@ -45,7 +46,7 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            with _sigterm_interrupts():
+            with _stops():
                 return super().invoke(ctx)
         except Interrupted as exc:
             click.echo(f"sveval: {_stopped(exc.terminated)}: {exc}", err=True)
@@ -69,22 +70,47 @@ def _stopped(terminated: bool) -> str:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts():
-    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread: the same
-    clean-up as Ctrl-C (no staging folder or half-made output left behind), then exit 143. The handler that
-    was there before is put back after."""
+def _stops():
+    """While a command runs, Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated (a
+    KeyboardInterrupt) in the main thread, so both get the same clean-up (no staging folder or half-made
+    output left behind) and exit 130 or 143. One stop at a time: signals after the first are ignored, so
+    they cannot cut its clean-up short (a second Ctrl-C used to leave a staging folder behind). A signal
+    that comes while a module is being imported or a finaliser runs is asked for again 20 ms later
+    (`unsafe_to_raise`), and so is one raised in a callback, where Python would print and drop it. The
+    handlers that were there before are put back after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    stopping = []
 
-    def terminate(signum, frame):
-        raise Terminated()
+    def again(signum: int) -> None:
+        retry = threading.Timer(0.02, os.kill, (os.getpid(), signum))
+        retry.daemon = True
+        retry.start()
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    def stop(signum, frame):
+        if stopping:
+            return
+        if unsafe_to_raise(frame):
+            again(signum)
+            return
+        stopping.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def swallowed(unraisable):  # raised in a callback, where Python prints and drops it: ask again
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and stopping:
+            again(stopping.pop())
+        else:
+            previous_hook(unraisable)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, swallowed
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 @click.group(
@@ -103,3 +129,14 @@ def cli() -> None:
       sveval metrics exp/scores/vox1_O_cleaned.kaldi.score
       sveval trials list
     """
+
+
+def main() -> None:
+    """The `sveval` program: `cli`, then the interpreter's shutdown with Ctrl-C and SIGTERM ignored (the
+    command is over, its outputs complete or cleaned up; a signal now would only print a traceback from
+    the shutdown or turn a finished run into a killed one)."""
+    try:
+        cli()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -22,6 +22,7 @@ def one_writer(out_dir, kept_note: str = ""):
     existed). The files themselves are swapped in by the command (`staged_folder`)."""
     out = Path(out_dir)
     existed = out.is_dir()
+    inode = out.stat().st_ino if existed else None
     try:
         with removed_on_failure(out):
             check_writable_dir(out)
@@ -30,8 +31,12 @@ def one_writer(out_dir, kept_note: str = ""):
                 click.echo(f"sveval: removed {stale}, left by a run that was killed while writing", err=True)
             yield out
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        kept = f"{out} is as the previous run left it{kept_note}"
-        kept = kept if existed else f"nothing written ({out} removed)"
+        if not existed:
+            kept = f"nothing written ({out} removed)"
+        elif out.is_dir() and out.stat().st_ino != inode:  # the stop came during the swap, held until done
+            kept = f"{out} holds this run's output, complete"
+        else:
+            kept = f"{out} is as the previous run left it{kept_note}"
         raise Interrupted(kept, terminated=isinstance(exc, Terminated)) from None
 
 

@@ -7,7 +7,9 @@ report.md                               `sveval report` of the folder, made from
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from sveval.io.score_folder import det_plot_name
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
+from sveval.signals import held_signals
 from sveval.systems import load_system
 
 REPORT = "report.md"
@@ -77,12 +80,32 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
     return images
 
 
+@contextlib.contextmanager
 def _plot_pool():
+    """Forked plot processes (matplotlib draws on one core). When the run stops (an error, Ctrl-C, SIGTERM)
+    they are ended at once, before the caller removes the staging folder they draw into, with further
+    signals held meanwhile: waiting for queued plots made a stop slow, and a second signal during that wait
+    hung the run at exit and let plots re-create the removed folder."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     workers = max(1, min(2, os.cpu_count() or 1))
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plot_process_signals)
+    try:
+        yield pool
+    except BaseException:
+        with held_signals(redeliver=False):  # this is the clean-up of a stop already on its way
+            pool.terminate()
+            pool.join()
+        raise
+    pool.close()
+    pool.join()
+
+
+def _plot_process_signals() -> None:
+    """In each plot process: Ctrl-C is the parent's to handle (it ends the pool), SIGTERM ends the process
+    (no Python handler inherited from the parent, no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _single_plot(job):

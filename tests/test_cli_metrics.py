@@ -358,7 +358,7 @@ def test_a_closed_pipe_is_not_a_failed_validation(tmp_path):
     os.close(read_end)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", "from sveval.cli.main import cli; cli()", "metrics", str(path)],
+            [sys.executable, "-c", "from sveval.cli.main import main; main()", "metrics", str(path)],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sveval.errors import InputError
+from sveval.signals import held_signals
 
 
 @contextlib.contextmanager
@@ -168,15 +169,10 @@ def _link_or_copy(src, dst) -> None:
 
 
 def _swap_in(stage: Path, target: Path) -> None:
-    """Replace `target` by `stage` (two renames; SIGINT and SIGTERM are held until both are done)."""
-    import signal
-    import threading
-
-    hold = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
-    if hold:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    old = None
-    try:
+    """Replace `target` by `stage`: two renames and the removal of the previous run, with Ctrl-C and
+    SIGTERM held until all are done (`sveval.signals.held_signals`; a stop that came is delivered after)."""
+    with held_signals():
+        old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=stage.parent))
             os.rename(target, old / target.name)
@@ -186,11 +182,8 @@ def _swap_in(stage: Path, target: Path) -> None:
             if old is not None:  # put the previous run back
                 os.rename(old / target.name, target)
             raise
-    finally:
-        if hold:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import numpy as np
 from sveval.errors import InputError
 from sveval.io import lock
 from sveval.models import parallel
+from sveval.signals import unsafe_to_raise
 
 
 def lock_folder(out_dir: Path, worker: parallel.Worker, part: str) -> list[lock.FolderLock]:
@@ -57,16 +58,25 @@ class exit_on_sigterm:
     def __init__(self, held: list[lock.FolderLock]):
         self.held = held
         self.previous = None
+        self.previous_hook = None
         self.terminated = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGTERM, self._raise)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._swallowed
         return self
+
+    def _swallowed(self, unraisable):
+        """Raised in a callback (a fork handler, a finaliser): Python drops it; check() stops the run, so
+        nothing needs printing."""
+        if not isinstance(unraisable.exc_value, _Terminated):
+            self.previous_hook(unraisable)
 
     def _raise(self, signum, frame):
         self.terminated = True  # an exception raised inside a __del__ or a callback is swallowed: see check()
-        raise _Terminated()
+        if not unsafe_to_raise(frame):  # (inside an import: check() stops the run at the next batch)
+            raise _Terminated()
 
     def check(self) -> None:
         """Call between batches: stop if a SIGTERM came while its exception could not propagate."""
@@ -76,6 +86,8 @@ class exit_on_sigterm:
     def __exit__(self, kind, exc, tb):
         if self.previous is not None:
             signal.signal(signal.SIGTERM, self.previous)
+        if self.previous_hook is not None:
+            sys.unraisablehook = self.previous_hook
         if kind is _Terminated or self.terminated:
             for held_lock in reversed(self.held):
                 held_lock.release()
