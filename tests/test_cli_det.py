@@ -143,13 +143,20 @@ def test_curve_labels_shortest_distinguishing_form():
     assert _curve_labels(["/r/A/o.score", "/r/A/sub/o.score"]) == ["o", "sub"]
 
 
-def test_a_full_disk_while_saving_is_one_line_exit_2_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("then", [None, AttributeError("'Stream' object has no attribute 'pos'")])
+def test_a_full_disk_while_saving_is_one_line_exit_2_and_leaves_no_temp_file(tmp_path, monkeypatch, then):
+    """then: what the writer raises while cleaning up after the OSError (matplotlib's PDF writer does)."""
     import errno
 
     import matplotlib.figure
 
     def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            if then is None:
+                raise
+            raise then from None  # (as the PDF writer's: the OSError is still its __context__)
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
     scores = write(tmp_path / "s.score", score_text(1))

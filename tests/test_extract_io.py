@@ -145,6 +145,35 @@ def test_part_writer_resumes_after_a_crash_mid_record(tmp_path):
         assert np.array_equal(loaded[utt], vector)
 
 
+def test_a_full_disk_while_writing_records_is_an_input_error_and_resumes(tmp_path, monkeypatch):
+    import errno
+
+    vectors = {f"u{i}": np.arange(4, dtype=np.float32) + i for i in range(4)}
+    save_ark = kaldiio.save_ark
+    written = []
+
+    def fills_up(handle, records):
+        if len(written) == 3:  # the fourth record finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(list(records))
+        save_ark(handle, records)
+
+    monkeypatch.setattr(kaldiio, "save_ark", fills_up)
+    with pytest.raises(InputError, match=r"xvector.ark: cannot write extraction output: No space left"):
+        with ark.PartWriter(tmp_path) as writer:
+            writer.write([(u, v, None) for u, v in list(vectors.items())[:2]])
+            writer.write([(u, v, None) for u, v in list(vectors.items())[2:]])
+    assert [r.utt for r in ark.read_parts(tmp_path)] == ["u0", "u1"]  # the batch that was cut is not kept
+    monkeypatch.setattr(kaldiio, "save_ark", save_ark)
+    with ark.PartWriter(tmp_path) as writer:
+        assert writer.resumed == 2
+        writer.write([(u, v, None) for u, v in list(vectors.items())[2:]])
+    records = ark.read_parts(tmp_path)
+    assert [r.utt for r in records] == ["u0", "u1", "u2", "u3"]
+    for record in records:
+        assert np.array_equal(kaldiio.load_mat(f"{record.ark}:{record.offset}"), vectors[record.utt])
+
+
 def test_journal_entries_past_the_end_of_the_ark_are_dropped(tmp_path):
     with ark.PartWriter(tmp_path) as writer:
         writer.write([("a", np.ones(3), None), ("b", np.ones(3), None)])

@@ -21,6 +21,7 @@ Journal lines of the older 3-field form have no provenance: they match no audio 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable
@@ -139,27 +140,47 @@ class PartWriter:
         self.resumed = len(records)
 
     def write(self, items: Iterable[tuple[str, np.ndarray, Source | None]]) -> None:
-        """Append (utt, vector, source) records, then journal them (after the archive bytes are flushed)."""
+        """Append (utt, vector, source) records, then journal them (after the archive bytes are flushed).
+        A failed write (a full disk) is an InputError naming the file; the records journalled before it
+        stay complete and a rerun resumes after them."""
         lines = []
-        for utt, vector, source in items:
-            if not valid_id(utt):
-                raise InputError(f"utterance id {utt!r} is empty or contains whitespace (not valid in scp)")
-            if source is not None and "\n" in source.path:
-                raise InputError("audio path contains a newline (cannot be journalled)", source.path)
-            start = self._ark.tell()
-            kaldiio.save_ark(self._ark, {utt: np.asarray(vector, dtype=np.float32)})
-            record = Record(utt, self.ark_path, start + len(utt.encode()) + 1, self._ark.tell(), source)
-            lines.append(_journal_line(record))
-        self._ark.flush()
-        self._journal.write("".join(lines))
-        self._journal.flush()
+        with self._writing(self.ark_path):
+            for utt, vector, source in items:
+                if not valid_id(utt):
+                    raise InputError(
+                        f"utterance id {utt!r} is empty or contains whitespace (not valid in scp)"
+                    )
+                if source is not None and "\n" in source.path:
+                    raise InputError("audio path contains a newline (cannot be journalled)", source.path)
+                start = self._ark.tell()
+                kaldiio.save_ark(self._ark, {utt: np.asarray(vector, dtype=np.float32)})
+                record = Record(utt, self.ark_path, start + len(utt.encode()) + 1, self._ark.tell(), source)
+                lines.append(_journal_line(record))
+            self._ark.flush()
+        with self._writing(self.journal_path):
+            self._journal.write("".join(lines))
+            self._journal.flush()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _writing(path: Path):
+        try:
+            yield
+        except OSError as exc:
+            raise InputError(f"cannot write extraction output: {exc.strerror or exc}", str(path)) from exc
 
     def close(self) -> None:
-        for handle in (self._ark, self._journal):
+        for handle, path in ((self._ark, self.ark_path), (self._journal, self.journal_path)):
             if not handle.closed:
-                handle.flush()
-                os.fsync(handle.fileno())
-                handle.close()
+                try:
+                    with self._writing(path):
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                finally:
+                    try:
+                        handle.close()
+                    except OSError:  # the same failure as above, already reported
+                        pass
 
     def __enter__(self) -> PartWriter:
         return self

@@ -40,11 +40,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, target)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", str(target)) from exc
+    except Exception as exc:
+        failed = _os_error_behind(exc)
+        if failed is None or isinstance(exc, InputError):
+            raise
+        raise InputError(f"cannot write: {failed.strerror or failed}", str(target)) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _os_error_behind(exc: BaseException) -> OSError | None:
+    """The OSError that `exc` is or that led to it: matplotlib's PDF writer, cut off by a full disk, fails
+    in its own clean-up with a zlib or attribute error whose context is the OSError."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
