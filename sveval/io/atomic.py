@@ -29,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # the folders this write makes
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=folder)
@@ -36,10 +37,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise InputError(f"cannot write here: {exc.strerror or exc}", str(target)) from exc
     os.close(fd)
     tmp_path = Path(tmp)
+    done = False
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, target)
+        done = True
     except Exception as exc:
         failed = _os_error_behind(exc)
         if failed is None or isinstance(exc, InputError):
@@ -48,6 +51,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+        for made in created if not done else ():  # a failed write leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                made.rmdir()  # (only if still empty: another writer may be using it)
 
 
 def _os_error_behind(exc: BaseException) -> OSError | None:
@@ -137,6 +143,10 @@ def staged_folder(path: str | os.PathLike, drop: Collection[str] = ()) -> Iterat
         if target.is_dir():
             link_missing(target, stage, drop)
         _swap_in(stage, target)
+    except InputError as exc:  # name files as the user will know them, not by the staging folder's name
+        if str(stage) not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(str(stage), str(target))) from exc
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
