@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
+from pathlib import Path
 
 import click
+
+from sveval.errors import Interrupted, Terminated
 
 DEFAULT_OUT = "sveval-demo"
 
@@ -57,34 +61,38 @@ def command(out, trials_spec, seed, no_plots, quiet):
 
     started = time.perf_counter()
     say = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+    earlier = Path(out).is_dir() and any(Path(out).iterdir())
     out_dir = check_writable_dir(out)
     given = load_trials(trials_spec, progress=not quiet) if trials_spec else None
     say("making the synthetic setup")
     setup = demo_setup(seed=seed, trials=given)
-    paths = write_demo_inputs(out_dir, setup, trials_spec)
-    say(f"wrote the inputs under {out_dir}/embeddings" + ("" if given else f" and {paths['trials']}"))
+    # The demo writes its files in place (they are inputs it reads back, and paths it records): a stop
+    # half-way says so rather than leave a folder that looks complete.
+    with _incomplete_if_stopped(out_dir, earlier):
+        paths = write_demo_inputs(out_dir, setup, trials_spec)
+        say(f"wrote the inputs under {out_dir}/embeddings" + ("" if given else f" and {paths['trials']}"))
 
-    # From here on, what `sveval score` does with these files.
-    evaluation = emb_io.read_embeddings(paths["eval"])
-    cohort_embeddings = emb_io.read_embeddings(paths["cohort"])
-    cohort = Cohort(
-        "synthetic_vox2_dev",
-        cohort_embeddings,
-        emb_io.speakers_from_ids(cohort_embeddings.ids, str(paths["cohort"])),
-    )
-    trials = given if given is not None else load_trials(str(paths["trials"]))
-    options = ScoreOptions(methods=("cos", "snorm", "asnorm"), top_n=300, eval_name="synthetic_vox1")
-    run = score_lists(evaluation, [trials], options, cohort=cohort, progress=not quiet)
-    scores_dir = out_dir / "scores"
-    write_score_folder(run, scores_dir, command=demo_command(out, trials_spec, seed, no_plots))
-    say("scored; calibrating the AS-norm scores on a synthetic calibration list")
-    calibrate_demo(run, cohort, options, out_dir, scores_dir, seed)
-    say(
-        "calibrated; drawing DET plots and writing the report"
-        if not no_plots
-        else "calibrated; writing the report"
-    )
-    report = finish_score_folder(run, scores_dir, plots=not no_plots)
+        # From here on, what `sveval score` does with these files.
+        evaluation = emb_io.read_embeddings(paths["eval"])
+        cohort_embeddings = emb_io.read_embeddings(paths["cohort"])
+        cohort = Cohort(
+            "synthetic_vox2_dev",
+            cohort_embeddings,
+            emb_io.speakers_from_ids(cohort_embeddings.ids, str(paths["cohort"])),
+        )
+        trials = given if given is not None else load_trials(str(paths["trials"]))
+        options = ScoreOptions(methods=("cos", "snorm", "asnorm"), top_n=300, eval_name="synthetic_vox1")
+        run = score_lists(evaluation, [trials], options, cohort=cohort, progress=not quiet)
+        scores_dir = out_dir / "scores"
+        write_score_folder(run, scores_dir, command=demo_command(out, trials_spec, seed, no_plots))
+        say("scored; calibrating the AS-norm scores on a synthetic calibration list")
+        calibrate_demo(run, cohort, options, out_dir, scores_dir, seed)
+        say(
+            "calibrated; drawing DET plots and writing the report"
+            if not no_plots
+            else "calibrated; writing the report"
+        )
+        report = finish_score_folder(run, scores_dir, plots=not no_plots)
     click.echo(results_table([load_system(scores_dir, name="synthetic demo")]), nl=False)
     click.echo(
         "EER in %, minDCF at p_target 0.01 (normalised); cosine, s-norm and AS-norm against the synthetic "
@@ -107,3 +115,15 @@ def demo_command(out, trials_spec, seed, no_plots) -> str:
     if no_plots:
         words.append("--no-plots")
     return shlex.join(words)
+
+
+@contextlib.contextmanager
+def _incomplete_if_stopped(out_dir, earlier: bool):
+    try:
+        yield
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM
+        mixed = " (this run's files beside an earlier run's)" if earlier else ""
+        raise Interrupted(
+            f"{out_dir} is incomplete{mixed}; run the same command again",
+            terminated=isinstance(exc, Terminated),
+        ) from None

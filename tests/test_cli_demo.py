@@ -188,3 +188,25 @@ def test_score_plots_in_wespeaker_mode_agree_with_its_result_files(tmp_path):
     code, out = invoke(*small_experiment(tmp_path), "--out", tmp_path / "w", "--compat", "wespeaker")
     assert code == 0, out
     assert len(list((tmp_path / "w").glob("*.det.png"))) == 4
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_a_stopped_demo_says_its_folder_is_incomplete(tmp_path, monkeypatch, earlier):
+    """The demo writes in place (it reads its inputs back): a stop half-way must not pass for a whole run."""
+    import sveval.demo_calibration as demo_calibration
+
+    out = tmp_path / "d"
+    if earlier:
+        out.mkdir()
+        (out / "from-an-earlier-run").write_text("")
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_calibration, "calibrate_demo", stopped)
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+    mixed = " (this run's files beside an earlier run's)" if earlier else ""
+    assert (result.exit_code, result.stderr) == (
+        130,
+        f"sveval: interrupted: {out} is incomplete{mixed}; run the same command again\n",
+    )
