@@ -21,6 +21,20 @@ from sveval.io import atomic
 from sveval.signals import held_signals, unsafe_to_raise
 
 
+def metrics_with(step, tmp_path, monkeypatch):
+    """`sveval metrics` in this process with its reading step replaced by `step`. A SIGTERM that escaped
+    sveval's handler would end pytest itself, so a harmless one stands behind it."""
+    import sveval.cli.metrics as metrics_cli
+
+    monkeypatch.setattr(metrics_cli, "read_labelled_scores", step)
+    (tmp_path / "s.score").write_text("a b 0.9 target\nc d 0.1 nontarget\n")
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+    try:
+        return CliRunner().invoke(cli, ["metrics", str(tmp_path / "s.score")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_signal_inside_held_signals_comes_after_the_block():
     steps = []
     with pytest.raises(KeyboardInterrupt):
@@ -85,8 +99,6 @@ def test_unsafe_to_raise_inside_an_import_and_a_finaliser(tmp_path, monkeypatch)
 def test_sigterm_during_an_import_waits_for_it_and_still_stops_the_command(tmp_path, monkeypatch):
     """Raised inside an import, the exception aborts torch's C++ start-up or leaves half-imported modules;
     the stop is asked for again once the import is done."""
-    import sveval.cli.metrics as metrics_cli
-
     (tmp_path / "slow_module.py").write_text(
         "import os, signal, time\n"
         "os.kill(os.getpid(), signal.SIGTERM)\n"
@@ -100,21 +112,13 @@ def test_sigterm_during_an_import_waits_for_it_and_still_stops_the_command(tmp_p
         time.sleep(5)  # the retried signal stops the command here
         raise AssertionError("SIGTERM was lost")
 
-    monkeypatch.setattr(metrics_cli, "read_labelled_scores", importing)
-    (tmp_path / "s.score").write_text("a b 0.9 target\nc d 0.1 nontarget\n")
-    previous = signal.signal(signal.SIGTERM, lambda *a: None)
-    try:
-        result = CliRunner().invoke(cli, ["metrics", str(tmp_path / "s.score")])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = metrics_with(importing, tmp_path, monkeypatch)
     assert (result.exit_code, result.stderr) == (143, "sveval: terminated (SIGTERM)\n")
     assert sys.modules["slow_module"].COMPLETE
 
 
 def test_only_the_first_stop_counts(tmp_path, monkeypatch):
     """A second signal during the clean-up of the first is ignored, so the clean-up finishes."""
-    import sveval.cli.metrics as metrics_cli
-
     cleaned = []
 
     def stopped(*args, **kwargs):
@@ -126,13 +130,7 @@ def test_only_the_first_stop_counts(tmp_path, monkeypatch):
             time.sleep(0.01)
             cleaned.append(True)
 
-    monkeypatch.setattr(metrics_cli, "read_labelled_scores", stopped)
-    (tmp_path / "s.score").write_text("a b 0.9 target\nc d 0.1 nontarget\n")
-    previous = signal.signal(signal.SIGTERM, lambda *a: None)
-    try:
-        result = CliRunner().invoke(cli, ["metrics", str(tmp_path / "s.score")])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = metrics_with(stopped, tmp_path, monkeypatch)
     assert (result.exit_code, result.stderr, cleaned) == (143, "sveval: terminated (SIGTERM)\n", [True])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
