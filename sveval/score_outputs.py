@@ -21,7 +21,7 @@ from sveval.io.score_folder import det_plot_name
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
-from sveval.signals import held_signals
+from sveval.signals import HELD, end_with_parent, held_signals
 from sveval.systems import load_system
 
 REPORT = "report.md"
@@ -83,29 +83,48 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
 @contextlib.contextmanager
 def _plot_pool():
     """Forked plot processes (matplotlib draws on one core). When the run stops (an error, Ctrl-C, SIGTERM)
-    they are ended at once, before the caller removes the staging folder they draw into, with further
-    signals held meanwhile: waiting for queued plots made a stop slow, and a second signal during that wait
-    hung the run at exit and let plots re-create the removed folder."""
+    they are killed at once, before the caller removes the staging folder they draw into, with further
+    signals held meanwhile: waiting for queued plots made a stop slow, a second signal during that wait
+    hung the run at exit, and queued plots re-created the removed folder. (Not multiprocessing.Pool: its
+    terminate() waits for a queue lock that a process killed by a group-wide SIGTERM may hold, forever.)
+    They are forked with Ctrl-C and SIGTERM blocked, so none reaches one before it has set its own
+    handlers (`_plot_process_start`), and each dies with the run."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     workers = max(1, min(2, os.cpu_count() or 1))
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plot_process_signals)
+    pool = None
     try:
+        with held_signals():  # a stop while the pool starts comes once it exists, so it is ended below
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+            try:
+                pool = ProcessPoolExecutor(
+                    workers,
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_plot_process_start,
+                    initargs=(os.getpid(),),
+                )
+                pool.submit(int).result()  # a forking pool starts all its processes now, signals blocked
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         yield pool
     except BaseException:
-        with held_signals(redeliver=False):  # this is the clean-up of a stop already on its way
-            pool.terminate()
-            pool.join()
+        if pool is not None:
+            with held_signals(redeliver=False):  # this is the clean-up of a stop already on its way
+                for process in list(pool._processes.values()):  # (no public kill before Python 3.14)
+                    process.kill()
+                pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.close()
-    pool.join()
+    pool.shutdown(wait=True)
 
 
-def _plot_process_signals() -> None:
+def _plot_process_start(parent_pid: int) -> None:
     """In each plot process: Ctrl-C is the parent's to handle (it ends the pool), SIGTERM ends the process
-    (no Python handler inherited from the parent, no traceback)."""
+    (no Python handler inherited from the parent, no traceback), and so does the parent's end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    end_with_parent(parent_pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
 
 
 def _single_plot(job):

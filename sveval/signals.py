@@ -51,3 +51,19 @@ def unsafe_to_raise(frame) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """In a child process: on Linux, ask the kernel to kill this process when its parent ends, so that no
+    worker outlives a run (holding its folder's lock, or blocked on a queue nobody feeds); if the parent
+    already ended before the request, end now."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:
+        os._exit(1)

@@ -370,3 +370,16 @@ def test_tied_scores_warn_where_the_per_trial_rule_prints_otherwise(tmp_path):
     assert f"sveval: warning: {warning} (--sweep per-trial) prints 100.000" in result.stderr
     entry = read_results_json(out)["lists"][0]["methods"]["cos"]
     assert entry["warnings"] and "prints 100.000" in entry["warnings"][0]
+
+
+def test_a_new_output_folder_gets_the_usual_permissions(exp, tmp_path):
+    """The folder is the staging folder swapped in: mkdtemp's 0700 must not become the output's mode."""
+    import os
+
+    out = tmp_path / "new"
+    args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
+    code, output = run(*args, "--out", out)
+    assert code == 0, output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -230,3 +230,20 @@ def test_all_zero_audio_is_embedded_with_a_warning(tmp_path, loaded, corpus):
     result = extract(loaded, [*corpus[:1], Utterance("silent", str(silent))], tmp_path / "out")
     assert result.silent == ("silent",)
     assert any("digital silence" in w and "silent" in w for w in result.warnings())
+
+
+def test_too_little_shared_memory_for_the_decoders_is_refused_before_decoding(
+    tmp_path, loaded, corpus, monkeypatch
+):
+    """A container's 64 MB /dev/shm cannot take 15 workers x 2 rows of 16 MB: the decoders would fail to
+    hand their batches over and the run would wait forever."""
+    import collections
+    import shutil
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(64_000_000, 63_990_000, 10_000))
+    with pytest.raises(InputError, match=r"shared memory \(/dev/shm\) has 0 MB free.*--num-workers 0"):
+        extract(loaded, corpus, tmp_path / "out", num_workers=2, batch_size=4)
+    assert not ark.read_parts(tmp_path / "out")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(64_000_000, 0, 64_000_000))
+    assert extract(loaded, corpus, tmp_path / "out", num_workers=2, batch_size=4).extracted == len(LENGTHS)

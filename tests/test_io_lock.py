@@ -112,3 +112,18 @@ def test_sveval_score_into_a_folder_held_by_another_process_exits_2(tmp_path):
         let_go(holder)
     assert result.exit_code == 2, result.output
     assert f"is being written by process {holder.pid}" in result.output
+
+
+def test_a_lock_file_that_cannot_be_written_is_an_input_error_and_frees_the_lock(tmp_path, monkeypatch):
+    import errno
+
+    write = lock._write_holders
+
+    def full(fd, holders):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(lock, "_write_holders", full)
+    with pytest.raises(InputError, match=r"\.sveval\.lock: cannot write lock file: File too large"):
+        lock.folder_lock(tmp_path).acquire()
+    monkeypatch.setattr(lock, "_write_holders", write)
+    lock.folder_lock(tmp_path).acquire().release()  # not left held by the failed attempt

@@ -134,6 +134,9 @@ def staged_folder(path: str | os.PathLike, drop: Collection[str] = ()) -> Iterat
     parent = target.parent if str(target.parent) else Path(".")
     try:
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)  # mkdtemp's 0700 would become the output folder's mode
     except OSError as exc:
         raise InputError(
             f"cannot write beside the output folder: {exc.strerror or exc}", str(target)

@@ -73,15 +73,20 @@ class FolderLock:
             raise InputError(_busy_message(self.what, holders), str(self.path.parent)) from None
         self._fd = fd
         me = _me()
-        if self.shared:
-            # Shared holders each append a line; a line whose process is gone is a leftover, not a holder.
-            alive = [h for h in _read_holders(fd) if _alive(h)]
-            _write_holders(fd, [*alive, me])
-        else:
-            # The lock was free, so whoever the file still names let go without emptying it: it died.
-            dead = [h for h in _read_holders(fd) if not _alive(h)]
-            self.stale = dead[0] if dead else None
-            _write_holders(fd, [me])
+        try:
+            if self.shared:
+                # Shared holders each append a line; a line whose process is gone is a leftover, not a holder.
+                alive = [h for h in _read_holders(fd) if _alive(h)]
+                _write_holders(fd, [*alive, me])
+            else:
+                # The lock was free, so whoever the file still names let go without emptying it: it died.
+                dead = [h for h in _read_holders(fd) if not _alive(h)]
+                self.stale = dead[0] if dead else None
+                _write_holders(fd, [me])
+        except OSError as exc:  # a full disk or a file-size limit
+            self._fd = None
+            os.close(fd)
+            raise InputError(f"cannot write lock file: {exc.strerror or exc}", str(self.path)) from exc
         return self
 
     def release(self) -> None:
@@ -102,6 +107,8 @@ class FolderLock:
                     pass
             else:
                 _write_holders(fd, [])
+        except OSError:
+            pass  # emptying the record failed (a full disk): the flock still goes with the descriptor
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 

@@ -225,13 +225,15 @@ def _extract_locked(
     else:
         plan = packing.plan_batches(frames, frames_per_batch, batch_size)
     batches = [[good[i][0] for i in b] for b in plan.batches]
+    if num_workers and plan.batches:
+        _check_shared_memory(max(sum(good[i][1] for i in b) for b in plan.batches), num_workers)
     widths = plan.widths if frames_per_batch is not None else [None] * len(batches)
     loader = torch.utils.data.DataLoader(
         BatchAudio(batches, widths, fb),
         batch_size=None,
         num_workers=num_workers,
         pin_memory=device.startswith("cuda") and not onnx,
-        prefetch_factor=2 if num_workers > 0 else None,  # rows are large: 31 MB of audio each
+        prefetch_factor=PREFETCH if num_workers > 0 else None,  # rows are large: 16-31 MB of audio each
         worker_init_fn=functools.partial(extract_guard.die_with_parent, os.getpid()),
     )
     extracted = resampled = multichannel = 0
@@ -339,6 +341,32 @@ class _OnnxLaunch:
             waves[row, : len(piece)] = piece
         out = self.embedder(waves, lengths)
         return lambda: out
+
+
+SHARED_MEMORY = "/dev/shm"
+PREFETCH = 2  # batches each decoding worker keeps ready (the DataLoader's prefetch_factor)
+
+
+def _check_shared_memory(row_samples: int, num_workers: int) -> None:
+    """Decoded batches reach this process through shared memory; when it is too small (a container's
+    default /dev/shm is 64 MB) a decoding worker fails to write its batch and the run waits forever.
+    InputError (exit 2) before any decoding when even int16 batches cannot fit."""
+    import shutil
+
+    if not os.path.isdir(SHARED_MEMORY):
+        return
+    free = shutil.disk_usage(SHARED_MEMORY).free
+    row_bytes = 2 * row_samples  # int16, the least a batch can take (other files ship float32: twice)
+    needed = num_workers * PREFETCH * row_bytes
+    if needed > free:
+        fits = max(0, free // (PREFETCH * row_bytes))
+        raise InputError(
+            f"shared memory ({SHARED_MEMORY}) has {free / 1e6:,.0f} MB free, and {num_workers} decoding "
+            f"workers x {PREFETCH} batches of up to {row_bytes / 1e6:,.1f} MB need {needed / 1e6:,.0f} MB: "
+            f"use --num-workers {fits}"
+            + (" or smaller batches (--frames-per-batch)" if not fits else "")
+            + ", or give it more space (docker run --shm-size=2g)"
+        )
 
 
 def _shard_of(utts: list[Utterance], worker: parallel.Worker, threads: int) -> list[Utterance]:

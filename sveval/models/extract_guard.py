@@ -13,7 +13,7 @@ import numpy as np
 from sveval.errors import InputError
 from sveval.io import lock
 from sveval.models import parallel
-from sveval.signals import unsafe_to_raise
+from sveval.signals import end_with_parent, unsafe_to_raise
 
 
 def lock_folder(out_dir: Path, worker: parallel.Worker, part: str) -> list[lock.FolderLock]:
@@ -102,12 +102,5 @@ class _Terminated(BaseException):
 
 
 def die_with_parent(parent_pid: int, worker_id: int) -> None:
-    """DataLoader worker init (bind `parent_pid` with functools.partial): on Linux, ask the kernel to kill
-    this decoder when its parent ends; if the parent already ended before the request, end now."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-    if os.getppid() != parent_pid:
-        os._exit(1)
+    """DataLoader worker init (bind `parent_pid` with functools.partial): `signals.end_with_parent`."""
+    end_with_parent(parent_pid)
