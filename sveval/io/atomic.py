@@ -83,8 +83,8 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sveval-write-test-"):
-            pass
+        with held_signals(), tempfile.NamedTemporaryFile(dir=folder, prefix=".sveval-write-test-"):
+            pass  # (a stop between creating and removing the file would leave it behind)
     except OSError as exc:
         raise InputError(f"output folder is not writable: {exc.strerror or exc}", str(folder)) from exc
     return folder
