@@ -125,7 +125,7 @@ class PartWriter:
         self.journal_path = self.folder / f"{name}{JOURNAL_SUFFIX}"
         records, dropped = _read_journal(self.journal_path)
         good_end = max((r.end for r in records), default=0)
-        try:
+        with self._writing(self.ark_path):
             self.folder.mkdir(parents=True, exist_ok=True)
             if self.ark_path.exists() and self.ark_path.stat().st_size != good_end:
                 os.truncate(self.ark_path, good_end)  # bytes of a record cut off by a crash
@@ -133,10 +133,6 @@ class PartWriter:
                 write_text(self.journal_path, "".join(_journal_line(r) for r in records))
             self._ark = open(self.ark_path, "ab")
             self._journal = open(self.journal_path, "a", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(
-                f"cannot write extraction output: {exc.strerror or exc}", str(self.ark_path)
-            ) from exc
         self.resumed = len(records)
 
     def write(self, items: Iterable[tuple[str, np.ndarray, Source | None]]) -> None:
