@@ -32,7 +32,7 @@ from sveval.io.table import (
     row_widths,
     split_rows,
 )
-from sveval.io.trials import KALDI_LABELS, trial_keys
+from sveval.io.trials import KALDI_LABELS, pair_keys, trial_keys
 from sveval.io.vocabulary import NotCompact, lookup_rows
 from sveval.pair_join import CHUNK, join, line_dtype, sort_pairs
 from sveval.types import PairCodes, ScoreFile, TrialList
@@ -231,8 +231,7 @@ def _key_chunks(scores: ScoreFile, trials: TrialList):
 
         def list_keys():
             for start in range(0, len(tp.enroll), CHUNK):
-                enroll, test = tp.enroll[start : start + CHUNK], tp.test[start : start + CHUNK]
-                yield enroll.astype(np.int64) * width + test
+                yield pair_keys(tp, slice(start, start + CHUNK))
 
         return score_keys, list_keys
     n_scores = len(scores)

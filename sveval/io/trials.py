@@ -209,9 +209,10 @@ def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
     return codes[:n].astype(np.int64) * len(uniques) + codes[n:]
 
 
-def pair_keys(pairs: PairCodes) -> np.ndarray:
-    """One int64 key per (enroll, test) pair: equal keys exactly for equal pairs."""
-    return pairs.enroll.astype(np.int64) * len(pairs.id_bytes) + pairs.test
+def pair_keys(pairs: PairCodes, lines: slice = slice(None)) -> np.ndarray:
+    """One int64 key per (enroll, test) pair of `lines` (default all): equal keys exactly for equal pairs,
+    in [0, distinct ids ** 2)."""
+    return pairs.enroll[lines].astype(np.int64) * len(pairs.id_bytes) + pairs.test[lines]
 
 
 def _refuse_duplicate_codes(
