@@ -54,10 +54,10 @@ class LazyGroup(click.Group):
         except SvevalError as exc:
             click.echo(f"sveval: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt as exc:
-            terminated = isinstance(exc, Terminated)
-            click.echo(f"sveval: {_stopped(terminated)}", err=True)
-            sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
+        except KeyboardInterrupt as exc:  # nothing said what was kept: the bare stop
+            stop = Interrupted("", terminated=isinstance(exc, Terminated))
+            click.echo(f"sveval: {_stopped(stop.terminated)}", err=True)
+            sys.exit(stop.exit_code)
         except BrokenPipeError:
             # the reader went away (`sveval metrics ... | head -1`): exit as a shell does on SIGPIPE, not with
             # 1 (click's default), which here means a failed validation; nothing more can reach stdout

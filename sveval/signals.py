@@ -9,7 +9,9 @@ taking it and the main thread from raising between two steps. Swapping the Pytho
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -57,9 +59,6 @@ def end_with_parent(parent_pid: int) -> None:
     """In a child process: on Linux, ask the kernel to kill this process when its parent ends, so that no
     worker outlives a run (holding its folder's lock, or blocked on a queue nobody feeds); if the parent
     already ended before the request, end now."""
-    import os
-    import sys
-
     if sys.platform.startswith("linux"):
         import ctypes
 
