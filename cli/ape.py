@@ -36,12 +36,14 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, quiet):
     from sveval.io.catalog import load_trials
     from sveval.io.figures import figure_format, write_ape_plot
     from sveval.io.folders import read_labelled_scores
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.plot_ape import ape_curve
 
     n_plots = 1 if overlay else len(score_files)
     targets = _targets(score_files, out, overlay, n_plots, kind="ape")
     for target in targets:
         figure_format(target)
+        refuse_output_over_input(target, [*score_files, trials_spec])
     labels = _curve_labels(score_files, curve_labels)
     trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
     curves = []

@@ -10,7 +10,7 @@ import click
 from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel
 from sveval.errors import InputError
-from sveval.io.calibration_files import previous_outputs, read_model_json
+from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
 from .calibration_common import labels_for, print_outcome, read_scores, training_files
@@ -133,9 +133,11 @@ def command(
         raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
     refuse_collisions(apply_paths, [run.output_names(p) for p in apply_paths])
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    with one_writer(out_dir):
+    inputs = [train_path, model_path, train_trials, *apply_paths, *utt2dur_paths, *wav_scp_paths]
+    with one_writer(out_dir, SUMMARY_FILE, inputs) as folder:
+        names = [n for p in apply_paths for n in run.output_names(p)]
+        folder.refuse_replacing_inputs([*names, SUMMARY_FILE, MODEL_FILE])
         # every input is read and checked before the fit, which can take minutes
-        previous_outputs(out_dir)  # an unreadable calibration.json already there, too
         durations = None
         if utt2dur_paths or wav_scp_paths:
             sources = [(p, read_utt2dur(p)) for p in utt2dur_paths] + [
@@ -155,8 +157,9 @@ def command(
             )
             model = _train_with_progress(options, train_files, durations)
         applied = run.write_folder(
-            out_dir, model, groups, labels, operating_points, durations, train_list=train_list
+            folder.stage, model, groups, labels, operating_points, durations, train_list=train_list
         )
+        folder.publish(inputs)
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
         click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))

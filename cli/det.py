@@ -56,6 +56,7 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     from sveval.io.catalog import load_trials
     from sveval.io.figures import figure_format, write_det_plot
     from sveval.io.folders import read_labelled_scores
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.metrics import Dcf, sort_scores
     from sveval.metrics_ties import tie_order_warnings
     from sveval.plot import det_plot_curve
@@ -66,6 +67,7 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     targets = _targets(score_files, out, overlay, n_plots)
     for target in targets:
         figure_format(target)
+        refuse_output_over_input(target, [*score_files, trials_spec])
     labels = _curve_labels(score_files, curve_labels)
     trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
     curves = []

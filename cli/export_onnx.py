@@ -36,11 +36,14 @@ def command(model_path, arch, out_path, mean_vec, as_json):
     require_torch()
     from sveval.errors import InputError
     from sveval.io.embeddings import read_mean_vector
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.models.checkpoint import LoadedModel
     from sveval.models.export import export_onnx
     from sveval.models.registry import load
 
+    refuse_output_over_input(out_path, [model_path, mean_vec])
     loaded = load(model_path, arch, progress=True)
+    refuse_output_over_input(out_path, [loaded.checkpoint])  # a published name's file, or a folder's
     if not isinstance(loaded, LoadedModel):
         raise InputError(
             "--model is already an ONNX graph; export-onnx takes a PyTorch checkpoint", model_path

@@ -3,6 +3,7 @@ ark/scp folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -136,7 +137,7 @@ def command(
     except ValueError as exc:
         raise InputError(str(exc)) from exc
 
-    from sveval.io.atomic import check_writable_dir, removed_on_failure
+    from sveval.io.atomic import check_writable_dir
     from sveval.io.lock import check_unlocked
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
@@ -148,11 +149,18 @@ def command(
         from sveval.io.audio import require_audio_files
 
         require_audio_files(utts, wav_scp or wav_dir)
-    # a folder created only for these checks goes again if they fail (a started extraction stays: it resumes)
-    with removed_on_failure(out_dir):
+    # a folder created only for these checks goes again if they fail and it is still empty (another run
+    # may have started in it meanwhile; a started extraction stays: it resumes)
+    created = not os.path.lexists(out_dir)
+    try:
         check_writable_dir(out_dir)
         check_unlocked(out_dir, shared=(num_shards or 1) > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1)
         loaded = load(model_path, arch, progress=not quiet)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
+        raise
     result = extract_to_dir(
         loaded,
         utts,

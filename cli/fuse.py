@@ -8,7 +8,7 @@ import click
 
 from sveval import calibration_run as run
 from sveval.errors import InputError
-from sveval.io.calibration_files import previous_outputs
+from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE
 
 from .calibration_common import labels_for, print_outcome, read_scores, training_files
 from .options import DCF
@@ -75,8 +75,10 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
     firsts = [paths[0] for paths in groups_paths]
     refuse_collisions(firsts, [run.output_names(p, "fused_") for p in firsts])
     operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    with one_writer(out_dir):
-        previous_outputs(out_dir)  # cheap checks first: an unreadable calibration.json already there
+    inputs = [*train_paths, train_trials, *(p for g in groups_paths for p in g)]
+    with one_writer(out_dir, SUMMARY_FILE, inputs) as folder:
+        names = [n for p in firsts for n in run.output_names(p, "fused_")]
+        folder.refuse_replacing_inputs([*names, SUMMARY_FILE, MODEL_FILE])
         groups = [read_scores(paths) for paths in groups_paths]
         for files in groups:
             run.align(files)  # cheap check of every group before training
@@ -85,8 +87,9 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
         options = run.CalibrationOptions("fusion", prior, "scipy", operating_points=operating_points)
         model = run.train(options, train_files)
         applied = run.write_folder(
-            out_dir, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
+            folder.stage, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
         )
+        folder.publish(inputs)
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
         click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))

@@ -123,6 +123,12 @@ class ModelSource:
     def eval_audio(self) -> str | None:
         return self.wav_scp or self.wav_dir
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The paths this source reads (an output may never replace one)."""
+        paths = (self.model, self.wav_scp, self.wav_dir, self.cohort_wav_scp, self.cohort_wav_dir)
+        return tuple(p for p in paths if p)
+
     def check(self, *, eval_path, cohort_path, exp_dir) -> None:
         """Usage errors (exit 2) for options that make no sense together."""
         if not self.used:

@@ -3,41 +3,45 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+import os
 
 import click
 
 from sveval.errors import InputError, Interrupted, Terminated
-from sveval.io.atomic import check_writable_dir, remove_stale_stages, removed_on_failure
-from sveval.io.lock import folder_lock
+from sveval.io.output_folder import OutputFolder
 
 
 @contextlib.contextmanager
-def one_writer(out_dir, kept_note: str = ""):
-    """One writer per output folder: its lock is taken (a holder already there is an InputError, exit 2) and
-    held until the command ends (released by click's context teardown; a staged swap hard-links the lock
-    file into the new folder: same inode, same lock). A folder this run created is removed again if the run
-    fails; staging folders that killed runs left beside it are removed (under the lock no live run owns
-    them); Ctrl-C or SIGTERM becomes Interrupted saying what was kept (`kept_note` is added when the folder
-    existed). The files themselves are swapped in by the command (`staged_folder`)."""
-    out = Path(out_dir)
-    existed = out.is_dir()
-    inode = out.stat().st_ino if existed else None
+def one_writer(out_dir, record: str, inputs=(), kept_note: str = ""):
+    """The run's `OutputFolder` (lock, stage, publish: see sveval.io.output_folder), its messages on stderr,
+    and Ctrl-C or SIGTERM turned into Interrupted saying what the folder holds (`kept_note` is added when
+    the run did not publish: e.g. that finished embeddings are kept). The command calls `publish()`."""
+    folder = OutputFolder(out_dir, record, inputs)
     try:
-        with removed_on_failure(out):
-            check_writable_dir(out)
-            click.get_current_context().call_on_close(folder_lock(out).acquire().release)
-            for stale in remove_stale_stages(out):  # under the lock: no live run can own them
-                click.echo(f"sveval: removed {stale}, left by a run that was killed while writing", err=True)
-            yield out
+        with folder:
+            for line in folder.messages:
+                click.echo(f"sveval: {line}", err=True)
+            yield folder
+    except InputError as exc:  # a file is named where the user will find it, not in the stage
+        if folder.stage is None or str(folder.stage) not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(str(folder.stage), folder.shown)) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        if not existed:
-            kept = f"nothing written ({out} removed)"
-        elif out.is_dir() and out.stat().st_ino != inode:  # the stop came during the swap, held until done
-            kept = f"{out} holds this run's output, complete"
+        if folder.published:  # the stop came during the publishing, held until it was done
+            kept = f"{folder.shown} holds this run's output, complete"
+        elif folder.created and not os.path.isdir(folder.path):
+            kept = f"nothing written ({folder.shown} removed)"
+        elif folder.created:
+            kept = f"{folder.shown} holds no output of this run{kept_note}"
         else:
-            kept = f"{out} is as the previous run left it{kept_note}"
+            kept = f"{folder.shown} is as the previous run left it{kept_note}"
         raise Interrupted(kept, terminated=isinstance(exc, Terminated)) from None
+    for name in folder.kept:
+        click.echo(
+            f"sveval: warning: kept {os.path.join(folder.shown, name)} of the previous run: it changed since "
+            "sveval wrote it (or is one of this run's inputs), so it is no longer this folder's output",
+            err=True,
+        )
 
 
 def refuse_collisions(inputs, outputs) -> None:

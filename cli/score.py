@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -130,6 +132,7 @@ def command(
 
     from sveval.cli.output_folder import one_writer  # noqa: PLC0415
 
+    from sveval.io.score_folder import RESULTS_JSON  # noqa: PLC0415
     from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
@@ -150,20 +153,25 @@ def command(
     if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
         raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = Path(out_dir)
-    cache = " (embeddings extracted so far are kept in its embeddings/ cache)" if model_source.used else ""
-    # everything after the cheap option checks: read, score, then write the folder aside and swap it in
-    with one_writer(out, cache):
+    kept = " (the embeddings extracted so far are kept in its embeddings/ cache: a rerun resumes)"
+    inputs = [eval_path, cohort_path, cohort_utt2spk, mean_spec, *trial_specs, *model_source.inputs]
+    inputs = [p for p in inputs if p and os.path.exists(p)]
+    # everything after the cheap option checks: read, score, write into the folder's stage, publish
+    with one_writer(out, RESULTS_JSON, inputs, kept if model_source.used else "") as folder:
         from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
         from sveval.io import embeddings as emb_io  # noqa: PLC0415
-        from sveval.io.atomic import link_missing, staged_folder  # noqa: PLC0415
         from sveval.io.catalog import load_trials  # noqa: PLC0415
         from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-        from sveval.score_outputs import finish_score_folder  # noqa: PLC0415
+        from sveval.score_outputs import finish_score_folder, output_names  # noqa: PLC0415
         from sveval.score_run import Cohort, ScoreOptions, score_lists  # noqa: PLC0415
         from sveval.systems import system_name  # noqa: PLC0415
 
         progress = not quiet
-        trial_lists = [load_trials(spec, progress=progress) for spec in trial_specs]
+        # a list given by name is recorded by that name, not by where it was found on this machine
+        trial_lists = [
+            t if os.path.exists(spec) else replace(t, source=spec)
+            for spec, t in ((spec, load_trials(spec, progress=progress)) for spec in trial_specs)
+        ]
         names = [t.basename for t in trial_lists]
         if len(set(names)) != len(names):
             raise InputError(f"two trial lists would write the same score file: {', '.join(names)}")
@@ -180,6 +188,9 @@ def command(
             )
         else:
             sets = _read_sets(eval_path, cohort_path, eval_name, cohort_name)
+        folder.refuse_replacing_inputs(
+            output_names(trial_lists, resolved, sets.cohort_name, top_n, sets.eval_name)
+        )  # before the scoring (publish checks again)
         evaluation = sets.evaluation
         cohort = None
         if sets.cohort is not None:
@@ -234,12 +245,9 @@ def command(
             for warning in res.warnings:
                 click.echo(f"sveval: warning: {res.score_file}: {warning}", err=True)
         command_line = shlex.join(["sveval", *sys.argv[1:]])
-        # the new run is written aside and swapped in at the end: an error or Ctrl-C leaves `out` as it was
-        with staged_folder(out) as stage:
-            write_score_folder(run, stage, command=command_line, progress=progress, model=sets.model)
-            if out.is_dir():  # the previous run's other files (other lists, a cache) stay, and are reported
-                link_missing(out, stage)
-            finish_score_folder(run, stage, plots=not no_plots, name=system_name(out))
+        write_score_folder(run, folder.stage, command=command_line, progress=progress, model=sets.model)
+        finish_score_folder(run, folder.stage, plots=not no_plots, name=system_name(out), shown=str(out))
+        folder.publish()
         click.echo(_table(run, out))
         click.echo(f"report: {out / 'report.md'}")
 

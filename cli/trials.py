@@ -150,6 +150,9 @@ def make_calibration_command(utt2dur_paths, out_path, trials_per_kind, seed):
       sveval trials make-calibration --utt2dur data/vox2_dev/utt2dur --out data/vox1/trials/vox2_cali.kaldi
       sveval trials make-calibration --utt2dur utt2dur --out cali.kaldi --trials-per-kind 2000 --seed 3
     """
+    from sveval.io.output_folder import refuse_output_over_input
+
+    refuse_output_over_input(out_path, utt2dur_paths)
     durations = merge_durations([(p, read_utt2dur(p)) for p in utt2dur_paths])
     ids = np.array(list(durations), dtype=object)
     seconds = np.array(list(durations.values()), dtype=np.float64)

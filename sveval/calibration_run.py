@@ -20,13 +20,11 @@ from sveval import metrics as m
 from sveval.calibration import CalibrationModel, fit_logistic, training_info
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
-from sveval.io.atomic import staged_folder
 from sveval.io.calibration_files import (
     MODEL_FILE,
     PREFIX,
     SUMMARY_FILE,
     calibrated_name,
-    previous_outputs,
     result_name,
     write_calibrated_scores,
     write_json,
@@ -349,12 +347,10 @@ def write_folder(
     prefix: str = PREFIX,
     train_list: dict | None = None,
 ) -> list[AppliedFile]:
-    """Apply and write everything into a copy of `out_dir` swapped in at the end (`staged_folder`): an error
-    or Ctrl-C leaves the folder as it was. The previous calibration's outputs (named in its calibration.json)
-    are not carried over, so the folder never mixes two calibrations; its other files stay."""
-    with staged_folder(out_dir, drop=previous_outputs(out_dir)) as stage:
-        applied = apply_and_write(model, groups, labels, str(stage), operating_points, durations, prefix)
-        write_summary(str(stage), model, applied, train_list)
+    """Apply the model and write every output, the model file and calibration.json into `out_dir` (the
+    stage of an `sveval.io.output_folder.OutputFolder`, which publishes them as one run)."""
+    applied = apply_and_write(model, groups, labels, str(out_dir), operating_points, durations, prefix)
+    write_summary(str(out_dir), model, applied, train_list)
     return applied
 
 

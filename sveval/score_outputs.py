@@ -17,7 +17,7 @@ import numpy as np
 from sveval import __version__
 from sveval.io.atomic import write_text
 from sveval.io.figures import write_det_plot
-from sveval.io.score_folder import det_plot_name
+from sveval.io.score_folder import RESULTS_JSON, det_plot_name, result_file_name, score_file_name
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
@@ -147,23 +147,44 @@ def write_folder_report(
     date: str,
     title: str = "sveval score report",
     name: str | None = None,
+    shown: str | None = None,
 ) -> Path:
     """report.md of a score folder, as `sveval report` makes it, headed with the run's command and date.
-    name: the system's name (default: from the folder's name)."""
+    name: the system's name (default: from the folder's name); shown: the folder as the report names it
+    (default: its path; the published folder's name when the report is written in a stage)."""
     out = Path(out_dir)
-    system = load_system(out, name=name, report_dir=out)
+    system = load_system(out, name=name, report_dir=out, shown=shown)
     info = ReportInfo(__version__, command, date, title)
     path = out / REPORT
     write_text(path, render_markdown([system], info))
     return path
 
 
+def output_names(trial_lists, methods, cohort_name, top_n: int, eval_name: str) -> list[str]:
+    """The names of the score, result and record files a run of these lists and methods writes (the DET
+    plots are named after the score files)."""
+    names = [RESULTS_JSON, REPORT]
+    for method in methods:
+        names.append(result_file_name(eval_name, method, top_n))
+        for trials in trial_lists:
+            score_file = score_file_name(method, trials.basename, cohort_name, top_n)
+            names += [score_file, det_plot_name(score_file)]
+    names += [overlay_name(t.basename) for t in trial_lists]
+    return names
+
+
 def finish_score_folder(
-    run, out_dir: str | os.PathLike, plots: bool = True, progress=None, name: str | None = None
+    run,
+    out_dir: str | os.PathLike,
+    plots: bool = True,
+    progress=None,
+    name: str | None = None,
+    shown: str | None = None,
 ) -> Path:
     """After `write_score_folder`: DET plots (unless `plots` is False) and report.md, both recorded in
     results.json under "artifacts". The report is headed with the run's command and date from results.json;
-    name: the system's name in it (default: from the folder's name; give it when writing aside)."""
+    name: the system's name in it (default: from the folder's name); shown: the folder as the report names
+    it (give both when writing into a stage)."""
     from sveval.io.score_folder import add_artifacts, read_results_json
 
     if plots:
@@ -171,6 +192,8 @@ def finish_score_folder(
         if images:
             add_artifacts(out_dir, "det_plots", images)
     record = read_results_json(out_dir)
-    path = write_folder_report(out_dir, record.get("command", ""), record.get("date", ""), name=name)
+    path = write_folder_report(
+        out_dir, record.get("command", ""), record.get("date", ""), name=name, shown=shown
+    )
     add_artifacts(out_dir, "report", {"markdown": REPORT})
     return path

@@ -36,8 +36,10 @@ def load_system(
     seed: int = 0,
     curves: bool = False,
     progress=None,
+    shown: str | None = None,
 ) -> System:
-    """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes).
+    """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes);
+    shown: the folder as the report names it (default: `folder` as given).
 
     genders: speaker -> 'm'/'f' for the gender breakdown; bootstrap: replicates for CIs (0 = none);
     curves: attach each score file's DET curve to its row (for drawing).
@@ -68,7 +70,7 @@ def load_system(
             )
     images = {p.name: p for p in contents.images}
     fingerprints: dict[str, str] = {}
-    notes: list[str] = []
+    notes: list[str] = list(contents.notes)
     for path in contents.score_files:
         if progress:
             progress(str(path))
@@ -144,7 +146,7 @@ def load_system(
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
     return System(
         name=name or system_name(contents.root),
-        folder=str(folder),
+        folder=shown or str(folder),
         rows=tuple(sorted(rows.values(), key=_row_order)),
         provenance=provenance(info, contents, rows.values()),
         overlays=overlays,

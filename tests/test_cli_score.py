@@ -318,16 +318,23 @@ def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
     assert not out.exists()
 
 
-def test_a_rerun_with_another_list_keeps_the_first_lists_files(exp, tmp_path):
+def test_a_rerun_replaces_the_previous_runs_files_and_only_them(exp, tmp_path):
+    """A folder holds one run: a rerun with another list removes the files the previous run recorded (its
+    list's score file, plots), keeps files sveval did not write, and its report shows only the new run."""
     other = tmp_path / "other.kaldi"
     other.write_text("".join((exp / "mine.kaldi").read_text().splitlines(keepends=True)[:40]))
-    base = ("--exp-dir", exp / "exp", "--norm", "cos", "--no-plots")
+    base = ("--exp-dir", exp / "exp", "--norm", "cos")
     assert run(*base, "--trials", exp / "mine.kaldi")[0] == 0
-    assert run(*base, "--trials", other)[0] == 0
     scores = exp / "exp" / "scores"
-    assert {"mine.kaldi.score", "other.kaldi.score"} <= {p.name for p in scores.iterdir()}
+    (scores / "notes.txt").write_text("mine\n")  # the user's
+    assert run(*base, "--trials", other, "--no-plots")[0] == 0
+    names = {p.name for p in scores.iterdir()}
+    assert "other.kaldi.score" in names and "notes.txt" in names
+    assert not {"mine.kaldi.score", "mine.kaldi.det.png"} & names
     report = (scores / "report.md").read_text()
-    assert "mine (custom) EER" in report and "other (custom) EER" in report
+    assert "other (custom) EER" in report and "mine (custom)" not in report
+    written = json.loads((scores / "results.json").read_text())["written"]
+    assert set(written) == names - {"notes.txt", "results.json"}
 
 
 def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):

@@ -114,7 +114,7 @@ def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_p
 
 
 def _run_files(folder: Path) -> dict[str, bytes]:
-    """The run's files (the lock file names its last holder and is left aside)."""
+    """The run's files (a lock file left by a killed run names its holder and is left aside)."""
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".sveval.lock"}
 
 
@@ -127,7 +127,7 @@ cli(sys.argv[1:])
 """
 
 
-def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_under_the_lock(exp):  # noqa: F811
+def test_a_killed_runs_stage_is_removed_by_the_next_run_under_the_lock(exp, tmp_path):  # noqa: F811
     args = [
         "score",
         "--quiet",
@@ -141,20 +141,23 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_under_the_lock(
     scores = exp / "exp" / "scores"
     assert CliRunner().invoke(cli, [*args, "--no-plots"]).exit_code == 0
     before = _run_files(scores)
+    assert not (scores / ".sveval.lock").exists()  # a finished run leaves no lock file
 
     # (a timeout: workers left behind by the killed run would hold its stderr open and hang the test)
     killed = subprocess.run(
         [sys.executable, "-c", KILL_DURING_REPORT, *args], capture_output=True, timeout=120
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    (stage,) = [p for p in scores.parent.iterdir() if p.name.startswith(".scores.new-")]
-    assert (stage / "mine.kaldi.score").is_file()  # the killed run had written its scores aside
+    (stage,) = [p for p in scores.iterdir() if p.name.startswith(".sveval-stage-")]
+    assert (stage / "mine.kaldi.score").is_file()  # the killed run had written its scores into its stage
     assert _run_files(scores) == before  # the previous run stands
 
-    # look-alikes that no staged_folder made: left alone
-    (scores.parent / ".scores.new-decoy").mkdir()
-    (scores.parent / ".scores.new-abcdefgh").write_text("a file\n")
-    (scores.parent / ".scoresx.new-abcdefgh").mkdir()
+    # look-alikes that no run made: left alone, and a link is never followed
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep\n")
+    (scores / ".sveval-stage-decoy").write_text("a file\n")
+    (scores / ".sveval-stage-linked0").symlink_to(outside)
 
     with folder_lock(scores):  # a live writer holds the folder: the next run refuses and touches nothing
         busy = CliRunner().invoke(cli, args)
@@ -162,10 +165,10 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_under_the_lock(
 
     rerun = CliRunner().invoke(cli, args)
     assert rerun.exit_code == 0, rerun.output
-    assert f"sveval: removed {stage}, left by a run that was killed while writing\n" in rerun.stderr
-    assert sorted(p.name for p in scores.parent.iterdir() if p.name.startswith(".")) == [
-        ".scores.new-abcdefgh",
-        ".scores.new-decoy",
-        ".scoresx.new-abcdefgh",
+    assert f"sveval: removed {scores / stage.name}, left by a killed run\n" in rerun.stderr
+    assert sorted(p.name for p in scores.iterdir() if p.name.startswith(".")) == [
+        ".sveval-stage-decoy",
+        ".sveval-stage-linked0",
     ]
+    assert (outside / "precious.txt").read_text() == "keep\n"
     assert os.path.isfile(scores / "mine.kaldi.score")

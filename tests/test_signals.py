@@ -4,6 +4,7 @@ ended at once, one stop at a time."""
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import signal
@@ -17,7 +18,7 @@ from sveval.cli.main import cli
 
 import sveval.score_outputs as score_outputs
 from sveval.errors import Terminated
-from sveval.io import atomic
+from sveval.io.output_folder import OutputFolder
 from sveval.signals import held_signals, unsafe_to_raise
 
 
@@ -51,12 +52,14 @@ def test_a_signal_inside_held_signals_comes_after_the_block():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_signal_during_the_swap_lets_both_renames_and_the_clean_up_finish(tmp_path, monkeypatch):
-    """A Ctrl-C between the two renames used to leave the output folder renamed away: blocking it in the
-    main thread did not stop another thread from taking it (here an idle one, as pyarrow's)."""
+def test_a_signal_during_publishing_lets_every_rename_and_the_clean_up_finish(tmp_path, monkeypatch):
+    """A Ctrl-C between two renames of the publishing would leave the folder half old, half new: it is held
+    until the record is in place, even with another thread idle (as pyarrow's) that could take it."""
     target = tmp_path / "scores"
-    target.mkdir()
-    (target / "a").write_text("old")
+    with OutputFolder(target, "results.json") as first:
+        for name, text in (("a", "old"), ("b", "old"), ("results.json", '{"run": "old"}')):
+            (first.stage / name).write_text(text)
+        first.publish()
     rename = os.rename
     idle = threading.Event()
     other = threading.Thread(target=idle.wait, daemon=True)
@@ -64,19 +67,23 @@ def test_a_signal_during_the_swap_lets_both_renames_and_the_clean_up_finish(tmp_
 
     def rename_then_signal(src, dst):
         rename(src, dst)
-        if ".old-" in str(dst):  # between the two renames
+        if str(dst).endswith("/a"):  # after the first of the renames
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # time for the handler to run, as it would
 
     monkeypatch.setattr(os, "rename", rename_then_signal)
     try:
         with pytest.raises(KeyboardInterrupt):
-            with atomic.staged_folder(target) as stage:
-                (stage / "a").write_text("new")
+            with OutputFolder(target, "results.json") as second:
+                for name, text in (("a", "new"), ("b", "new"), ("results.json", '{"run": "new"}')):
+                    (second.stage / name).write_text(text)
+                second.publish()
     finally:
         idle.set()
-    assert (target / "a").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]  # no .scores.old- or .new- left
+    assert second.published
+    assert {p.name: p.read_text() for p in target.iterdir() if p.name != "results.json"} == {"a": "new", "b": "new"}
+    assert json.loads((target / "results.json").read_text())["run"] == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]
 
 
 def test_unsafe_to_raise_inside_an_import_and_a_finaliser(tmp_path, monkeypatch):

@@ -6,12 +6,9 @@ An interrupted run therefore leaves either the old file or the new one, never ha
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import re
-import shutil
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -117,110 +114,3 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
     """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
     with _read_errors(path, what):
         return Path(path).read_text(encoding="utf-8")
-
-
-@contextlib.contextmanager
-def staged_folder(path: str | os.PathLike, drop: Collection[str] = ()) -> Iterator[Path]:
-    """Build a new version of folder `path` aside and swap it in only when the block succeeds.
-
-    Yields an empty staging folder beside `path` (same file system). On success, entries of the existing
-    `path` that the block did not write (other lists' files, an embeddings cache) are first linked into the
-    staging folder, then it replaces `path` by two renames with Ctrl-C held off, so the folder is always one
-    complete run: the old one or the new one. Entries named in `drop` (the previous run's outputs that this
-    run replaces as a set) are not carried over. On any error or Ctrl-C the staging folder is removed and
-    `path` is left exactly as it was. Raises InputError when the staging folder cannot be created.
-    """
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(stage, 0o777 & ~umask)  # mkdtemp's 0700 would become the output folder's mode
-    except OSError as exc:
-        raise InputError(
-            f"cannot write beside the output folder: {exc.strerror or exc}", str(target)
-        ) from exc
-    try:
-        yield stage
-        if target.is_dir():
-            link_missing(target, stage, drop)
-        _swap_in(stage, target)
-    except InputError as exc:  # name files as the user will know them, not by the staging folder's name
-        if str(stage) not in str(exc):
-            raise
-        raise type(exc)(str(exc).replace(str(stage), str(target))) from exc
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def remove_stale_stages(path: str | os.PathLike) -> list[Path]:
-    """Remove the staging folders (`.<name>.new-XXXXXXXX`) that killed runs of `staged_folder` left beside
-    folder `path`; returns those removed.
-
-    Call it only while holding `path`'s exclusive folder lock (`sveval.io.lock.folder_lock`): every writer
-    that stages `path` holds that lock from before it creates its staging folder until the folder is gone, and
-    the kernel drops a lock with its process, so a staging folder seen under the lock has no live owner (a
-    SIGKILL or power loss skipped its cleanup). Only names `tempfile.mkdtemp` gives that prefix match; a
-    symlink or a file of such a name is left alone.
-    """
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.new-[a-z0-9_]{{8}}")
-    removed = []
-    for entry in parent.glob(f".{glob.escape(target.name)}.new-*"):
-        if pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return sorted(removed)
-
-
-def link_missing(old: Path, new: Path, drop: Collection[str] = ()) -> None:
-    """Hard-link (or copy, across devices) into `new` every entry of `old` that `new` lacks, except those
-    named in `drop`."""
-    for entry in old.iterdir():
-        if (new / entry.name).exists() or entry.name.startswith(".sveval-write-test-") or entry.name in drop:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, new / entry.name, copy_function=_link_or_copy, symlinks=True)
-        else:
-            _link_or_copy(entry, new / entry.name)
-
-
-def _link_or_copy(src, dst) -> None:
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError:
-        shutil.copy2(src, dst, follow_symlinks=False)
-
-
-def _swap_in(stage: Path, target: Path) -> None:
-    """Replace `target` by `stage`: two renames and the removal of the previous run, with Ctrl-C and
-    SIGTERM held until all are done (`sveval.signals.held_signals`; a stop that came is delivered after)."""
-    with held_signals():
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=stage.parent))
-            os.rename(target, old / target.name)
-        try:
-            os.rename(stage, target)
-        except OSError:
-            if old is not None:  # put the previous run back
-                os.rename(old / target.name, target)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def removed_on_failure(path: str | os.PathLike) -> Iterator[None]:
-    """Remove folder `path` if the block fails (or is interrupted) and `path` did not exist before it."""
-    folder = Path(path)
-    existed = folder.exists()
-    try:
-        yield
-    except BaseException:
-        if not existed and folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
-        raise

@@ -43,23 +43,6 @@ def read_model_json(path: str | os.PathLike) -> dict:
     return read_results_json(path)  # the reader of any one-object JSON file sveval writes
 
 
-def previous_outputs(folder: str | os.PathLike) -> frozenset[str]:
-    """The files the calibration already in `folder` wrote (named in its calibration.json): the calibrated
-    score and result files a new calibration replaces as a set. Empty when there is none; an unreadable
-    calibration.json is an InputError (the folder's state is unknown: say so rather than guess)."""
-    path = os.path.join(folder, SUMMARY_FILE)
-    if not os.path.isfile(path):
-        return frozenset()
-    summary = read_results_json(path)
-    files = summary.get("files")
-    names = (
-        [f.get(key) for f in files if isinstance(f, dict) for key in ("output", "result")]
-        if isinstance(files, list)
-        else []
-    )
-    return frozenset(n for n in names if isinstance(n, str) and n and os.path.basename(n) == n)
-
-
 def write_calibrated_scores(
     path: str | os.PathLike, scores: ScoreFile, llrs: np.ndarray, wespeaker: bool
 ) -> None:

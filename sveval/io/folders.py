@@ -19,6 +19,7 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_text
+from sveval.io.output_folder import current_files
 from sveval.io.release import parse_result_name
 from sveval.io.results import read_result_file
 from sveval.io.scores import match_trials, read_score_file, require_finite
@@ -36,6 +37,7 @@ class FolderContents:
     result_files: tuple[Path, ...]
     images: tuple[Path, ...]
     results_json: Path | None
+    notes: tuple[str, ...] = ()  # files left out: not of the run that the folder's records describe
 
 
 def scan_folder(path: str | os.PathLike) -> FolderContents:
@@ -45,6 +47,19 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
         raise InputError("not a folder" if root.exists() else "folder not found", str(root))
     folders = [root] + ([root / "scores"] if (root / "scores").is_dir() else [])
     files = sorted((p for folder in folders for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
+    current = current_files(root)
+    notes: list[str] = []
+    if current is not None:  # sveval's own folder: only what its records list, as they wrote it
+        notes = current.notes()
+        left_out = [p.name for p in files if p.parent == root and p.name not in current.names]
+        files = [p for p in files if p.parent != root or p.name in current.names]
+        unknown = [n for n in left_out if n.endswith((".score", "_result", *IMAGE_SUFFIXES))]
+        unknown = [n for n in unknown if n not in current.changed]
+        if unknown:
+            notes.append(
+                f"not of the run recorded here (left out): {', '.join(f'`{n}`' for n in unknown[:5])}"
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            )
     scores = tuple(p for p in files if p.name.endswith(".score"))
     # WeSpeaker result files; a calibrated output's `cali_*.result` has LLR lines too, its numbers come
     # from the score file (sveval.systems)
@@ -57,7 +72,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
             "here or in scores/",
             str(root),
         )
-    return FolderContents(root, scores, results, images, json_path)
+    return FolderContents(root, scores, results, images, json_path, tuple(notes))
 
 
 def read_results(contents: FolderContents) -> dict[str, list[ResultBlock]]:

@@ -3,13 +3,18 @@
 A lock is a file (`<folder>/.sveval.lock`, or `<folder>/<part>.lock` for one part of a folder) locked with
 `flock`. The kernel drops the lock when its process ends, however it ends (SIGKILL, out of memory, a lost
 node), so a lock can never outlive its holder. While holding it, the holder writes who it is (pid, host,
-start time, command) into the file, and empties the file when it lets go. A second writer therefore either
-gets the lock or is told at once who holds it; a run that finds a non-empty file it could lock knows the
+start time, command) into the file, and removes the file when it lets go. A second writer therefore either
+gets the lock or is told at once who holds it; a run that finds a file naming a process that is gone knows the
 previous holder died without letting go (a *stale* lock) and takes it over, saying so.
 
 Folder and part locks combine: a single-process run locks its folder exclusively; torchrun ranks and
 `--num-shards` jobs lock the folder *shared* plus their own part exclusively, so shards run side by side
 but never beside a whole-folder writer, and never two copies of the same shard.
+
+The holder removes the lock file before letting go (the last one, for shared holders), so a finished run
+leaves no lock file in its folder. A process that opened the file just before it was removed may then lock an
+unlinked inode; `acquire` therefore checks, once it holds the flock, that the path still names the inode it
+locked, and starts again if not (the usual protocol for lock files that are removed).
 
 flock is POSIX (Linux, macOS); on NFS, Linux emulates it with byte-range locks that the server enforces.
 """
@@ -60,17 +65,23 @@ class FolderLock:
         """Take the lock without waiting. Raises InputError (exit 2) naming the holder if it is taken."""
         import fcntl
 
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise InputError(f"cannot create lock file: {exc.strerror or exc}", str(self.path)) from exc
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holders = _read_holders(fd)
-            os.close(fd)
-            raise InputError(_busy_message(self.what, holders), str(self.path.parent)) from None
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except FileNotFoundError:
+                continue  # the folder was removed between the two steps by a holder cleaning up: again
+            except OSError as exc:
+                raise InputError(f"cannot create lock file: {exc.strerror or exc}", str(self.path)) from exc
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holders = _read_holders(fd)
+                os.close(fd)
+                raise InputError(_busy_message(self.what, holders), str(self.path.parent)) from None
+            if _still_named(fd, self.path):
+                break
+            os.close(fd)  # we locked a file its last holder had already removed: take the new one
         self._fd = fd
         me = _me()
         try:
@@ -98,17 +109,17 @@ class FolderLock:
         fd, self._fd = self._fd, None
         try:
             if self.shared:
-                # Upgrade to exclusive if we are the last holder so that emptying cannot race another holder;
-                # otherwise leave the record to the others.
+                # Upgrade to exclusive if we are the last holder so that removing cannot race another holder;
+                # otherwise leave the file and the record to the others.
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    _write_holders(fd, [])
                 except BlockingIOError:
-                    pass
-            else:
-                _write_holders(fd, [])
+                    return
+            # still holding it exclusively: whoever opens the old file after this sees it unlinked (acquire)
+            if _still_named(fd, self.path):
+                self.path.unlink()
         except OSError:
-            pass  # emptying the record failed (a full disk): the flock still goes with the descriptor
+            pass  # removing failed (a read-only remount): the flock still goes with the descriptor
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
@@ -185,6 +196,16 @@ def _alive(holder: Holder) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open on `fd` (not removed, not replaced)."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _read_holders(fd: int) -> list[Holder]:
