@@ -87,7 +87,22 @@ def parse_block_lines(group: list[tuple[int, str]], source: str) -> ResultBlock:
         p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
     except ValueError:
         raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
+    problem = operating_point_problem(p_target, c_miss, c_fa)
+    if problem:
+        raise InputError(f"no operating point in {group[2][1]!r}: {problem}", source, group[2][0])
     return ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
+
+
+def operating_point_problem(p_target: float, c_miss: float, c_fa: float) -> str:
+    """Why (p_target, c_miss, c_fa) is no DCF operating point, '' when it is one. The normalised DCF divides
+    by min(c_miss * p_target, c_fa * (1 - p_target)): 0 < p_target < 1 and finite positive costs keep it a
+    number (the comparisons are written so that nan fails them)."""
+    if not 0 < p_target < 1:
+        return f"p_target must lie strictly between 0 and 1, got {format_param(p_target)}"
+    for name, cost in (("c_miss", c_miss), ("c_fa", c_fa)):
+        if not 0 < cost < float("inf"):
+            return f"{name} must be a finite positive number, got {format_param(cost)}"
+    return ""
 
 
 def read_result_file(path: str | os.PathLike) -> list[ResultBlock]:
