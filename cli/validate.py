@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 
+from sveval.errors import shown_id
 from sveval.published import PUBLISHED
 
 STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable"}
@@ -44,6 +45,10 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
     recomputed ones (WeSpeaker's definitions) to the printed decimals. One line per check: pass, FAIL or
     not checkable (with the reason; a trial list that is not available is never a pass).
 
+    Only the folder is read: a symbolic link leaving it, a broken link, a FIFO, socket or device under a
+    name validation would read fails the `file` check and is never opened. Names holding invisible
+    characters (a newline, a terminal escape) are shown escaped in the table; --json holds them as they are.
+
     Exit status: 0 no check failed, 1 a check failed (or, with --strict, could not be made), 2 bad usage.
 
     \b
@@ -77,12 +82,12 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
     if as_json:
         out = {"path": report.path, "passed": report.passed, "counts": counts}
         out["checks"] = [asdict(c) for c in report.checks]
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps(out, indent=2, allow_nan=False))  # strings and counts only: never NaN
     else:
         click.echo(_table(report))
         click.echo(
             f"\n{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_CHECKABLE]} not checkable "
-            f"({len(report.checks)} checks on {report.path})"
+            f"({len(report.checks)} checks on {shown_id(report.path)})"
         )
     if counts[FAIL] or (strict and counts[NOT_CHECKABLE]):
         what = (
@@ -116,7 +121,9 @@ def _det_redrawer(det_dir: str, out: list):
 
 
 def _table(report) -> str:
-    rows = [(STATUS_LABELS[c.status], c.name, c.file, " ".join(c.message.split())) for c in report.checks]
+    # one line per check: a name holding a newline or a terminal escape (here as file or inside a
+    # message) is shown escaped, `bad\nname.score`, as sveval shows odd ids
+    rows = [(STATUS_LABELS[c.status], c.name, shown_id(c.file), shown_id(c.message)) for c in report.checks]
     head = ("status", "check", "file", "message")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(3)]
     return "\n".join(

@@ -3,6 +3,9 @@
 Every check gives one `Check(name, status, file, message)`; status is `pass`, `fail` or `not-checkable`
 (with the reason: a missing trial list is never a pass). Checks, in order:
 
+  file         (fails only) an entry validation would read is a symbolic link leaving the folder (not
+               followed), a broken link, a FIFO, socket, device or folder: it is never opened
+  name         (fails only) a score file's name says no trial list (`cali_.score`)
   parse        the score file parses (3, 4 or 8 columns; the first malformed line is named)
   finite       every score is a finite number
   trials       the trial list its name gives (`..._vox1_O_cleaned.kaldi.score` -> vox1_O_cleaned) is found
@@ -63,7 +66,8 @@ class _Scored:
     """What one score file turned out to be; filled step by step while its checks run."""
 
     path: Path
-    name: ScoreName
+    name: ScoreName | None  # None: the name says no trial list, nothing else is checked
+    unusable: str = ""  # why its blocks' metrics cannot be recomputed, when known before reading it
     values: np.ndarray | None = None  # kept instead of the whole ScoreFile: three Vox1 files are large
     finite: bool = False
     is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
@@ -84,18 +88,24 @@ def validate_release(
     """Run every check on a discovered release folder. `progress` wraps the loop over score files;
     `on_scores(file name, scores, is_target)` is called once per score file (arrays None when the file
     gave no finite, labelled scores), e.g. to redraw its DET plot while the scores are in memory."""
-    checks: list[Check] = []
+    checks = [Check("file", FAIL, r.name, r.reason) for r in release.refused]
     entries, result_file_checks = _read_results(release.result_files)
     eval_name = guess_eval_name(release.result_files)  # names a missing result file as the folder does
     scored = {}
+    named = [p for p in release.score_files if parse_score_name(p.name) is not None]
+    for path in release.score_files:
+        if path not in named:
+            message = "the name says no trial list (expected [cali_|fused_]<list>.score)"
+            checks.append(Check("name", FAIL, path.name, message))
+            scored[path.name] = _Scored(path, None, unusable="its score file's name says no trial list")
     # Trial lists are read in a background thread, one ahead of the score file being checked: both spend
     # much of their time in pandas' tokenizer, which runs without the GIL. A list is dropped after its last
     # use, so at most two 0.5 M-trial lists are in memory.
-    order = [parse_score_name(p.name).list_name for p in release.score_files]
+    order = [parse_score_name(p.name).list_name for p in named]
     uses = Counter(order)
     with ThreadPoolExecutor(max_workers=1) as pool:
         lists: dict = {}
-        for i, path in enumerate(progress(release.score_files)):
+        for i, path in enumerate(progress(named)):
             for name in (order[i], next((n for n in order[i:] if n != order[i]), None)):
                 if name is not None and name not in lists and uses[name]:
                     lists[name] = pool.submit(_load_list, name, trials_dir)
@@ -275,6 +285,8 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
     where = f"{block.score_file} (line {entry.line})"
     if item is None:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: score file not released")
+    if item.unusable:
+        return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: {item.unusable}")
     if item.values is None:
         return Check("metrics", NOT_CHECKABLE, result_file, f"{where}: its score file does not parse")
     if not item.finite:
@@ -328,7 +340,10 @@ def _check_llr_figures(item: _Scored, entry: ResultEntry) -> tuple[str, list[str
     block = entry.block
     key = ("llr", block.p_target, block.c_miss, block.c_fa)
     if key not in item.computed:
-        item.computed[key] = llr_summary(item.values, item.is_target, (key[1:],))
+        # LLRs beyond exp's range (1e308 confidently wrong) make Cllr overflow to inf: expected, and shown
+        # as a recomputed `inf` that no printed number equals
+        with np.errstate(over="ignore"):
+            item.computed[key] = llr_summary(item.values, item.is_target, (key[1:],))
     llr = item.computed[key]
     figures = (
         ("actDCF", entry.act_dcf_text, llr.act_dcfs[0].act_dcf),

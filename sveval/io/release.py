@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sveval.errors import InputError
+from sveval.errors import InputError, shown_id
 from sveval.io.atomic import read_text
 from sveval.io.catalog import builtin, check_against_manifest, load_manifest, load_trials
 from sveval.io.results import parse_block_lines, parse_result_file
@@ -33,8 +34,12 @@ from sveval.io.trials import read_trials
 from sveval.types import ResultBlock, TrialList
 
 METHODS = ("cos", "snorm", "asnorm")
-_SCORE_NAME = re.compile(r"^(?:(?P<cohort>.+?)_(?P<method>snorm|asnorm)(?P<top_n>\d*)_)?(?P<list>.+)\.score$")
-_RESULT_NAME = re.compile(r"^(?P<eval>.+)_(?P<method>cos|snorm|asnorm)(?P<top_n>\d*)_result$")
+# file names may hold any character but `/` (a newline too): DOTALL, matched with fullmatch (`$` would
+# also match before a final newline)
+_SCORE_NAME = re.compile(
+    r"(?:(?P<cohort>.+?)_(?P<method>snorm|asnorm)(?P<top_n>\d*)_)?(?P<list>.+)\.score", re.S
+)
+_RESULT_NAME = re.compile(r"(?P<eval>.+)_(?P<method>cos|snorm|asnorm)(?P<top_n>\d*)_result", re.S)
 _NUMBER = re.compile(r"= (\S+)$")
 _ACT_DCF = re.compile(r"^actDCF \(p_target:(\S+) c_miss:(\S+) c_fa:(\S+)\) = (-?\d+(?:\.\d+)?)$")
 _CLLR = re.compile(r"^Cllr = (-?\d+(?:\.\d+)?) bits, minCllr = (-?\d+(?:\.\d+)?) bits$")
@@ -107,6 +112,15 @@ class ResultEntry:
 
 
 @dataclass(frozen=True)
+class RefusedEntry:
+    """An entry of the folder that validation does not open: its name (relative to the release folder,
+    raw: displays escape it) and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReleaseFolder:
     """The files of a release folder that validation looks at, each list sorted by name."""
 
@@ -118,6 +132,7 @@ class ReleaseFolder:
     checkpoints: tuple[Path, ...]
     det_plots: tuple[Path, ...]
     onnx_files: tuple[Path, ...] = ()  # WeSpeaker runtime models (avg_model.onnx) beside the checkpoints
+    refused: tuple[RefusedEntry, ...] = ()  # entries validation would read but must not open
 
 
 def parse_score_name(file_name: str) -> ScoreName | None:
@@ -125,7 +140,7 @@ def parse_score_name(file_name: str) -> ScoreName | None:
     (`sveval calibrate`/`fuse`) is taken off first and kept in `prefix`: the rest is the input's name."""
     file = os.path.basename(file_name)
     prefix = next((p for p in CALIBRATED_PREFIXES if file.startswith(p)), "")
-    match = _SCORE_NAME.match(file.removeprefix(prefix))
+    match = _SCORE_NAME.fullmatch(file.removeprefix(prefix))
     if not match:
         return None
     method = match.group("method") or "cos"
@@ -153,7 +168,7 @@ def parse_result_name(file_name: str) -> ResultName | None:
         if score is None or not score.prefix:
             return None
         return ResultName(file, None, score.method, score.top_n, score.file)
-    match = _RESULT_NAME.match(file)
+    match = _RESULT_NAME.fullmatch(file)
     if not match:
         return None
     top_n = int(match.group("top_n")) if match.group("top_n") else None
@@ -212,11 +227,7 @@ def _read_llr_entries(text: str, source: str) -> list[ResultEntry]:
     while k < len(lines) and lines[k][1].startswith("---- "):
         block = parse_block_lines(lines[k : k + 3], source)
         act = _ACT_DCF.match(lines[k + 3][1]) if k + 3 < len(lines) else None
-        if act is None or tuple(float(act.group(j)) for j in (1, 2, 3)) != (
-            block.p_target,
-            block.c_miss,
-            block.c_fa,
-        ):
+        if act is None or _numbers(act.group(1, 2, 3)) != (block.p_target, block.c_miss, block.c_fa):
             where = lines[min(k + 3, len(lines) - 1)]
             raise InputError(
                 f"expected `actDCF (p_target:{block.p_target:g} ...) = <value>`", source, where[0]
@@ -240,43 +251,133 @@ def _read_llr_entries(text: str, source: str) -> list[ResultEntry]:
     ]
 
 
+def _numbers(texts) -> tuple[float, ...] | None:
+    """The texts as floats, None when one is no number (`p_target:x`)."""
+    try:
+        return tuple(float(t) for t in texts)
+    except ValueError:
+        return None
+
+
 def discover_release(path: str | os.PathLike) -> ReleaseFolder:
-    """Find the files of a release folder (containing `scores/`) or of a scores folder itself."""
-    root = Path(path)
-    if not root.exists():
-        raise InputError("no such folder", str(root))
-    if not root.is_dir():
-        raise InputError("expected a release folder (containing scores/) or a scores folder", str(root))
+    """Find the files of a release folder (containing `scores/`) or of a scores folder itself.
+
+    Validation stays inside the folder: an entry it would read (a score, result, config, checkpoint or
+    .onnx file) must be a regular file there, or a symbolic link to one that stays inside. A link leaving
+    the folder, a broken link, a FIFO, socket, device or folder under such a name is listed in `refused`
+    (decided by lstat/stat alone: it is never opened, since opening a FIFO blocks and reading a link to
+    /etc/shadow would print its first line in a parse error)."""
+    given = Path(path)
+    try:
+        st = os.stat(given)
+    except OSError as exc:
+        what = "no such folder" if isinstance(exc, FileNotFoundError) else f"cannot read: {exc.strerror}"
+        raise InputError(what, shown_id(given)) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError("expected a release folder (containing scores/) or a scores folder", shown_id(given))
+    root = given
     scores_dir = root / "scores" if (root / "scores").is_dir() else root
     if scores_dir == root and root.name == "scores":
         root = root.parent
-    entries = _list_dir(scores_dir)
-    entries = [p for p in entries if not p.name.startswith(".")]  # e.g. an interrupted atomic write
-    score_files = tuple(p for p in entries if p.name.endswith(".score") and p.is_file())
-    result_files = tuple(
-        p
-        for p in entries
-        if (p.name.endswith("_result") or parse_result_name(p.name) is not None) and p.is_file()
+    # the folder: what the user named, and the release around a scores folder they named
+    inside = (Path(os.path.realpath(given)), Path(os.path.realpath(root)))
+    refused: list[RefusedEntry] = []
+    why = _refusal(scores_dir, inside, folder=True) if scores_dir != root else ""
+    if why:
+        raise InputError(f"{why}; nothing in it is validated", shown_id(scores_dir))
+    entries = [p for p in _list_dir(scores_dir) if not p.name.startswith(".")]  # e.g. an interrupted write
+    score_files = _keep([p for p in entries if p.name.endswith(".score")], scores_dir, inside, refused)
+    result_files = _keep(
+        [p for p in entries if p.name.endswith("_result") or parse_result_name(p.name) is not None],
+        scores_dir,
+        inside,
+        refused,
     )
-    if not score_files and not result_files:
+    if not score_files and not result_files and not refused:
         raise InputError(
             "no score files (*.score) or result files (*_result) here: expected a release folder "
             "containing scores/, or a scores folder",
-            str(scores_dir),
+            shown_id(scores_dir),
         )
-    config = next((p for p in (root / "config.yaml", root / "models" / "config.yaml") if p.is_file()), None)
-    model_files = [p for folder in (root, root / "models") if folder.is_dir() for p in _list_dir(folder)]
-    checkpoints = tuple(p for p in model_files if p.suffix == ".pt")
-    onnx_files = tuple(p for p in model_files if p.suffix == ".onnx")
-    plots = tuple(p for p in entries if p.suffix.lower() == ".png" and p.is_file())
-    return ReleaseFolder(root, scores_dir, score_files, result_files, config, checkpoints, plots, onnx_files)
+    configs = [p for p in (root / "config.yaml", root / "models" / "config.yaml") if os.path.lexists(p)]
+    config = next(iter(_keep(configs[:1], root, inside, refused)), None)
+    models = root / "models"
+    folders = [root]
+    if os.path.lexists(models) and os.path.isdir(models):
+        why = _refusal(models, inside, folder=True)
+        if why:
+            refused.append(RefusedEntry(_shown_relative(models, root), why))
+        else:
+            folders.append(models)
+    model_files = [p for folder in folders for p in _list_dir(folder)]
+    checkpoints = _keep([p for p in model_files if p.suffix == ".pt"], root, inside, refused)
+    onnx_files = _keep([p for p in model_files if p.suffix == ".onnx"], root, inside, refused)
+    plots = tuple(p for p in entries if p.suffix.lower() == ".png" and not _refusal(p, inside))  # never read
+    return ReleaseFolder(
+        root, scores_dir, score_files, result_files, config, checkpoints, plots, onnx_files, tuple(refused)
+    )
+
+
+def _keep(paths: list[Path], base: Path, inside, refused: list) -> tuple[Path, ...]:
+    """The paths that are regular files inside the folder; the others go to `refused` with the reason,
+    named relative to `base` as the other checks name them (`x.score`, `models/avg_model.pt`)."""
+    kept = []
+    for p in paths:
+        why = _refusal(p, inside)
+        if why:
+            refused.append(RefusedEntry(_shown_relative(p, base), why))
+        else:
+            kept.append(p)
+    return tuple(kept)
+
+
+def _refusal(path: Path, inside, folder: bool = False) -> str:
+    """Why validation must not open `path` ('' when it may): a link that leaves the folder or leads
+    nowhere, or something other than a regular file (a folder, with folder=True). Only lstat and stat:
+    nothing is opened and no link target's name or content is shown."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror}"
+    target = Path(os.path.realpath(path))  # every component: `models` itself may be the link
+    if not any(target == top or top in target.parents for top in inside):
+        if stat.S_ISLNK(st.st_mode):
+            return "a symbolic link leading outside the folder: not followed"
+        return "reached through a symbolic link leading outside the folder: not followed"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "a symbolic link that leads nowhere (broken, or a loop)"
+    wanted = stat.S_ISDIR if folder else stat.S_ISREG
+    if wanted(st.st_mode):
+        return ""
+    kind = next((word for test, word in _KINDS if test(st.st_mode)), "special file")
+    return f"a {kind}, not a {'folder' if folder else 'regular file'}: not opened"
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISDIR, "folder"),
+    (stat.S_ISREG, "regular file"),
+)
+
+
+def _shown_relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _list_dir(folder: Path) -> list[Path]:
     try:
         return sorted(folder.iterdir())
     except OSError as exc:
-        raise InputError(f"cannot read folder: {exc.strerror or exc}", str(folder)) from exc
+        raise InputError(f"cannot read folder: {exc.strerror or exc}", shown_id(folder)) from exc
 
 
 def resolve_trials(list_name: str, trials_dir: str | os.PathLike | None = None) -> TrialList:
