@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -19,6 +18,7 @@ from sveval.metrics_ties import tie_order_warnings
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
+from . import json_output
 from .options import DCF, SCORE_FILE_TRIALS
 
 EER_CHOICES = ("nist", "kaldi", "rocch", "all")
@@ -59,7 +59,9 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     help="Read the scores as natural-log likelihood ratios: also print the actual DCF at each operating "
     "point (Bayes threshold log(c_fa(1-p)/(c_miss p))), Cllr and minCllr in bits.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.option(
+    "--json", "as_json", is_flag=True, help=f"Print a JSON array, one object per file. {json_output.HELP}"
+)
 @click.option(
     "--signature",
     "show_signature",
@@ -111,7 +113,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
         for warning in report["warnings"]:
             click.echo(f"sveval: warning: {report['file']}: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps(reports, indent=2))
+        click.echo(json_output.dumps(reports, indent=2))
         return
     for report in reports:
         click.echo(_text(report, definitions, show_signature), nl=False)
@@ -177,10 +179,16 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
 
 def _add_llr(report: dict, values, is_target, dcfs) -> None:
     """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `llr` in the signature."""
-    summary = llr_summary(values, is_target, dcfs)
+    with np.errstate(over="ignore"):  # an overflowing Cllr is expected here: said in a warning below
+        summary = llr_summary(values, is_target, dcfs)
     for entry, act in zip(report["dcf"], summary.act_dcfs):
         entry["act_dcf"] = act.act_dcf
         entry["bayes_threshold"] = act.threshold
     report["cllr"] = summary.cllr
     report["min_cllr"] = summary.min_cllr
+    if not np.isfinite(summary.cllr):
+        report["warnings"].append(
+            f"Cllr is {summary.cllr}: the per-trial costs overflow a float (scores read as natural-log "
+            f"LLRs, largest |score| {np.max(np.abs(values)):.3g}); are these scores LLRs?"
+        )
     report["signature"] = report["signature"].replace("|v:", "|llr:natural-log|v:")
