@@ -9,11 +9,12 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import click
 
 from sveval import __version__
-from sveval.errors import Interrupted, SvevalError, Terminated
+from sveval.errors import Interrupted, SvevalError, Terminated, shown_id
 from sveval.signals import unsafe_to_raise
 
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
@@ -46,7 +47,7 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            with _stops():
+            with _stops(), _warnings_as_lines():
                 return super().invoke(ctx)
         except Interrupted as exc:
             click.echo(f"sveval: {_stopped(exc.terminated)}: {exc}", err=True)
@@ -63,6 +64,36 @@ class LazyGroup(click.Group):
             # 1 (click's default), which here means a failed validation; nothing more can reach stdout
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(128 + 13)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Python warnings (numpy's RuntimeWarning `overflow encountered in reduce`, a library's UserWarning)
+    reach the user as one `sveval: warning: ...` line saying where in sveval they arose, never as Python's
+    two raw lines quoting numpy's source. The usual filters still apply (each place warns once); the
+    previous `showwarning` is put back after."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"sveval: warning: {_warning_line(str(message), category)}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _warning_line(message: str, category: type) -> str:
+    """One line: the message, its kind and the innermost sveval code on the stack (numpy's own file says
+    nothing to a user), and for numpy's floating-point warnings what it means for the numbers."""
+    text = shown_id(" ".join(message.split()))
+    frame, where = sys._getframe(1), ""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("sveval") and module != __name__:
+            where = f" in {module}, line {frame.f_lineno}"
+            break
+        frame = frame.f_back
+    meaning = ": a number computed there may be inf or nan" if "encountered in" in text else ""
+    return f"{text} ({category.__name__}{where}){meaning}"
 
 
 def _stopped(terminated: bool) -> str:
