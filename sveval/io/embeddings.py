@@ -281,13 +281,47 @@ def _stack(ids, arrays, source: str) -> np.ndarray:
 
 
 def read_mean_vector(path: str | os.PathLike, dim: int) -> np.ndarray:
-    """A `.npy` mean vector (e.g. WeSpeaker's mean_vec.npy) of length `dim`; pickles are refused."""
+    """A `.npy` mean vector (e.g. WeSpeaker's mean_vec.npy): `dim` finite real numbers. Anything else is an
+    InputError naming the file: an .npz archive, a pickle or object array (allow_pickle=False: loading one
+    could run code), strings, booleans, complex or structured values, another shape, NaN or inf. A FIFO or
+    device is refused before it is opened (np.load would block on a FIFO)."""
+    import stat
+    import zipfile
+
+    from sveval.errors import shown_id
+
+    source = shown_id(path)
     try:
-        vector = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the mean vector: {exc}", str(path)) from exc
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(f"cannot read the mean vector: {exc.strerror or exc}", source) from None
+    if not stat.S_ISREG(mode):
+        raise InputError("the mean vector is not a regular file (a FIFO, device or folder?)", source)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        if "pickle" in why or "Object arrays" in why:  # numpy's text suggests loading it unsafely: no
+            why = "it holds pickled (object) data, which is never loaded (unpickling can run code)"
+        raise InputError(f"cannot read the mean vector (expected a .npy file): {why}", source) from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):  # np.load opens archives whatever the name
+        names = ", ".join(loaded.files) or "none"
+        loaded.close()
+        raise InputError(
+            f"is an .npz archive (arrays: {names}), expected a .npy file holding one vector", source
+        )
+    vector = loaded
+    if vector.dtype.kind not in "fiu":  # b(ool), c(omplex), U/S (strings), V (structured), M/m (dates)
+        raise InputError(f"mean vector holds {vector.dtype} values, expected real numbers", source)
     if vector.shape != (dim,):
-        raise InputError(f"mean vector has shape {vector.shape}, expected ({dim},)", str(path))
+        raise InputError(f"mean vector has shape {vector.shape}, expected ({dim},)", source)
+    bad = np.flatnonzero(~np.isfinite(vector))
+    if bad.size:
+        raise InputError(
+            f"mean vector has {bad.size} value(s) that are not finite, e.g. {vector[bad[0]]} at index "
+            f"{bad[0]}",
+            source,
+        )
     return vector
 
 
