@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
 
 import click
 
+from sveval.analysis import MIN_REPLICATES
 from sveval.errors import InputError
+
+from . import json_output
 
 
 @click.command("report")
@@ -38,7 +40,10 @@ from sveval.errors import InputError
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="95 % confidence intervals from N speaker-clustered bootstrap replicates (e.g. 1000).",
+    help="95 % confidence intervals from N speaker-clustered bootstrap replicates (e.g. 1000); 0: none. "
+    f"A percentile interval needs at least {MIN_REPLICATES} usable replicates (both ends then lie inside "
+    "the replicates, never at the smallest or largest); replicates that draw no target or no nontarget "
+    "trial are dropped, and the report says how many.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
@@ -47,7 +52,12 @@ from sveval.errors import InputError
     help="Draw one DET overlay per trial list (every system and method) beside the report and embed it.",
 )
 @click.option("--title", default="sveval report", show_default=True, help="Report title.")
-@click.option("--json", "as_json", is_flag=True, help="Also write the report as JSON beside the markdown.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help=f"Also write the report as JSON beside the markdown. {json_output.HELP}",
+)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def command(folders, out, names, published, meta, bootstrap, seed, plots, title, as_json, quiet):
     """Report of one or more score folders: a table like the released READMEs, trial counts, DET plots,
@@ -77,6 +87,11 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
         raise InputError(
             f"--name given {len(names)} time(s) for {len(folders)} folder(s); give one per folder"
         )
+    if 0 < bootstrap < MIN_REPLICATES:
+        raise InputError(
+            f"--bootstrap {bootstrap} is too few replicates for a 95 % percentile interval: it needs at "
+            f"least {MIN_REPLICATES} (see --help)"
+        )
     out_path = Path(out) if out else (Path(folders[0]) if len(folders) == 1 else Path(".")) / "report.md"
     if out_path.suffix.lower() != ".md":
         raise InputError("--out must be a markdown file ending in .md", str(out_path))
@@ -102,7 +117,8 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
     write_text(out_path, render_markdown(systems, info, table, images))
     if as_json:
         write_text(
-            out_path.with_suffix(".json"), json.dumps(report_dict(systems, info, table), indent=2) + "\n"
+            out_path.with_suffix(".json"),
+            json_output.dumps(report_dict(systems, info, table), indent=2) + "\n",
         )
     from sveval.report import results_table
 

@@ -9,12 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy import sparse
 
 from sveval import metrics
 
+# pandas and scipy are imported where they are used: `sveval report --help` shows MIN_REPLICATES
+
 GENDER_GROUPS = ("female-female", "male-male", "cross-gender")
+
+# The bootstrap's 95 % percentile interval: numpy's percentile (linear interpolation) puts the 2.5 % point
+# at rank 0.025·(N − 1) among the N sorted replicates (rank 0 the smallest) and the 97.5 % point at rank
+# 0.975·(N − 1). Only from 0.025·(N − 1) ≥ 1, i.e. N ≥ 41, is each end an order statistic of its own that
+# leaves at least one replicate beyond it; below, the 2.5 % point lies between the smallest replicate and
+# the next (N = 1: both ends are the one replicate, an "interval" that need not hold the estimate).
+CI_TAIL = 0.025
+MIN_REPLICATES = 41
+_NEEDS = f"a 95 % percentile interval needs at least {MIN_REPLICATES} usable replicates"
 
 
 def speakers_of(utterances: np.ndarray) -> np.ndarray:
@@ -81,6 +90,8 @@ def gender_breakdown(
 
 
 def _genders(speakers: np.ndarray, genders: dict[str, str]) -> np.ndarray:
+    import pandas as pd
+
     codes, uniques = pd.factorize(speakers)
     missing = [s for s in uniques if s not in genders]
     if missing:
@@ -90,8 +101,9 @@ def _genders(speakers: np.ndarray, genders: dict[str, str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BootstrapCI:
-    """Percentile 95 % intervals from `n` speaker-clustered bootstrap replicates (see `speaker_bootstrap`).
-    EER values are fractions."""
+    """Percentile 95 % intervals from `n` speaker-clustered bootstrap replicates (see `speaker_bootstrap`),
+    of which `n_dropped` drew no target or no nontarget trial and were left out: the intervals are over
+    the other n - n_dropped. EER values are fractions."""
 
     n: int
     seed: int
@@ -100,6 +112,7 @@ class BootstrapCI:
     eer_high: float
     min_dcf_low: float
     min_dcf_high: float
+    n_dropped: int = 0
 
 
 def speaker_bootstrap(
@@ -123,7 +136,14 @@ def speaker_bootstrap(
     undrawn speaker drops out. Each replicate's EER and minDCF are those of the list with trials repeated
     that many times: the per-trial sweep in the original stable sort order, with weights, so that trials
     tied in score stay in trial order as in `sveval.metrics`.
+
+    A replicate whose drawn speakers give no target or no nontarget trial has no EER or minDCF: it is
+    dropped and counted (`n_dropped`). Raises ValueError when `n`, or the replicates left, are fewer than
+    MIN_REPLICATES: too few for a 95 % percentile interval.
     """
+    import pandas as pd
+    from scipy import sparse
+
     order = np.argsort(scores, kind="mergesort")
     tar = np.asarray(is_target, dtype=bool)[order]
     codes, uniques = pd.factorize(np.concatenate([speakers_of(enroll), speakers_of(test)]))
@@ -137,6 +157,8 @@ def speaker_bootstrap(
             f"cannot tell speakers from utterance ids: target trial {enroll[i]} {test[i]} has two different "
             "first path components (the bootstrap resamples speakers, taken as the first component)"
         )
+    if n < MIN_REPLICATES:
+        raise ValueError(f"{n} replicate(s): {_NEEDS}")
     # Consecutive trials of one class (in score order) lie on one straight segment of the DET curve: EER
     # (a crossing) and minDCF (linear along the segment) only need its end points, so each replicate's
     # weights are summed per run; a Vox1-O list has ~15 times fewer runs than trials.
@@ -159,9 +181,20 @@ def speaker_bootstrap(
         eers.append(e)
         dcfs.append(d)
     eer_all, dcf_all = np.concatenate(eers), np.concatenate(dcfs)
-    eer_lo, eer_hi = np.nanpercentile(eer_all, [2.5, 97.5])
-    dcf_lo, dcf_hi = np.nanpercentile(dcf_all, [2.5, 97.5])
-    return BootstrapCI(n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi))
+    kept = ~(np.isnan(eer_all) | np.isnan(dcf_all))  # NaN where a replicate lacks a class
+    n_dropped = int(n - kept.sum())
+    if n - n_dropped < MIN_REPLICATES:
+        raise ValueError(
+            f"only {n - n_dropped:,} of {n:,} replicates usable ({n_dropped:,} drew no target or no "
+            f"nontarget trial and were dropped): {_NEEDS}; use more replicates"
+        )
+    tails = [100 * CI_TAIL, 100 * (1 - CI_TAIL)]
+    eer_lo, eer_hi = np.percentile(eer_all[kept], tails)
+    dcf_lo, dcf_hi = np.percentile(dcf_all[kept], tails)
+    return BootstrapCI(
+        n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi), n_dropped
+    )
+
 
 
 def weighted_eer_min_dcf(

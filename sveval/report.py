@@ -182,15 +182,19 @@ def _analyses(systems) -> list[str]:
             "speakers of the list with replacement, as many draws as there are speakers; a trial between "
             "speakers a and b is repeated m_a·m_b times (m = how often a speaker was drawn, so a target "
             "trial m_a² times, a trial with an undrawn speaker not at all), and the NIST EER and minDCF of "
-            "that weighted list are computed with the per-trial sweep.\n"
+            "that weighted list are computed with the per-trial sweep. A replicate that draws no target or "
+            "no nontarget trial has no EER: it is dropped, and the intervals are percentiles of the others "
+            "(column Dropped).\n"
         )
         body = [
             [s.name, method_title(r.method, r.top_n), r.trials, str(r.bootstrap.n_speakers)]
+            + [f"{r.bootstrap.n_dropped:,}"]
             + [f"{r.eer_percent:.3f}", _ci(r.bootstrap.eer_low, r.bootstrap.eer_high, 100)]
             + [f"{r.min_dcf:.3f}", _ci(r.bootstrap.min_dcf_low, r.bootstrap.min_dcf_high)]
             for s, r in rows
         ]
-        header = ["System", "Method", "Trial list", "Speakers", "EER %", "95 % CI", "MinDCF", "95 % CI"]
+        header = ["System", "Method", "Trial list", "Speakers", "Dropped", "EER %", "95 % CI", "MinDCF"]
+        header.append("95 % CI")
         out.append(_table(header, body))
     rows = [(s, r) for s in systems for r in s.rows if r.genders]
     if rows:

@@ -129,7 +129,7 @@ def test_real_meta_files_read_when_present():
 def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
     """Oracle: the same speaker draws, each trial physically repeated m_e * m_t times, then evaluate."""
     scores, is_target, enroll, test = toy_list(n_speakers=9, seed=4)
-    n = 40
+    n = 60  # at least MIN_REPLICATES (41) usable ones
     ci = speaker_bootstrap(scores, is_target, enroll, test, n=n, seed=3, p_target=0.05)
     spk = np.concatenate([speakers_of(enroll), speakers_of(test)])
     names = list(dict.fromkeys(spk.tolist()))  # first-appearance order, as pd.factorize numbers them
@@ -144,6 +144,7 @@ def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
         result = metrics.evaluate(scores[rep], is_target[rep], p_target=0.05)
         eers.append(result.eer)
         dcfs.append(result.min_dcf)
+    assert ci.n_dropped == n - len(eers)
     assert (ci.eer_low, ci.eer_high) == pytest.approx(tuple(np.percentile(eers, [2.5, 97.5])), abs=1e-12)
     assert (ci.min_dcf_low, ci.min_dcf_high) == pytest.approx(
         tuple(np.percentile(dcfs, [2.5, 97.5])), abs=1e-12
