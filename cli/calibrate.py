@@ -8,7 +8,7 @@ import sys
 import click
 
 from sveval import calibration_run as run
-from sveval.calibration import CalibrationModel
+from sveval.calibration import CalibrationModel, FitError
 from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
@@ -179,4 +179,7 @@ def _train_with_progress(options, files, durations):
             bar.set_postfix(cllr=f"{loss:.4f}")
             bar.update(1)
 
-        return run.train(options, files, durations, step)
+        try:
+            return run.train(options, files, durations, step)
+        except FitError as exc:  # the torch schedule sees features, not files: name the training file
+            raise InputError(str(exc), files[0].path) from None

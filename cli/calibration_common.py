@@ -72,7 +72,8 @@ def _cells(metrics) -> list[str]:
 
 def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
     info = model.training
-    warning = "" if info.converged else "; NOT converged (separable data?)"
+    # separable data is an error (sveval.calibration.check_fit): what is left is an iteration limit
+    warning = "" if info.converged else f"; NOT converged in {info.iterations:,} iterations"
     sources = ", ".join(info.sources)
     click.echo(
         f"model: {model.method}, fit {model.fit}, prior {model.prior:g}; trained on {sources} "

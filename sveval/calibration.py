@@ -10,9 +10,11 @@ Objective (BOSARIS `train_linear_fuser` / pyllr, "prior-weighted logistic regres
 
 divided by ln 2 this is the prior-weighted Cllr in bits; at π = ½ it is exactly Cllr (WeSpeaker's QMF loss).
 Minimising it makes w·x + b an LLR that is well calibrated around the prior π. The fit standardises each
-feature, runs scipy's L-BFGS-B with the analytic gradient to convergence (gradient norm 1e-9), and maps the
-weights back to the raw features. Perfectly separable training data has no finite optimum: the fit then
-stops at the iteration limit and says so (`converged`).
+feature (`Standardised`), divides C by its value H(π) at the start w = 0, b = 0 (`Objective`), so that
+scipy's L-BFGS-B tolerances are relative to the objective's scale at any prior and score scale, runs it with
+the analytic gradient, and maps the weights back to the raw features. A fit that must not be used is a
+`FitError` naming its cause (`check_training`, `check_fit`): perfectly separable training data (no finite
+optimum), scores or a prior beyond float64's reach, or a result no better than a map known to be better.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sveval.signature import make_signature
 METHODS = ("linear", "fusion", "qmf")
 FITS = ("scipy", "wespeaker")
 MAX_ITERATIONS = 2000
+TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64, 2.2e-308
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,97 @@ def _check_features(features, width: int) -> np.ndarray:
     return x
 
 
+class FitError(InputError, ValueError):
+    """A fit whose model must not be used (it did not move, is worse than a map known to be better, has no
+    finite optimum, or overflows), with the cause and what to do. A ValueError too: `calibration_run.train`
+    names the training file for the ValueErrors of `fit_logistic`, and so for these."""
+
+
+@dataclass(frozen=True)
+class Standardised:
+    """Features as the optimiser sees them: z = (y − mean(y)) / sd(y) per column, where y = (x/2 − m) / top,
+    m the column's median of x/2 and top = max |x/2 − m| (halves, so that ±1e308 scores cannot overflow; the
+    median first, so that 1e15 + small scores keep their digits). A constant column gets sd 1. The fit's
+    tolerances then mean the same for scores of any scale."""
+
+    z: np.ndarray
+    half_median: np.ndarray
+    top: np.ndarray
+    centre: np.ndarray
+    spread: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> Standardised:
+        half_median, top = _halves(x)
+        y = (x / 2 - half_median) / top
+        centre, spread = y.mean(axis=0), y.std(axis=0)
+        spread[spread == 0] = 1.0
+        return cls((y - centre) / spread, half_median, top, centre, spread)
+
+    def raw(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
+        """The (weights, offset) on x of parameters theta = (weights on z, offset)."""
+        per_y = theta[:-1] / self.spread
+        w = per_y / self.top / 2  # divided in turn: spread·top could under- or overflow
+        return w, float(theta[-1] - np.sum(per_y * self.centre) - 2 * np.sum(w * self.half_median))
+
+
+def _halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of x: the median of x/2 and max |x/2 − that| (1 where 0), neither of which can overflow
+    (np.median of x itself averages two middle values: 1e308 + 1e308 would)."""
+    half_median = np.median(x / 2, axis=0)
+    top = np.max(np.abs(x / 2 - half_median), axis=0)
+    return half_median, np.where(top > 0, top, 1.0)
+
+
+def prior_entropy(prior: float) -> float:
+    """H(π) = −π·ln π − (1−π)·ln(1−π) in nats: the objective of the module doc at the constant map llr = 0
+    (the fit's start), whatever the scores. Dividing by it makes the start's objective exactly 1."""
+    return float(-prior * np.log(prior) - (1.0 - prior) * np.log1p(-prior))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The objective of the module doc divided by H(π): C = 1 at the constant map llr = 0, 0 for a perfect
+    map. Evaluated on LLRs, so the same numbers judge the optimiser's result and the maps it is compared with;
+    the gradient is taken with respect to the standardised parameters (`Standardised`)."""
+
+    sign: np.ndarray  # +1 target, −1 nontarget
+    weight: np.ndarray  # π/(T·H(π)) per target, (1−π)/(N·H(π)) per nontarget
+    shift: float  # logit(π)
+
+    @classmethod
+    def of(cls, is_target: np.ndarray, prior: float) -> Objective:
+        if prior < TINY:  # 1 − π never is: the largest float64 below 1 is 1 − 1.1e-16
+            raise FitError(
+                f"the prior {prior:g} is too small for the data: below {TINY:.3g} (the smallest normal "
+                "float64) the objective's weights lose their precision and the fit cannot move; give a "
+                "--prior of at least 1e-300"
+            )
+        n_tar = int(is_target.sum())
+        weight = np.where(is_target, prior / n_tar, (1.0 - prior) / (is_target.size - n_tar))
+        return cls(
+            np.where(is_target, 1.0, -1.0),
+            weight / prior_entropy(prior),
+            float(np.log(prior) - np.log1p(-prior)),
+        )
+
+    def value_and_slope(self, llr: np.ndarray) -> tuple[float, np.ndarray]:
+        """C at these LLRs and dC/dllr per trial."""
+        margin = self.sign * (llr + self.shift)
+        with np.errstate(over="ignore", invalid="ignore"):  # an infinite or NaN C is judged by the caller
+            loss = float(np.sum(self.weight * np.logaddexp(0.0, -margin)))
+            return loss, -self.weight * expit(-margin) * self.sign
+
+    def gradient(self, z: np.ndarray, slope: np.ndarray) -> np.ndarray:
+        # reductions by einsum/sum, not BLAS dot: OpenBLAS's threaded dot stalls on a busy machine (30x)
+        return np.concatenate([np.einsum("ij,i->j", z, slope), [slope.sum()]])
+
+
 def fit_logistic(features, is_target, prior: float) -> tuple[np.ndarray, float, int, bool]:
     """Minimise the objective of the module doc. features (n, d), is_target (n,) bool, 0 < prior < 1.
 
-    Returns (weights (d,), offset, iterations, converged).
+    Returns (weights (d,), offset, iterations, converged). Training data or a fit that must not be used is a
+    `FitError` (`check_training`, `check_fit`).
     """
     x = _check_features(features, np.shape(features)[1])
     lab = np.asarray(is_target, dtype=bool)
@@ -142,29 +232,114 @@ def fit_logistic(features, is_target, prior: float) -> tuple[np.ndarray, float, 
     n_tar = int(lab.sum())
     if n_tar == 0 or n_tar == lab.size:
         raise ValueError("training needs both target and nontarget trials")
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    sign = np.where(lab, 1.0, -1.0)
-    weight = np.where(lab, prior / n_tar, (1.0 - prior) / (lab.size - n_tar))
-    shift = float(np.log(prior) - np.log1p(-prior))
+    check_training(x)
+    std = Standardised.of(x)
+    objective = Objective.of(lab, prior)
 
-    def objective(theta):
-        margin = sign * (z @ theta[:-1] + theta[-1] + shift)
-        # reductions by einsum/sum, not BLAS dot: OpenBLAS's threaded dot stalls on a busy machine (30x)
-        loss = float(np.sum(weight * np.logaddexp(0.0, -margin)))
-        d_llr = -weight * expit(-margin) * sign
-        return loss, np.concatenate([np.einsum("ij,i->j", z, d_llr), [d_llr.sum()]])
+    def value_and_gradient(theta):
+        loss, slope = objective.value_and_slope(std.z @ theta[:-1] + theta[-1])
+        return loss, objective.gradient(std.z, slope)
 
+    # C starts at exactly 1 and the features are standardised, so these are relative tolerances: stop when
+    # an iteration gains less than 1e-15 of the start's cost or no parameter moves C by 1e-9 per unit
     result = minimize(
-        objective,
+        value_and_gradient,
         np.zeros(x.shape[1] + 1),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": MAX_ITERATIONS, "gtol": 1e-9, "ftol": 1e-15},
     )
-    w = result.x[:-1] / scale
-    return w, float(result.x[-1] - mean @ w), int(result.nit), bool(result.success)
+    w, b = std.raw(result.x)
+    check_fit(x, lab, prior, w, b)
+    return w, b, int(result.nit), bool(result.success)
+
+
+STATIONARY = 1e-6  # max |dC/dθ| below which a map counts as optimal (C gains < ~1e-12 by moving on)
+# Real scores lie within ~10 median deviations of their median (PLDA LLRs of ±500 with a deviation of 10: 50);
+# a score a million deviations out is an outlier that any linear map must follow, ignoring all the others
+OUTLYING = 1e6
+
+
+def outlying(values: np.ndarray) -> np.ndarray:
+    """|v − median| in units of the median absolute deviation (the mean absolute deviation where that is 0,
+    when most values are equal), computed in halves so that ±1e308 cannot overflow. Gaussian scores: ~5."""
+    half_median, top = _halves(values[:, None])
+    deviation = np.abs(values / 2 - half_median[0]) / top[0]  # in [0, 1]
+    unit = np.median(deviation) or np.mean(deviation) or 1.0
+    with np.errstate(over="ignore"):  # beyond float64: infinitely far, as far as any check is concerned
+        return deviation / unit
+
+
+def check_training(features) -> None:
+    """FitError unless the training features can be fitted: every feature finite (a max/min ratio of a huge
+    and a tiny statistic overflows), and no score (the first feature) more than `OUTLYING` median deviations
+    from the median score. Names the first offending line (trials are in the training file's order)."""
+    x = _check_features(features, np.shape(features)[1])
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        row, column = bad[0]
+        raise FitError(
+            f"feature {column + 1} of the training trial on line {row + 1} is {x[row, column]}: the scale of "
+            "the scores or statistics overflows float64 (e.g. a max/min ratio of huge and tiny values); "
+            "remove the outliers or rescale them"
+        )
+    far = outlying(x[:, 0])
+    row = int(np.argmax(far))
+    if far[row] > OUTLYING:
+        how_far = f"{far[row]:.3g}" if np.isfinite(far[row]) else "over 1e308"
+        raise FitError(
+            f"the score on line {row + 1} is {x[row, 0]:.6g}, {how_far} median deviations from the median "
+            f"score ({np.count_nonzero(far > OUTLYING):,} such line(s)): the scale of these outliers "
+            "dominates any linear map, which then ignores the other scores; remove them and train again"
+        )
+
+
+def check_fit(features, is_target, prior: float, weights, offset: float) -> None:
+    """FitError unless the fitted map llr = features·weights + offset can be used. It cannot when
+
+    - an LLR of a training trial is not finite: the scores' scale overflows the map;
+    - the data are separable along the map: every target's projection features·weights is at or above
+      every nontarget's (not all equal), so the objective keeps falling as the weights grow and there is no
+      finite optimum;
+    - its normalised objective C (`Objective`) is not below that of a reference map, the constant llr = 0
+      (the fit's start) or the identity llr = first feature (the scores read as LLRs), while that reference
+      is not optimal itself (a gradient component above `STATIONARY` in standardised parameters): a better
+      map exists and the fit did not find it.
+    """
+    x = _check_features(features, np.shape(features)[1])
+    lab = np.asarray(is_target, dtype=bool)
+    w = np.asarray(weights, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        llr = x @ w + offset  # as calibration_run computes them
+        projection = x @ (w / np.max(np.abs(w))) if np.isfinite(w).all() and w.any() else np.zeros_like(llr)
+    if not np.isfinite(llr).all():
+        raise FitError(
+            f"the fitted map gives {np.count_nonzero(~np.isfinite(llr)):,} non-finite LLR(s) on the training "
+            f"trials: the scale of the scores (up to {np.max(np.abs(x)):.3g}) overflows float64; rescale the "
+            "scores and train again"
+        )
+    if projection[~lab].max() <= projection[lab].min() and projection.max() > projection.min():
+        raise FitError(
+            "the training data are separable: a weighted sum of the features puts every target at or "
+            "above every nontarget, so logistic regression has no finite optimum and the weights only grow "
+            "with the iterations; train on more (or harder) trials where targets and nontargets overlap"
+        )
+    std, objective = Standardised.of(x), Objective.of(lab, prior)
+    fitted, _ = objective.value_and_slope(llr)
+    references = (
+        ("its start, the constant map llr = 0", np.zeros_like(llr)),
+        ("the scores read as LLRs", x[:, 0]),
+    )
+    for name, reference in references:
+        cost, slope = objective.value_and_slope(reference)
+        with np.errstate(over="ignore", invalid="ignore"):
+            steepest = np.max(np.abs(objective.gradient(std.z, slope)))
+        if fitted >= cost and not steepest <= STATIONARY:
+            raise FitError(
+                f"the fit did not improve on {name} (normalised cost {fitted:.6g} >= {cost:.6g}) though a "
+                f"better map exists (the cost falls at {steepest:.3g} per standard deviation there), at "
+                f"prior {prior:g}: train at a prior nearer 0.5, or rescale the scores"
+            )
 
 
 def training_info(

@@ -34,14 +34,24 @@ def feature_names(with_durations: bool) -> tuple[str, ...]:
 
 def pair_statistics(a: np.ndarray, b: np.ndarray, rounded: bool, what: str, source: str) -> np.ndarray:
     """(n, 4): min, max, max − min, max / min of two (n,) arrays. A zero minimum is an InputError naming the
-    first such line (WeSpeaker's script dies there with ZeroDivisionError)."""
+    first such line (WeSpeaker's script dies there with ZeroDivisionError), and so is a difference or ratio
+    that overflows float64 (e.g. 1e308 and 1e-300)."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     zero = np.flatnonzero(lo == 0)
     if zero.size:
         raise InputError(
             f"{what} of 0 on {zero.size} line(s): the max/min ratio is undefined", source, zero[0] + 1
         )
-    out = np.stack([lo, hi, hi - lo, hi / lo], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflows are named below, by line
+        out = np.stack([lo, hi, hi - lo, hi / lo], axis=1)
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:
+        raise InputError(
+            f"{what} pair ({lo[bad[0]]:g}, {hi[bad[0]]:g}) overflows float64 in its difference or max/min "
+            f"ratio ({bad.size:,} line(s)): rescale the statistics",
+            source,
+            int(bad[0]) + 1,
+        )
     return round_half_even_decimal(out.ravel(), 4).reshape(out.shape) if rounded else out
 
 

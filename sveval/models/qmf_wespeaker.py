@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sveval.calibration import check_fit, check_training
+
 MAX_EPOCHS = 50
 STOP_DELTA = 1e-4
 
@@ -48,12 +50,14 @@ def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[n
     """features (n, d) float64 in WeSpeaker's column order, is_target (n,) bool; progress: optional
     callable(step, loss) told after each of the (at most 50) L-BFGS steps.
 
-    Returns (weights (d,), bias, steps taken).
+    Returns (weights (d,), bias, steps taken). Training data or a result that must not be used is a
+    `sveval.calibration.FitError`, as for sveval's own fit (`check_training`, `check_fit` at prior ½).
     """
     import torch
 
     x = np.asarray(features, dtype=np.float64)
     lab = np.asarray(is_target, dtype=bool)
+    check_training(x)  # before the schedule, which takes minutes
     target = torch.from_numpy(np.ascontiguousarray(x[lab]))
     nontarget = torch.from_numpy(np.ascontiguousarray(x[~lab]))
     model = _model(x.shape[1])
@@ -77,7 +81,9 @@ def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[n
         if loss < best_loss:
             best_loss = loss
     weight = model.weight.detach().numpy().reshape(-1).copy()
-    return weight, float(model.bias.detach().numpy()[0]), steps
+    bias = float(model.bias.detach().numpy()[0])
+    check_fit(x, lab, 0.5, weight, bias)
+    return weight, bias, steps
 
 
 def infer(features: np.ndarray, weights, bias: float) -> np.ndarray:
