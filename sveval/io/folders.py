@@ -54,7 +54,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
         left_out = [p.name for p in files if p.parent == root and p.name not in current.names]
         files = [p for p in files if p.parent != root or p.name in current.names]
         unknown = [n for n in left_out if n.endswith((".score", "_result", *IMAGE_SUFFIXES))]
-        unknown = [n for n in unknown if n not in current.changed]
+        unknown = [n for n in unknown if n not in current.changed and n not in current.stale_files]
         if unknown:
             notes.append(
                 f"not of the run recorded here (left out): {', '.join(f'`{n}`' for n in unknown[:5])}"

@@ -111,6 +111,7 @@ class CurrentFiles:
     names: frozenset[str]
     changed: tuple[str, ...]
     stale: tuple[tuple[str, str], ...]
+    stale_files: frozenset[str] = frozenset()  # the files of the stale records
 
     def notes(self) -> list[str]:
         out = [f"`{n}` has changed since sveval wrote it: not used" for n in self.changed]
@@ -131,18 +132,20 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     names: set[str] = set()
     changed: list[str] = []
     stale: list[tuple[str, str]] = []
+    stale_files: set[str] = set()
     for record, written in found:
         inputs = _record_inputs(root / record)
         moved = next((n for n, h in inputs.items() if not _matches(root / n, {"sha256": h})), None)
         if moved is not None:
             stale.append((record, moved))
+            stale_files.update(written)
             continue
         for name, entry in written.items():
             if _matches(root / name, entry):
                 names.add(name)
             else:
                 changed.append(name)
-    return CurrentFiles(frozenset(names), tuple(sorted(changed)), tuple(stale))
+    return CurrentFiles(frozenset(names), tuple(sorted(changed)), tuple(stale), frozenset(stale_files))
 
 
 def _record_inputs(path: Path) -> dict[str, str]:

@@ -1,0 +1,344 @@
+"""Hostile tests of what `score`, `calibrate` and `fuse` do to an output folder: races of real processes, a
+file system mounted inside it, a user's files, links and subfolders, inputs named as outputs, stops, reruns
+with fewer outputs, and what the record says about where it was written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sveval.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import race_out  # noqa: E402
+
+
+def invoke(*args, cwd=None):
+    if cwd is None:
+        return CliRunner().invoke(cli, [*map(str, args)])
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, [*map(str, args)])
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """Embeddings and a list (race_out's), plus a cohort so that s-norm and AS-norm run too."""
+    args = race_out.make_inputs(tmp_path)
+    rng = np.random.default_rng(1)
+    ids = [f"c{s}/v/{u}.wav" for s in range(8) for u in range(3)]
+    np.savez(tmp_path / "cohort.npz", ids=np.array(ids), vectors=rng.normal(size=(24, 16)))
+    return tmp_path, args
+
+
+def full_args(tmp_path):
+    return ["score", "--embeddings", tmp_path / "eval.npz", "--cohort", tmp_path / "cohort.npz",
+            "--trials", tmp_path / "t.kaldi", "--top-n", 4, "--cohort-name", "cohort", "--quiet"]  # fmt: skip
+
+
+# ---- races of real processes ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writers", [2, 3])
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "existing-folder"])
+def test_races_of_real_runs_into_one_folder_lose_nothing(tmp_path, writers, existing):
+    """The old design decided 'existed' before the lock: the loser removed the winner's folder (about one
+    try in three). benchmarks/race_out.py runs 100 tries of each."""
+    outcome = race_out.race(4, writers, existing, root=tmp_path)
+    assert outcome.lost == 0, outcome.problems
+    assert outcome.wrote == 4 and outcome.refused == 4 * (writers - 1)
+
+
+# ---- the folder's other contents ------------------------------------------------------------------------
+
+
+def test_a_rerun_leaves_files_folders_and_links_it_did_not_write(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--out", out).exit_code == 0
+    race_out.user_files(out)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside\n")
+    (out / "into").symlink_to(outside)
+    before = race_out.snapshot_user(out)
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert race_out.snapshot_user(out) == before and outside.read_text() == "outside\n"
+    assert (out / "into").is_symlink()
+    assert race_out.check_folder(out) == []
+    names = {p.name for p in out.iterdir()}
+    assert not any("snorm" in n or "asnorm" in n for n in names)  # the previous run's files went
+
+
+def test_a_file_system_mounted_inside_out_is_never_touched(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    mount = out / "volume"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:  # fmt: skip
+        mount.rmdir()
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        (mount / "data.txt").write_text("on the volume\n")
+        # a file named like an output of this run, on the mounted file system: refused, never replaced
+        for args in ((), ("--norm", "cos")):
+            result = invoke(*full_args(tmp_path), "--no-plots", *args, "--out", out)
+            assert result.exit_code == 0, result.output
+            assert (mount / "data.txt").read_text() == "on the volume\n"
+            assert os.path.ismount(mount)
+        assert not [p for p in tmp_path.iterdir() if ".old-" in p.name or ".new-" in p.name]
+        # --out the mount point itself: written there like any folder
+        result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", mount)
+        assert result.exit_code == 0, result.output
+        assert race_out.check_folder(mount) == [] and (mount / "data.txt").is_file()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_users_file_under_an_output_name_is_refused_before_anything_changes(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "t.kaldi.score").write_text("the user's own scores\n")
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "t.kaldi.score is already there and is a file sveval did not write" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["t.kaldi.score"]
+    assert (out / "t.kaldi.score").read_text() == "the user's own scores\n"
+
+
+def test_a_folder_under_an_output_name_is_refused(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    (out / "results.json").mkdir(parents=True)
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert result.exit_code == 2 and "results.json is already there and is a folder" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["results.json"]
+
+
+# ---- where --out points -------------------------------------------------------------------------------
+
+
+def test_out_as_a_link_writes_where_it_points_and_stays_a_link(inputs):
+    tmp_path, _ = inputs
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", tmp_path / "link")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "link").is_symlink() and race_out.check_folder(real) == []
+
+
+@pytest.mark.parametrize("given", [".", "sub/..", "./"])
+def test_out_dot_forms_write_into_that_folder(inputs, given):
+    tmp_path, _ = inputs
+    here = tmp_path / "here"
+    (here / "sub").mkdir(parents=True)
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", given, cwd=here)
+    assert result.exit_code == 0, result.output
+    assert race_out.check_folder(here) == [] and (here / "sub").is_dir()
+
+
+def test_out_that_is_a_file_is_refused(inputs):
+    tmp_path, _ = inputs
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--out", tmp_path / "t.kaldi")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# ---- inputs are never outputs -------------------------------------------------------------------------
+
+
+def test_calibrate_refuses_to_write_over_its_own_input(tmp_path):
+    rng = np.random.default_rng(0)
+    lab = rng.random(200) < 0.3
+    lines = "".join(f"e{i % 9} t{i} {2 * x + rng.normal():.5f} {'target' if x else 'nontarget'}\n"
+                    for i, x in enumerate(lab))  # fmt: skip
+    out = tmp_path / "cal"
+    out.mkdir()
+    (out / "cali_x.score").write_text(lines)  # e.g. the output of an earlier calibration, given again
+    (tmp_path / "x.score").write_text(lines)
+    before = (out / "cali_x.score").read_text()
+    args = ("--train", out / "cali_x.score", "--apply", tmp_path / "x.score", "--out", out)
+    result = invoke("calibrate", *args)
+    assert result.exit_code == 2 and "over one of this run's inputs" in result.stderr, result.output
+    assert (out / "cali_x.score").read_text() == before
+
+
+def test_make_calibration_refuses_out_equal_to_its_durations(tmp_path):
+    utt2dur = tmp_path / "utt2dur"
+    utt2dur.write_text("".join(f"s{i % 5}/v/{i}.wav {1 + i % 7}.0\n" for i in range(60)))
+    before = utt2dur.read_text()
+    for out in (utt2dur, tmp_path / "." / "utt2dur"):
+        result = invoke("trials", "make-calibration", "--utt2dur", utt2dur, "--out", out)
+        assert result.exit_code == 2 and "--out is this command's input" in result.stderr, result.output
+    assert utt2dur.read_text() == before
+
+
+def test_export_onnx_refuses_out_over_the_checkpoint_or_inside_the_model_folder(tmp_path):
+    pytest.importorskip("torch")
+    from models_helpers import random_model, save_checkpoint
+
+    checkpoint = save_checkpoint(random_model(seed=1), tmp_path / "model" / "avg_model.pt")
+    before = checkpoint.read_bytes()
+    for model, out in ((checkpoint, checkpoint), (checkpoint.parent, checkpoint)):
+        result = invoke("export-onnx", "--model", model, "--out", out)
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert "--out" in result.stderr and str(out) in result.stderr
+    assert checkpoint.read_bytes() == before
+
+
+# ---- stops --------------------------------------------------------------------------------------------
+
+STOP_IN_SCORING = """
+import os, signal, sys
+import sveval.score_run as score_run
+SIGNAL = getattr(signal, sys.argv[1])
+def stop(*a, **k):
+    os.kill(os.getpid(), SIGNAL)
+    raise SystemExit("the signal did not stop the run")
+score_run.score_lists = stop
+from sveval.cli.main import main
+sys.argv[1:] = sys.argv[2:]
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_a_stop_in_a_first_model_run_keeps_its_embeddings_and_the_rerun_resumes(tmp_path, stop):
+    """The old design removed a new folder on Ctrl-C, embeddings and all (hours of GPU time on Vox2)."""
+    pytest.importorskip("torch")
+    from models_helpers import random_model, save_checkpoint, write_audio
+
+    checkpoint = save_checkpoint(random_model(seed=1), tmp_path / "model" / "avg_model.pt")
+    ids = [f"id{s}/v/{u}.wav" for s in range(2) for u in range(2)]
+    for i, utt in enumerate(ids):
+        write_audio(tmp_path / "wav" / utt, 0.4, seed=i)
+    (tmp_path / "wav.scp").write_text("".join(f"{u} {tmp_path / 'wav' / u}\n" for u in ids))
+    (tmp_path / "t.kaldi").write_text(f"{ids[0]} {ids[1]} target\n{ids[0]} {ids[2]} nontarget\n")
+    out = tmp_path / "out"
+    args = ["score", "--model", str(checkpoint), "--wav-scp", str(tmp_path / "wav.scp"), "--trials",
+            str(tmp_path / "t.kaldi"), "--out", str(out), "--device", "cpu", "--num-workers", "0",
+            "--quiet"]  # fmt: skip
+    stopped = subprocess.run([sys.executable, "-c", STOP_IN_SCORING, stop, *args], capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+    assert stopped.returncode == (130 if stop == "SIGINT" else 143), stopped.stderr
+    assert "embeddings extracted so far are kept" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert (out / "embeddings" / "wav" / "xvector.scp").is_file() or any(out.glob("embeddings/*/xvector.scp"))
+    assert not (out / "results.json").exists() and not list(out.glob(".sveval*"))
+    rerun = subprocess.run([sys.executable, "-c", "from sveval.cli.main import main; main()", *args],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert race_out.check_folder(out) == []
+
+
+# ---- reruns, reports, records -------------------------------------------------------------------------
+
+
+def test_a_rerun_with_fewer_methods_shows_and_validates_only_the_new_run(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--out", out).exit_code == 0
+    asnorm = out / "cohort_asnorm4_t.kaldi.score"
+    calibrated = invoke("calibrate", "--train", asnorm, "--apply", asnorm, "--out", out)
+    assert calibrated.exit_code == 0, calibrated.output
+    result = invoke(*full_args(tmp_path), "--mean", "none", "--norm", "cos", "--no-plots", "--out", out)
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "snorm" not in report and "asnorm" not in report and ".det.png" not in report
+    shown = invoke("report", out, "--out", tmp_path / "r.md")
+    assert shown.exit_code == 0, shown.output
+    results = (tmp_path / "r.md").read_text().split("## Results")[1].split("\n\n")[0]
+    assert "cos" in results and "asnorm" not in results and "cali" not in results
+
+
+def test_calibrated_outputs_of_earlier_scores_are_not_shown_as_current(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    asnorm = out / "cohort_asnorm4_t.kaldi.score"
+    calibrated = invoke("calibrate", "--train", asnorm, "--apply", asnorm, "--out", out)
+    assert calibrated.exit_code == 0, calibrated.output
+    assert invoke("report", out, "--out", tmp_path / "a.md").exit_code == 0
+    assert "cali_" in (tmp_path / "a.md").read_text()
+    # new scores (another mean): the calibration of the earlier ones is stale
+    assert invoke(*full_args(tmp_path), "--mean", "none", "--no-plots", "--out", out).exit_code == 0
+    assert invoke("report", out, "--out", tmp_path / "b.md").exit_code == 0
+    text = (tmp_path / "b.md").read_text()
+    assert "made from an earlier `cohort_asnorm4_t.kaldi.score`" in text
+    assert "| cali_" not in text and "cali_asnorm" not in text.split("## Provenance")[0]
+
+
+def test_the_record_names_the_published_folder_and_paths_as_given(inputs):
+    tmp_path, _ = inputs
+    result = invoke("score", "--embeddings", "eval.npz", "--cohort", "cohort.npz", "--trials", "t.kaldi",
+                    "--top-n", 4, "--quiet", "--out", "scores", cwd=tmp_path)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "scores"
+    for name in ("report.md", "results.json"):
+        text = (out / name).read_text()
+        assert ".sveval-stage" not in text and str(tmp_path) not in text, name
+    assert "| folders | `scores` |" in (out / "report.md").read_text()
+    record = json.loads((out / "results.json").read_text())
+    assert record["lists"][0]["source"] == "t.kaldi"
+
+
+def test_a_run_that_loses_the_lock_touches_nothing_and_no_lock_file_is_left(inputs):
+    from sveval.io.lock import folder_lock
+
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out).exit_code == 0
+    assert not (out / ".sveval.lock").exists()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with folder_lock(out):
+        busy = invoke(*full_args(tmp_path), "--out", out)
+        assert busy.exit_code == 2 and "one writer per folder" in busy.stderr
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".sveval.lock"} == before
+    fresh = tmp_path / f"new-{uuid.uuid4().hex[:6]}"
+    with folder_lock(fresh):  # a live writer in a folder that did not exist: the loser leaves it alone
+        busy = invoke(*full_args(tmp_path), "--out", fresh)
+        assert busy.exit_code == 2 and fresh.is_dir()
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_a_failed_first_run_leaves_no_folder(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "new" / "out"
+    result = invoke(*full_args(tmp_path), "--top-n", 99, "--out", out)  # more than the cohort's speakers
+    assert result.exit_code == 2
+    assert not out.exists()
+
+
+def test_sigkill_during_publishing_is_detected_by_the_hashes(inputs):
+    """Only SIGKILL or a power cut can stop the renames half-way; the record then no longer matches its
+    files, and readers say so instead of mixing two runs silently."""
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out).exit_code == 0
+    lines = (out / "t.kaldi.score").read_text().splitlines(keepends=True)
+    (out / "t.kaldi.score").write_text("".join(lines[:-1]))  # as if another run's file had replaced it
+    result = invoke("report", out, "--out", tmp_path / "r.md")
+    assert result.exit_code == 0, result.output
+    assert "`t.kaldi.score` has changed since sveval wrote it" in (tmp_path / "r.md").read_text()
+
+
+def test_signals_are_restored_after_a_run(inputs):
+    tmp_path, _ = inputs
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", tmp_path / "o").exit_code == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
