@@ -29,6 +29,7 @@ from pathlib import Path
 from sveval.errors import InputError, shown_id
 from sveval.io.atomic import read_text
 from sveval.io.catalog import builtin, check_against_manifest, load_manifest, load_trials
+from sveval.io.output_folder import current_files
 from sveval.io.results import parse_block_lines, parse_result_file
 from sveval.io.trials import read_trials
 from sveval.types import ResultBlock, TrialList
@@ -286,6 +287,21 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
     if why:
         raise InputError(f"{why}; nothing in it is validated", shown_id(scores_dir))
     entries = [p for p in _list_dir(scores_dir) if not p.name.startswith(".")]  # e.g. an interrupted write
+    current = current_files(scores_dir)
+    if current is not None:  # written by sveval: what its records list, as they wrote it, and nothing else
+        entries = [p for p in entries if p.name in current.names]
+        refused += [
+            RefusedEntry(
+                _shown_relative(scores_dir / name, root),
+                "changed (or gone) since sveval wrote it: its record lists another size or SHA-256",
+            )
+            for name in current.changed
+        ]
+        refused += [
+            RefusedEntry(_shown_relative(scores_dir / record, root), f"its outputs were made from an earlier "
+                         f"{source}, which has been rewritten since: rerun that command")  # fmt: skip
+            for record, source in current.stale
+        ]
     score_files = _keep([p for p in entries if p.name.endswith(".score")], scores_dir, inside, refused)
     result_files = _keep(
         [p for p in entries if p.name.endswith("_result") or parse_result_name(p.name) is not None],
@@ -299,16 +315,16 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
             "containing scores/, or a scores folder",
             shown_id(scores_dir),
         )
-    configs = [p for p in (root / "config.yaml", root / "models" / "config.yaml") if os.path.lexists(p)]
-    config = next(iter(_keep(configs[:1], root, inside, refused)), None)
     models = root / "models"
     folders = [root]
-    if os.path.lexists(models) and os.path.isdir(models):
+    if os.path.isdir(models):
         why = _refusal(models, inside, folder=True)
-        if why:
+        if why:  # reported once, as a folder: nothing in it is looked at
             refused.append(RefusedEntry(_shown_relative(models, root), why))
         else:
             folders.append(models)
+    configs = [folder / "config.yaml" for folder in folders if os.path.lexists(folder / "config.yaml")]
+    config = next(iter(_keep(configs[:1], root, inside, refused)), None)
     model_files = [p for folder in folders for p in _list_dir(folder)]
     checkpoints = _keep([p for p in model_files if p.suffix == ".pt"], root, inside, refused)
     onnx_files = _keep([p for p in model_files if p.suffix == ".onnx"], root, inside, refused)

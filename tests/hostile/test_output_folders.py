@@ -342,3 +342,27 @@ def test_signals_are_restored_after_a_run(inputs):
     tmp_path, _ = inputs
     assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", tmp_path / "o").exit_code == 0
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_validate_checks_what_the_record_lists_and_fails_what_changed(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    asnorm = out / "cohort_asnorm4_t.kaldi.score"
+    assert invoke("calibrate", "--train", asnorm, "--apply", asnorm, "--out", out).exit_code == 0
+    # a rerun with fewer methods: the previous run's AS-norm files are gone, the calibration is stale
+    rerun = invoke(*full_args(tmp_path), "--mean", "none", "--norm", "cos,asnorm", "--no-plots", "--out", out)
+    assert rerun.exit_code == 0, rerun.output
+    checked = invoke("validate", out, "--trials-dir", tmp_path)
+    assert checked.exit_code == 1, checked.output
+    assert "calibration.json" in checked.output and "made from an earlier" in checked.output
+    assert "snorm" not in checked.output.replace("asnorm", "")
+    # the calibration redone: everything listed is checked and passes
+    assert invoke("calibrate", "--train", asnorm, "--apply", asnorm, "--out", out).exit_code == 0
+    passed = invoke("validate", out, "--trials-dir", tmp_path)
+    assert passed.exit_code == 0, passed.output
+    # a listed file changed behind sveval's back: a failed check, not a silently different number
+    lines = (out / "t.kaldi.score").read_text().splitlines(keepends=True)
+    (out / "t.kaldi.score").write_text("".join(lines[:-1]))
+    changed = invoke("validate", out, "--trials-dir", tmp_path)
+    assert changed.exit_code == 1 and "t.kaldi.score" in changed.output and "changed" in changed.output
