@@ -19,6 +19,7 @@ optimum), scores or a prior beyond float64's reach, or a result no better than a
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 
@@ -89,21 +90,29 @@ class CalibrationModel:
 
     @classmethod
     def from_dict(cls, data: dict, source: str) -> CalibrationModel:
-        """Inverse of `to_dict`; InputError naming `source` for anything missing or inconsistent."""
-        try:
-            training = TrainingInfo(**{**data["training"], "sources": tuple(data["training"]["sources"])})
-            model = cls(
-                method=str(data["method"]),
-                features=tuple(str(f) for f in data["features"]),
-                weights=tuple(float(w) for w in data["weights"]),
-                offset=float(data["offset"]),
-                prior=float(data["prior"]),
-                fit=str(data["fit"]),
-                training=training,
-                max_dur=None if data.get("max_dur") is None else float(data["max_dur"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"not a sveval calibration model: {exc!r}", source) from None
+        """Inverse of `to_dict`; InputError naming `source` for anything missing, of the wrong JSON type (a
+        string for a number, a list for an object, null, ...) or inconsistent. Unknown keys are ignored."""
+        field = _Fields(source)
+        training = field.object(data, "training")
+        model = cls(
+            method=field.string(data, "method"),
+            features=tuple(field.strings(data, "features")),
+            weights=tuple(field.numbers(data, "weights")),
+            offset=field.number(data, "offset"),
+            prior=field.number(data, "prior"),
+            fit=field.string(data, "fit"),
+            training=TrainingInfo(
+                sources=tuple(field.strings(training, "sources", "training.")),
+                fingerprint=field.string(training, "fingerprint", "training."),
+                **{k: field.count(training, k, "training.") for k in _COUNTS},
+                **{
+                    k: field.number(training, k, "training.")
+                    for k in ("cllr_before", "cllr_after", "min_cllr")
+                },
+                converged=field.flag(training, "converged", "training."),
+            ),
+            max_dur=None if data.get("max_dur") is None else field.number(data, "max_dur"),
+        )
         if model.method not in METHODS or model.fit not in FITS or len(model.weights) != len(model.features):
             raise InputError(
                 "not a sveval calibration model: unknown method/fit or weights/features differ", source
@@ -124,6 +133,59 @@ class CalibrationModel:
                 source,
             )
         return model
+
+
+_COUNTS = ("n_target", "n_nontarget", "n_repeated", "n_self_pairs", "iterations")
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Typed reads of a model JSON's fields: InputError naming the file, the field and what it holds. JSON
+    true/false are not numbers here (Python's bool is an int)."""
+
+    source: str
+
+    def _get(self, data: dict, key: str, prefix: str, kinds, wanted: str):
+        if key not in data:
+            self._wrong(f"no field {prefix}{key}")
+        value = data[key]
+        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+            shown = json.dumps(value)[:40] if not isinstance(value, (dict, list)) else type(value).__name__
+            self._wrong(f"{prefix}{key} must be {wanted}, got {shown}")
+        return value
+
+    def _wrong(self, why: str):
+        raise InputError(f"not a sveval calibration model: {why}", self.source)
+
+    def object(self, data, key, prefix=""):
+        return self._get(data, key, prefix, (dict,), "an object")
+
+    def string(self, data, key, prefix=""):
+        return self._get(data, key, prefix, (str,), "a string")
+
+    def number(self, data, key, prefix=""):
+        return float(self._get(data, key, prefix, (int, float), "a number"))
+
+    def count(self, data, key, prefix=""):
+        value = self._get(data, key, prefix, (int,), "a whole number")
+        if value < 0:
+            self._wrong(f"{prefix}{key} must not be negative, got {value}")
+        return value
+
+    def flag(self, data, key, prefix=""):
+        return self._get(data, key, prefix, (bool,), "true or false")
+
+    def strings(self, data, key, prefix=""):
+        items = self._get(data, key, prefix, (list,), "a list of strings")
+        if not all(isinstance(item, str) for item in items):
+            self._wrong(f"{prefix}{key} must be a list of strings")
+        return items
+
+    def numbers(self, data, key, prefix=""):
+        items = self._get(data, key, prefix, (list,), "a list of numbers")
+        if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in items):
+            self._wrong(f"{prefix}{key} must be a list of numbers")
+        return [float(item) for item in items]
 
 
 def _check_features(features, width: int) -> np.ndarray:
