@@ -47,17 +47,19 @@ def command(out, trials_spec, seed, no_plots, quiet):
       sveval demo --out /tmp/demo --seed 1
       sveval demo --trials vox1_O_cleaned       # the real Vox1-O list, synthetic embeddings
     """
+    from sveval.cli.output_folder import one_writer
+
     from sveval.demo_calibration import calibrate_demo
     from sveval.io import embeddings as emb_io
     from sveval.io.atomic import check_writable_dir
     from sveval.io.catalog import load_trials
     from sveval.io.demo_files import write_demo_inputs
-    from sveval.io.score_folder import write_score_folder
+    from sveval.io.score_folder import RESULTS_JSON, write_score_folder
     from sveval.report import results_table
-    from sveval.score_outputs import finish_score_folder
+    from sveval.score_outputs import REPORT, finish_score_folder
     from sveval.score_run import Cohort, ScoreOptions, score_lists
     from sveval.synthetic import demo_setup
-    from sveval.systems import load_system
+    from sveval.systems import load_system, system_name
 
     started = time.perf_counter()
     say = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
@@ -84,15 +86,22 @@ def command(out, trials_spec, seed, no_plots, quiet):
         options = ScoreOptions(methods=("cos", "snorm", "asnorm"), top_n=300, eval_name="synthetic_vox1")
         run = score_lists(evaluation, [trials], options, cohort=cohort, progress=not quiet)
         scores_dir = out_dir / "scores"
-        write_score_folder(run, scores_dir, command=demo_command(out, trials_spec, seed, no_plots))
-        say("scored; calibrating the AS-norm scores on a synthetic calibration list")
-        calibrate_demo(run, cohort, options, out_dir, scores_dir, seed)
-        say(
-            "calibrated; drawing DET plots and writing the report"
-            if not no_plots
-            else "calibrated; writing the report"
-        )
-        report = finish_score_folder(run, scores_dir, plots=not no_plots)
+        # the scores folder is written as `sveval score` writes one (sveval.io.output_folder)
+        with one_writer(scores_dir, RESULTS_JSON) as folder:
+            command = demo_command(out, trials_spec, seed, no_plots)
+            write_score_folder(run, folder.stage, command=command)
+            say("scored; calibrating the AS-norm scores on a synthetic calibration list")
+            calibrate_demo(run, cohort, options, out_dir, folder.stage, seed, shown_scores=scores_dir)
+            say(
+                "calibrated; drawing DET plots and writing the report"
+                if not no_plots
+                else "calibrated; writing the report"
+            )
+            finish_score_folder(
+                run, folder.stage, plots=not no_plots, name=system_name(scores_dir), shown=str(scores_dir)
+            )
+            folder.publish()
+        report = scores_dir / REPORT
     click.echo(results_table([load_system(scores_dir, name="synthetic demo")]), nl=False)
     click.echo(
         "EER in %, minDCF at p_target 0.01 (normalised); cosine, s-norm and AS-norm against the synthetic "
@@ -121,9 +130,9 @@ def demo_command(out, trials_spec, seed, no_plots) -> str:
 def _incomplete_if_stopped(out_dir, earlier: bool):
     try:
         yield
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM
+    except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C or SIGTERM (as the scores folder said it)
         mixed = " (this run's files beside an earlier run's)" if earlier else ""
         raise Interrupted(
             f"{out_dir} is incomplete{mixed}; run the same command again",
-            terminated=isinstance(exc, Terminated),
+            terminated=isinstance(exc, Terminated) or getattr(exc, "terminated", False),
         ) from None

@@ -23,8 +23,12 @@ CALIBRATION_LIST = "synthetic_vox2_cali"
 TRIALS_PER_CLASS = 2000
 
 
-def calibrate_demo(run, cohort, options, out_dir: Path, scores_dir: Path, seed: int) -> list[cal.AppliedFile]:
-    """run: the demo's ScoringRun (its first list is the one calibrated); cohort: its Cohort."""
+def calibrate_demo(
+    run, cohort, options, out_dir: Path, scores_dir: Path, seed: int, shown_scores: Path | None = None
+) -> list[cal.AppliedFile]:
+    """run: the demo's ScoringRun (its first list is the one calibrated); cohort: its Cohort; scores_dir:
+    where the scores are read and the calibrated ones written (a stage), shown_scores: that folder as the
+    records name it (default: scores_dir)."""
     trials = vox1_like_trials(
         cohort.embeddings.ids, TRIALS_PER_CLASS, TRIALS_PER_CLASS, seed=seed, name=CALIBRATION_LIST
     )
@@ -40,6 +44,7 @@ def calibrate_demo(run, cohort, options, out_dir: Path, scores_dir: Path, seed: 
     model = cal.train(cal.CalibrationOptions(), [read_score_file(train_path)])
     asnorm = next(m for m in run.lists[0].methods if m.method == "asnorm")
     evaluation = read_score_file(scores_dir / asnorm.score_file)
+    evaluation = replace(evaluation, path=str((shown_scores or scores_dir) / asnorm.score_file))
     applied = cal.apply_and_write(
         model, [[evaluation]], [evaluation.labels], str(scores_dir), ((0.01, 1.0, 1.0),)
     )

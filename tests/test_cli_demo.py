@@ -104,6 +104,13 @@ def test_the_demo_folder_validates_and_a_tampered_calibrated_figure_fails(demo, 
         lines[k] = lines[k].replace(number, f"{float(number) + 0.002:.3f}", 1)
         (copy / result.name).write_text("".join(lines))
         code, out = invoke("validate", copy, "--trials-dir", folder / "trials", "--quiet")
+        assert code == 1, out  # sveval's own folder: the record's SHA-256 no longer matches
+        failed = [line for line in out.splitlines() if line.startswith("FAIL")]
+        assert any(result.name in line and "changed" in line for line in failed), out
+        assert all(result.name.removesuffix(".result") in line for line in failed), out  # nothing else
+        for record in ("results.json", "calibration.json"):  # as a folder from elsewhere: figures recomputed
+            (copy / record).unlink()
+        code, out = invoke("validate", copy, "--trials-dir", folder / "trials", "--quiet")
         assert code == 1, out
         failed = [line for line in out.splitlines() if line.startswith("FAIL")]
         assert len(failed) == 1 and result.name in failed[0] and needle in failed[0], out

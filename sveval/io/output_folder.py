@@ -129,8 +129,7 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     found = [(record, written) for record, written in found if written is not None]
     if not found:
         return None
-    names: set[str] = set()
-    changed: list[str] = []
+    listed: dict[str, list[dict]] = {}
     stale: list[tuple[str, str]] = []
     stale_files: set[str] = set()
     for record, written in found:
@@ -141,11 +140,11 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
             stale_files.update(written)
             continue
         for name, entry in written.items():
-            if _matches(root / name, entry):
-                names.add(name)
-            else:
-                changed.append(name)
-    return CurrentFiles(frozenset(names), tuple(sorted(changed)), tuple(stale), frozenset(stale_files))
+            listed.setdefault(name, []).append(entry)
+    # a file two records list (the demo's calibration inside its score run) must match both
+    changed = sorted(n for n, entries in listed.items() if not all(_matches(root / n, e) for e in entries))
+    names = frozenset(listed) - set(changed)
+    return CurrentFiles(names, tuple(changed), tuple(stale), frozenset(stale_files))
 
 
 def _record_inputs(path: Path) -> dict[str, str]:
@@ -193,6 +192,8 @@ class OutputFolder:
         self.messages: list[str] = []
         self.kept: list[str] = []
         self.stage: Path | None = None
+        self.previous: dict[str, dict] = {}
+        self.others: set[str] = set()
         self._lock = None
 
     def refuse_replacing_inputs(self, names) -> None:
@@ -229,6 +230,14 @@ class OutputFolder:
                 self.messages.append(line)
             self._remove_stages_of_killed_runs()
             self.previous = read_written(self.path, self.record) or {}
+            # what the other records list is sveval's too (a score run's folder that was calibrated): it
+            # may be replaced by a file of this run, but a leftover of theirs is not this run's to remove
+            self.others = {
+                name
+                for record in RECORDS
+                if record != self.record
+                for name in read_written(self.path, record) or {}
+            }
             self.stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=self.path))
         except OSError as exc:
             self.__exit__(type(exc), exc, None)
@@ -271,7 +280,7 @@ class OutputFolder:
             info = os.lstat(target)
         except FileNotFoundError:
             return
-        mine = name in self.previous
+        mine = name in self.previous or name in self.others
         if stat.S_ISREG(info.st_mode) and info.st_dev == device and mine:
             return
         what = (
