@@ -106,9 +106,10 @@ def command(
     --apply file, its result file, the model (calibration_model.json, reusable with --model) and
     calibration.json.
 
-    DIR has one writer at a time (a second run into it exits 2). The new files are written aside and swapped
-    in at the end: a failed or interrupted run leaves DIR as it was. The previous calibration's outputs
-    (named in its calibration.json) are replaced as a set; DIR's other files (e.g. the score files) stay.
+    DIR has one writer at a time (a second run into it exits 2). The new files are made in a hidden stage
+    inside DIR and renamed into place at the end: a failed or interrupted run leaves DIR as it was. The
+    previous calibration's outputs (listed in its calibration.json) are replaced as a set; files sveval did
+    not write are never replaced (a name taken by one is refused), and DIR's other files stay.
 
     \b
     Examples:

@@ -57,8 +57,8 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
     The training files (one per system) and each --apply group must hold exactly the same trials, compared as
     (enroll, test) keys; any difference is an error naming the file. Writes DIR/fused_<first file name> per
     group, its result file (EER, minDCF, actDCF, Cllr), calibration_model.json and calibration.json.
-    DIR follows `sveval calibrate`'s rules: one writer, written aside and swapped in, the previous fusion's
-    outputs replaced as a set.
+    DIR follows `sveval calibrate`'s rules: one writer, staged inside DIR and renamed into place, the
+    previous fusion's outputs replaced as a set, files sveval did not write never replaced.
 
     Each option takes one value (click options have a fixed number of values), so the files are given as
     `--train A --train B` and `--apply A,B` (or `--apply A --apply B` for a single list).

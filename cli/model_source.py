@@ -271,7 +271,7 @@ class ModelSource:
         where = where[where >= 0]
         embeddings = Embeddings(cached.ids[where], cached.vectors[where])
         record = {
-            "folder": str(folder),
+            "folder": f"embeddings/{folder.name}",  # relative to the score folder: valid wherever it goes
             "utterances": len(embeddings),
             "extracted": result.extracted,
             "reused": result.already_done,

@@ -127,7 +127,13 @@ def command(
                    --trials vox1_O_cleaned --out scores/   # embeddings cached in scores/embeddings/
 
     With --model, the eval (and cohort) audio is embedded into OUT/embeddings/<set>/ first; the next run
-    reuses those embeddings (a folder holding another model's embeddings is refused).
+    reuses those embeddings (a folder holding another model's embeddings is refused), and a stopped run
+    keeps those it finished.
+
+    OUT holds one run: a rerun replaces the files the previous run listed in results.json (another list,
+    fewer methods: the old files go) and never touches files sveval did not write; a name taken by one of
+    those is refused before anything changes. The files are made in a hidden stage inside OUT and renamed
+    into place at the end, so an error or a stop leaves OUT as the previous run left it.
     """
 
     from sveval.cli.output_folder import one_writer  # noqa: PLC0415

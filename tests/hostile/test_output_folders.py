@@ -245,6 +245,8 @@ def test_a_stop_in_a_first_model_run_keeps_its_embeddings_and_the_rerun_resumes(
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
     assert race_out.check_folder(out) == []
+    record = json.loads((out / "results.json").read_text())
+    assert record["model"]["embeddings"]["eval"]["folder"] == "embeddings/wav"  # relative to the folder
 
 
 # ---- reruns, reports, records -------------------------------------------------------------------------
