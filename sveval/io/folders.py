@@ -50,10 +50,15 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
     current = current_files(root)
     notes: list[str] = []
     if current is not None:  # sveval's own folder: only what its records list, as they wrote it
-        notes = current.notes()
+        shown = [n for n in current.changed if _shown_kind(n)]  # (report.md is rewritten by `report`)
+        notes = [f"`{n}` has changed since sveval wrote it: not used" for n in shown]
+        notes += [
+            f"the outputs recorded in `{record}` were made from an earlier `{source}`: not used (rerun it)"
+            for record, source in current.stale
+        ]
         left_out = [p.name for p in files if p.parent == root and p.name not in current.names]
         files = [p for p in files if p.parent != root or p.name in current.names]
-        unknown = [n for n in left_out if n.endswith((".score", "_result", *IMAGE_SUFFIXES))]
+        unknown = [n for n in left_out if _shown_kind(n)]
         unknown = [n for n in unknown if n not in current.changed and n not in current.stale_files]
         if unknown:
             notes.append(
@@ -73,6 +78,11 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
             str(root),
         )
     return FolderContents(root, scores, results, images, json_path, tuple(notes))
+
+
+def _shown_kind(name: str) -> bool:
+    """Whether a file of this name is one a report shows: a score, result or DET image file."""
+    return name.endswith((".score", "_result", *IMAGE_SUFFIXES)) or parse_result_name(name) is not None
 
 
 def read_results(contents: FolderContents) -> dict[str, list[ResultBlock]]:

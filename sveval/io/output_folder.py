@@ -113,14 +113,6 @@ class CurrentFiles:
     stale: tuple[tuple[str, str], ...]
     stale_files: frozenset[str] = frozenset()  # the files of the stale records
 
-    def notes(self) -> list[str]:
-        out = [f"`{n}` has changed since sveval wrote it: not used" for n in self.changed]
-        out += [
-            f"the outputs recorded in `{record}` were made from an earlier `{source}`: not used (rerun it)"
-            for record, source in self.stale
-        ]
-        return out
-
 
 def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     """The files of `folder` that its records vouch for (see `CurrentFiles`); None when it has none."""

@@ -296,6 +296,7 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
                 "changed (or gone) since sveval wrote it: its record lists another size or SHA-256",
             )
             for name in current.changed
+            if name.endswith(".score") or parse_result_name(name) is not None  # what validation reads
         ]
         refused += [
             RefusedEntry(_shown_relative(scores_dir / record, root), f"its outputs were made from an earlier "
