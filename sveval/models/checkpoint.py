@@ -11,6 +11,7 @@ Training-only keys (`projection.*`, the classifier head, and the margin/loss mod
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,18 +116,37 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_failure(exc: Exception) -> str:
-    """One line for a failed `torch.load(weights_only=True)`: torch's own text runs to many lines and
-    advises weights_only=False, which sveval never does."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    refused = [line for line in lines if "Unsupported global" in line or "WeightsUnpickler error" in line]
-    if refused:  # a pickle of other objects than tensors: name what it holds
-        return f"not a plain state dict (torch.load with weights_only=True refused it: {refused[0][:200]})"
-    detail = (lines[0] if lines else "").split(". ")[0]
+    """One line for a failed `torch.load(weights_only=True)`. torch's own text runs to many lines, advises
+    weights_only=False (which sveval never does: unpickling other objects than tensors can run any code)
+    and, for some refusals, to file an issue with PyTorch; what it refused is the useful part."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in text:
+        return (
+            f"not a plain state dict checkpoint: its pickle {_refused(text)}, which "
+            "torch.load(weights_only=True) refuses; it was not loaded"
+        )
+    detail = text.split(". ")[0]
     if "zip archive" in detail or "central directory" in detail:
         return "not a complete PyTorch checkpoint (its zip archive is truncated or corrupt)"
     return (
         "not a PyTorch checkpoint that loads with weights_only=True "
-        f"({type(exc).__name__}{': ' + detail[:200] if detail else ''})"
+        f"({type(exc).__name__}{': ' + detail[:200] if detail else ''}); it was not loaded"
+    )
+
+
+def _refused(text: str) -> str:
+    """What torch's weights-only unpickler refused, from its message (worded differently across torch
+    versions: `Unsupported global: GLOBAL x.y`, `unsupported GLOBAL x.y whose module x is blocked`,
+    `Unsupported operand 105`)."""
+    named = re.search(r"GLOBAL ([\w.]+)", text, re.IGNORECASE)
+    if named:
+        return f"calls {named.group(1)}"
+    opcode = re.search(r"Unsupported operand (\d+)", text)
+    if opcode:
+        return f"uses the opcode {chr(int(opcode.group(1)))!r}"
+    reason = re.search(r"WeightsUnpickler error: (.+?)(?: Check the documentation|$)", text)
+    return (
+        f"holds something other than tensors ({reason.group(1)[:200]})" if reason else "holds other objects"
     )
 
 

@@ -14,6 +14,7 @@ only. The fbank configuration comes from a config.yaml beside the file when ther
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -161,7 +162,9 @@ def _session(path: Path, providers: list, optimize: bool = True):
     options = ort.SessionOptions()
     if not optimize:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3  # warnings about unused initialisers are noise to our users
+    # Fatal only: warnings about unused initialisers are noise to our users, and a failing node's error is
+    # logged by onnxruntime over several lines before it raises; run_batch reports it in one.
+    options.log_severity_level = 4
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types for invalid or truncated graphs
@@ -187,25 +190,74 @@ def resolve_device(device: str, local_rank: int = 0) -> tuple[str, list]:
 
 
 def check_runs(model: OnnxModel) -> int:
-    """Run two utterances of 200 and 301 frames of noise through the graph on CPU; the embedding size.
-    InputError when the graph fails or gives non-finite values."""
+    """Run noise through the graph on CPU as extraction does (two utterances of 200 frames in one batch, or
+    one where the graph's batch is fixed at 1, then one of 301); the embedding size. InputError when the
+    graph fails, gives non-finite values, or breaks the contract at run time (not one row per utterance,
+    a size that follows the input)."""
     session = _session(model.path, [CPU_PROVIDER])
     rng = np.random.default_rng(0)
-    dims = set()
-    for frames in (200, 301):
-        feats = rng.standard_normal((1, frames, model.fbank.num_mel_bins)).astype(np.float32)
-        try:
-            emb = session.run([model.output_name], {model.input_name: feats})[0]
-        except Exception as exc:  # onnxruntime's own exception types
+    width = model.embed_dim
+    for rows, frames in ((min(2, model.max_batch or 2), 200), (1, 301)):
+        feats = rng.standard_normal((rows, frames, model.fbank.num_mel_bins)).astype(np.float32)
+        emb = run_batch(session, model, feats)
+        width = check_output(emb, rows, frames, width, model)
+        if not np.isfinite(emb).all():
             raise InputError(
-                f"the graph fails on {frames} frames: {str(exc).splitlines()[0]}", str(model.path)
-            ) from exc
-        if emb.ndim != 2 or emb.shape[0] != 1 or not np.isfinite(emb).all():
-            raise InputError(
-                f"the graph gives {emb.shape} with non-finite values or the wrong shape", str(model.path)
+                f"the graph gives non-finite values for {frames} frames of noise", str(model.path)
             )
-        dims.add(emb.shape[1])
-    return dims.pop()
+    return width
+
+
+def run_batch(session, model: OnnxModel, feats: np.ndarray) -> np.ndarray:
+    """The graph's embeddings of `feats` (rows, frames, mel bins). InputError naming the model when
+    onnxruntime fails (an operator that refuses some shapes, a graph that only runs at its traced size):
+    its own message spans lines and starts with a status code, so only what failed is kept."""
+    try:
+        return session.run([model.output_name], {model.input_name: feats})[0]
+    except Exception as exc:  # onnxruntime's own exception types (Fail, InvalidArgument, RuntimeException...)
+        rows, frames = feats.shape[:2]
+        raise InputError(
+            f"the graph fails on a batch of {rows} x {frames} frames: {_ort_reason(exc)}",
+            str(model.path),
+        ) from exc
+
+
+def _ort_reason(exc: Exception) -> str:
+    """onnxruntime's message on one line: the failing operator and its status message, without the status
+    code prefix (`[ONNXRuntimeError] : 1 : FAIL :`) nor the C++ source location and failed assertion."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    running = re.search(r"while running (\S+) node\..*?Status Message: (.*)", text)
+    if running:
+        status = running.group(2)
+        status = status.split(" was false. ", 1)[-1]  # after `file.h:91 Class::Method(...) condition`
+        text = f"{running.group(1)} node: {status}"
+    return text[:300]
+
+
+def check_output(emb: np.ndarray, rows: int, frames: int, width: int | None, model: OnnxModel) -> int:
+    """The width of `emb`, the graph's output for `rows` utterances of `frames` frames, after checking it
+    is what the contract promises: one row per utterance and one width for every batch (`width`: the
+    declared size, else the first batch's; None before any). A graph that pools the batch into one row
+    would give every utterance the same embedding (numpy broadcasts it), and one whose width follows the
+    input would write vectors of mixed sizes into one ark: InputError naming the model instead."""
+    shape = tuple(np.shape(emb))
+    if len(shape) != 2 or shape[0] != rows:
+        raise InputError(
+            f"the graph returned an output of shape {shape} for a batch of {rows} utterances of {frames} "
+            f"frames; expected ({rows}, dim): one embedding per utterance",
+            str(model.path),
+        )
+    if width is not None and shape[1] != width:
+        said = (
+            "its output is declared (batch, {})" if model.embed_dim is not None else "earlier batches gave {}"
+        )
+        raise InputError(
+            f"the graph returned {shape[1]}-dim embeddings for {frames} frames, but {said.format(width)}: an "
+            "embedding's size must not depend on the input",
+            str(model.path),
+        )
+    return shape[1]
 
 
 def check_precision(precision: str) -> None:
@@ -240,13 +292,15 @@ class OnnxEmbedder:
         self.session = _session(model.path, providers)
         self.providers = self.session.get_providers()
         self.fbank = Fbank(model.fbank)
+        # One width for the whole run, kept across batches: the declared one, else the first batch's.
+        self.width = model.embed_dim
 
     @torch.inference_mode()
     def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
         """waves (B, N) int16-range samples, zero-padded; lengths (B,) true sample counts.
 
         Rows of equal frame counts run together, each group trimmed to its frames: no padding ever enters
-        the graph."""
+        the graph. Every output is checked against the contract (`check_output`) before it is used."""
         feats = self.fbank(waves.float(), lengths).numpy()
         frames = np.array([num_frames(int(n), self.fbank.config) for n in lengths])
         out: np.ndarray | None = None
@@ -255,9 +309,9 @@ class OnnxEmbedder:
             step = self.model.max_batch or len(rows)
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
-                feed = {self.model.input_name: np.ascontiguousarray(feats[chunk, :count])}
-                emb = self.session.run([self.model.output_name], feed)[0]
+                emb = run_batch(self.session, self.model, np.ascontiguousarray(feats[chunk, :count]))
+                self.width = check_output(emb, len(chunk), int(count), self.width, self.model)
                 if out is None:
-                    out = np.empty((len(frames), emb.shape[1]), dtype=np.float32)
+                    out = np.empty((len(frames), self.width), dtype=np.float32)
                 out[chunk] = emb
         return out
