@@ -53,6 +53,12 @@ def builtin(name: str) -> BuiltinList | None:
     return load_manifest()[1].get(name)
 
 
+# A VoxCeleb trial line takes about 63 bytes (`1 id10270/5r0dWxy17C8/00001.wav id10270/x6uYqmx31kE/...`); a
+# download longer than its trials could need at 4 times that is not the list, and is cut off there instead of
+# filling memory (a hostile or broken mirror may send gigabytes under the list's name).
+MAX_TRIAL_LINE_BYTES = 256
+
+
 def cache_root() -> Path:
     """sveval's cache: `$SVEVAL_CACHE_DIR`, else `$XDG_CACHE_HOME/sveval` (default `~/.cache/sveval`)."""
     root = os.environ.get("SVEVAL_CACHE_DIR")
@@ -151,13 +157,20 @@ def fetch(
 ) -> Path:
     """Download `entry` into the cache; keep it only if it parses and matches the manifest."""
     url = (url_base or base_url()).rstrip("/") + "/" + entry.source
+    limit = entry.trials * MAX_TRIAL_LINE_BYTES
     try:
-        data = _download(url, timeout, progress)
+        data = _download(url, timeout, progress, limit + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise InputError(
             f"cannot download {url} ({reason}); {missing_message(entry, suggest_fetch=False)}", entry.name
         ) from exc
+    if len(data) > limit:
+        raise InputError(
+            f"refused the download from {url}: it runs past {limit:,} bytes, more than {entry.trials:,} "
+            f"trial lines take; nothing was cached",
+            entry.name,
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -174,16 +187,18 @@ def fetch(
     return target
 
 
-def _download(url: str, timeout: float, progress: bool) -> bytes:
+def _download(url: str, timeout: float, progress: bool, at_most: int) -> bytes:
+    """The body of `url`, read in memory but never more than `at_most` bytes, whatever the server sends."""
     from tqdm import tqdm
 
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        chunks = []
+        chunks, got = [], 0
         with tqdm(
             total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress
         ) as bar:
-            while chunk := response.read(1 << 16):
+            while got < at_most and (chunk := response.read(min(1 << 16, at_most - got))):
                 chunks.append(chunk)
+                got += len(chunk)
                 bar.update(len(chunk))
     return b"".join(chunks)
