@@ -83,8 +83,11 @@ def fetch_command(names, url, force, as_json):
 
     Size and sha256 are checked where known (no checksums are published for these files: the first
     download records them and later downloads must match); the architecture is verified by loading
-    (state-dict keys and parameter count, or the ONNX contract). Google Drive files cannot be downloaded
-    by sveval: the message says which file to put where. $SVEVAL_MODELS_URL sets a mirror like --base-url.
+    (state-dict keys and parameter count, or the ONNX contract). An archive installs only the model's own
+    files (anything else in it is left out, listed on stderr and in the cache's sveval-download.json).
+    One fetch per model at a time: a second one waits for the first, saying which process it is. Google
+    Drive files cannot be downloaded by sveval: the message says which file to put where.
+    $SVEVAL_MODELS_URL sets a mirror like --base-url.
 
     \b
     Examples:

@@ -23,7 +23,9 @@ class PretrainedModel:
     """One published model.
 
     folder: its folder under the cache; file_name: what is downloaded (or what the user fetches by hand);
-    installed: the path inside `folder` that exists once the model is in place; urls: direct-download links,
+    installed: the path inside `folder` that exists once the model is in place; members: for an archive,
+    every path inside `folder` it may install (`installed` among them; anything else in the archive is
+    left out); urls: direct-download links,
     tried in order (empty: no direct download, `page` says where a person gets it); size / sha256: None
     when not published; figures: (what, text) pairs of published EER % / minDCF(0.01); embed_dim: the
     embedding size the architecture outputs (256 for every Gemini DF-ResNet released).
@@ -39,6 +41,7 @@ class PretrainedModel:
     folder: str
     file_name: str
     installed: str
+    members: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     page: str | None = None
     size: int | None = None
@@ -49,6 +52,11 @@ class PretrainedModel:
     @property
     def downloadable(self) -> bool:
         return bool(self.urls)
+
+    @property
+    def expected_files(self) -> tuple[str, ...]:
+        """What a download may install in the model folder: `members`, else `installed` alone."""
+        return self.members or (self.installed,)
 
 
 def _golden_gemini() -> list[PretrainedModel]:
@@ -103,6 +111,7 @@ PRETRAINED: dict[str, PretrainedModel] = {
             folder="wespeaker-gemini-dfresnet114-lm",
             file_name="voxceleb_gemini_dfresnet114_LM.zip",
             installed="avg_model.pt",
+            members=("avg_model.pt", "config.yaml"),  # WeSpeaker's zips: <model>/avg_model.pt, config.yaml
             urls=(_WENET + "voxceleb_gemini_dfresnet114_LM.zip",),
             page=_HF + "/tree/main",
             figures=_WESPEAKER_FIGURES,

@@ -3,7 +3,10 @@
 Layout: `$SVEVAL_CACHE_DIR/models/<folder>/` (default `~/.cache/sveval/models`), one folder per model,
 installed atomically (a staging folder renamed into place) with `sveval-download.json` recording what was
 downloaded (URL, size, sha256 of the download and of every installed file). Partial downloads wait in
-`.downloads/<file>.part` and are resumed with an HTTP Range request.
+`.downloads/<file>.part` and are resumed with an HTTP Range request; `.downloads/<file>.lock` (an flock,
+`sveval.io.lock`) admits one process at a time to a model's download, so two fetches never append to one
+`.part` (published file names differ from model to model). An archive installs only the members the
+catalogue names for the model; anything else in it is left out and listed in the record.
 """
 
 from __future__ import annotations
@@ -12,24 +15,67 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
+import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sveval.errors import InputError
 from sveval.io.atomic import write_text
 from sveval.io.catalog import cache_root
+from sveval.io.lock import FolderLock
 
 RECORD_NAME = "sveval-download.json"
 CHUNK = 1 << 20
+LOCK_POLL_S = 0.5  # how often a fetch waiting for another process's download of the same model looks again
 
 
 def cache_dir() -> Path:
     return cache_root() / "models"
+
+
+def downloads_dir() -> Path:
+    return cache_dir() / ".downloads"
+
+
+@contextmanager
+def download_lock(file_name: str, notify=None):
+    """Hold the lock of the download of `file_name` (one per model: the catalogue's file names differ),
+    waiting while another process holds it. `notify(message)` is called once, naming who holds it; by
+    default the message goes to stderr. The lock goes with the process however it ends (flock), so a
+    crashed fetch never blocks the next one."""
+    lock = FolderLock(downloads_dir() / f"{file_name}.lock", f"{file_name} (a model download)")
+    told = False
+    while True:
+        try:
+            lock.acquire()
+            break
+        except InputError as exc:
+            if exc.path != str(lock.path.parent):  # not busy: the lock file cannot be made
+                raise
+            if not told:
+                message = f"waiting: {str(exc).split('; one writer', 1)[0]}"
+                (notify or notify_stderr)(message)
+                told = True
+            time.sleep(LOCK_POLL_S)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def notify_stderr(message: str) -> None:
+    """A note for the person running sveval, on stderr (stdout may be JSON)."""
+    sys.stderr.write(f"sveval: {message}\n")
+    sys.stderr.flush()
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -67,7 +113,7 @@ def download(
     DownloadError); one whose size or sha256 differ from the expected values is deleted and refused
     (InputError): nothing corrupted is kept.
     """
-    part = cache_dir() / ".downloads" / f"{file_name}.part"
+    part = downloads_dir() / f"{file_name}.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     reasons = []
     for url in urls:
@@ -132,45 +178,97 @@ def _fetch(url: str, part: Path, progress: bool, timeout: float) -> int | None:
     return total
 
 
-def unpack(archive: Path, file_name: str, into: Path) -> None:
-    """Put the download into the (empty) folder `into`: a .zip or .tar(.gz) is unpacked (a single top
-    folder inside is flattened away); any other file is copied under `file_name`. Members that would land
-    outside the folder are refused."""
+@dataclass(frozen=True)
+class Unpacked:
+    """What `unpack` installed (relative POSIX paths) and what it left out of the archive: members the
+    catalogue does not name for the model, with their sizes."""
+
+    installed: tuple[str, ...]
+    left_out: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Member:
+    """An archive member as `select_members` sees it."""
+
+    name: str  # as the archive names it
+    size: int
+    is_file: bool  # a regular file (not a folder, link or device)
+
+
+def unpack(archive: Path, file_name: str, into: Path, expected: tuple[str, ...]) -> Unpacked:
+    """Put the download into the (empty) folder `into`. A .zip or .tar(.gz) installs only its members
+    named in `expected` (paths inside the model folder, at the archive's top or inside one top folder):
+    a mirror's archive may carry anything beside the model (a 25 MB zip can unpack to gigabytes), and
+    nothing the catalogue does not name becomes part of a "verified" model. Any other file is copied
+    under `file_name`. InputError naming the download when the archive is unreadable, holds a wanted file
+    twice or as a link."""
     into.mkdir(parents=True, exist_ok=True)
     lower = file_name.lower()
     try:
         if lower.endswith(".zip"):
             with zipfile.ZipFile(archive) as zipped:
-                _check_members([m.filename for m in zipped.infolist()], file_name)
-                zipped.extractall(into)
+                infos = zipped.infolist()
+                members = [Member(i.filename, i.file_size, not i.is_dir()) for i in infos]
+                chosen = select_members(members, expected, file_name)
+                for name, index in chosen.items():
+                    with zipped.open(infos[index]) as source:
+                        _write_member(source, into / name)
         elif lower.endswith((".tar", ".tar.gz", ".tgz")):
             with tarfile.open(archive) as tarred:
-                members = tarred.getmembers()
-                _check_members([m.name for m in members], file_name)
-                if any(not (m.isfile() or m.isdir()) for m in members):
-                    raise InputError("the archive holds links or devices; refused", file_name)
-                tarred.extractall(into)
+                infos = tarred.getmembers()
+                members = [Member(m.name, m.size, m.isfile()) for m in infos]
+                chosen = select_members(members, expected, file_name)
+                for name, index in chosen.items():
+                    with tarred.extractfile(infos[index]) as source:
+                        _write_member(source, into / name)
         else:
             shutil.copyfile(archive, into / file_name)
-            return
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+            return Unpacked((file_name,))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, zlib.error) as exc:
+        # RuntimeError: zipfile's refusal of an encrypted member; zlib.error: a corrupt compressed member
         raise InputError(
             f"the download is not a readable archive ({exc}); nothing was cached", file_name
         ) from exc
-    entries = [p for p in into.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
-    if len(entries) == 1 and entries[0].is_dir():
-        inner = entries[0]
-        for child in inner.iterdir():
-            shutil.move(str(child), into / child.name)
-        inner.rmdir()
+    taken = set(chosen.values())
+    left_out = tuple((m.name, m.size) for i, m in enumerate(members) if m.is_file and i not in taken)
+    return Unpacked(tuple(sorted(chosen)), left_out)
 
 
-def _check_members(names: list[str], file_name: str) -> None:
-    for name in names:
-        if name.startswith(("/", "\\")) or ".." in Path(name).parts:
+def select_members(members: list[Member], expected: tuple[str, ...], file_name: str) -> dict[str, int]:
+    """Which archive members to install: {path in the model folder: index in `members`}, for the regular
+    files whose name, less a top folder holding every file, is one of `expected`; nothing else. InputError
+    when an expected path occurs twice (which copy would be the model?) or is not a regular file (a link
+    could point anywhere)."""
+    names = [PurePosixPath(m.name.replace("\\", "/")) for m in members]
+    files = [n for m, n in zip(members, names) if m.is_file and n.parts[:1] != ("__MACOSX",)]
+    tops = {n.parts[0] for n in files if n.parts}
+    nested = len(tops) == 1 and all(len(n.parts) > 1 for n in files)  # WeSpeaker's zips: <model>/...
+    chosen: dict[str, int] = {}
+    for index, (member, name) in enumerate(zip(members, names)):
+        inside = name.parts[1:] if nested and name.parts[:1] == tuple(tops) else name.parts
+        key = "/".join(inside)
+        if key not in expected:
+            continue
+        if not member.is_file:
             raise InputError(
-                f"the archive member {name!r} would land outside the model folder; refused", file_name
+                f"the archive holds {member.name!r}, but not as a regular file (a link, folder or device); "
+                "refused",
+                file_name,
             )
+        if key in chosen:
+            first = members[chosen[key]].name
+            raise InputError(
+                f"the archive holds {key} twice ({first!r}, {member.name!r}); refused", file_name
+            )
+        chosen[key] = index
+    return chosen
+
+
+def _write_member(source, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as handle:
+        shutil.copyfileobj(source, handle, CHUNK)
 
 
 def _model_files(folder: Path) -> list[tuple[str, Path]]:
@@ -192,18 +290,82 @@ def file_sizes(folder: Path) -> dict[str, int]:
     return {name: path.stat().st_size for name, path in _model_files(folder)}
 
 
+@dataclass(frozen=True)
+class Record:
+    """The parts of `sveval-download.json` that later checks rely on, with their types checked.
+
+    size / sha256: of the download (what a later download must match); files: sha256 of each installed
+    file; sizes: their sizes in bytes (None in records older than that field).
+    """
+
+    size: int | None
+    sha256: str | None
+    files: dict[str, str]
+    sizes: dict[str, int] | None
+
+
 def write_record(folder: Path, record: dict) -> None:
     write_text(folder / RECORD_NAME, json.dumps(record, indent=2) + "\n")
 
 
-def read_record(folder: Path) -> dict | None:
+def read_record(folder: Path, name: str) -> Record | None:
+    """The download record of the model `name` installed in `folder`, or None when there is none (a model
+    placed by hand). InputError in one line when it is damaged (not JSON, or fields of the wrong types):
+    nothing can be checked against it, and `sveval models fetch --force` rewrites it."""
     path = folder / RECORD_NAME
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the download record: {exc}", str(path)) from exc
+        return parse_record(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise InputError(
+            f"the download record is damaged ({reason}); nothing can be checked against it: run "
+            f"`sveval models fetch --force {name}` to download the model again",
+            str(path),
+        ) from exc
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def parse_record(data) -> Record:
+    """A Record from the decoded JSON; ValueError saying which field is wrong. File names must be plain
+    paths inside the model folder: a record naming `/etc/passwd` or `../x` is damaged, not a file to stat."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    download = data.get("download", {})
+    if not isinstance(download, dict):
+        raise ValueError("'download' is not an object")
+    size, sha256 = download.get("size"), download.get("sha256")
+    if size is not None and not _is_size(size):
+        raise ValueError(f"'download.size' is {size!r}, not a byte count")
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
+        raise ValueError(f"'download.sha256' is {_shown(sha256)}, not a sha256")
+    files = _file_map(data.get("files"), "files", lambda v: isinstance(v, str) and _SHA256.fullmatch(v))
+    sizes = None if data.get("sizes") is None else _file_map(data["sizes"], "sizes", _is_size)
+    return Record(size, sha256, files, sizes)
+
+
+def _is_size(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _file_map(value, field: str, valid) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"'{field}' is {'missing' if value is None else 'not an object'}")
+    for key, item in value.items():
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or ".." in parts or "\\" in key:
+            raise ValueError(f"'{field}' names {_shown(key)}, not a file inside the model folder")
+        if not valid(item):
+            raise ValueError(f"'{field}' gives {_shown(item)} for {_shown(key)}")
+    return dict(value)
 
 
 def discard(path: Path) -> None:

@@ -78,20 +78,36 @@ def resolve(spec: str, *, download: bool = True, progress: bool = False) -> Path
 
 
 def fetch(
-    entry: PretrainedModel, *, url: str | None = None, force: bool = False, progress: bool = False
+    entry: PretrainedModel,
+    *,
+    url: str | None = None,
+    force: bool = False,
+    progress: bool = False,
+    notify=None,
 ) -> Path:
-    """Download, verify and install `entry`; returns what `--model NAME` loads. InputError on any failure."""
+    """Download, verify and install `entry`; returns what `--model NAME` loads. InputError on any failure.
+
+    One process at a time per model (`model_cache.download_lock`): another fetch of it waits, then finds
+    it installed. `notify(message)` (default: stderr) hears who it waits for and what an archive held
+    beyond the model's files (left out)."""
     if not entry.downloadable:
         raise InputError(f"{entry.name}: {missing_message(entry)}", entry.name)
+    with model_cache.download_lock(entry.file_name, notify):
+        if installed_path(entry) is not None and not force:
+            return installed_path(entry)  # installed by the process this one waited for, if any
+        return _fetch_locked(entry, url, notify or model_cache.notify_stderr, progress)
+
+
+def _fetch_locked(entry: PretrainedModel, url: str | None, notify, progress: bool) -> Path:
     target = folder(entry)
-    old = model_cache.read_record(target) if target.exists() else None
-    if installed_path(entry) is not None and not force:
-        return installed_path(entry)
+    try:
+        old = model_cache.read_record(target, entry.name)
+    except InputError:
+        old = None  # damaged: it binds nothing, and the new download replaces it
     mirror = url or base_url()
     urls = [mirror.rstrip("/") + "/" + entry.file_name] if mirror else list(entry.urls)
-    recorded = (old or {}).get("download") or {}
-    size = entry.size if entry.size is not None else recorded.get("size")
-    sha256 = entry.sha256 or recorded.get("sha256")
+    size = entry.size if entry.size is not None else (old.size if old else None)
+    sha256 = entry.sha256 or (old.sha256 if old else None)
     try:
         got = model_cache.download(urls, entry.file_name, size=size, sha256=sha256, progress=progress)
     except model_cache.DownloadError as exc:
@@ -101,9 +117,14 @@ def fetch(
     staging = target.with_name(f".{target.name}.staging-{os.getpid()}")
     model_cache.discard(staging)
     try:
-        model_cache.unpack(got.path, entry.file_name, staging)
+        unpacked = model_cache.unpack(got.path, entry.file_name, staging, entry.expected_files)
         if not (staging / entry.installed).is_file():
-            raise InputError(f"the download holds no {entry.installed}; nothing was cached", entry.file_name)
+            held = ", ".join(name for name, _ in unpacked.left_out[:4]) or "nothing"
+            raise InputError(
+                f"the download holds no {entry.installed} (expected {', '.join(entry.expected_files)} at "
+                f"its top or in one top folder; found {held}); nothing was cached",
+                entry.file_name,
+            )
         verified = verify(entry, staging)
         record = {
             "name": entry.name,
@@ -116,6 +137,7 @@ def fetch(
             "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "files": model_cache.file_hashes(staging),
             "sizes": model_cache.file_sizes(staging),
+            "left_out": [{"member": name, "size": size} for name, size in unpacked.left_out],
         }
         model_cache.write_record(staging, record)
     except InputError:
@@ -126,6 +148,13 @@ def fetch(
             model_cache.discard(staging)
     model_cache.install(staging, target)
     model_cache.discard(got.path)
+    if unpacked.left_out:
+        shown = ", ".join(f"{name} ({size:,} bytes)" for name, size in unpacked.left_out[:5])
+        more = f" and {len(unpacked.left_out) - 5} more" if len(unpacked.left_out) > 5 else ""
+        notify(
+            f"{entry.name}: left out of the cache {len(unpacked.left_out)} member(s) of {entry.file_name} "
+            f"that are not the model's files ({', '.join(entry.expected_files)}): {shown}{more}"
+        )
     return installed_path(entry)
 
 
@@ -176,12 +205,12 @@ def check_sizes(entry: PretrainedModel) -> None:
     file; re-hashing a 25 MB graph on every use would cost more than a short extraction, so the full
     sha256 check is `sveval models fetch NAME`). InputError naming the changed file otherwise."""
     where = folder(entry)
-    record = model_cache.read_record(where)
+    record = model_cache.read_record(where, entry.name)
     if record is None:
         return  # placed by hand: nothing to compare with
-    sizes = record.get("sizes")
+    sizes = record.sizes
     if sizes is None and entry.format == "onnx":  # an older record: the download is the file
-        sizes = {entry.installed: record.get("download", {}).get("size")}
+        sizes = {entry.installed: record.size}
     for name, size in sorted((sizes or {}).items()):
         path = where / name
         now = path.stat().st_size if path.is_file() else None
@@ -196,13 +225,11 @@ def check_sizes(entry: PretrainedModel) -> None:
 
 def verify_cached(entry: PretrainedModel) -> tuple[bool, str]:
     """Re-hash the installed files against the record the download left. (ok, message)."""
-    record = model_cache.read_record(folder(entry))
+    record = model_cache.read_record(folder(entry), entry.name)
     if record is None:
         return True, "placed by hand (no download record to check against)"
     now = model_cache.file_hashes(folder(entry))
-    changed = sorted(
-        k for k in set(now) | set(record.get("files", {})) if now.get(k) != record["files"].get(k)
-    )
+    changed = sorted(k for k in set(now) | set(record.files) if now.get(k) != record.files.get(k))
     if changed:
         return False, f"files changed since the download: {', '.join(changed)} (sveval models fetch --force)"
     return True, f"{len(now)} files match the download record"
