@@ -138,12 +138,15 @@ def command(
         raise InputError(str(exc)) from exc
 
     from sveval.io.atomic import check_writable_dir
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.io.lock import check_unlocked
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
 
     # Everything that needs no audio before the first utterance: the list, its files (a stat each: a
     # missing one is found before any folder is made), the folder, the model.
+    for name in ("xvector.scp", "xvector.ark", "xvector.json"):  # (names of the single-process run)
+        refuse_output_over_input(os.path.join(out_dir, name), [wav_scp, model_path])
     utts = read_audio_list(wav_scp, wav_dir, skip_bad)
     if not skip_bad:
         from sveval.io.audio import require_audio_files

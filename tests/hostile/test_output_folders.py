@@ -383,3 +383,14 @@ def test_report_rewriting_the_folders_report_md_does_not_make_it_fail_validation
     assert checked.exit_code == 0, checked.output
     assert invoke("report", out, "--out", tmp_path / "r.md").exit_code == 0
     assert "changed since" not in (tmp_path / "r.md").read_text()
+
+
+def test_extract_refuses_an_output_over_its_wav_scp(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "emb"
+    out.mkdir()
+    scp = out / "xvector.scp"
+    scp.write_text("u1 /nowhere/u1.wav\n")
+    result = invoke("extract", "--model", tmp_path / "m.pt", "--wav-scp", scp, "--out", out)
+    assert result.exit_code == 2 and "--out is this command's input" in result.stderr, result.output
+    assert scp.read_text() == "u1 /nowhere/u1.wav\n"
