@@ -138,8 +138,8 @@ def command(
         raise InputError(str(exc)) from exc
 
     from sveval.io.atomic import check_writable_dir
-    from sveval.io.output_folder import refuse_output_over_input
     from sveval.io.lock import check_unlocked
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.models.extract import extract_to_dir
     from sveval.models.registry import load
 
