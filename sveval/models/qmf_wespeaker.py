@@ -53,11 +53,11 @@ def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[n
     Returns (weights (d,), bias, steps taken). Training data or a result that must not be used is a
     `sveval.calibration.FitError`, as for sveval's own fit (`check_training`, `check_fit` at prior ½).
     """
-    import torch
-
     x = np.asarray(features, dtype=np.float64)
     lab = np.asarray(is_target, dtype=bool)
-    check_training(x)  # before the schedule, which takes minutes
+    check_training(x)  # before importing torch and running the schedule, which take minutes
+    import torch
+
     target = torch.from_numpy(np.ascontiguousarray(x[lab]))
     nontarget = torch.from_numpy(np.ascontiguousarray(x[~lab]))
     model = _model(x.shape[1])
