@@ -148,6 +148,9 @@ def test_calibrated_folders_validate_with_every_figure_checked(qmf_files, wespea
     value = lines[k].rsplit("= ", 1)[1]
     lines[k] = lines[k].replace(value, f"{float(value) + 0.001:.3f}\n")
     result.write_text("".join(lines))
+    code, failed, _ = failed_checks(d / "two")  # the record's SHA-256 of the result file no longer matches
+    assert code == 1 and [c["file"] for c in failed if "changed" in c["message"]] == ["cali_eval.result"]
+    (d / "two" / "calibration.json").unlink()  # a folder without sveval's record: each figure recomputed
     code, failed, _ = failed_checks(d / "two")
     assert code == 1 and len(failed) == 1 and "actDCF printed" in failed[0]["message"]
     result.write_text("".join(lines[:-1]))  # the signature line cut off: a malformed result file

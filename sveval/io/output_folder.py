@@ -76,6 +76,8 @@ def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | No
             str(path),
             exc.lineno,
         ) from None
+    except RecursionError:
+        raise InputError("not a record of sveval: nested deeper than the parser allows", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read this record of an earlier run: {exc}", str(path)) from None
     if not isinstance(doc, dict):
@@ -142,7 +144,7 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
 def _record_inputs(path: Path) -> dict[str, str]:
     try:
         inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs_in_folder") or {}
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return {}
     return {str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {}
 

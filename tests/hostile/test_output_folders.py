@@ -59,7 +59,8 @@ def test_races_of_real_runs_into_one_folder_lose_nothing(tmp_path, writers, exis
     try in three). benchmarks/race_out.py runs 100 tries of each."""
     outcome = race_out.race(4, writers, existing, root=tmp_path)
     assert outcome.lost == 0, outcome.problems
-    assert outcome.wrote == 4 and outcome.refused == 4 * (writers - 1)
+    # every run either wrote (a run that starts after another has finished writes too) or was refused
+    assert outcome.wrote >= 4 and outcome.wrote + outcome.refused == 4 * writers
 
 
 # ---- the folder's other contents ------------------------------------------------------------------------
