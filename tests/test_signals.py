@@ -81,7 +81,8 @@ def test_a_signal_during_publishing_lets_every_rename_and_the_clean_up_finish(tm
     finally:
         idle.set()
     assert second.published
-    assert {p.name: p.read_text() for p in target.iterdir() if p.name != "results.json"} == {"a": "new", "b": "new"}
+    files = {p.name: p.read_text() for p in target.iterdir() if p.name != "results.json"}
+    assert files == {"a": "new", "b": "new"}
     assert json.loads((target / "results.json").read_text())["run"] == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]
 
