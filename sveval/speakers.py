@@ -1,0 +1,74 @@
+"""Who speaks in an utterance: the one mapping from utterance ids to speakers that every analysis uses
+(bootstrap intervals, gender and other breakdowns, paired comparisons).
+
+    speakers = speaker_map(utt2spk_path_or_None)
+    spk = speakers.of(enroll_ids, where="scores.txt")      # object array, one speaker per id
+    speakers.describe()                                    # for the provenance
+
+Without a utt2spk file the speaker is the first path component of a VoxCeleb-style id
+(`id10270/x6uYqmx31kE/00001.wav` -> `id10270`); an id without '/' (Kaldi-style `id10270-x6uYqmx31kE-00001`)
+then has no speaker, and `of` raises SpeakersUnknown saying which id and that a utt2spk is needed, so that
+callers can skip (and say they skipped) a speaker-level analysis instead of inventing speakers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sveval.errors import InputError
+
+
+class SpeakersUnknown(InputError):
+    """Ids whose speaker cannot be told (no '/' and no utt2spk line)."""
+
+
+@dataclass(frozen=True)
+class SpeakerMap:
+    """source: the utt2spk file, or None for the first path component of each id."""
+
+    source: str | None = None
+    _index: pd.Index | None = field(default=None, repr=False, compare=False)
+    _speakers: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def describe(self) -> str:
+        if self.source is None:
+            return "speaker = first path component of the utterance id (VoxCeleb ids)"
+        return f"speaker from utt2spk {self.source}"
+
+    def of(self, ids, where: str | None = None) -> np.ndarray:
+        """The speaker of each id (object array). `where` names the file the ids come from, in messages."""
+        ids = np.asarray(ids, dtype=object)
+        if self._index is not None:
+            found = self._index.get_indexer(ids)
+            missing = np.flatnonzero(found < 0)
+            if missing.size:
+                raise SpeakersUnknown(
+                    f"{missing.size:,} utterance(s) of {where or 'the list'} are not in this utt2spk file, "
+                    f"e.g. {', '.join(map(str, ids[missing[:3]]))}",
+                    self.source,
+                )
+            return self._speakers[found]
+        parts = pd.Series(ids, dtype=object).str.split("/", n=1)
+        flat = np.flatnonzero(parts.str.len().to_numpy() < 2)
+        if flat.size:
+            raise SpeakersUnknown(
+                f"cannot tell the speaker of {ids[flat[0]]!r} ({flat.size:,} id(s) without '/', so not "
+                "VoxCeleb-style speaker/video/utterance): give a utt2spk file (--utt2spk)",
+                where,
+            )
+        return parts.str[0].to_numpy(dtype=object)
+
+
+def speaker_map(utt2spk: str | os.PathLike | None = None) -> SpeakerMap:
+    """The mapping of a utt2spk file (`<utt> <speaker>` per line, Kaldi's), or of VoxCeleb ids if None."""
+    if utt2spk is None:
+        return SpeakerMap()
+    from sveval.io.embeddings import read_utt2spk
+
+    utts, spks = read_utt2spk(utt2spk)
+    index = utts if isinstance(utts, pd.Index) else pd.Index(np.asarray(utts, dtype=object), dtype=object)
+    return SpeakerMap(str(utt2spk), index, np.asarray(spks, dtype=object))
