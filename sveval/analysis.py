@@ -1,16 +1,21 @@
 """Analyses beyond the pooled numbers: EER/minDCF by gender pairing, and speaker-clustered bootstrap CIs.
 
-The speaker of an utterance is the first path component of its id (`id10270/x6uYqmx31kE/00001.wav` ->
-`id10270`), as in VoxCeleb lists.
+The speaker of an utterance comes from a `sveval.speakers.SpeakerMap` (a utt2spk file, or by default the
+first path component of a VoxCeleb id, `id10270/x6uYqmx31kE/00001.wav` -> `id10270`); ids it cannot place
+raise `sveval.speakers.SpeakersUnknown`, so that a caller can skip the analysis and say why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sveval import metrics
+
+if TYPE_CHECKING:
+    from sveval.speakers import SpeakerMap
 
 # pandas and scipy are imported where they are used: `sveval report --help` shows MIN_REPLICATES
 
@@ -27,8 +32,20 @@ _NEEDS = f"a 95 % percentile interval needs at least {MIN_REPLICATES} usable rep
 
 
 def speakers_of(utterances: np.ndarray) -> np.ndarray:
-    """The first path component of every utterance id (the whole id when it has no '/')."""
-    return np.array([u.split("/", 1)[0] for u in utterances.tolist()], dtype=object)
+    """Deprecated: `sveval.speakers.speaker_map().of(ids)`, which this delegates to (one mapping). Kept only
+    because benchmarks/bench_report.py imports it; remove once that script calls speaker_map."""
+    from sveval.speakers import speaker_map
+
+    return speaker_map().of(utterances)
+
+
+def _speakers(speakers: SpeakerMap | None, enroll, test, where: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Speakers of the enroll and test ids (one look-up of both sides) by `speakers` (default: VoxCeleb
+    ids)."""
+    from sveval.speakers import speaker_map
+
+    both = (speakers or speaker_map()).of(np.concatenate([enroll, test]), where)
+    return both[: len(enroll)], both[len(enroll) :]
 
 
 @dataclass(frozen=True)
@@ -53,14 +70,18 @@ def gender_breakdown(
     test: np.ndarray,
     genders: dict[str, str],
     p_target: float = 0.01,
+    speakers: SpeakerMap | None = None,
+    where: str | None = None,
 ) -> tuple[GroupResult, ...]:
     """EER/minDCF of female-female and male-male trials, and false alarms of cross-gender trials.
 
     `genders` maps speaker id to 'm'/'f'; a speaker missing from it raises KeyError naming it (the caller
-    turns that into an input error). Groups without trials are left out.
+    turns that into an input error). Groups without trials are left out. `speakers` maps ids to speakers
+    (default: the first path component); ids it cannot place raise SpeakersUnknown (`where`: the file).
     """
-    g_enroll = _genders(speakers_of(enroll), genders)
-    g_test = _genders(speakers_of(test), genders)
+    spk_enroll, spk_test = _speakers(speakers, enroll, test, where)
+    g_enroll = _genders(spk_enroll, genders)
+    g_test = _genders(spk_test, genders)
     pooled = metrics.evaluate(scores, is_target, p_target)
     out = []
     for group, mask in (
@@ -126,6 +147,8 @@ def speaker_bootstrap(
     c_miss: float = 1.0,
     c_fa: float = 1.0,
     chunk: int = 64,
+    speakers: SpeakerMap | None = None,
+    where: str | None = None,
 ) -> BootstrapCI:
     """95 % percentile intervals of the NIST EER and minDCF, resampling speakers.
 
@@ -139,45 +162,38 @@ def speaker_bootstrap(
 
     A replicate whose drawn speakers give no target or no nontarget trial has no EER or minDCF: it is
     dropped and counted (`n_dropped`). Raises ValueError when `n`, or the replicates left, are fewer than
-    MIN_REPLICATES: too few for a 95 % percentile interval.
+    MIN_REPLICATES: too few for a 95 % percentile interval, or when a target trial's two utterances have
+    different speakers. `speakers` maps ids to speakers (default: the first path component of VoxCeleb
+    ids); ids it cannot place raise SpeakersUnknown (`where` names the file in messages).
     """
     import pandas as pd
-    from scipy import sparse
 
     order = np.argsort(scores, kind="mergesort")
     tar = np.asarray(is_target, dtype=bool)[order]
-    codes, uniques = pd.factorize(np.concatenate([speakers_of(enroll), speakers_of(test)]))
+    codes, uniques = pd.factorize(np.concatenate(_speakers(speakers, enroll, test, where)))
     n_trials = len(scores)
     spk_e, spk_t = codes[:n_trials][order], codes[n_trials:][order]
     n_spk = len(uniques)
     mismatch = np.flatnonzero(tar & (spk_e != spk_t))
     if mismatch.size:
         i = int(order[mismatch[0]])
+        from sveval.speakers import speaker_map
+
         raise ValueError(
-            f"cannot tell speakers from utterance ids: target trial {enroll[i]} {test[i]} has two different "
-            "first path components (the bootstrap resamples speakers, taken as the first component)"
+            f"cannot tell speakers from utterance ids: target trial {enroll[i]} {test[i]} is between two "
+            f"different speakers, {uniques[spk_e[mismatch[0]]]} and {uniques[spk_t[mismatch[0]]]} "
+            f"({(speakers or speaker_map()).describe()}; the bootstrap resamples speakers)"
         )
     if n < MIN_REPLICATES:
         raise ValueError(f"{n} replicate(s): {_NEEDS}")
-    # Consecutive trials of one class (in score order) lie on one straight segment of the DET curve: EER
-    # (a crossing) and minDCF (linear along the segment) only need its end points, so each replicate's
-    # weights are summed per run; a Vox1-O list has ~15 times fewer runs than trials.
-    # A replicate's weight of a run is sum over its trials of m[enroll speaker] * m[test speaker], i.e. a
-    # (runs x speaker pairs) count matrix times the pair weights: one sparse product per chunk.
-    starts = np.flatnonzero(np.concatenate([[True], tar[1:] != tar[:-1]]))
-    run = np.cumsum(np.isin(np.arange(n_trials), starts)) - 1
-    pair_codes, pairs = pd.factorize(spk_e.astype(np.int64) * n_spk + spk_t)
-    counts = sparse.csr_matrix(
-        (np.ones(n_trials), (run, pair_codes)), shape=(len(starts), len(pairs))
-    )  # duplicates are summed
-    pair_e, pair_t = pairs // n_spk, pairs % n_spk
+    pairs = speaker_pairs(spk_e, spk_t, n_spk)  # of the trials in sorted order: already sorted
+    runs = sorted_runs(tar, pairs.of_trial)
     rng = np.random.default_rng(seed)
     eers, dcfs = [], []
     for start in range(0, n, chunk):
-        copies = rng.multinomial(n_spk, np.full(n_spk, 1.0 / n_spk), size=min(chunk, n - start))
-        pair_weights = (copies[:, pair_e] * copies[:, pair_t]).astype(np.float64)
-        weights = np.asarray((counts @ pair_weights.T).T)
-        e, d = weighted_eer_min_dcf(weights, tar[starts], p_target, c_miss, c_fa)
+        copies = draw_copies(rng, n_spk, min(chunk, n - start))
+        weights = run_weights(runs, pair_weights(copies, pairs))
+        e, d = weighted_eer_min_dcf(weights, runs.is_target, p_target, c_miss, c_fa)
         eers.append(e)
         dcfs.append(d)
     eer_all, dcf_all = np.concatenate(eers), np.concatenate(dcfs)
@@ -195,6 +211,73 @@ def speaker_bootstrap(
         n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi), n_dropped
     )
 
+
+# The pieces of the speaker-clustered bootstrap, shared with the paired comparison (sveval/compare.py), which
+# resamples speakers once per replicate and weights every system's trials the same way.
+
+
+@dataclass(frozen=True)
+class SpeakerPairs:
+    """The (enroll speaker, test speaker) pairs of a list. of_trial: the pair of each trial (in the order
+    the trials were given); enroll, test: the speaker codes (0 .. n_speakers - 1) of each pair."""
+
+    n_speakers: int
+    of_trial: np.ndarray
+    enroll: np.ndarray
+    test: np.ndarray
+
+
+def speaker_pairs(spk_enroll: np.ndarray, spk_test: np.ndarray, n_speakers: int) -> SpeakerPairs:
+    """Pairs from integer speaker codes of both sides of every trial."""
+    import pandas as pd
+
+    of_trial, keys = pd.factorize(spk_enroll.astype(np.int64) * n_speakers + spk_test)
+    return SpeakerPairs(n_speakers, of_trial, keys // n_speakers, keys % n_speakers)
+
+
+@dataclass(frozen=True)
+class SortedRuns:
+    """A system's trials in score order, summed into runs of consecutive trials of one class.
+
+    Consecutive trials of one class (in score order) lie on one straight segment of the DET curve: EER (a
+    crossing) and minDCF (linear along the segment) only need its end points, so each replicate's weights
+    are summed per run; a Vox1-O list has ~15 times fewer runs than trials. counts: (runs x speaker pairs),
+    how many trials of each pair a run holds, so that a replicate's weight of a run, the sum over its
+    trials of m[enroll speaker] * m[test speaker], is one sparse product (`run_weights`)."""
+
+    is_target: np.ndarray
+    counts: object  # scipy.sparse.csr_matrix
+
+
+def sorted_runs(is_target_sorted: np.ndarray, pair_of_sorted_trial: np.ndarray) -> SortedRuns:
+    """Runs of trials already in stable score order (labels and pair of each); the scores are not needed
+    again: a replicate only re-weights, it never re-sorts."""
+    from scipy import sparse
+
+    tar = np.asarray(is_target_sorted, dtype=bool)
+    n_trials = len(tar)
+    change = np.concatenate([[True], tar[1:] != tar[:-1]])
+    run = np.cumsum(change) - 1
+    n_pairs = int(pair_of_sorted_trial.max()) + 1 if n_trials else 0
+    counts = sparse.csr_matrix(
+        (np.ones(n_trials), (run, pair_of_sorted_trial)), shape=(int(change.sum()), n_pairs)
+    )  # duplicates are summed
+    return SortedRuns(tar[change], counts)
+
+
+def draw_copies(rng: np.random.Generator, n_speakers: int, size: int) -> np.ndarray:
+    """(size x n_speakers): how often each speaker is drawn in n_speakers draws with replacement."""
+    return rng.multinomial(n_speakers, np.full(n_speakers, 1.0 / n_speakers), size=size)
+
+
+def pair_weights(copies: np.ndarray, pairs: SpeakerPairs) -> np.ndarray:
+    """(replicates x pairs): m[enroll speaker] * m[test speaker], the copies of each trial of a pair."""
+    return (copies[:, pairs.enroll] * copies[:, pairs.test]).astype(np.float64)
+
+
+def run_weights(runs: SortedRuns, weights_of_pairs: np.ndarray) -> np.ndarray:
+    """(replicates x runs): each run's weighted trial count (integers, exact in float64)."""
+    return np.asarray((runs.counts @ weights_of_pairs.T).T)
 
 
 def weighted_eer_min_dcf(
