@@ -22,6 +22,7 @@ from sveval.signals import unsafe_to_raise
 COMMANDS = {
     "ape": "ape",
     "calibrate": "calibrate",
+    "compare": "compare",
     "demo": "demo",
     "det": "det",
     "export-onnx": "export_onnx",
