@@ -40,27 +40,31 @@ class SpeakerMap:
         return f"speaker from utt2spk {self.source}"
 
     def of(self, ids, where: str | None = None) -> np.ndarray:
-        """The speaker of each id (object array). `where` names the file the ids come from, in messages."""
+        """The speaker of each id (object array). `where` names the file the ids come from, in messages.
+
+        Each distinct id is looked up once (a trial list repeats its utterances many times)."""
         ids = np.asarray(ids, dtype=object)
+        codes, uniques = pd.factorize(ids)
+        uniques = np.asarray(uniques, dtype=object)
         if self._index is not None:
-            found = self._index.get_indexer(ids)
+            found = self._index.get_indexer(uniques)
             missing = np.flatnonzero(found < 0)
             if missing.size:
                 raise SpeakersUnknown(
                     f"{missing.size:,} utterance(s) of {where or 'the list'} are not in this utt2spk file, "
-                    f"e.g. {', '.join(map(str, ids[missing[:3]]))}",
+                    f"e.g. {', '.join(map(str, uniques[missing[:3]]))}",
                     self.source,
                 )
-            return self._speakers[found]
-        parts = pd.Series(ids, dtype=object).str.split("/", n=1)
+            return self._speakers[found][codes]
+        parts = pd.Series(uniques, dtype=object).str.split("/", n=1)
         flat = np.flatnonzero(parts.str.len().to_numpy() < 2)
         if flat.size:
             raise SpeakersUnknown(
-                f"cannot tell the speaker of {ids[flat[0]]!r} ({flat.size:,} id(s) without '/', so not "
+                f"cannot tell the speaker of {uniques[flat[0]]!r} ({flat.size:,} id(s) without '/', so not "
                 "VoxCeleb-style speaker/video/utterance): give a utt2spk file (--utt2spk)",
                 where,
             )
-        return parts.str[0].to_numpy(dtype=object)
+        return parts.str[0].to_numpy(dtype=object)[codes]
 
 
 def speaker_map(utt2spk: str | os.PathLike | None = None) -> SpeakerMap:
