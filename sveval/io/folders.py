@@ -23,7 +23,7 @@ from sveval.io.output_folder import current_files
 from sveval.io.release import parse_result_name
 from sveval.io.results import read_result_file
 from sveval.io.scores import match_trials, read_score_file, require_finite
-from sveval.types import ResultBlock, TrialList
+from sveval.types import ResultBlock, ScoreFile, TrialList
 
 IMAGE_SUFFIXES = (".det.png", ".det.svg", ".det.pdf")
 
@@ -101,6 +101,15 @@ def read_results_json(path: str | os.PathLike) -> dict:
     return data
 
 
+def labels_from_list(scores: ScoreFile, trials: TrialList) -> np.ndarray:
+    """Target labels of a score file's lines, from the list: the file must cover it exactly and labels it
+    carries must agree (`match_trials`). The one join of score files with a list for every command that
+    reads score files (metrics, det, ape, report)."""
+    if not trials.labelled:
+        raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
+    return trials.is_target[match_trials(scores, trials)]
+
+
 def read_labelled_scores(
     path: str | os.PathLike, trials: TrialList | None = None, keep_pairs: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -115,9 +124,7 @@ def read_labelled_scores(
     require_finite(scores)
     is_target = scores.labels
     if trials is not None:
-        if not trials.labelled:
-            raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
-        is_target = trials.is_target[match_trials(scores, trials)]
+        is_target = labels_from_list(scores, trials)
     elif is_target is None:
         raise InputError("3-column score file has no labels; pass --trials NAME|PATH", str(path))
     n_target = int(np.count_nonzero(is_target))
