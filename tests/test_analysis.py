@@ -7,9 +7,10 @@ import pytest
 from conftest import VOXCELEB, write
 
 from sveval import metrics
-from sveval.analysis import gender_breakdown, speaker_bootstrap, speakers_of, weighted_eer_min_dcf
+from sveval.analysis import gender_breakdown, speaker_bootstrap, weighted_eer_min_dcf
 from sveval.errors import InputError
 from sveval.io.meta import parse_speaker_genders, read_speaker_genders
+from sveval.speakers import SpeakersUnknown, speaker_map
 
 
 def toy_list(n_speakers=12, utts=6, seed=0):
@@ -22,16 +23,24 @@ def toy_list(n_speakers=12, utts=6, seed=0):
             enroll.append(utt[i])
             test.append(utt[j])
     enroll, test = np.array(enroll, dtype=object), np.array(test, dtype=object)
-    is_target = speakers_of(enroll) == speakers_of(test)
+    is_target = speaker_map().of(enroll) == speaker_map().of(test)
     scores = rng.normal(size=len(enroll)) + 2.0 * is_target
     return scores, is_target, enroll, test
 
 
-def test_speaker_is_the_first_path_component():
-    assert speakers_of(np.array(["id10270/x6u/00001.wav", "plain"], dtype=object)).tolist() == [
-        "id10270",
-        "plain",
-    ]
+def test_speaker_is_the_first_path_component_or_from_utt2spk(tmp_path):
+    ids = np.array(["id10270/x6u/00001.wav", "id10271/a/1.wav", "id10270/x6u/00001.wav"], dtype=object)
+    assert speaker_map().of(ids).tolist() == ["id10270", "id10271", "id10270"]
+    with pytest.raises(SpeakersUnknown, match=r"s.score: cannot tell the speaker of 'id10270-x6u-00001'"):
+        speaker_map().of(np.array(["id10270-x6u-00001"], dtype=object), "s.score")
+    utt2spk = write(tmp_path / "utt2spk", "id10270-x6u-00001 id10270\nid10271-a-1 id10271\n")
+    kaldi = np.array(["id10270-x6u-00001", "id10271-a-1", "id10270-x6u-00001"], dtype=object)
+    assert speaker_map(utt2spk).of(kaldi).tolist() == ["id10270", "id10271", "id10270"]
+    assert speaker_map(utt2spk).describe() == f"speaker from utt2spk {utt2spk}"
+    with pytest.raises(
+        SpeakersUnknown, match="1 utterance.s. of s.score are not in this utt2spk file, e.g. x"
+    ):
+        speaker_map(utt2spk).of(np.array(["x", "id10271-a-1"], dtype=object), "s.score")
 
 
 def test_unit_weights_give_the_metrics_of_the_list():
@@ -81,7 +90,7 @@ def test_gender_breakdown_against_a_hand_count():
     scores, is_target, enroll, test = toy_list(seed=3)
     genders = {f"s{s:02d}": "f" if s < 5 else "m" for s in range(12)}
     groups = {g.group: g for g in gender_breakdown(scores, is_target, enroll, test, genders)}
-    spk_e, spk_t = speakers_of(enroll), speakers_of(test)
+    spk_e, spk_t = speaker_map().of(enroll), speaker_map().of(test)
     female = np.array([int(a[1:]) < 5 and int(b[1:]) < 5 for a, b in zip(spk_e, spk_t)])
     ff = groups["female-female"]
     assert (ff.n_target, ff.n_nontarget) == (int(is_target[female].sum()), int((~is_target[female]).sum()))
@@ -131,7 +140,7 @@ def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
     scores, is_target, enroll, test = toy_list(n_speakers=9, seed=4)
     n = 60  # at least MIN_REPLICATES (41) usable ones
     ci = speaker_bootstrap(scores, is_target, enroll, test, n=n, seed=3, p_target=0.05)
-    spk = np.concatenate([speakers_of(enroll), speakers_of(test)])
+    spk = speaker_map().of(np.concatenate([enroll, test]))
     names = list(dict.fromkeys(spk.tolist()))  # first-appearance order, as pd.factorize numbers them
     code = np.array([names.index(s) for s in spk])
     rng = np.random.default_rng(3)
@@ -154,5 +163,30 @@ def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
 def test_bootstrap_refuses_ids_without_speakers():
     enroll = np.array(["u1", "u2", "u3"], dtype=object)
     test = np.array(["u4", "u5", "u6"], dtype=object)
-    with pytest.raises(ValueError, match="cannot tell speakers from utterance ids: target trial u1 u4"):
-        speaker_bootstrap(np.array([0.9, 0.1, 0.2]), np.array([True, False, False]), enroll, test, n=10)
+    scores, labels = np.array([0.9, 0.1, 0.2]), np.array([True, False, False])
+    with pytest.raises(SpeakersUnknown, match="x.score: cannot tell the speaker of 'u1'"):
+        speaker_bootstrap(scores, labels, enroll, test, n=10, where="x.score")
+    # a target trial across two speakers: the ids are not what the mapping takes them for
+    enroll = np.array(["a/1", "b/2", "c/3"], dtype=object)
+    test = np.array(["d/4", "e/5", "f/6"], dtype=object)
+    message = (
+        "target trial a/1 d/4 is between two different speakers, a and d .speaker = first path component"
+    )
+    with pytest.raises(ValueError, match=message):
+        speaker_bootstrap(scores, labels, enroll, test, n=10)
+
+
+def test_kaldi_ids_with_utt2spk_give_the_numbers_of_voxceleb_ids(tmp_path):
+    scores, is_target, enroll, test = toy_list(n_speakers=9, seed=5)
+    kaldi = {u: u.replace("/", "-") for u in np.concatenate([enroll, test])}
+    utt2spk = write(tmp_path / "utt2spk", "".join(f"{k} {u.split('/')[0]}\n" for u, k in kaldi.items()))
+    speakers = speaker_map(utt2spk)
+    k_enroll = np.array([kaldi[u] for u in enroll], dtype=object)
+    k_test = np.array([kaldi[u] for u in test], dtype=object)
+    genders = {f"s{s:02d}": "mf"[s % 2] for s in range(9)}
+    assert speaker_bootstrap(scores, is_target, k_enroll, k_test, 60, 2, speakers=speakers) == (
+        speaker_bootstrap(scores, is_target, enroll, test, 60, 2)
+    )
+    assert gender_breakdown(scores, is_target, k_enroll, k_test, genders, speakers=speakers) == (
+        gender_breakdown(scores, is_target, enroll, test, genders)
+    )
