@@ -47,6 +47,25 @@ from . import json_output
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
+    "--trials",
+    "trials_specs",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Trial list (repeatable, one per list): score files named after it (`*vox1_O_cleaned.kaldi.score`, "
+    "`<file name>.score`) must cover it exactly, and 3-column files (`enroll test score`, as Kaldi writes "
+    "them) take their labels from it. Given once, it is also the list of 3-column files whose names point to "
+    "no built-in list.",
+)
+@click.option(
+    "--utt2spk",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Kaldi utt2spk (`<utterance> <speaker>` per line): the speakers of the bootstrap and of the --meta "
+    "breakdown. Default: the first path component of VoxCeleb ids (`id10270/x6uYqmx31kE/00001.wav`); ids "
+    "without '/' (`id10270_x6uYqmx31kE_00001`) then have no speaker, and those analyses are skipped with a "
+    "note.",
+)
+@click.option(
     "--plots",
     is_flag=True,
     help="Draw one DET overlay per trial list (every system and method) beside the report and embed it.",
@@ -59,7 +78,9 @@ from . import json_output
     help=f"Also write the report as JSON beside the markdown. {json_output.HELP}",
 )
 @click.option("--quiet", is_flag=True, help="No progress messages.")
-def command(folders, out, names, published, meta, bootstrap, seed, plots, title, as_json, quiet):
+def command(
+    folders, out, names, published, meta, bootstrap, seed, trials_specs, utt2spk, plots, title, as_json, quiet
+):
     """Report of one or more score folders: a table like the released READMEs, trial counts, DET plots,
     provenance.
 
@@ -75,12 +96,18 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
       sveval report run_a/scores run_b/scores --name baseline --name new --out compare.md
       sveval report Gemini_df_resnet110 --published golden-gemini
       sveval report exp/scores --meta vox1_meta.csv --bootstrap 1000
+      sveval report kaldi_scores --trials vox1_O_cleaned      # 3-column `enroll test score` files
+      sveval report kaldi_scores --trials vox1_O_cleaned --utt2spk data/vox1/utt2spk --bootstrap 1000
+      sveval report kaldi_scores --trials trials.kaldi --utt2spk utt2spk --meta vox1_meta.csv
     """
     from sveval import __version__
     from sveval.io.atomic import write_text
+    from sveval.io.catalog import load_trials
     from sveval.io.meta import read_speaker_genders
+    from sveval.io.output_folder import refuse_output_over_input
     from sveval.published import published_table
     from sveval.report import ReportInfo, render_markdown, report_dict
+    from sveval.speakers import speaker_map
     from sveval.systems import load_system
 
     if names and len(names) != len(folders):
@@ -95,7 +122,10 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
     out_path = Path(out) if out else (Path(folders[0]) if len(folders) == 1 else Path(".")) / "report.md"
     if out_path.suffix.lower() != ".md":
         raise InputError("--out must be a markdown file ending in .md", str(out_path))
+    refuse_output_over_input(out_path, [meta, utt2spk, *trials_specs])
     genders = read_speaker_genders(meta) if meta else None
+    speakers = speaker_map(utt2spk) if utt2spk else None
+    trials = tuple(load_trials(spec, progress=not quiet) for spec in dict.fromkeys(trials_specs))
     progress = None if quiet else (lambda path: click.echo(f"reading {path}", err=True))
     systems = [
         load_system(
@@ -107,10 +137,23 @@ def command(folders, out, names, published, meta, bootstrap, seed, plots, title,
             seed=seed,
             curves=plots,
             progress=progress,
+            trials=trials,
+            speakers=speakers,
         )
         for i, folder in enumerate(folders)
     ]
-    command_line = _command_line(folders, names, out, published, meta, bootstrap, seed, plots, title, as_json)
+    if not any(system.rows for system in systems):
+        reasons = [note for system in systems for note in system.notes]
+        raise InputError(
+            "nothing to report: no score file gave numbers and no result file holds any"
+            + (f" ({reasons[0]}" + (f"; and {len(reasons) - 1} more note(s))" if len(reasons) > 1 else ")"))
+            if reasons
+            else ""
+        )
+    options = {"trials": trials_specs, "utt2spk": utt2spk}
+    command_line = _command_line(
+        folders, names, out, published, meta, bootstrap, seed, plots, title, as_json, **options
+    )
     info = ReportInfo(__version__, command_line, report_date(), title)
     table = published_table(published) if published else None
     images = draw_overlays(systems, out_path) if plots else ()
@@ -160,12 +203,17 @@ def draw_overlays(systems, out_path: Path) -> tuple[str, ...]:
     return tuple(images)
 
 
-def _command_line(folders, names, out, published, meta, bootstrap, seed, plots, title, as_json) -> str:
+def _command_line(
+    folders, names, out, published, meta, bootstrap, seed, plots, title, as_json, trials=(), utt2spk=None
+) -> str:
     """The command, rebuilt from the parsed options in a fixed order (defaults left out)."""
     words = ["sveval", "report", *folders]
     for name in names:
         words += ["--name", name]
-    for option, value in (("--out", out), ("--published", published), ("--meta", meta)):
+    for spec in dict.fromkeys(trials):
+        words += ["--trials", str(spec)]
+    options = (("--out", out), ("--published", published), ("--meta", meta), ("--utt2spk", utt2spk))
+    for option, value in options:
         if value:
             words += [option, str(value)]
     if bootstrap:

@@ -25,6 +25,7 @@ LIST_TITLES = {
     "vox1_H": "Vox1-H (original)",
 }
 UNKNOWN = "unknown"
+_FIRST_COMPONENT = "speaker = first path component of the utterance id (VoxCeleb ids)"
 
 
 def method_title(method: str, top_n: int | None = None) -> str:
@@ -73,6 +74,8 @@ class Row:
     act_dcf: float | None = None
     cllr: float | None = None
     min_cllr: float | None = None
+    # a score file that was read but gave no counts (no labels): what the Trials table says instead
+    counts_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class System:
     overlays: tuple[str, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    speakers: str = ""  # how ids were mapped to speakers (SpeakerMap.describe()), where analyses used it
 
 
 @dataclass(frozen=True)
@@ -157,13 +161,15 @@ def _counts_table(systems) -> str:
         for r in system.rows:
             seen.setdefault(r.trials, r)
         for name, r in seen.items():
-            counts = (
-                [f"{r.n_target + r.n_nontarget:,}", f"{r.n_target:,}", f"{r.n_nontarget:,}"]
-                if r.n_target is not None and r.n_nontarget is not None
-                else [UNKNOWN] * 3
-            )
             fp = system.fingerprints.get(name)
-            body.append([system.name, name, *counts, f"`{fp}`" if fp else UNKNOWN])
+            fp_cell = f"`{fp}`" if fp else UNKNOWN
+            if r.n_target is not None and r.n_nontarget is not None:
+                counts = [f"{r.n_target + r.n_nontarget:,}", f"{r.n_target:,}", f"{r.n_nontarget:,}"]
+            elif r.counts_note:  # read, but without labels: say what it is, never "unknown"
+                counts, fp_cell = [r.counts_note, "—", "—"], fp_cell if fp else "—"
+            else:  # a result block whose score file is not in the folder: nothing was read
+                counts = [UNKNOWN] * 3
+            body.append([system.name, name, *counts, fp_cell])
     return _table(["System", "Trial list", "Trials", "Target", "Nontarget", "Fingerprint (sha256)"], body)
 
 
@@ -199,8 +205,9 @@ def _analyses(systems) -> list[str]:
     rows = [(s, r) for s in systems for r in s.rows if r.genders]
     if rows:
         out.append("## By gender pairing\n")
+        mapped = "; ".join(dict.fromkeys(s.speakers for s, _ in rows if s.speakers)) or _FIRST_COMPONENT
         out.append(
-            "Speaker = first path component of the utterance id, gender from the metadata file. Same-gender "
+            f"{mapped[:1].upper()}{mapped[1:]}, gender from the metadata file. Same-gender "
             "groups: EER (%) and minDCF of the trials whose two speakers both have that gender. Cross-gender "
             "trials are all nontargets: their false-alarm rate (%) at the pooled EER and minDCF thresholds "
             "(accept iff score > threshold).\n"
@@ -265,8 +272,9 @@ def render_markdown(
         parts.append("## Calibration\n")
         parts.append(calibrated)
         parts.append(
-            "Calibrated score files read as natural-log likelihood ratios: actDCF decides at the Bayes "
-            "threshold log(c_fa(1-p)/(c_miss p)) and is normalised like MinDCF (same operating point); Cllr "
+            "Calibrated score files read as natural-log likelihood ratios: actDCF accepts (decides target) "
+            "if LLR ≥ θ = log(c_fa(1-p)/(c_miss p)), the Bayes threshold, as BOSARIS fast_actDCF and NIST "
+            "scorers, and is normalised like MinDCF (same operating point); Cllr "
             "and minCllr (after the optimal monotone map, PAV) in bits. Model, prior and training list: "
             "calibration.json in the folder.\n"
         )
@@ -317,9 +325,12 @@ def report_dict(systems, info: ReportInfo, published: PublishedTable | None = No
 
 
 def _row_dict(row: Row) -> dict:
-    """A row for JSON: without the drawing data, and with the LLR metrics only for calibrated rows."""
+    """A row for JSON: without the drawing data, with the LLR metrics only for calibrated rows and
+    `counts_note` only where a score file was read without giving counts."""
     out = {k: v for k, v in asdict(row).items() if k != "curve"}
     if row.cllr is None:
         for key in ("act_dcf", "cllr", "min_cllr"):
             del out[key]
+    if row.counts_note is None:
+        del out["counts_note"]
     return out

@@ -16,13 +16,20 @@ from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
-from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
+from sveval.io.folders import (
+    FolderContents,
+    labels_from_list,
+    read_results,
+    read_results_json,
+    scan_folder,
+)
 from sveval.io.release import ScoreName, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
 from sveval.report import LIST_TITLES, Row, System
-from sveval.types import custom_list_label
+from sveval.speakers import SpeakerMap, SpeakersUnknown, speaker_map
+from sveval.types import TrialList, custom_list_label
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
 
@@ -37,6 +44,8 @@ def load_system(
     curves: bool = False,
     progress=None,
     shown: str | None = None,
+    trials: tuple[TrialList, ...] = (),
+    speakers: SpeakerMap | None = None,
 ) -> System:
     """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes);
     shown: the folder as the report names it (default: `folder` as given).
@@ -44,7 +53,15 @@ def load_system(
     genders: speaker -> 'm'/'f' for the gender breakdown; bootstrap: replicates for CIs (0 = none);
     curves: attach each score file's DET curve to its row (for drawing).
     progress: optional callable(str) told which file is being read.
+    trials: lists (`--trials`) that score files must cover exactly and that give 3-column files their
+    labels; a file is matched to a list by name (`list_for`).
+    speakers: how ids map to speakers for the bootstrap and the gender breakdown (default: the first path
+    component of VoxCeleb ids). Without a utt2spk, ids it cannot place skip those analyses for the file, and
+    a note says so; with one, an id it lacks is an input error.
     """
+    speakers = speakers or speaker_map()
+    by_speaker = genders is not None or bool(bootstrap)
+    skipped: list[tuple[str, SpeakersUnknown]] = []
     contents = scan_folder(folder)
     info = read_results_json(contents.results_json) if contents.results_json else None
     rows: dict[str, Row] = {}
@@ -80,7 +97,9 @@ def load_system(
         row = rows.get(path.name)
         image = images.pop(path.name.removesuffix(".score") + ".det.png", None)
         counts = recorded.get(path.name)
-        if row is not None and counts is not None and genders is None and not bootstrap and not curves:
+        listed = list_for(parsed, trials)
+        fast = row is not None and counts is not None and listed is None
+        if fast and genders is None and not bootstrap and not curves:
             # sveval's own folder: results.json, written with this score file, already holds what the table
             # needs; re-reading a 580k-line file for two counts would cost seconds per file
             extra = {
@@ -94,20 +113,39 @@ def load_system(
             continue
         scores = read_score_file(path)  # a malformed file is an error, never skipped
         require_finite(scores)
-        if scores.labels is None:
-            notes.append(f"`{path.name}` has no label column (an unlabelled list): no metrics, no counts")
+        if scores.labels is None and listed is None:
+            listed = only_list(parsed, trials)
+        if listed is not None:
+            is_target = labels_from_list(scores, listed)  # the file covers the list exactly, labels agree
+        elif scores.labels is None:
+            notes.append(unlabelled_note(path.name, parsed, trials))
+            if row is not None:
+                read = f"{len(scores):,} read; no labels (3-column file, no --trials list for it)"
+                rows[path.name] = replace(row, counts_note=read, n_dropped=dropped.get(path.name, 0))
             continue
-        values, is_target, enroll, test = scores.values, scores.labels, scores.enroll, scores.test
+        else:
+            is_target = scores.labels
+        values, enroll, test = scores.values, scores.enroll, scores.test
+        n_target = int(is_target.sum())
+        if listed is not None:
+            identity, fp = listed.builtin or custom_list_label(listed.name), listed.fingerprint
+        else:
+            fp = fingerprint(enroll, test, is_target)
+            identity = list_identity(parsed, n_target, len(is_target) - n_target, fp)
+        fingerprints.setdefault(identity, fp)
+        extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
         if is_target.all() or not is_target.any():
             notes.append(
                 f"`{path.name}` has only {'target' if is_target.all() else 'nontarget'} trials: no metrics"
             )
+            if row is not None:
+                rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
             continue
         if row is None:
             m = metrics.evaluate(values, is_target)
             row = Row(
                 prefix + parsed.method,
-                parsed.trials,
+                identity,
                 100 * m.eer,
                 m.min_dcf,
                 "computed by sveval from score files without a result block",
@@ -115,44 +153,118 @@ def load_system(
                 cohort=parsed.cohort,
                 score_file=path.name,
             )
-        fp = fingerprint(enroll, test, is_target)
-        n_target = int(is_target.sum())
-        identity = list_identity(parsed, n_target, len(is_target) - n_target, fp)
-        fingerprints.setdefault(identity, fp)
-        extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
         if prefix:
             llr = llr_summary(values, is_target, ((row.p_target, row.c_miss, row.c_fa),))
             extra.update(act_dcf=llr.act_dcfs[0].act_dcf, cllr=llr.cllr, min_cllr=llr.min_cllr)
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
-        if genders is not None:
-            try:
-                extra["genders"] = gender_breakdown(values, is_target, enroll, test, genders, row.p_target)
-            except KeyError as exc:
-                raise InputError(f"--meta: {exc.args[0]}", str(path)) from None
         if curves:
             extra["curve"] = det_plot_curve(values, is_target, path.name, row.p_target, row.c_miss, row.c_fa)
-        if bootstrap:
-            try:
-                extra["bootstrap"] = speaker_bootstrap(
-                    values, is_target, enroll, test, bootstrap, seed, row.p_target, row.c_miss, row.c_fa
-                )
-            except ValueError as exc:
-                raise InputError(f"--bootstrap: {exc}", str(path)) from None
+        try:
+            if genders is not None:
+                try:
+                    extra["genders"] = gender_breakdown(
+                        values, is_target, enroll, test, genders, row.p_target, speakers, path.name
+                    )
+                except KeyError as exc:
+                    raise InputError(f"--meta: {exc.args[0]}", str(path)) from None
+            if bootstrap:
+                try:
+                    point = (row.p_target, row.c_miss, row.c_fa)
+                    extra["bootstrap"] = speaker_bootstrap(
+                        values, is_target, enroll, test, bootstrap, seed, *point, speakers=speakers,
+                        where=path.name,
+                    )
+                except SpeakersUnknown:
+                    raise
+                except ValueError as exc:
+                    raise InputError(f"--bootstrap: {exc}", str(path)) from None
+        except SpeakersUnknown as exc:
+            if speakers.source is not None:  # a utt2spk that lacks ids of the list: the user's file is wrong
+                raise
+            extra.pop("genders", None)
+            skipped.append((path.name, exc))
         rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
+    if skipped:
+        notes.append(skipped_note(skipped, genders is not None, bool(bootstrap)))
     if info is not None:
         recorded_fps = _json_fingerprints(info)
         fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
+    origin = provenance(info, contents, rows.values())
+    if by_speaker:
+        used = speakers.describe()
+        if skipped:
+            used += f"; speaker-level analyses skipped for {len(skipped)} score file(s), see the notes"
+        origin += (("speakers", used),)
+    if trials:
+        origin += (("trial lists (--trials)", "; ".join(_list_shown(t) for t in trials)),)
     return System(
         name=name or system_name(contents.root),
         folder=shown or str(folder),
         rows=tuple(sorted(rows.values(), key=_row_order)),
-        provenance=provenance(info, contents, rows.values()),
+        provenance=origin,
         overlays=overlays,
         fingerprints=fingerprints,
         notes=tuple(notes),
+        speakers=speakers.describe() if by_speaker else "",
     )
+
+
+def _names_of(trials: TrialList) -> set[str]:
+    """What score files of this list may be named after: its built-in name, its file name, its basename
+    (`vox1_O_cleaned.kaldi`), each also without `.kaldi`."""
+    names = {trials.name, trials.basename} | ({trials.builtin} if trials.builtin else set())
+    return names | {n.removesuffix(".kaldi") for n in names}
+
+
+def list_for(parsed: ScoreName, trials: tuple[TrialList, ...]) -> TrialList | None:
+    """The --trials list a score file's name points to (`vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score` ->
+    vox1_O_cleaned, whether given by name or as a path to veri_test2.txt; `mine.txt.score` -> mine.txt), or
+    None."""
+    named = {parsed.trials, parsed.list_name, parsed.list_basename}
+    return next((t for t in trials if named & _names_of(t)), None)
+
+
+def only_list(parsed: ScoreName, trials: tuple[TrialList, ...]) -> TrialList | None:
+    """For a 3-column file whose name points to no --trials list: the one list given, unless the file's name
+    points to another built-in list (its coverage is checked, so a wrong list is an error, not numbers)."""
+    if len(trials) == 1 and builtin(parsed.trials) is None:
+        return trials[0]
+    return None
+
+
+def unlabelled_note(file: str, parsed: ScoreName, trials: tuple[TrialList, ...]) -> str:
+    """Why a 3-column score file gave no numbers, and what would."""
+    head = f"`{file}` has no label column (3 columns: enroll test score): no metrics, no counts"
+    if not trials:
+        return f"{head}; give its trial list with --trials NAME|PATH (labels come from the list)"
+    given = ", ".join(f"`{_list_shown(t)}`" for t in trials)
+    return (
+        f"{head}; its name points to `{parsed.trials}`, which is none of the --trials lists ({given}): "
+        f"add --trials {parsed.trials}"
+    )
+
+
+def skipped_note(skipped: list[tuple[str, SpeakersUnknown]], genders: bool, bootstrap: bool) -> str:
+    """One note for the score files whose speakers are unknown (ids without '/' and no --utt2spk)."""
+    what = " and ".join(
+        w
+        for w, on in (
+            ("bootstrap intervals (--bootstrap)", bootstrap),
+            ("gender breakdown (--meta)", genders),
+        )
+        if on
+    )
+    files = ", ".join(f"`{f}`" for f, _ in skipped[:5]) + (
+        f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    )
+    return f"{what} skipped for {files}: speakers unknown: {skipped[0][1]}"
+
+
+def _list_shown(trials: TrialList) -> str:
+    """A --trials list as the report's tables name it (no path: reports do not depend on where files are)."""
+    return trials.builtin or custom_list_label(trials.name)
 
 
 def _parse_score_name(name: str):
