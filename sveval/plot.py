@@ -8,11 +8,13 @@ matplotlib state is touched.
 Axes are probit (normal deviate) axes as in NIST and WeSpeaker plots: the data are drawn in probit
 coordinates on linear axes and ticks are labelled in percent. The default window is 0.05 %–50 % on both
 axes; it is widened to the next tick of the ladder when a marked point (EER, minDCF) would fall outside
-it, so that no marked point is ever cut off.
+it, so that no marked point is ever cut off. The decades and 0.5/2/5/20 % are always labelled inside the
+window; the other ladder values only where their labels have room (`window_ticks`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,10 @@ TICKS = np.array(
     [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2]
     + [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999]
 )
+# Ticks labelled whenever they are inside the window: the decades, which a reader locates values by, and the
+# 0.5/2/5/20 % that current systems' EERs and minDCF points sit between (see `window_ticks`).
+DECADE_TICKS = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1])
+ALWAYS_TICKS = np.concatenate([DECADE_TICKS, [5e-3, 0.02, 0.05, 0.2]])
 DEFAULT_LIMITS = (5e-4, 0.5)
 # Probabilities of 0 or 1 are drawn at this distance from the edge (probit ~ +-6), far outside any window.
 CLIP = 1e-9
@@ -65,22 +71,70 @@ class DetPlotCurve:
     n_points: int = 0
 
     @property
-    def legend(self) -> str:
-        label = legend_label(self.label)
-        return f"{label}: EER {100 * self.eer:.3f} %, minDCF({self.p_target:g}) {self.min_dcf:.3f}"
+    def numbers(self) -> str:
+        """What the legend says of this curve after its name."""
+        return f"EER {100 * self.eer:.3f} %, minDCF({self.p_target:g}) {self.min_dcf:.3f}"
 
 
+# Longest line of a legend name. The legend sits below the axes inside a fixed-width figure: a wider legend
+# would shrink the plot itself (constrained layout), so longer names are shortened or wrapped to this.
 LEGEND_LABEL_CHARS = 40
+# A name is split after these characters only, so that no path component or token is broken
+_PIECES = re.compile(r"(?<=[/_. -])")
+_COMPONENTS = re.compile(r"(?<=/)")
 
 
-def legend_label(label: str, limit: int = LEGEND_LABEL_CHARS) -> str:
-    """`label` as a legend shows it: at most `limit` characters, a longer one cut in the middle (`ab…yz`)
-    so that its start and end stay. The legend sits below the axes inside a fixed-size figure: a wider legend
-    would shrink the plot itself (constrained layout), so no label may grow it past the figure's width."""
-    if len(label) <= limit:
-        return label
-    keep = limit - 1
-    return label[: keep - keep // 2] + "…" + label[len(label) - keep // 2 :]
+def legend_names(labels, width: int = LEGEND_LABEL_CHARS) -> tuple[str, ...]:
+    """The curves' names as the legend shows them, never cut: as given when they all fit `width`; else
+    without the leading and trailing pieces (path components, `_`/`.`/`-`/space-separated tokens) that all
+    of them share, which tell no curve apart, and what is still too long wrapped onto several lines.
+    Names stay distinct: a shortening that would empty or merge a name is not made."""
+    labels = list(labels)
+    if all(len(label) <= width for label in labels):
+        return tuple(labels)
+    return tuple(wrap_label(label, width) for label in _drop_shared_pieces(labels))
+
+
+def _drop_shared_pieces(labels: list[str]) -> list[str]:
+    if len(labels) < 2 or len(set(labels)) < len(labels):
+        return labels
+    pieces = [_PIECES.split(label) for label in labels]
+    head = _common_length(pieces)
+    tail = _common_length([p[head:][::-1] for p in pieces])
+    for lead, trail in ((head, tail), (head, 0), (0, tail)):
+        short = ["".join(p[lead : len(p) - trail]).strip("/_.- ") for p in pieces]
+        if all(short) and len(set(short)) == len(short):
+            return short
+    return labels
+
+
+def _common_length(sequences) -> int:
+    """How many leading items every sequence shares."""
+    n = 0
+    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n
+
+
+def wrap_label(label: str, width: int = LEGEND_LABEL_CHARS) -> str:
+    """`label` on lines of at most `width` characters, broken after a `/` where a path component fits a
+    line, else after a token separator (`_`, `.`, `-`, space); a token longer than a line is split at the
+    width. No character is dropped."""
+    pieces = [
+        token
+        for component in _COMPONENTS.split(label)
+        for token in (_PIECES.split(component) if len(component) > width else [component])
+    ]
+    lines, line = [], ""
+    for piece in pieces:
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        while len(piece) > width:
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    return "\n".join([*lines, line] if line or not lines else lines)
 
 
 def det_plot_curve(
@@ -235,19 +289,57 @@ def det_limits(curves, default: tuple[float, float] = DEFAULT_LIMITS) -> tuple[f
     return lo, hi
 
 
-def window_ticks(lo: float, hi: float) -> np.ndarray:
-    """Ladder ticks inside [lo, hi], both edges included, thinned from the top down so that labels never
-    crowd: a tick closer than 1/15 of the window to the last kept one is skipped (the low edge wins)."""
-    inside = TICKS[(TICKS >= lo * (1 - 1e-9)) & (TICKS <= hi * (1 + 1e-9))][::-1]
-    gap = (probit(hi) - probit(lo)) / 15
-    kept = [inside[0]]
-    for i, tick in enumerate(inside[1:], start=1):
-        is_edge = i == len(inside) - 1
-        if probit(kept[-1]) - probit(tick) >= gap:
+# Tick labels are kept apart by their widths. The default figure's axes are about 40 tick-label font sizes
+# (em) long (405 pt at 10 pt); DejaVu Sans, matplotlib's default, draws digits 0.636 em and the point
+# 0.318 em wide. TICK_PAD_EM is the least white space between two labels, about two spaces.
+TICK_AXIS_EM = 40.0
+TICK_PAD_EM = 0.6
+# White space that an ALWAYS_TICKS label needs: labels that touch (no pad) read as one number ("0.51").
+ALWAYS_PAD_EM = 0.15
+
+
+def tick_label_em(p: float) -> float:
+    """Width of a tick's label in em of the tick font."""
+    text = percent_label(p)
+    return 0.636 * sum(c.isdigit() for c in text) + 0.318 * text.count(".")
+
+
+def ticks_crowd(a: float, b: float, em_per_probit: float, pad: float = TICK_PAD_EM) -> bool:
+    """Whether the labels of ticks `a` and `b` would have less than `pad` em between them."""
+    room = abs(float(probit(a) - probit(b))) * em_per_probit
+    return room < (tick_label_em(a) + tick_label_em(b)) / 2 + pad
+
+
+def window_ticks(lo: float, hi: float, axis_em: float = TICK_AXIS_EM) -> np.ndarray:
+    """Ladder ticks inside [lo, hi] (probabilities) for an axis `axis_em` tick-font sizes long.
+
+    Ticks are taken one by one and kept where their label crowds no kept one. First the ALWAYS_TICKS
+    (decades, then 0.5/2/5/20 %, each from 50 % outwards), which need only ALWAYS_PAD_EM: on the default
+    figure all of them are kept in every window `det_limits` can give, but for 0.0001 % beside 0.001 % in
+    windows reaching 90 % or more (0.5 % and 1 %, the closest pair, keep 0.17 em at the widest window,
+    0.0001 %-99.9 %); on a caller's much shorter axes a 0.5/2/5/20 % gives way to a decade. Then the
+    others, each with TICK_PAD_EM of white space or dropped: the window's edges, which say where the axes
+    start, then the rest from 50 % outwards, so that the middle of the plot fills first.
+    """
+    inside = TICKS[(TICKS >= lo * (1 - 1e-9)) & (TICKS <= hi * (1 + 1e-9))]
+    if len(inside) < 2:
+        return inside
+    em_per_probit = axis_em / float(probit(hi) - probit(lo))
+
+    def outward(ticks):
+        return sorted(ticks, key=lambda t: abs(float(probit(t))))
+
+    decade, always = np.isin(inside, DECADE_TICKS), np.isin(inside, ALWAYS_TICKS)
+    edges = [t for t in (inside[0], inside[-1]) if t not in ALWAYS_TICKS]
+    rest = [t for t in outward(inside[~always]) if t not in edges]
+    first = [*outward(inside[decade]), *outward(inside[always & ~decade])]
+    candidates = [(t, ALWAYS_PAD_EM) for t in first]
+    candidates += [(t, TICK_PAD_EM) for t in [*edges, *rest]]
+    kept = []
+    for tick, pad in candidates:
+        if not any(ticks_crowd(tick, k, em_per_probit, pad) for k in kept):
             kept.append(tick)
-        elif is_edge and len(kept) > 1:
-            kept[-1] = tick
-    return np.array(kept[::-1])
+    return np.sort(np.array(kept))
 
 
 class DetDisplay:
@@ -267,19 +359,24 @@ class DetDisplay:
     def plot(
         self, ax=None, title: str | None = None, limits: tuple[float, float] | None = None
     ) -> DetDisplay:
-        if ax is None:
+        from matplotlib.transforms import ScaledTranslation
+
+        names = legend_names(c.label for c in self.curves)
+        given = ax is not None
+        if not given:
             from matplotlib.figure import Figure
 
-            height = 6.8 + 0.22 * (len(self.curves) + 2)
-            ax = Figure(figsize=(6.4, height), layout="constrained").add_subplot()
+            # the figure grows by the legend's lines so that the axes keep their size
+            lines = sum(name.count("\n") + 1 for name in names)
+            ax = Figure(figsize=(6.4, 6.8 + 0.22 * (lines + 2)), layout="constrained").add_subplot()
         lo, hi = limits or det_limits(self.curves)
         edge = probit([lo, hi])
         ax.plot(edge, edge, linestyle=":", color="0.6", linewidth=0.8, label="_diagonal", gid="diagonal")
         self.curve_lines_, self.eer_markers_, self.dcf_markers_ = [], [], []
-        for curve in self.curves:
+        for curve, name in zip(self.curves, names):
             x = probit(drawn_rates(curve.p_fa, curve.n_nontarget))
             y = probit(drawn_rates(curve.p_miss, curve.n_target))
-            (line,) = ax.plot(x, y, linewidth=1.4, label=curve.legend)
+            (line,) = ax.plot(x, y, linewidth=1.4, label=f"{name}: {curve.numbers}")
             line.set_gid(f"det:{curve.label}")
             color = line.get_color()
             eer = probit(drawn_rates(curve.eer, min(curve.n_target, curve.n_nontarget)))
@@ -292,21 +389,37 @@ class DetDisplay:
             self.curve_lines_.append(line)
             self.eer_markers_.append(eer)
             self.dcf_markers_.append(dcf)
-        ticks = window_ticks(lo, hi)
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_ticks(probit(ticks), [percent_label(t) for t in ticks])
         ax.set_xlim(*edge)
         ax.set_ylim(*edge)
         ax.set_box_aspect(1)  # both axes span the same window, so a square box means equal scales
         ax.set_xlabel("False alarm probability (%)")
         ax.set_ylabel("Miss probability (%)")
-        ax.grid(True, linewidth=0.4, color="0.85")
         if title:
             ax.set_title(title)
         ax.plot([], [], "o", mfc="none", mec="0.3", label="EER")
         ax.plot([], [], "s", color="0.3", ms=5, label=f"minDCF({self.curves[0].p_target:g})")
-        # below the axes, so that long labels and many curves never cover the curves
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize="small", frameon=False)
+        # below the axes, so that long labels and many curves never cover the curves; 40 points below, clear
+        # of the tick labels and the axis label whatever the size of the axes
+        below = ax.transAxes + ScaledTranslation(0, -40 / 72, ax.figure.dpi_scale_trans)
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, fontsize="small", frameon=False
+        )
+        # the same ticks on both axes; the grid is drawn at the ticks, so it thins with them
+        ticks = window_ticks(lo, hi, axis_em(ax) if given else TICK_AXIS_EM)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_ticks(probit(ticks), [percent_label(t) for t in ticks])
+        ax.grid(True, linewidth=0.4, color="0.85")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+
+def axis_em(ax) -> float:
+    """Length of the x axis of `ax` as laid out (a draw without rendering), in em of its tick labels: a
+    caller's axes (a one-column figure, a subplot) may be much shorter than the default figure's."""
+    from matplotlib import font_manager, rcParams
+
+    figure = ax.figure
+    figure.draw_without_rendering()
+    points = ax.get_window_extent().width * 72 / figure.dpi
+    return points / font_manager.FontProperties(size=rcParams["xtick.labelsize"]).get_size_in_points()

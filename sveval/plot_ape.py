@@ -16,7 +16,7 @@ import numpy as np
 
 from sveval.calibration_metrics import BayesErrorCurve, bayes_error_curve, min_cllr
 from sveval.metrics import cllr
-from sveval.plot import legend_label
+from sveval.plot import legend_names
 
 Y_MAX = 1.2
 
@@ -29,11 +29,10 @@ class ApeCurve:
     min_cllr: float
 
     @property
-    def legend(self) -> str:
-        return (
-            f"{legend_label(self.label)} (Cllr {self.cllr:.3f}, minCllr {self.min_cllr:.3f} bits, "
-            f"EER(rocch) {100 * self.curve.eer:.2f}%)"
-        )
+    def numbers(self) -> str:
+        """What the legend says of this curve after its name."""
+        eer = 100 * self.curve.eer
+        return f"Cllr {self.cllr:.3f}, minCllr {self.min_cllr:.3f} bits, EER(rocch) {eer:.2f}%"
 
 
 def ape_curve(llrs, is_target, label: str = "scores", prior_log_odds=None) -> ApeCurve:
@@ -55,16 +54,18 @@ class ApeDisplay:
             raise ValueError("an APE display needs at least one curve")
 
     def plot(self, ax=None, title: str | None = None) -> ApeDisplay:
+        names = legend_names(item.label for item in self.curves)  # shortened or wrapped, never cut
         if ax is None:
             from matplotlib.figure import Figure
 
-            ax = Figure(figsize=(7.0, 5.0 + 0.22 * len(self.curves)), layout="constrained").add_subplot()
+            # the figure grows by the legend's lines so that the axes keep their size
+            lines = sum(name.count("\n") + 1 for name in names)
+            ax = Figure(figsize=(7.0, 5.0 + 0.22 * lines), layout="constrained").add_subplot()
         self.act_lines_, self.min_lines_ = [], []
-        for item in self.curves:
+        for item, name in zip(self.curves, names):
             c = item.curve
-            (act,) = ax.plot(
-                c.prior_log_odds, np.minimum(c.act_dcf, 10 * Y_MAX), linewidth=1.4, label=item.legend
-            )
+            label = f"{name} ({item.numbers})"
+            (act,) = ax.plot(c.prior_log_odds, np.minimum(c.act_dcf, 10 * Y_MAX), linewidth=1.4, label=label)
             act.set_gid(f"act:{item.label}")
             (low,) = ax.plot(
                 c.prior_log_odds,

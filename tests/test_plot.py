@@ -11,12 +11,21 @@ from sveval.errors import InputError
 from sveval.io.figures import save_figure, write_det_plot
 from sveval.io.score_folder import det_plot_name
 from sveval.plot import (
+    ALWAYS_PAD_EM,
+    ALWAYS_TICKS,
+    DEFAULT_LIMITS,
+    TICK_AXIS_EM,
+    TICKS,
     DetDisplay,
     curve_from_rates,
     det_limits,
     det_plot_curve,
+    legend_names,
+    percent_label,
     thin_indices,
+    ticks_crowd,
     window_ticks,
+    wrap_label,
 )
 
 
@@ -74,7 +83,8 @@ def test_default_window_ticks_and_labels():
     lo, hi = norm.ppf([0.0005, 0.5])
     assert ax.get_xlim() == pytest.approx((lo, hi)) and ax.get_ylim() == pytest.approx((lo, hi))
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels[0] == "0.05" and labels[-1] == "50" and "1" in labels and "10" in labels
+    # the 0.05 % edge gives way to 0.1 %: their labels would be closer than TICK_PAD_EM
+    assert labels == ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "30", "40", "50"]
     np.testing.assert_allclose(ax.get_xticks(), norm.ppf([float(x) / 100 for x in labels]))
     assert [t.get_text() for t in ax.get_yticklabels()] == labels
     assert ax.get_xlabel() == "False alarm probability (%)" and ax.get_ylabel() == "Miss probability (%)"
@@ -96,9 +106,9 @@ def test_markers_sit_where_metrics_put_them():
     ax = DetDisplay([curve]).plot().ax_
     x, y = by_gid(ax, "mindcf:s").get_xydata()[0]
     assert (x, y) == pytest.approx(tuple(norm.ppf([max(p_fa[best], 0.5 / (~is_target).sum()), p_miss[best]])))
-    assert f"EER {100 * m.eer:.3f} %" in curve.legend and f"minDCF(0.01) {m.min_dcf:.3f}" in curve.legend
+    assert curve.numbers == f"EER {100 * m.eer:.3f} %, minDCF(0.01) {m.min_dcf:.3f}"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert curve.legend in texts and "EER" in texts
+    assert f"s: {curve.numbers}" in texts and "EER" in texts
 
 
 def test_window_widens_to_keep_marked_points():
@@ -116,12 +126,66 @@ def test_window_widens_to_keep_marked_points():
     assert det_limits([bad])[1] > 0.62
 
 
-def test_tick_labels_do_not_crowd_a_wide_window():
-    ticks = window_ticks(1e-5, 0.5)
-    gaps = np.diff(norm.ppf(ticks))
-    assert (
-        ticks[0] == 1e-5 and ticks[-1] == 0.5 and gaps.min() >= (norm.ppf(0.5) - norm.ppf(1e-5)) / 15 - 1e-9
-    )
+def labels_of(ticks):
+    return [percent_label(t) for t in ticks]
+
+
+# Exact by construction (`window_ticks`): ALWAYS_TICKS first, then the edges, then the rest from 50 % out.
+@pytest.mark.parametrize(
+    "lo,hi,expected",
+    [
+        (5e-4, 0.5, "0.1 0.2 0.5 1 2 5 10 20 30 40 50"),  # default: the 0.05 edge crowds 0.1
+        (5e-4, 0.8, "0.1 0.5 1 2 5 10 20 30 40 50 60 70 80"),  # was 0.05 0.2 0.5 2 5 ...: no 0.1, no 1
+        (1e-4, 0.5, "0.01 0.1 0.2 0.5 1 2 5 10 20 30 40 50"),  # was without 0.1
+        (1e-5, 0.5, "0.001 0.01 0.1 0.5 1 2 5 10 20 30 40 50"),
+        (1e-6, 0.999, "0.001 0.01 0.1 0.5 1 2 5 10 20 50 70 90 98 99.9"),  # 0.0001 would overlap 0.001
+        (5e-3, 0.05, "0.5 1 2 5"),
+        (2e-3, 0.02, "0.2 0.5 1 2"),
+        (0.01, 0.2, "1 2 5 10 20"),
+        (0.3, 0.5, "30 40 50"),
+    ],
+)
+def test_window_ticks_keep_decades_and_half_two_five_twenty(lo, hi, expected):
+    assert labels_of(window_ticks(lo, hi)) == expected.split()
+
+
+def test_always_ticks_are_kept_in_every_window_of_the_default_figure():
+    for lo in TICKS[TICKS <= DEFAULT_LIMITS[0]]:
+        for hi in TICKS[TICKS >= DEFAULT_LIMITS[1]]:
+            kept = window_ticks(lo, hi)
+            inside = TICKS[(TICKS >= lo) & (TICKS <= hi)]
+            lost = set(inside[np.isin(inside, ALWAYS_TICKS)]) - set(kept)
+            # the one exception: 0.0001 % beside 0.001 % on windows reaching 90 % or more
+            assert not lost or (lost == {1e-6} and hi >= 0.9), (lo, hi, lost)
+
+
+@pytest.mark.parametrize("axis_em", [TICK_AXIS_EM, 14.0])
+@pytest.mark.parametrize("lo,hi", [(5e-4, 0.5), (5e-4, 0.8), (1e-4, 0.5), (1e-6, 0.999), (5e-4, 0.999)])
+def test_kept_ticks_never_crowd_unless_both_are_always_ticks(lo, hi, axis_em):
+    ticks = window_ticks(lo, hi, axis_em)
+    em_per_probit = axis_em / (norm.ppf(hi) - norm.ppf(lo))
+    for a, b in zip(ticks[:-1], ticks[1:]):
+        both_always = a in ALWAYS_TICKS and b in ALWAYS_TICKS
+        assert both_always or not ticks_crowd(a, b, em_per_probit), (a, b)
+        assert not ticks_crowd(a, b, em_per_probit, ALWAYS_PAD_EM), (a, b)  # labels never touch
+
+
+@pytest.mark.parametrize("lo,hi", [(5e-4, 0.5), (5e-4, 0.8), (1e-4, 0.5), (1e-6, 0.999)])
+@pytest.mark.parametrize("size", [None, (3.3, 3.6)])
+def test_drawn_tick_labels_do_not_overlap_and_grid_lines_follow_the_ticks(lo, hi, size):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    t = np.linspace(-6, 9, 201)
+    curve = curve_from_rates("s", norm.cdf(-t), norm.cdf(t - 4), 0.02, 0.5, n_target=10**6, n_nontarget=10**6)
+    ax = Figure(figsize=size, layout="constrained").add_subplot() if size else None
+    ax = DetDisplay([curve]).plot(ax=ax, limits=(lo, hi)).ax_
+    renderer = FigureCanvasAgg(ax.figure).get_renderer()
+    ax.figure.draw(renderer)
+    boxes = [label.get_window_extent(renderer) for label in ax.get_xticklabels()]
+    assert all(left.x1 < right.x0 for left, right in zip(boxes[:-1], boxes[1:]))
+    grid = [line.get_xdata()[0] for line in ax.xaxis.get_gridlines() if line.get_visible()]
+    np.testing.assert_allclose(grid, ax.get_xticks())
+    np.testing.assert_allclose(ax.get_yticks(), ax.get_xticks())
 
 
 def test_plot_draws_on_the_given_axes_only():
@@ -194,20 +258,39 @@ def test_plot_names_follow_the_release_folders():
     )
 
 
-def test_a_long_label_neither_resizes_the_figure_nor_shrinks_the_plot():
+def test_legend_names_drop_what_all_share_and_wrap_the_rest_never_cutting():
+    short = ["ResNet34 (ours)", "ResNet34 (base)"]
+    assert legend_names(short) == tuple(short)  # names that fit are shown as given
+    files = [f"vox2_dev_{m}_vox1_O_cleaned_trials_from_the_release.kaldi" for m in ("asnorm300", "cos")]
+    assert legend_names(files) == ("asnorm300", "cos")
+    path = "/home/someone/experiments/exp/Gemini_df_resnet110/scores/vox1_O_cleaned.kaldi"
+    (alone,) = legend_names([path])  # nothing to tell apart: wrapped after path components
+    lines = ["/home/someone/experiments/exp/", "Gemini_df_resnet110/scores/", "vox1_O_cleaned.kaldi"]
+    assert alone.split("\n") == lines
+    # dropping the shared head and tail would leave one name empty: only the head goes
+    assert legend_names([path, path + "_b"]) == ("kaldi", "kaldi_b")
+    assert legend_names(["same" * 11] * 2) == (("same" * 10) + "\nsame",) * 2  # equal names stay equal
+    token = "x" * 95  # no separator: split at the width, nothing dropped
+    assert wrap_label(token).split("\n") == ["x" * 40, "x" * 40, "x" * 15]
+    assert wrap_label("a_" * 30).replace("\n", "") == "a_" * 30
+    assert all(len(line) <= 40 for line in wrap_label("a_" * 30).split("\n"))
+
+
+def test_wrapped_names_keep_the_axes_size_and_stay_inside_the_figure():
     scores, is_target = synthetic(400)
-    long_label = "/home/someone/experiments/exp/Gemini_df_resnet110/scores/vox1_O_cleaned.kaldi"
-    boxes = []
-    for label in ("a", long_label):
-        display = DetDisplay([det_plot_curve(scores, is_target, label + s) for s in ("", "_b")]).plot()
-        display.figure_.draw_without_rendering()
-        boxes.append((tuple(display.figure_.get_size_inches()), display.ax_.get_position().bounds))
+    long_names = [  # nothing shared to drop: both are wrapped
+        "Gemini_df_resnet110_trained_on_vox2_dev_with_asnorm300",
+        "ResNet34_baseline_from_the_wespeaker_recipe_with_cosine",
+    ]
+    sizes = []
+    for names in (["a", "b"], long_names):
+        display = DetDisplay([det_plot_curve(scores, is_target, name) for name in names]).plot()
+        figure = display.figure_
+        figure.draw_without_rendering()
+        sizes.append(np.array(display.ax_.get_position().bounds[2:]) * figure.get_size_inches())
         texts = [t.get_text() for t in display.ax_.get_legend().get_texts()]
-    assert boxes[0][0] == boxes[1][0]
-    np.testing.assert_allclose(boxes[1][1][2:], boxes[0][1][2:], rtol=0.02)  # axes width and height
-    assert (
-        texts[0].startswith("/home/someone/exper")
-        and "…" in texts[0]
-        and texts[0].split(":")[0].endswith("kaldi")
-    )
-    assert len(texts[0].split(":")[0]) == 40
+        legend = display.ax_.get_legend().get_window_extent()
+        assert 0 <= legend.x0 and legend.x1 <= figure.bbox.x1
+    np.testing.assert_allclose(sizes[1], sizes[0], rtol=0.02)  # axes width and height, in inches
+    wrapped = "Gemini_df_resnet110_trained_on_vox2_dev_\nwith_asnorm300"
+    assert texts[0] == f"{wrapped}: {display.curves[0].numbers}"

@@ -29,7 +29,16 @@ def test_display_draws_the_curves_on_the_given_axes():
     # scaling by 3 miscalibrates: same minimum curve, higher actual costs away from the equal prior
     np.testing.assert_allclose(display.min_lines_[1].get_ydata(), curve.min_dcf)
     assert (display.act_lines_[1].get_ydata() >= display.min_lines_[1].get_ydata() - 1e-12).all()
-    assert "Cllr" in display.act_lines_[0].get_label()
+    assert display.act_lines_[0].get_label() == f"a ({display.curves[0].numbers})"
+
+
+def test_long_names_are_shortened_or_wrapped_never_cut():
+    s, lab = _llrs()
+    names = [f"/exp/{m}_resnet110_trained_on_vox2_dev/scores/vox1_O_cleaned.kaldi" for m in ("df", "base")]
+    display = ApeDisplay([ape_curve(s, lab, name) for name in names]).plot()
+    assert [line.get_label().split(" (")[0] for line in display.act_lines_] == ["df", "base"]
+    (alone,) = ApeDisplay([ape_curve(s, lab, names[0])]).plot().act_lines_
+    assert alone.get_label().startswith("/exp/df_resnet110_trained_on_vox2_dev/\nscores/vox1_O_cleaned.kaldi")
 
 
 def test_cli_writes_one_plot_per_file_or_an_overlay(tmp_path):
