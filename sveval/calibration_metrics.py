@@ -9,13 +9,18 @@ Definitions (BOSARIS toolkit, Brümmer & de Villiers 2013; NIST SRE evaluation p
   ``scipy.optimize.isotonic_regression``) giving P(target | s) at the list's empirical prior π = T/(T+N), and
   LLR = logit(P) − logit(π). This equals BOSARIS ``opt_loglr(..., 'raw')`` (whose stable sort puts targets
   before nontargets among ties, so PAV pools each tied group) and pyllr's ``min_cllr`` without Laplace.
-- actual DCF at (p, c_miss, c_fa): decide "target" when s > θ = log(c_fa·(1−p) / (c_miss·p)) (the Bayes
-  threshold for LLRs); P_miss = targets with s ≤ θ / T, P_fa = nontargets with s > θ / N; normalised like
-  minDCF by min(c_miss·p, c_fa·(1−p)).
-- the normalised Bayes error-rate ("APE") curve: actual and minimum DCF (c_miss = c_fa = 1) against the
-  prior log-odds ℓ = logit(p), normalised by min(p, 1−p). The minimum at each prior is taken over the ROC
-  convex hull, which gives the same minimum as every operating point (a linear cost is minimised at a hull
-  vertex). The maximum over ℓ of the unnormalised minimum, p·P_miss + (1−p)·P_fa, is the ROCCH EER.
+- actual DCF at (p, c_miss, c_fa): accept (decide "target") if LLR ≥ θ = log(c_fa·(1−p) / (c_miss·p)) (the
+  Bayes threshold), as BOSARIS ``fast_actDCF`` ("accept if llr >= Bayes threshold") and NIST scorers;
+  P_miss = targets with s < θ / T, P_fa = nontargets with s ≥ θ / N; normalised like minDCF by
+  min(c_miss·p, c_fa·(1−p)). At θ both decisions cost the same in expectation, so the rule only matters for
+  LLRs exactly at θ (e.g. an LLR of 0 at p = ½ from rounded or clipped scores); taking the scorers' side
+  keeps sveval's figures equal to theirs. One definition, `decision_error_rates`, serves
+  `act_dcf` and the APE curve.
+- the normalised Bayes error-rate ("APE") curve: actual (the rule above at θ = −ℓ) and minimum DCF
+  (c_miss = c_fa = 1) against the prior log-odds ℓ = logit(p), normalised by min(p, 1−p). The minimum at
+  each prior is taken over the ROC convex hull, which gives the same minimum as every operating point (a
+  linear cost is minimised at a hull vertex). The maximum over ℓ of the unnormalised minimum,
+  p·P_miss + (1−p)·P_fa, is the ROCCH EER.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ LN2 = float(np.log(2.0))
 def bayes_threshold(p_target: float, c_miss: float = 1.0, c_fa: float = 1.0) -> float:
     """θ = log(c_fa·(1−p) / (c_miss·p)): an LLR above θ costs less to accept than to reject."""
     return float(np.log(c_fa * (1.0 - p_target) / (c_miss * p_target)))
+
+
+def decision_error_rates(tar_sorted: np.ndarray, non_sorted: np.ndarray, thresholds) -> tuple:
+    """The decision rule of actual DCF and the APE curve: accept if LLR ≥ θ, as BOSARIS fast_actDCF and NIST
+    scorers (module doc). tar_sorted, non_sorted: target and nontarget LLRs sorted ascending; thresholds: θ,
+    a float or an array. Returns (P_miss, P_fa): the share of targets below θ, of nontargets at or above θ."""
+    # side="left" counts the values strictly below θ: an LLR equal to θ is accepted
+    below_tar = np.searchsorted(tar_sorted, thresholds, side="left")
+    below_non = np.searchsorted(non_sorted, thresholds, side="left")
+    return below_tar / tar_sorted.size, (non_sorted.size - below_non) / non_sorted.size
 
 
 @dataclass(frozen=True)
@@ -56,15 +71,15 @@ class LlrSummary:
 
 
 def act_dcf(llrs, is_target, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0) -> ActDcf:
-    """Normalised actual DCF of natural-log LLRs at one operating point (definition in the module doc).
+    """Normalised actual DCF of natural-log LLRs at one operating point: accept if LLR ≥ θ, as BOSARIS
+    fast_actDCF and NIST scorers (definition in the module doc).
 
     llrs: (n,) float; is_target: (n,) bool. Raises ValueError for non-finite scores or a missing class.
     """
     s = _as_scores(llrs, "llrs")
     lab = _as_labels(is_target, s.shape[0], "llrs")
     theta = bayes_threshold(p_target, c_miss, c_fa)
-    p_miss = np.count_nonzero(s[lab] <= theta) / np.count_nonzero(lab)
-    p_fa = np.count_nonzero(s[~lab] > theta) / np.count_nonzero(~lab)
+    p_miss, p_fa = decision_error_rates(np.sort(s[lab]), np.sort(s[~lab]), theta)
     cost = c_miss * p_target * p_miss + c_fa * (1.0 - p_target) * p_fa
     return ActDcf(
         p_target, c_miss, c_fa, float(cost / min(c_miss * p_target, c_fa * (1.0 - p_target))), theta
@@ -138,9 +153,7 @@ def bayes_error_curve(llrs, is_target, prior_log_odds=None) -> BayesErrorCurve:
     norm = np.minimum(p, 1.0 - p)
     tar = np.sort(s[lab])
     non = np.sort(s[~lab])
-    theta = -plo  # Bayes threshold with unit costs
-    p_miss = np.searchsorted(tar, theta, side="right") / tar.size
-    p_fa = 1.0 - np.searchsorted(non, theta, side="right") / non.size
+    p_miss, p_fa = decision_error_rates(tar, non, -plo)  # θ = −ℓ: the Bayes threshold with unit costs
     act = (p * p_miss + (1.0 - p) * p_fa) / norm
     _, n_tar, n_non = _score_groups(s, lab)
     miss = np.concatenate(([0], np.cumsum(n_tar))).astype(np.int64)

@@ -50,12 +50,29 @@ def _brute_min_cllr(scores, labels) -> float:
 
 
 def _brute_act_dcf(scores, labels, p, c_miss, c_fa) -> float:
+    """Accept if LLR ≥ θ (BOSARIS fast_actDCF: "accept if llr >= Bayes threshold")."""
     theta = math.log(c_fa * (1 - p) / (c_miss * p))
     tar = [s for s, t in zip(scores, labels) if t]
     non = [s for s, t in zip(scores, labels) if not t]
-    p_miss = sum(s <= theta for s in tar) / len(tar)
-    p_fa = sum(s > theta for s in non) / len(non)
+    p_miss = sum(s < theta for s in tar) / len(tar)
+    p_fa = sum(s >= theta for s in non) / len(non)
     return (c_miss * p * p_miss + c_fa * (1 - p) * p_fa) / min(c_miss * p, c_fa * (1 - p))
+
+
+def _bayes_decision_cost(scores, labels, p, c_miss, c_fa) -> float:
+    """An independent route to actDCF: per trial, the Bayes decision in the likelihood-ratio domain (accept
+    when the expected cost of accepting, (1-p)·c_fa, is no more than that of rejecting, p·c_miss·LR: ties
+    accepted, as the scorers do), each error weighted by its share of the normalised cost."""
+    n_tar = sum(bool(t) for t in labels)
+    n_non = len(labels) - n_tar
+    total = 0.0
+    for s, t in zip(scores, labels):
+        accept = p * c_miss * math.exp(s) >= (1 - p) * c_fa
+        if t and not accept:
+            total += p * c_miss / n_tar
+        elif not t and accept:
+            total += (1 - p) * c_fa / n_non
+    return total / min(c_miss * p, c_fa * (1 - p))
 
 
 def _gaussian_llrs(n: int, mu: float, seed: int = 0):
@@ -107,6 +124,7 @@ def test_act_dcf_brute_force(op):
     lab = rng.random(300) < 0.5
     got = cm.act_dcf(s, lab, *op)
     assert got.act_dcf == pytest.approx(_brute_act_dcf(s, lab, *op), abs=1e-12)
+    assert got.act_dcf == pytest.approx(_bayes_decision_cost(s, lab, *op), abs=1e-12)
     assert got.threshold == pytest.approx(math.log(op[2] * (1 - op[0]) / (op[1] * op[0])))
 
 
@@ -117,6 +135,39 @@ def test_act_dcf_hand_case_and_never_below_min_dcf():
     s, lab = _gaussian_llrs(3000, 2.0, seed=4)
     for p in (0.01, 0.1, 0.5):
         assert cm.act_dcf(s, lab, p).act_dcf >= m.min_dcf(s, lab, p, sweep="tie-aware").min_dcf - 1e-12
+
+
+# p = 0.5, c_miss = c_fa = 1: θ = log(0.5/0.5) = 0 exactly, and the normalisation is min(0.5, 0.5) = 0.5
+AT_THETA_TAR = [0.0, 0.0, 1.0, -1.0]  # two targets exactly at θ
+AT_THETA_NON = [0.0, -1.0, -2.0, -3.0]  # one nontarget exactly at θ
+
+
+def test_act_dcf_accepts_llrs_exactly_at_the_threshold():
+    # accept if LLR ≥ θ (BOSARIS fast_actDCF, NIST scorers):
+    #   misses       = targets below 0      = {-1}     -> P_miss 1/4
+    #   false alarms = nontargets at/above 0 = {0}      -> P_fa   1/4
+    #   actDCF = (0.5·1/4 + 0.5·1/4) / 0.5 = 0.5
+    # the rule "accept if LLR > θ" would reject the three zeros instead:
+    #   misses {0, 0, -1} -> 3/4, no false alarm -> (0.5·3/4 + 0.5·0) / 0.5 = 0.75
+    s = AT_THETA_TAR + AT_THETA_NON
+    lab = [True] * 4 + [False] * 4
+    got = cm.act_dcf(s, lab, 0.5)
+    assert got.threshold == 0.0
+    assert got.act_dcf == 0.5
+    assert _bayes_decision_cost(s, lab, 0.5, 1, 1) == 0.5  # the independent route agrees
+    assert _brute_act_dcf(s, lab, 0.5, 1, 1) == 0.5
+    # the APE curve decides with the same rule: at prior log-odds 0 it is the same number
+    assert cm.bayes_error_curve(s, lab, [0.0]).act_dcf[0] == 0.5
+
+
+def test_an_llr_equal_to_the_computed_threshold_is_accepted_at_any_operating_point():
+    for op in ((0.01, 1, 1), (0.01, 10, 1), (0.3, 2, 5)):
+        theta = cm.bayes_threshold(*op)
+        # one target and one nontarget exactly at θ, one of each far away on the right side
+        got = cm.act_dcf([theta, 50.0, theta, -50.0], [True, True, False, False], *op)
+        p, c_miss, c_fa = op
+        # no miss; one false alarm of two: (c_fa·(1−p)·½) / min(c_miss·p, c_fa·(1−p))
+        assert got.act_dcf == pytest.approx(c_fa * (1 - p) * 0.5 / min(c_miss * p, c_fa * (1 - p)))
 
 
 def test_llr_summary_collects_everything():
@@ -136,6 +187,7 @@ def test_bayes_error_curve_matches_pointwise_definitions():
     for k, x in enumerate(plo):
         p = 1 / (1 + math.exp(-x))
         assert curve.act_dcf[k] == pytest.approx(_brute_act_dcf(s, lab, p, 1, 1), abs=1e-12)
+        assert curve.act_dcf[k] == pytest.approx(cm.act_dcf(s, lab, p).act_dcf, abs=1e-12)
         assert curve.min_dcf[k] == pytest.approx(m.min_dcf(s, lab, p, sweep="tie-aware").min_dcf, abs=1e-12)
     # the largest normalised minimum over all priors is the ROCCH EER
     assert curve.eer == pytest.approx(m.eer(s, lab, "rocch").value, abs=1e-12)

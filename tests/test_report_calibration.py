@@ -44,3 +44,6 @@ def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):
     section = text.split("## Calibration", 1)[1].split("##", 1)[0]
     assert f"| {row.act_dcf:.3f} | {row.cllr:.3f} | {row.min_cllr:.3f} |" in section
     assert "AS-norm (top 300), calibrated" in section
+    # the rule stated next to the number is the one computed (cm.act_dcf) and the scorers'
+    assert "actDCF accepts (decides target) if LLR ≥ θ" in section
+    assert "as BOSARIS fast_actDCF and NIST scorers" in section
