@@ -13,7 +13,7 @@ from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
-from .calibration_common import labels_for, print_outcome, read_scores, training_files
+from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
 from .options import DCF
 from .output_folder import one_writer, refuse_collisions
 
@@ -161,6 +161,9 @@ def command(
             folder.stage, model, groups, labels, operating_points, durations, train_list=train_list
         )
         folder.publish(inputs)
+    # a reused model was fitted elsewhere: name it, and the file it was trained on
+    sources = model.training.sources or ("?",)
+    warn_decreasing(model, [train_path] if train_path else [f"{model_path} (trained on {sources[0]})"])
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
         click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))

@@ -62,9 +62,39 @@ def labels_for(groups, trials_spec):
     return labels
 
 
+def warn_decreasing(model: CalibrationModel, names) -> None:
+    """A `sveval: warning:` line per system whose score the map decreases in (recorded in calibration.json
+    as `CalibrationModel.decreasing_in`). names: the system files as the user gave them, in the order of
+    `model.score_weights`. A negative weight is a valid fit, but it reverses that system's ranking: a
+    distance-like score calibrated without a word went from EER 97.6 % to 2.4 %, which read as a result."""
+    for name, (_, weight) in zip(names, model.score_weights):
+        if weight >= 0:
+            continue
+        inverted = "the system looks inverted (distance-like: higher = less likely the same speaker)"
+        if model.method == "fusion":
+            # a negative weight can also be a correction against a correlated system: say both
+            line = (
+                f"its fusion weight is negative ({weight:.4g}), so the fused map is decreasing in its score: "
+                f"{inverted}, or the fusion uses it against a correlated system"
+            )
+        else:
+            line = (
+                f"the fitted calibration map is decreasing in its score (weight {weight:.4g}): {inverted}, "
+                "and calibration reverses its ranking, so EER and minDCF change (before/after in the table "
+                "and calibration.json)"
+            )
+        click.echo(f"sveval: warning: {name}: {line}; check the sign of its scores", err=True)
+
+
+# the printed table: after calibration, then the input scores read as LLRs. Fusion has several inputs and
+# `calibration_run` measures none of them ("before" is None): "-", and `sveval metrics` of each input says
+_COLUMNS = ("EER %", "minDCF", "actDCF", "Cllr", "minCllr")
+_HEADER = [*_COLUMNS, *(f"{c} before" for c in ("EER %", "minDCF", "actDCF", "Cllr"))]
+
+
 def _cells(metrics) -> list[str]:
     if metrics is None:
-        return ["-"] * 5
+        return ["-"] * len(_COLUMNS)
     dcf = metrics["dcf"][0]
     values = (metrics["eer"], dcf["min_dcf"], dcf["act_dcf"], metrics["cllr"], metrics["min_cllr"])
     return [format_metric(v) for v in values]
@@ -85,11 +115,11 @@ def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
         return
     dcf = next((a.after["dcf"][0] for a in applied if a.after), {"p_target": 0.01})
     width = max(len("output"), *(len(a.output) for a in applied))
-    header = ["EER %", "minDCF", "actDCF", "Cllr", "minCllr", "actDCF before", "Cllr before"]
-    click.echo(f"\nDCF at p_target {dcf['p_target']:g}; Cllr in bits; before = the input scores read as LLRs")
-    click.echo(f"{'output':<{width}}  " + "  ".join(f"{h:>7}" for h in header))
+    widths = [max(7, len(h)) for h in _HEADER]
+    before = "the input scores read as LLRs" if model.method != "fusion" else "- for fusion (several inputs)"
+    click.echo(f"\nDCF at p_target {dcf['p_target']:g}; Cllr in bits; before = {before}")
+    click.echo(f"{'output':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(_HEADER, widths)))
     for a in applied:
-        before = _cells(a.before)
-        cells = _cells(a.after) + [before[2], before[3]]
-        click.echo(f"{a.output:<{width}}  " + "  ".join(f"{c:>7}" for c in cells))
+        cells = _cells(a.after) + _cells(a.before)[:4]
+        click.echo(f"{a.output:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
     click.echo(f"\nwritten to {out_dir}; signature: {model.signature}")

@@ -10,7 +10,7 @@ from sveval import calibration_run as run
 from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE
 
-from .calibration_common import labels_for, print_outcome, read_scores, training_files
+from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
 from .options import DCF
 from .output_folder import one_writer, refuse_collisions
 
@@ -90,6 +90,7 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
             folder.stage, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
         )
         folder.publish(inputs)
+    warn_decreasing(model, train_paths)
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
         click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))

@@ -76,6 +76,23 @@ class CalibrationModel:
             return x @ np.asarray(self.weights) + self.offset
 
     @property
+    def score_weights(self) -> tuple[tuple[str, float], ...]:
+        """(system, weight on its score) per system the map reads: the training file and the weight of the
+        "score" feature for linear and QMF (its other features are quality measures, not scores), each
+        system's file and weight for fusion."""
+        if self.method == "fusion":
+            return tuple(zip(self.features, self.weights))
+        return ((self.training.sources[0] if self.training.sources else "score", self.weights[0]),)
+
+    @property
+    def decreasing_in(self) -> tuple[str, ...]:
+        """The systems whose score the map decreases in (a negative weight): a higher score then gives a
+        lower LLR, which is what a distance-like (inverted) score needs. The map is still the best fit, but
+        it reverses that system's ranking, so its EER and minDCF change with calibration instead of staying
+        put, and a user who did not expect a distance should be told (`sveval calibrate` and `fuse` warn)."""
+        return tuple(name for name, weight in self.score_weights if weight < 0)
+
+    @property
     def signature(self) -> str:
         """`cal:<method>|prior:<p>|fit:<fit>|train:<file>@<fingerprint12>|v:<version>`."""
         train = "+".join(self.training.sources) + "@" + self.training.fingerprint.split(":")[-1][:12]
@@ -86,6 +103,7 @@ class CalibrationModel:
         out["training"]["sources"] = list(self.training.sources)
         out["features"], out["weights"] = list(self.features), list(self.weights)
         out["signature"] = self.signature
+        out["decreasing_in"] = list(self.decreasing_in)  # derived, so `from_dict` does not read it back
         return out
 
     @classmethod

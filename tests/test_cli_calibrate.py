@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -197,9 +198,76 @@ def test_fuse_end_to_end_and_key_mismatch(tmp_path):
     report = json.loads(out)
     assert report["model"]["features"] == ["a.score", "b.score"]
     assert all(w > 0 for w in report["model"]["weights"])
+    assert report["model"]["decreasing_in"] == []  # and no warning: stdout alone parsed as JSON above
     assert (tmp_path / "f" / "fused_a.score").is_file()
     code, failed, checks = failed_checks(tmp_path / "f")
     assert code == 0 and not failed, failed
     assert any(c["name"] == "result" and c["message"] == "block in fused_a.result" for c in checks)
     code, out = run("fuse", "--train", a, "--train", tmp_path / "short.score", "--out", tmp_path / "g")
     assert code == 2 and "keys do not match" in out and "short.score" in out
+
+
+def distance_like(tmp_path, n=3000, seed=5):
+    """A distance: targets N(0.6, 0.2) below nontargets N(1.0, 0.2), labelled; and the same trials scored by
+    a similarity system. Read as LLRs the distance ranks backwards (EER ~84 %)."""
+    rng = np.random.default_rng(seed)
+    lab = rng.random(n) < 0.5
+    enroll = np.array([f"e{i % 40}" for i in range(n)], dtype=object)
+    test = np.array([f"t{i}" for i in range(n)], dtype=object)
+    dist = np.where(lab, rng.normal(0.6, 0.2, n), rng.normal(1.0, 0.2, n))
+    sim = np.where(lab, 1.0, -1.0) + rng.normal(0, 1.0, n)
+    (tmp_path / "dist.score").write_text(format_score_lines(enroll, test, dist, lab))
+    (tmp_path / "sim.score").write_text(format_score_lines(enroll, test, sim, lab))
+    return tmp_path / "dist.score", tmp_path / "sim.score"
+
+
+def test_an_inverted_system_is_named_and_measured_before_and_after(tmp_path):
+    dist, _ = distance_like(tmp_path)
+    code, out = run("calibrate", "--train", dist, "--apply", dist, "--out", tmp_path / "c")
+    assert code == 0, out
+    lines = out.splitlines()
+    (warning,) = [line for line in lines if line.startswith("sveval: warning:")]
+    assert warning.startswith(
+        f"sveval: warning: {dist}: the fitted calibration map is decreasing in its score"
+    )
+    assert "looks inverted (distance-like" in warning
+    record = json.loads((tmp_path / "c" / "calibration.json").read_text())
+    assert record["model"]["decreasing_in"] == ["dist.score"] and record["model"]["weights"][0] < 0
+    before, after = record["files"][0]["before"], record["files"][0]["after"]
+    # the decreasing map reverses the ranking: the EER is mirrored around 50 % (no ties), not kept
+    assert before["eer"] > 50 > after["eer"]
+    assert after["eer"] == pytest.approx(100 - before["eer"], abs=0.1)
+    # the table: after, then EER, minDCF, actDCF and Cllr of the input read as LLRs
+    header = next(line for line in lines if line.startswith("output"))
+    names = ["EER %", "minDCF", "actDCF", "Cllr", "minCllr"]
+    assert re.split(r"\s{2,}", header)[1:] == names + [f"{n} before" for n in names[:4]]
+    row = next(line for line in lines if line.startswith("cali_dist.score")).split()[1:]
+    dcf_before, dcf_after = before["dcf"][0], after["dcf"][0]
+    figures = [after["eer"], dcf_after["min_dcf"], dcf_after["act_dcf"], after["cllr"], after["min_cllr"]]
+    figures += [before["eer"], dcf_before["min_dcf"], dcf_before["act_dcf"], before["cllr"]]
+    assert row == [f"{x:.3f}" for x in figures]
+
+
+def test_an_increasing_calibration_warns_nothing(tmp_path):
+    _, sim = distance_like(tmp_path)
+    code, out = run("calibrate", "--train", sim, "--apply", sim, "--out", tmp_path / "c")
+    assert code == 0 and "warning" not in out, out
+    record = json.loads((tmp_path / "c" / "calibration.json").read_text())
+    assert record["model"]["decreasing_in"] == []
+    before, after = record["files"][0]["before"], record["files"][0]["after"]
+    assert after["eer"] == before["eer"]  # an increasing map keeps the ranking
+
+
+def test_fusion_names_the_system_with_a_negative_weight(tmp_path):
+    dist, sim = distance_like(tmp_path)
+    code, out = run(
+        "fuse", "--train", sim, "--train", dist, "--apply", f"{sim},{dist}", "--out", tmp_path / "f"
+    )
+    assert code == 0, out
+    (warning,) = [line for line in out.splitlines() if line.startswith("sveval: warning:")]
+    assert warning.startswith(f"sveval: warning: {dist}: its fusion weight is negative (")
+    assert "looks inverted (distance-like" in warning
+    record = json.loads((tmp_path / "f" / "calibration.json").read_text())
+    assert record["model"]["decreasing_in"] == ["dist.score"]
+    row = next(line for line in out.splitlines() if line.startswith("fused_sim.score")).split()[1:]
+    assert row[5:] == ["-"] * 4  # fusion: no single input to show "before" for
