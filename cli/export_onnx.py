@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from . import json_output
 
 
 @click.command("export-onnx")
@@ -59,6 +59,6 @@ def command(model_path, arch, out_path, mean_vec, as_json):
         "output": f"embs (B, {loaded.model.embed_dim})",
     }
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_output.dumps(summary, indent=2))
     else:
         click.echo(f"wrote {path}: {loaded.arch}, {summary['input']} -> {summary['output']}, opset 14")

@@ -4,12 +4,13 @@ ark/scp folder."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
 import click
 
 from sveval.errors import InputError
+
+from . import json_output
 
 
 @click.command("extract")
@@ -236,7 +237,8 @@ def _merge(merge_dirs, out_dir, wav_scp, wav_dir, as_json) -> None:
         "checked_against_list": wanted is not None,
         "points_into": [str(p) for p in result.points_into],
     }
-    click.echo(json.dumps(summary) if as_json else f"merged {result.count} embeddings into {result.scp}")
+    merged = f"merged {result.count} embeddings into {result.scp}"
+    click.echo(json_output.dumps(summary) if as_json else merged)
 
 
 def _report(loaded, result, as_json: bool) -> None:
@@ -265,7 +267,7 @@ def _report(loaded, result, as_json: bool) -> None:
         "scp": str(result.scp) if result.scp else None,
     }
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_output.dumps(summary, indent=2))
         return
     click.echo(
         f"{loaded.arch} ({loaded.arch_source}) on {result.device}, {result.precision}: extracted "

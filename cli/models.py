@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import click
+
+from . import json_output
 
 
 @click.group("models", invoke_without_command=True)
@@ -55,7 +56,7 @@ def command(ctx, feat_dim, embed_dim, as_json):
         found = installed_path(entry)
         published.append({**dataclasses.asdict(entry), "cached": str(found) if found else None})
     if as_json:
-        click.echo(json.dumps({"architectures": rows, "published": published}, indent=2))
+        click.echo(json_output.dumps({"architectures": rows, "published": published}, indent=2))
         return
     click.echo(f"{'architecture':<22}{'release name':<22}{'stage depths':<16}{'parameters':>24}")
     for row in rows:
@@ -121,4 +122,4 @@ def fetch_command(names, url, force, as_json):
         if not as_json:
             click.echo(f"{name}: verified -> {path}")
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_output.dumps(summary, indent=2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -20,6 +19,8 @@ from sveval.io.catalog import (
 )
 from sveval.io.durations import merge_durations, read_utt2dur
 from sveval.io.trials import read_trials, write_kaldi_trials
+
+from . import json_output
 
 
 @click.group("trials")
@@ -62,7 +63,7 @@ def list_command(verify, as_json):
             row["fingerprint"] = trials.fingerprint
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_output.dumps(rows, indent=2))
         return
     click.echo(f"{'name':<16} {'source file':<20} {'trials':>9} {'target':>9} {'nontarget':>9}  found")
     for row in rows:
@@ -115,7 +116,7 @@ def info_command(spec, as_json):
         "builtin": trials.builtin,
     }
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json_output.dumps(info, indent=2))
         return
     for key, value in info.items():
         click.echo(f"{key:<12} {value if value is not None else '-'}")
