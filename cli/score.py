@@ -16,6 +16,17 @@ from sveval.errors import InputError
 COMPAT = ("exact", "wespeaker")
 
 
+def _top_n(ctx, param, value):
+    if value is not None and value < 2:  # before any work: AS-norm divides by the spread of the top N
+        raise click.BadParameter(
+            f"{value}: AS-norm divides by the spread (std) of each utterance's top-N cohort scores, and the "
+            "spread of fewer than 2 values is zero; use 2 or more",
+            ctx,
+            param,
+        )
+    return value
+
+
 @click.command("score")
 @click.option(
     "--embeddings",
@@ -53,7 +64,12 @@ COMPAT = ("exact", "wespeaker")
     help="Methods [default: all three with a cohort, cos without].",
 )
 @click.option(
-    "--top-n", type=click.IntRange(min=1), default=300, show_default=True, help="AS-norm cohort size N."
+    "--top-n",
+    type=int,
+    default=300,
+    show_default=True,
+    callback=_top_n,
+    help="AS-norm cohort size N (2 or more: AS-norm divides by the std of the N best cohort scores).",
 )
 @click.option(
     "--compat",
@@ -69,8 +85,10 @@ COMPAT = ("exact", "wespeaker")
     type=click.Choice(("float32", "float64")),
     default="float32",
     show_default=True,
-    help="exact mode: dtype of the AS-norm cohort products (float64: everything float64, about twice the "
-    "cost of the products; float32 moves AS-norm scores by up to ~1e-5).",
+    help="exact mode: AS-norm cohort products. float32: exact products of the unit vectors rounded to "
+    "2^-26 (error ~6e-9 each; a line is the same whatever else is scored, on any BLAS); float64: float64 "
+    "products in BLAS order, about the same cost. Small --top-n amplifies product errors: see the README's "
+    "precision table.",
 )
 @click.option("--eval-name", help="Eval-set name in result-file names [default: the eval folder name].")
 @click.option(
@@ -156,7 +174,7 @@ def command(
         raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
     methods = tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None
     resolved = resolve_methods(methods, bool(cohort_path or model_source.cohort_audio))  # before any work
-    if mean_spec not in (None, "cohort", "none") and not Path(mean_spec).is_file():
+    if mean_spec not in (None, "cohort", "none") and not os.path.lexists(mean_spec):  # (a FIFO: its reader)
         raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", mean_spec)
     out = Path(out_dir)
     kept = " (the embeddings extracted so far are kept in its embeddings/ cache: a rerun resumes)"

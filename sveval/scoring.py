@@ -9,8 +9,12 @@ Definitions (WeSpeaker's, DESIGN.md "Scoring and normalisation"):
     normalised score  0.5 * ((s - mu_e) / sigma_e + (s - mu_t) / sigma_t)
 
 Two arithmetic modes:
-    exact       float64 throughout, except the AS-norm cohort products, whose dtype is the caller's
-                choice (`product_dtype`: float32 for speed, ~1e-8 error per product, or float64);
+    exact       float64 throughout, except the AS-norm cohort products, whose precision is the caller's
+                choice (`product_dtype`): float32 (the default) is "fixed point": the unit rows rounded to
+                multiples of 2**-26 and their products computed exactly (integers below 2**53 in a float64
+                matrix product, so no BLAS kernel, blocking or row order can change a bit: a statistic
+                depends only on its utterance and the cohort), error <= 2**-27 per component, ~6e-9 per
+                product (see `fixed_point_error`); float64: plain float64 products (BLAS order);
                 s-norm statistics come from the cohort's mean vector and Gram matrix
                 (mu = x.c_bar, E[s^2] = x'Gx / C): the same sums reordered, no products needed.
     wespeaker   WeSpeaker's float32 arithmetic reproduced operation by operation (numpy 1.x promotion
@@ -26,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
+
+from sveval.progress import progress as progress_bar
 
 COMPAT_MODES = ("exact", "wespeaker")
 METHODS = ("cos", "snorm", "asnorm")
@@ -149,6 +154,28 @@ def round_half_even_decimal(values: np.ndarray, digits: int, chunk: int = 1 << 2
     return rounded
 
 
+FIXED_BITS = 26  # fractional bits of the rounded unit rows whose cohort products are exact
+
+
+def fixed_point(rows: np.ndarray) -> np.ndarray:
+    """Rows of norm <= 1 rounded to multiples of 2**-FIXED_BITS, as integers (float64: rint(x * 2**26))."""
+    return np.rint(np.ldexp(np.asarray(rows, dtype=np.float64), FIXED_BITS))
+
+
+def fixed_point_error(dim: int) -> float:
+    """Bound on |fixed-point product - exact product| of two unit rows of `dim` dimensions: each component
+    is off by <= 2**-27, so the error is <= 2**-27 (|x|_1 + |y|_1) + dim 2**-54
+    <= 2**-27 2 sqrt(dim) + dim 2**-54 (about 2.4e-7 at dim 256; typical: 2**-27 sqrt(2/3) = 6e-9)."""
+    return 2.0 ** -(FIXED_BITS + 1) * 2 * np.sqrt(dim) * (1 + 1e-12) + dim * 2.0 ** -(2 * FIXED_BITS + 2)
+
+
+def _exact_product_operands(queries: np.ndarray, cohort_norm: float) -> None:
+    """Refuse operands whose integer products could reach 2**53 (every partial sum of x.y is at most
+    |x| |y| by Cauchy-Schwarz, whatever the order of the sums, so |x| |y| < 2**53 keeps them all exact)."""
+    if not np.sqrt(np.einsum("ij,ij->i", queries, queries).max()) * cohort_norm < 2.0**53:
+        raise ValueError("fixed-point cohort products need rows of norm <= 1 (normalised rows)")
+
+
 def cohort_statistics(
     queries: np.ndarray,
     cohort: np.ndarray,
@@ -161,9 +188,12 @@ def cohort_statistics(
     """Statistics of each (normalised) query row against the (normalised) cohort rows.
 
     top_ns: the N of each asnorm wanted, SNORM (0) for s-norm. Cohort products are computed chunk by chunk
-    in `product_dtype` (never the whole queries x cohort matrix); top-N values come from np.partition,
-    sorted only where wespeaker mode needs the summation order of WeSpeaker's full descending sort.
-    exact: top-N mean/std accumulated in float64; s-norm from the Gram matrix in float64 (no products).
+    (never the whole queries x cohort matrix); top-N values come from np.partition, sorted only where
+    wespeaker mode needs the summation order of WeSpeaker's full descending sort.
+    exact: products by `product_dtype`: float32 means fixed point (see the module docstring: exact
+    products of the rows rounded to 2**-26, the same bits whatever the other rows, their order or the
+    BLAS), float64 plain float64 products; top-N mean/std accumulated in float64; s-norm from the Gram
+    matrix in float64 (no products).
     wespeaker: float32 products, float32 np.mean / np.std of the descending sorted values.
     """
     _check_compat(compat)
@@ -171,6 +201,7 @@ def cohort_statistics(
     for n in top_ns:
         if n != SNORM and not 1 <= n <= n_cohort:
             raise ValueError(f"top-N {n} needs a cohort of at least {n} speakers, got {n_cohort}")
+    fixed = compat == "exact" and np.dtype(product_dtype) == np.float32
     if compat == "wespeaker":
         product_dtype = np.float32
     out_dtype = np.float64 if compat == "exact" else np.float32
@@ -182,8 +213,17 @@ def cohort_statistics(
     partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
     if not partial:
         return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
-    cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=product_dtype).T)
-    bar = tqdm(total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False)
+    if fixed:  # integers in float64: exact products, 2**52 times the rounded rows' products
+        product_dtype, scale = np.float64, 2.0 ** (-2 * FIXED_BITS)
+        cohort_t = np.ascontiguousarray(fixed_point(cohort).T)
+        cohort_norm = float(np.sqrt(np.einsum("ij,ij->j", cohort_t, cohort_t).max()))
+        chunk_rows = max(1, chunk_rows // 2)  # (8-byte products: buffers of the same size as float32's)
+    else:
+        scale = None
+        cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=product_dtype).T)
+    bar = progress_bar(
+        total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False
+    )
     pending: list = []
 
     def collect():
@@ -205,9 +245,15 @@ def cohort_statistics(
             for k, start in enumerate(range(0, len(queries), chunk_rows)):
                 stop = min(start + chunk_rows, len(queries))
                 products = buffers[k % 2][: stop - start]
-                np.matmul(np.asarray(queries[start:stop], dtype=product_dtype), cohort_t, out=products)
+                if fixed:
+                    block = fixed_point(queries[start:stop])
+                    _exact_product_operands(block, cohort_norm)
+                else:
+                    block = np.asarray(queries[start:stop], dtype=product_dtype)
+                np.matmul(block, cohort_t, out=products)
                 collect()  # (the chunk before: the worker is done with the other buffer)
-                pending.append((pool.submit(_row_stats, products, partial, compat, n_cohort), start, stop))
+                job = pool.submit(_row_stats, products, partial, compat, n_cohort, scale)
+                pending.append((job, start, stop))
             collect()
         finally:
             bar.close()
@@ -225,9 +271,10 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict:
+def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int, scale: float | None = None) -> dict:
     """Top-N mean and std per row of `products` (a scratch buffer: each row is reordered in place, which
-    keeps every row's values, so each N still selects from the same values)."""
+    keeps every row's values, so each N still selects from the same values). scale: a power of two the
+    exact-mode statistics are multiplied by (exactly) at the end (fixed-point products)."""
     result = {}
     if compat == "wespeaker":
         # WeSpeaker: np.sort(..)[:, ::-1][:, :top_n], then float32 np.mean / np.std of that view
@@ -247,7 +294,8 @@ def _row_stats(products: np.ndarray, top_ns, compat: str, n_cohort: int) -> dict
         products.partition(n_cohort - n, axis=1)
         top = products[:, n_cohort - n :].astype(np.float64)
         mean = top.mean(axis=1)
-        result[n] = (mean, np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1)))
+        std = np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1))
+        result[n] = (mean, std) if scale is None else (mean * scale, std * scale)
     return result
 
 
