@@ -257,13 +257,15 @@ class OutputFolder:
         for name in staged:
             self._check_replaceable(name, folder_device)
         self._seal_record(staged, inputs_in_folder)
-        leftovers = [n for n in self.previous if n not in staged]
+        leftovers = [n for n in self.previous if n not in staged and os.path.lexists(self.path / n)]
+        self.kept = [n for n in leftovers if not self._removable(n, folder_device)]  # (hashes read here)
         with held_signals():  # renames and unlinks only: the folder is one run's, the old or the new
             for name in staged:
                 if name != self.record:
                     os.rename(self.stage / name, self.path / name)
             for name in leftovers:
-                self._remove_previous(name, folder_device)
+                if name not in self.kept:
+                    (self.path / name).unlink(missing_ok=True)
             os.rename(self.stage / self.record, self.path / self.record)
             os.rmdir(self.stage)
             self.published = True
@@ -303,24 +305,22 @@ class OutputFolder:
             doc["inputs_in_folder"] = inside
         path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
-    def _remove_previous(self, name: str, device: int) -> None:
-        """Remove a file the previous record lists and this run did not rewrite: only a regular file on the
-        folder's own file system, unchanged since the record was written, and not an input of this run."""
+    def _removable(self, name: str, device: int) -> bool:
+        """Whether a file the previous record lists, and this run did not rewrite, may go: a regular file on
+        the folder's own file system, unchanged since the record was written, and not an input of this
+        run."""
         target = self.path / name
-        entry = self.previous.get(name, {})
         try:
             info = os.lstat(target)
         except FileNotFoundError:
-            return
-        if (
-            not stat.S_ISREG(info.st_mode)
-            or info.st_dev != device
-            or target in self.inputs
-            or ("sha256" in entry and not _matches(target, entry))
-        ):
-            self.kept.append(name)
-            return
-        target.unlink()
+            return True
+        entry = self.previous.get(name, {})
+        return (
+            stat.S_ISREG(info.st_mode)
+            and info.st_dev == device
+            and target not in self.inputs
+            and ("sha256" not in entry or _matches(target, entry))
+        )
 
     def _remove_stages_of_killed_runs(self) -> None:
         """Stages left by runs that were killed (SIGKILL, power loss) before they could clean up: under the

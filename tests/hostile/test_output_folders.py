@@ -395,3 +395,17 @@ def test_extract_refuses_an_output_over_its_wav_scp(tmp_path):
     result = invoke("extract", "--model", tmp_path / "m.pt", "--wav-scp", scp, "--out", out)
     assert result.exit_code == 2 and "--out is this command's input" in result.stderr, result.output
     assert scp.read_text() == "u1 /nowhere/u1.wav\n"
+
+
+def test_a_previous_runs_file_changed_since_is_kept_with_a_warning(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    edited = out / "cohort_asnorm4_t.kaldi.score"
+    with open(edited, "a") as handle:
+        handle.write("# my note\n")  # the user's edit: no longer the file sveval wrote
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert edited.read_text().endswith("# my note\n")
+    assert f"kept {out / edited.name} of the previous run: it changed since sveval wrote it" in result.stderr
+    assert not (out / "cohort_snorm_t.kaldi.score").exists()  # unchanged leftovers go
