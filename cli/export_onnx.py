@@ -17,7 +17,8 @@ from . import json_output
     help="A .npy mean vector (embed_dim,) subtracted inside the graph (WeSpeaker's --mean_vec).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def command(model_path, arch, out_path, mean_vec, as_json):
+@click.option("--quiet", is_flag=True, help="No download progress (a published name not yet cached).")
+def command(model_path, arch, out_path, mean_vec, as_json, quiet):
     """Export a checkpoint sveval loads to ONNX, as WeSpeaker's export_onnx.py does.
 
     The graph takes `feats` (batch, frames, 80): Kaldi fbank after per-utterance mean normalisation, and
@@ -42,7 +43,7 @@ def command(model_path, arch, out_path, mean_vec, as_json):
     from sveval.models.registry import load
 
     refuse_output_over_input(out_path, [model_path, mean_vec])
-    loaded = load(model_path, arch, progress=True)
+    loaded = load(model_path, arch, progress=not quiet)
     refuse_output_over_input(out_path, [loaded.checkpoint])  # a published name's file, or a folder's
     if not isinstance(loaded, LoadedModel):
         raise InputError(

@@ -79,7 +79,8 @@ def command(ctx, feat_dim, embed_dim, as_json):
 @click.option("--base-url", "url", help="Download from this mirror (files under their names) instead.")
 @click.option("--force", is_flag=True, help="Download again even if the model is in the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def fetch_command(names, url, force, as_json):
+@click.option("--quiet", is_flag=True, help="No download progress.")
+def fetch_command(names, url, force, as_json, quiet):
     """Download published models into the cache: resumable, verified, unpacked; nothing corrupted is kept.
 
     Size and sha256 are checked where known (no checksums are published for these files: the first
@@ -117,7 +118,7 @@ def fetch_command(names, url, force, as_json):
             if not as_json:
                 click.echo(f"{name}: already in the cache ({found}); {message}")
             continue
-        path = fetch(entry, url=url, force=force, progress=not as_json)
+        path = fetch(entry, url=url, force=force, progress=not (as_json or quiet))
         summary.append({"name": name, "path": str(path), "status": "downloaded"})
         if not as_json:
             click.echo(f"{name}: verified -> {path}")

@@ -81,7 +81,8 @@ def list_command(verify, as_json):
 @click.argument("names", nargs=-1, required=True)
 @click.option("--base-url", "url", help="Download from this base URL instead of the manifest's.")
 @click.option("--force", is_flag=True, help="Download again even if a copy is already found.")
-def fetch_command(names, url, force):
+@click.option("--quiet", is_flag=True, help="No download progress.")
+def fetch_command(names, url, force, quiet):
     """Download built-in lists into the cache, keeping them only if they verify. NAME may be `all`."""
     manifest = load_manifest()[1]
     if "all" in names:
@@ -95,7 +96,7 @@ def fetch_command(names, url, force):
         if location.path and not force:
             click.echo(f"{name}: already in {location.where} ({location.path})")
             continue
-        path = fetch(entry, url_base=url, progress=True)
+        path = fetch(entry, url_base=url, progress=not quiet)
         click.echo(f"{name}: verified {entry.trials:,} trials -> {path}")
 
 

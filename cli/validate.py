@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import click
 
 from sveval.errors import shown_id
 from sveval.published import PUBLISHED
+
+from . import json_output
 
 STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable"}
 
@@ -57,10 +58,9 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
       sveval validate release/scores --trials-dir ~/data/voxceleb --published golden-gemini
       sveval validate release --json > checks.json
     """
-    from tqdm import tqdm
-
     from sveval.errors import ValidationFailed
     from sveval.io.release import discover_release
+    from sveval.progress import progress as progress_bar
     from sveval.validate import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport, validate_release
 
     release = discover_release(path)
@@ -68,7 +68,8 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
     redraw = _det_redrawer(det_dir, det_checks) if det_dir else None
 
     def progress(files):
-        return tqdm(files, desc="validating", unit="file", disable=quiet or len(files) < 2, leave=False)
+        quiet_here = quiet or len(files) < 2
+        return progress_bar(files, desc="validating", unit="file", disable=quiet_here, leave=False)
 
     report = validate_release(
         release, trials_dir=trials_dir, published=published, progress=progress, on_scores=redraw
@@ -82,7 +83,7 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
     if as_json:
         out = {"path": report.path, "passed": report.passed, "counts": counts}
         out["checks"] = [asdict(c) for c in report.checks]
-        click.echo(json.dumps(out, indent=2, allow_nan=False))  # strings and counts only: never NaN
+        click.echo(json_output.dumps(out, indent=2))  # strings and counts only: never NaN
     else:
         click.echo(_table(report))
         click.echo(

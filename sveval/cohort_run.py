@@ -14,12 +14,12 @@ import os
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from sveval.cohort import CohortSums, sum_cohort
 from sveval.errors import InputError
 from sveval.io import embeddings as emb_io
 from sveval.io.embedding_blocks import read_embedding_blocks
+from sveval.progress import progress as progress_bar
 
 
 def read_cohort_sums(
@@ -48,7 +48,7 @@ def read_cohort_sums(
 
     def blocks():
         nonlocal failed
-        bar = tqdm(desc="cohort embeddings", unit="utt", disable=not progress, leave=False)
+        bar = progress_bar(desc="cohort embeddings", unit="utt", disable=not progress, leave=False)
         with bar:
             for block in read_embedding_blocks(path, rows):
                 if dim is not None and block.dim != dim:

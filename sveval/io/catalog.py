@@ -189,12 +189,12 @@ def fetch(
 
 def _download(url: str, timeout: float, progress: bool, at_most: int) -> bytes:
     """The body of `url`, read in memory but never more than `at_most` bytes, whatever the server sends."""
-    from tqdm import tqdm
+    from sveval.progress import progress as progress_bar
 
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         chunks, got = [], 0
-        with tqdm(
+        with progress_bar(
             total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress
         ) as bar:
             while got < at_most and (chunk := response.read(min(1 << 16, at_most - got))):

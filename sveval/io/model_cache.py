@@ -146,7 +146,7 @@ def download(
 def _fetch(url: str, part: Path, progress: bool, timeout: float) -> int | None:
     """Append the rest of `url` to `part` (Range request when part is non-empty). Returns the full size the
     server announced, or None if it did not say."""
-    from tqdm import tqdm
+    from sveval.progress import progress as progress_bar
 
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
@@ -168,7 +168,7 @@ def _fetch(url: str, part: Path, progress: bool, timeout: float) -> int | None:
         name = url.rsplit("/", 1)[-1].split("?")[0]
         with (
             open(part, mode) as handle,
-            tqdm(
+            progress_bar(
                 total=total, initial=have, unit="B", unit_scale=True, desc=name, disable=not progress
             ) as bar,
         ):

@@ -63,7 +63,7 @@ def write_score_folder(
     architecture, weights_sha256 and precision from the extraction's xvector.json; recorded under "model".
     Returns the paths written, in writing order (results.json last).
     """
-    from tqdm import tqdm  # noqa: PLC0415
+    from sveval.progress import progress as progress_bar  # noqa: PLC0415
 
     folder = Path(out_dir)
     written: list[Path] = []
@@ -86,7 +86,9 @@ def write_score_folder(
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = pool.map(write_one, jobs)
         written += list(
-            tqdm(done, total=len(jobs), desc="writing scores", unit="file", disable=not progress, leave=False)
+            progress_bar(
+                done, total=len(jobs), desc="writing scores", unit="file", disable=not progress, leave=False
+            )
         )
     for method in run.methods:
         blocks = [

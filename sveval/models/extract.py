@@ -239,9 +239,9 @@ def _extract_locked(
     extracted = resampled = multichannel = 0
     decode_bad: list[Skipped] = []
     silent: list[str] = []
-    from tqdm import tqdm
+    from sveval.progress import progress as progress_bar
 
-    bar = tqdm(
+    bar = progress_bar(
         total=len(good),
         unit="utt",
         desc=f"extract {part}" if worker.kind else "extract",
