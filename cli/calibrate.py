@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
+from click.core import ParameterSource
 
 from sveval import calibration_run as run
 from sveval.calibration import CalibrationModel, FitError
@@ -13,8 +11,9 @@ from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
+from . import json_output
 from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
-from .options import DCF
+from .options import DCF, unique_points
 from .output_folder import one_writer, refuse_collisions
 
 
@@ -76,10 +75,18 @@ from .output_folder import one_writer, refuse_collisions
     show_default=True,
     help="QMF: durations are capped at this many seconds.",
 )
-@click.option("--dcf", "dcfs", type=DCF, multiple=True, help="Operating point P[:CMISS[:CFA]]; default 0.01.")
+@click.option(
+    "--dcf",
+    "dcfs",
+    type=DCF,
+    multiple=True,
+    callback=unique_points,
+    help="Operating point P[:CMISS[:CFA]]; default 0.01.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
+@click.option("--quiet", is_flag=True, help="No progress (the WeSpeaker fit's steps).")
 def command(
     train_path,
     model_path,
@@ -95,6 +102,7 @@ def command(
     max_dur,
     dcfs,
     as_json,
+    quiet,
 ):
     """Calibrate scores into natural-log likelihood ratios and measure them (EER, minDCF, actDCF, Cllr).
 
@@ -128,6 +136,11 @@ def command(
         raise InputError(
             "--method, --compat, --prior and --train-trials describe training; a --model already fixes them"
         )
+    if click.get_current_context().get_parameter_source("max_dur") != ParameterSource.DEFAULT:
+        if model_path:  # the model's own cap is applied: a different one would go unused
+            raise InputError("--max-dur is part of a QMF model's training; a --model already fixes it")
+        if method != "qmf":
+            raise InputError("--max-dur caps QMF durations: use it with --method qmf")
     if compat == "wespeaker" and method != "qmf":
         raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
     if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
@@ -156,7 +169,7 @@ def command(
             options = run.CalibrationOptions(
                 method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
             )
-            model = _train_with_progress(options, train_files, durations)
+            model = _train_with_progress(options, train_files, durations, quiet)
         applied = run.write_folder(
             folder.stage, model, groups, labels, operating_points, durations, train_list=train_list
         )
@@ -166,18 +179,19 @@ def command(
     warn_decreasing(model, [train_path] if train_path else [f"{model_path} (trained on {sources[0]})"])
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
-        click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
+        click.echo(json_output.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
         return
     print_outcome(model, applied, out_dir)
 
 
-def _train_with_progress(options, files, durations):
+def _train_with_progress(options, files, durations, quiet=False):
     """WeSpeaker's torch schedule can take minutes: a bar over its (at most 50) steps on stderr."""
     if options.fit != "wespeaker":
         return run.train(options, files, durations)
-    from tqdm import tqdm
+    from sveval.progress import progress
 
-    with tqdm(total=50, desc="WeSpeaker L-BFGS steps", unit="step", file=sys.stderr, leave=False) as bar:
+    bar = progress(total=50, desc="WeSpeaker L-BFGS steps", unit="step", disable=quiet, leave=False)
+    with bar:
 
         def step(k, loss):
             bar.set_postfix(cllr=f"{loss:.4f}")

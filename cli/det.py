@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from sveval.errors import InputError
 
+from .labels import file_labels
 from .options import SCORE_FILE_TRIALS
 from .output_folder import refuse_collisions
 
@@ -113,36 +113,13 @@ def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path
 
 
 def _curve_labels(score_files, given=()) -> list[str]:
-    """The curves' names: --label (one per file, in order) where given; else the file name without `.score`,
-    and where files share a name, the shortest form that tells them apart, as `sveval report` names systems
-    by their folders: the folder components in which their paths differ (`a/x.score`, `b/x.score` -> a, b;
-    `exp/A/scores/x.score`, `exp/B/scores/x.score` -> A, B), followed by the file name only where the names
-    differ too."""
+    """The curves' names: --label (one per file, in order) where given; else `labels.file_labels`: the file
+    name without `.score`, and where files share a name, the folders in which their paths differ
+    (`a/x.score`, `b/x.score` -> a, b), followed by the file name only where the names differ too."""
     if given:
         if len(given) != len(score_files):
             raise InputError(
                 f"--label given {len(given)} time(s) for {len(score_files)} score file(s): one per file"
             )
         return list(given)
-    names = [Path(p).name.removesuffix(".score") for p in score_files]
-    if len(set(names)) == len(names):
-        return names
-    folders = [Path(os.path.abspath(p)).parent.parts for p in score_files]
-    lead = _common_length(folders)
-    tail = _common_length([f[lead:][::-1] for f in folders])
-    middles = ["/".join(f[lead : len(f) - tail]) for f in folders]
-    same_name = len(set(names)) == 1
-    labels = [m if same_name and m else f"{m}/{n}" if m else n for m, n in zip(middles, names)]
-    if len(set(labels)) < len(labels):  # the same file twice: number the repeats
-        labels = [
-            f"{label} ({k + 1})" if labels.count(label) > 1 else label for k, label in enumerate(labels)
-        ]
-    return labels
-
-
-def _common_length(sequences) -> int:
-    """How many leading items every sequence shares."""
-    n = 0
-    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
-        n += 1
-    return n
+    return file_labels(score_files)

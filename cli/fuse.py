@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import click
 
@@ -10,8 +10,10 @@ from sveval import calibration_run as run
 from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE
 
+from . import json_output
 from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
-from .options import DCF
+from .labels import file_labels
+from .options import DCF, unique_points
 from .output_folder import one_writer, refuse_collisions
 
 
@@ -47,7 +49,14 @@ from .output_folder import one_writer, refuse_collisions
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="Training prior (default: the first --dcf p_target).",
 )
-@click.option("--dcf", "dcfs", type=DCF, multiple=True, help="Operating point P[:CMISS[:CFA]]; default 0.01.")
+@click.option(
+    "--dcf",
+    "dcfs",
+    type=DCF,
+    multiple=True,
+    callback=unique_points,
+    help="Operating point P[:CMISS[:CFA]]; default 0.01.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
@@ -85,7 +94,7 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
         labels = labels_for(groups, trials_spec)
         train_files, train_list = training_files(train_paths, train_trials)
         options = run.CalibrationOptions("fusion", prior, "scipy", operating_points=operating_points)
-        model = run.train(options, train_files)
+        model = _named(run.train(options, train_files), train_paths)
         applied = run.write_folder(
             folder.stage, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
         )
@@ -93,9 +102,21 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
     warn_decreasing(model, train_paths)
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
-        click.echo(json.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
+        click.echo(json_output.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
         return
     print_outcome(model, applied, out_dir)
+
+
+
+def _named(model, train_paths):
+    """Systems whose --train files share a name are named by the folders in which their paths differ
+    (`a/x.score`, `b/x.score`), in the model's features, its training sources, the signature and the table:
+    `x.score, x.score` cannot say which weight is whose."""
+    names = file_labels(train_paths, suffix="", folders_alone=False)
+    if tuple(names) == model.features:
+        return model
+    training = dataclasses.replace(model.training, sources=tuple(names))
+    return dataclasses.replace(model, features=tuple(names), training=training)
 
 
 def _groups(specs, n_systems: int) -> list[list[str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 import numpy as np
 
@@ -19,7 +17,8 @@ from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
 from . import json_output
-from .options import DCF, SCORE_FILE_TRIALS
+from .labels import file_labels
+from .options import DCF, SCORE_FILE_TRIALS, unique_points
 
 EER_CHOICES = ("nist", "kaldi", "rocch", "all")
 EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
@@ -41,7 +40,8 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     "dcfs",
     type=DCF,
     multiple=True,
-    help="Operating point P[:CMISS[:CFA]], repeatable. Default 0.01:1:1 (WeSpeaker).",
+    callback=unique_points,
+    help="Operating point P[:CMISS[:CFA]], repeatable (each point once). Default 0.01:1:1 (WeSpeaker).",
 )
 @click.option(
     "--sweep",
@@ -68,7 +68,8 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     is_flag=True,
     help="Also print the signature line (definitions, trial-list fingerprint, version).",
 )
-def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, show_signature):
+@click.option("--quiet", is_flag=True, help="No progress (downloading a built-in --trials list).")
+def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, show_signature, quiet):
     """EER and minDCF of WeSpeaker score files.
 
     By default the output is WeSpeaker's compute_metrics.py block: EER in percent by the NIST/WeSpeaker
@@ -76,7 +77,8 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
     Thresholds sit between distinct scores only (--sweep tie-aware), so the numbers never depend on line
     order; where tied scores make the per-trial sweep of WeSpeaker and Kaldi print a different number, a
     warning on stderr (and "warnings" in --json) gives that number. With several --dcf, EER is printed once
-    per file, then one minDCF line per operating point.
+    per file, then one minDCF line per operating point. Files of the same name are told apart by the
+    folders in which their paths differ (`---- a/x.score -----`, and "label" in --json).
 
     \b
     Examples:
@@ -88,15 +90,15 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
     """
     dcfs = dcfs or ((0.01, 1.0, 1.0),)
     definitions = ("nist", "kaldi", "rocch") if eer_choice == "all" else (eer_choice,)
-    trials = load_trials(trials_spec, progress=True) if trials_spec else None
+    trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
     if trials is not None and not trials.labelled:
         raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
     reports = []
-    for path in score_files:
+    for path, label in zip(score_files, file_labels(score_files, suffix="", folders_alone=False)):
         values, is_target = read_labelled_scores(path, trials)
         presorted = m.sort_scores(values, is_target, sweep)  # one sort for the summary and the tie check
         summary = m.summarize(values, is_target, definitions, dcfs, sweep, presorted=presorted)
-        report = _measure(path, summary, dcfs, sweep, trials)
+        report = _measure(path, label, summary, dcfs, sweep, trials)
         report["warnings"] = []
         if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
             nist = [e.value for e in summary.eers if e.definition == "nist"]
@@ -119,9 +121,9 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
         click.echo(_text(report, definitions, show_signature), nl=False)
 
 
-def _measure(path, summary, dcfs, sweep, trials) -> dict:
+def _measure(path, label, summary, dcfs, sweep, trials) -> dict:
     definitions = tuple(e.definition for e in summary.eers)
-    report = {"file": path, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
+    report = {"file": path, "label": label, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
     if trials is not None:  # named by content: a built-in name only when the fingerprint proves it
         identity = {"name": trials.identity, "custom": trials.custom, "fingerprint": trials.fingerprint}
         report["trials"] = identity
@@ -154,7 +156,7 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
     dcf_lines = []
     for dcf in report["dcf"]:
         block = ResultBlock(
-            os.path.basename(report["file"]),
+            report["label"],  # the file name, or where several share it, the folders that differ
             report.get("eer", float("nan")),
             dcf["min_dcf"],
             dcf["p_target"],

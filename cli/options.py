@@ -42,3 +42,9 @@ SCORE_FILE_TRIALS = click.option(
     metavar="NAME|PATH",
     help="Trial list to check the files against (and to take labels from for 3-column files).",
 )
+
+
+def unique_points(ctx, param, values):
+    """--dcf callback: each operating point once, in the order first given (`--dcf 0.05 --dcf 0.05` and
+    `--dcf 0.05 --dcf 0.05:1:1` are one point, one line)."""
+    return tuple(dict.fromkeys(values))

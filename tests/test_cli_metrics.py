@@ -159,6 +159,7 @@ def test_kaldi_eer_and_sre_min_dcf_match_the_reference_loops(real_score_files):
         assert report["eer_rocch"] <= report["eer"] + 1e-9
         assert set(report) == {
             "file",
+            "label",
             "n_target",
             "n_nontarget",
             "eer",
