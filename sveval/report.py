@@ -76,6 +76,8 @@ class Row:
     min_cllr: float | None = None
     # a score file that was read but gave no counts (no labels): what the Trials table says instead
     counts_note: str | None = None
+    # `report --groups`: per-group rows and fairness figures (sveval.subgroups.SubgroupResult)
+    subgroups: object | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,21 @@ def results_table(systems, published: PublishedTable | None = None) -> str:
             label = f"{row.model} ({row.params_millions:.2f} M), published"
             body.append([label, method_title(row.method, row.top_n)] + _cells(row.results, lists))
     return _table(header, body)
+
+
+def _where_numbers_come_from(systems) -> str:
+    """'as printed in the result files', or which numbers sveval computed (score files without a result
+    block, `Row.origin`)."""
+    rows = [r for s in systems for r in s.rows]
+    computed = [f"`{r.score_file}`" for r in rows if r.origin.startswith("computed by sveval")]
+    if not computed:
+        return "as printed in the result files"
+    if len(computed) == len(rows):
+        return "computed by sveval from the score files (no result files): " + ", ".join(computed)
+    return (
+        "as printed in the result files, except those of " + ", ".join(computed)
+        + ", computed by sveval (score files without a result block)"
+    )
 
 
 def _operating_points(systems) -> str:
@@ -227,6 +244,163 @@ def _analyses(systems) -> list[str]:
     return out
 
 
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.3f}"
+
+
+def _figure(x: float) -> str:
+    return "∞" if x == float("inf") else f"{x:.3f}"
+
+
+def _figure_ci(ci) -> str:
+    return "—" if ci is None else f"[{_figure(ci[0])}, {_figure(ci[1])}]"
+
+
+def subgroup_sections(systems) -> list[str]:
+    """`report --groups`: per-group rows and fairness figures (see sveval.subgroups for the definitions)."""
+    rows = [(s, r) for s in systems for r in s.rows if r.subgroups is not None]
+    if not rows:
+        return []
+    first = rows[0][1].subgroups
+    rules = dict(rule for _, r in rows for rule in r.subgroups.rules)
+    out = ["## Subgroups\n"]
+    out.append(
+        "How a trial is assigned to a group: "
+        + "; ".join(f"**{name}**: {rule}" for name, rule in rules.items())
+        + ". Speakers: distinct speakers of the group's own trials (a video group: its target trials). "
+        f"EER (%) and MinDCF at the group's own thresholds; FMR and FNMR (%) at the pooled thresholds, those "
+        "of the whole list's EER and minDCF (accept iff score > threshold). A group with fewer than "
+        f"{first.min_speakers} speakers (--min-speakers) or fewer than {first.min_trials} target or "
+        f"nontarget trials (--min-trials; a cross row: nontarget trials) is listed with its counts only.\n"
+    )
+    body = []
+    for s, r in rows:
+        for g in r.subgroups.groups:
+            head = [s.name, method_title(r.method, r.top_n), r.trials, g.grouping, g.group]
+            counts = [f"{g.n_speakers:,}", f"{g.n_target:,}", f"{g.n_nontarget:,}"]
+            if not g.reported:
+                numbers = ["counts only"] + ["—"] * 5
+            else:
+                numbers = ["—" if g.eer is None else f"{100 * g.eer:.3f}"]
+                numbers += ["—" if g.min_dcf is None else f"{g.min_dcf:.3f}"]
+                numbers += [_pct(g.fmr_at_eer), _pct(g.fnmr_at_eer), _pct(g.fmr_at_dcf), _pct(g.fnmr_at_dcf)]
+            body.append(head + counts + numbers)
+    header = ["System", "Method", "Trial list", "Grouping", "Group", "Speakers", "Target", "Nontarget"]
+    header += ["EER %", "MinDCF", "FMR % (EER thr.)", "FNMR % (EER thr.)", "FMR % (minDCF thr.)"]
+    out.append(_table(header + ["FNMR % (minDCF thr.)"], body))
+    fair = [(s, r, f) for s, r in rows for f in r.subgroups.fairness]
+    notes = sorted({f"{s.name}, {r.score_file}: {n}" for s, r in rows for n in r.subgroups.notes})
+    if fair:
+        out.append("### Fairness figures at the pooled thresholds\n")
+        n_boot = first.bootstrap
+        intervals = (
+            f"95 % percentile intervals from {n_boot:,} speaker-clustered bootstrap replicates (seed "
+            f"{first.seed}, drawn as in the Confidence intervals section: speakers drawn with replacement, a "
+            "trial between speakers a and b weighted m_a·m_b), the threshold held at its "
+            "full-list value; a replicate in which a group has no target or no nontarget trial is dropped "
+            "(column Dropped)."
+            if n_boot
+            else "No intervals: give --bootstrap N for speaker-clustered bootstrap intervals."
+        )
+        out.append(
+            "Over the groups of a grouping that have numbers above (cross rows excluded), at a pooled "
+            "threshold τ (the whole list's EER threshold, or its minDCF threshold), α = "
+            f"{fair[0][2].alpha:g}: FDR(τ) = 1 − (α·max|FMR_i − FMR_j| + (1−α)·max|FNMR_i − FNMR_j|) "
+            "(de Freitas Pereira & Marcel, IEEE T-BIOM 2022; 1 = fair); GARBE(τ) = α·G(FMR) + (1−α)·G(FNMR), "
+            "G the sample Gini coefficient n/(n−1)·Σ_i Σ_j |x_i − x_j| / (2n²·mean) (Howard et al. 2022; "
+            "0 = fair); max/min: the largest group rate over the smallest (∞ when the smallest is 0). "
+            + intervals
+            + "\n"
+        )
+        body = []
+        for s, r, f in fair:
+            body.append(
+                [s.name, method_title(r.method, r.top_n), r.trials, f.grouping, ", ".join(f.groups)]
+                + [f"{f.threshold_name} ({f.threshold:.4g})", f"{f.n_dropped:,}" if n_boot else "—"]
+                + [_figure(f.fdr), _figure_ci(f.fdr_ci), _figure(f.garbe), _figure_ci(f.garbe_ci)]
+                + [_figure(f.fmr_ratio), _figure_ci(f.fmr_ratio_ci)]
+                + [_figure(f.fnmr_ratio), _figure_ci(f.fnmr_ratio_ci)]
+            )
+        header = ["System", "Method", "Trial list", "Grouping", "Groups", "τ", "Dropped", "FDR", "95 % CI"]
+        header += ["GARBE", "95 % CI", "FMR max/min", "95 % CI", "FNMR max/min", "95 % CI"]
+        out.append(_table(header, body))
+    if notes:
+        out.append("\n".join(f"- {n}" for n in notes) + "\n")
+    return out
+
+
+@dataclass(frozen=True)
+class PairedTable:
+    """`report --baseline`: the systems that have a score file of one method and list, compared with the
+    baseline's (sveval.compare.ComparisonResult, systems named as in the report); or a note why not."""
+
+    method: str
+    top_n: int | None
+    trials: str
+    result: object | None = None
+    speakers: str = ""
+    note: str | None = None
+
+
+def paired_sections(paired) -> list[str]:
+    """The "Paired comparisons" section (sveval.compare: paired speaker-clustered bootstrap)."""
+    if not paired:
+        return []
+    out = ["## Paired comparisons\n"]
+    done = [p for p in paired if p.result is not None]
+    if done:
+        r = done[0].result.resampling
+        out.append(
+            f"Each system against the baseline, on the same trials (`sveval compare`): difference = system − "
+            f"baseline (EER in percentage points; lower is better for every metric), its {r.level:.0%} "
+            f"percentile interval from {r.n:,} paired speaker-clustered bootstrap replicates (seed {r.seed}; "
+            "each replicate draws the speakers once with replacement and weights every system's trials "
+            "alike, m_a·m_b), two-sided p = min(1, 2·min(share of replicate differences ≤ 0, share ≥ 0)), "
+            "Holm's correction over the systems compared with the baseline (per metric), and the share of "
+            f"replicates whose ranking of the two flips. Speakers: {done[0].speakers}.\n"
+        )
+    for p in paired:
+        out.append(f"### {method_title(p.method, p.top_n)}, {list_title(p.trials)}\n")
+        if p.result is None:
+            out.append(f"Not compared: {p.note}\n")
+            continue
+        n = p.result.resampling.n
+        body = []
+        for c in p.result.comparisons:
+            for m in c.metrics:
+                body.append(
+                    [c.system, c.baseline, m.key.label(), f"{m.baseline:.3f}", f"{m.system:.3f}"]
+                    + [f"{m.difference:+.3f}", f"[{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]"]
+                    + [_p_value(m.p_value, n), _p_value(m.p_holm, n), f"{100 * m.flips:.1f} %"]
+                )
+        header = ["System", "Baseline", "Metric", "Baseline value", "System value", "Difference"]
+        header += [f"{p.result.resampling.level:.0%} CI", "p", "p (Holm)", "Ranking flips"]
+        out.append(_table(header, body))
+    return out
+
+
+def _p_value(p: float, n: int) -> str:
+    """A bootstrap p-value of 0 means below 1/n: said so, never printed as 0."""
+    return f"< {1 / n:.2g}" if p == 0 else f"{p:.3f}"
+
+
+def paired_dict(paired) -> list[dict]:
+    """The JSON form: per method and list, `sveval compare --json`'s `comparisons` and the resampling."""
+    from sveval.compare import comparison_dict
+
+    out = []
+    for p in paired:
+        entry = {"method": p.method, "top_n": p.top_n, "trials": p.trials}
+        if p.result is None:
+            entry["note"] = p.note
+        else:
+            entry.update(comparison_dict(p.result))
+            entry["resampling"] = asdict(p.result.resampling)
+            entry["speakers"] = p.speakers
+        out.append(entry)
+    return out
+
+
 def calibration_table(systems) -> str:
     """Calibrated rows only: EER and minDCF, and what only LLRs have: actual DCF, Cllr, minCllr."""
     body = [
@@ -249,16 +423,21 @@ def calibration_table(systems) -> str:
 
 
 def render_markdown(
-    systems, info: ReportInfo, published: PublishedTable | None = None, images: tuple[str, ...] = ()
+    systems,
+    info: ReportInfo,
+    published: PublishedTable | None = None,
+    images: tuple[str, ...] = (),
+    paired: tuple[PairedTable, ...] = (),
 ) -> str:
-    """The whole report as markdown text; `images` are extra DET plots (paths relative to the report)."""
+    """The whole report as markdown text; `images` are extra DET plots (paths relative to the report);
+    `paired`: the paired comparisons against a baseline (`report --baseline`)."""
     parts = [f"# {info.title}\n", f"Generated by sveval {info.sveval_version} on {info.date} with:\n"]
     parts.append(f"```\n{info.command}\n```\n")
     parts.append("## Results\n")
     parts.append(results_table(systems, published))
     parts.append(
         f"EER in %, NIST/WeSpeaker definition unless the provenance says otherwise; MinDCF normalised, at "
-        f"{_operating_points(systems)}. Both to 3 decimals, as printed in the result files."
+        f"{_operating_points(systems)}. Both to 3 decimals, {_where_numbers_come_from(systems)}."
         + "".join(f" {list_title(n)} = `{n}`." for n in _column_lists(systems, None) if list_title(n) != n)
         + "\n"
     )
@@ -281,6 +460,8 @@ def render_markdown(
     parts.append("## Trials\n")
     parts.append(_counts_table(systems))
     parts.extend(_analyses(systems))
+    parts.extend(subgroup_sections(systems))
+    parts.extend(paired_sections(paired))
     images = (
         [("all systems", i) for i in images]
         + [(s.name, i) for s in systems for i in s.overlays]
@@ -302,9 +483,12 @@ def render_markdown(
     return "\n".join(parts)
 
 
-def report_dict(systems, info: ReportInfo, published: PublishedTable | None = None) -> dict:
-    """The same content for machines (EER in percent as in the table)."""
-    return {
+def report_dict(
+    systems, info: ReportInfo, published: PublishedTable | None = None, paired: tuple[PairedTable, ...] = ()
+) -> dict:
+    """The same content for machines (EER in percent as in the table; `paired_comparisons` only with
+    --baseline)."""
+    out = {
         "sveval_version": info.sveval_version,
         "command": info.command,
         "date": info.date,
@@ -322,6 +506,9 @@ def report_dict(systems, info: ReportInfo, published: PublishedTable | None = No
         ],
         "published": asdict(published) if published is not None else None,
     }
+    if paired:
+        out["paired_comparisons"] = paired_dict(paired)
+    return out
 
 
 def _row_dict(row: Row) -> dict:
@@ -333,4 +520,6 @@ def _row_dict(row: Row) -> dict:
             del out[key]
     if row.counts_note is None:
         del out["counts_note"]
+    if row.subgroups is None:
+        del out["subgroups"]
     return out

@@ -11,6 +11,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.calibration_metrics import llr_summary
@@ -29,6 +31,7 @@ from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
 from sveval.report import LIST_TITLES, Row, System
 from sveval.speakers import SpeakerMap, SpeakersUnknown, speaker_map
+from sveval.subgroups import SubgroupSpec, subgroups_of
 from sveval.types import TrialList, custom_list_label
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
@@ -46,6 +49,7 @@ def load_system(
     shown: str | None = None,
     trials: tuple[TrialList, ...] = (),
     speakers: SpeakerMap | None = None,
+    subgroups: SubgroupSpec | None = None,
 ) -> System:
     """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes);
     shown: the folder as the report names it (default: `folder` as given).
@@ -58,9 +62,10 @@ def load_system(
     speakers: how ids map to speakers for the bootstrap and the gender breakdown (default: the first path
     component of VoxCeleb ids). Without a utt2spk, ids it cannot place skip those analyses for the file, and
     a note says so; with one, an id it lacks is an input error.
+    subgroups: the groupings of `sveval report --groups` (sveval.subgroups), carried in each row.
     """
     speakers = speakers or speaker_map()
-    by_speaker = genders is not None or bool(bootstrap)
+    by_speaker = genders is not None or bool(bootstrap) or subgroups is not None
     skipped: list[tuple[str, SpeakersUnknown]] = []
     contents = scan_folder(folder)
     info = read_results_json(contents.results_json) if contents.results_json else None
@@ -99,7 +104,7 @@ def load_system(
         counts = recorded.get(path.name)
         listed = list_for(parsed, trials)
         fast = row is not None and counts is not None and listed is None
-        if fast and genders is None and not bootstrap and not curves:
+        if fast and genders is None and not bootstrap and not curves and subgroups is None:
             # sveval's own folder: results.json, written with this score file, already holds what the table
             # needs; re-reading a 580k-line file for two counts would cost seconds per file
             extra = {
@@ -148,7 +153,7 @@ def load_system(
                 identity,
                 100 * m.eer,
                 m.min_dcf,
-                "computed by sveval from score files without a result block",
+                f"computed by sveval from `{path.name}` (no result block)",
                 top_n=parsed.top_n,
                 cohort=parsed.cohort,
                 score_file=path.name,
@@ -179,14 +184,19 @@ def load_system(
                     raise
                 except ValueError as exc:
                     raise InputError(f"--bootstrap: {exc}", str(path)) from None
+            if subgroups is not None:
+                extra["subgroups"] = _subgroups(
+                    values, is_target, enroll, test, subgroups, speakers, path, row
+                )
         except SpeakersUnknown as exc:
             if speakers.source is not None:  # a utt2spk that lacks ids of the list: the user's file is wrong
                 raise
             extra.pop("genders", None)
+            extra.pop("subgroups", None)
             skipped.append((path.name, exc))
         rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
     if skipped:
-        notes.append(skipped_note(skipped, genders is not None, bool(bootstrap)))
+        notes.append(skipped_note(skipped, genders is not None, bool(bootstrap), subgroups is not None))
     if info is not None:
         recorded_fps = _json_fingerprints(info)
         fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
@@ -209,6 +219,23 @@ def load_system(
         notes=tuple(notes),
         speakers=speakers.describe() if by_speaker else "",
     )
+
+
+def _subgroups(values, is_target, enroll, test, spec: SubgroupSpec, speakers: SpeakerMap, path, row):
+    """Subgroup rows and fairness figures of one score file at its row's operating point."""
+    both = speakers.of(
+        np.concatenate([np.asarray(enroll, dtype=object), np.asarray(test, dtype=object)]), path.name
+    )
+    point = (row.p_target, row.c_miss, row.c_fa)
+    try:
+        return subgroups_of(
+            values, is_target, enroll, test, both[: len(enroll)], both[len(enroll) :], spec, point
+        )
+    except KeyError as exc:
+        option = "--utt2dur" if "utt2dur" in str(exc.args[0]) else "--meta"
+        raise InputError(f"{option}: {exc.args[0]}", str(path)) from None
+    except ValueError as exc:
+        raise InputError(f"--groups: {exc}", str(path)) from None
 
 
 def _names_of(trials: TrialList) -> set[str]:
@@ -246,13 +273,16 @@ def unlabelled_note(file: str, parsed: ScoreName, trials: tuple[TrialList, ...])
     )
 
 
-def skipped_note(skipped: list[tuple[str, SpeakersUnknown]], genders: bool, bootstrap: bool) -> str:
+def skipped_note(
+    skipped: list[tuple[str, SpeakersUnknown]], genders: bool, bootstrap: bool, subgroups: bool = False
+) -> str:
     """One note for the score files whose speakers are unknown (ids without '/' and no --utt2spk)."""
     what = " and ".join(
         w
         for w, on in (
             ("bootstrap intervals (--bootstrap)", bootstrap),
             ("gender breakdown (--meta)", genders),
+            ("subgroups (--groups)", subgroups),
         )
         if on
     )
@@ -362,7 +392,7 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
             ("cohort", (", ".join(cohorts) + " (from file names; size unknown)") if cohorts else "none"),
             ("top-N", (", ".join(map(str, tops)) + " (from file names)") if tops else "—"),
             ("mean normalisation", unknown),
-            ("EER definition", "as printed in the result files (WeSpeaker's compute_metrics.py prints NIST)"),
+            ("EER definition", _eer_definition(rows)),
             ("compat mode", unknown),
             ("date", unknown),
         )
@@ -384,6 +414,23 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
         ("trials dropped (--allow-missing)", "; ".join(dropped) if dropped else "none"),
         ("date", _get(info, "date")),
     )
+
+
+def computed_files(rows) -> list[str]:
+    """The score files whose numbers sveval computed (no result block), as `Row.origin` says."""
+    return [r.score_file for r in rows if r.origin.startswith("computed by sveval") and r.score_file]
+
+
+def _eer_definition(rows) -> str:
+    """A folder without results.json: the result files' definition, and which numbers sveval computed."""
+    printed = "as printed in the result files (WeSpeaker's compute_metrics.py prints NIST)"
+    computed = computed_files(rows)
+    if not computed:
+        return printed
+    ours = "NIST/WeSpeaker interpolation, computed by sveval for " + ", ".join(f"`{f}`" for f in computed)
+    if len(computed) == len(rows):
+        return ours + " (no result files)"
+    return f"{printed}; {ours} (no result block)"
 
 
 def _json_list_label(entry: dict) -> str:
