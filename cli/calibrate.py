@@ -40,7 +40,7 @@ from .output_folder import one_writer, refuse_collisions
 @click.option(
     "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option("--method", type=click.Choice(("linear", "qmf")), default="linear", show_default=True)
 @click.option(
     "--prior",

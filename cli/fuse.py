@@ -43,7 +43,7 @@ from .output_folder import one_writer, refuse_collisions
 @click.option(
     "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option(
     "--prior",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),

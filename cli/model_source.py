@@ -8,6 +8,7 @@ torch is imported only when --model is given, inside the functions below.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,8 +299,20 @@ class ModelSource:
 
 
 def set_name(path: Path) -> str:
-    """`vox1` for exp/embeddings/vox1/xvector.scp, data/vox1/wav.scp or a folder named vox1."""
+    """`vox1` for exp/embeddings/vox1/xvector.scp, data/vox1/wav.scp or a folder named vox1 (as resolved:
+    `../x.npz` is named after the folder it is in, never `..`)."""
+    path = Path(os.path.abspath(path))
     return path.name if path.is_dir() else path.parent.name or path.stem
+
+
+def check_name_part(name: str | None, option: str) -> None:
+    """InputError (exit 2) unless `name` can be one part of an output file's name: the eval and cohort
+    names go into file names inside --out, so a '/' or '..' would write elsewhere."""
+    if name is not None and (not name or "/" in name or "\0" in name or name in (".", "..")):
+        raise InputError(
+            f"{option} {name!r} must be a plain name (no '/', not '.' or '..'): it becomes part of the "
+            "output file names inside --out"
+        )
 
 
 def _check_trials_covered(trial_lists, utts, source: str) -> None:

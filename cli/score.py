@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from sveval.cli.model_source import Sets, model_options, set_name
+from sveval.cli.model_source import Sets, check_name_part, model_options, set_name
 
 from sveval.errors import InputError
 
@@ -92,7 +92,7 @@ def _top_n(ctx, param, value):
 )
 @click.option("--eval-name", help="Eval-set name in result-file names [default: the eval folder name].")
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [--exp-dir: EXP/scores]."
+    "--out", "out_dir", type=click.Path(), help="Output folder [--exp-dir: EXP/scores]."
 )
 @click.option(
     "--exp-dir",
@@ -160,6 +160,8 @@ def command(
     from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     model_source.check(eval_path=eval_path, cohort_path=cohort_path, exp_dir=exp_dir)
+    check_name_part(eval_name, "--eval-name")
+    check_name_part(cohort_name, "--cohort-name")
     if exp_dir:
         exp = Path(exp_dir)
         eval_path = eval_path or str(exp / "embeddings" / "vox1" / "xvector.scp")

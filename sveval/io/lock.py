@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sveval.errors import InputError
+from sveval.signals import held_signals
 
 LOCK_NAME = ".sveval.lock"
 
@@ -63,6 +64,10 @@ class FolderLock:
 
     def acquire(self) -> FolderLock:
         """Take the lock without waiting. Raises InputError (exit 2) naming the holder if it is taken."""
+        with held_signals():  # a stop between creating the file and recording the lock would leave both
+            return self._acquire()
+
+    def _acquire(self) -> FolderLock:
         import fcntl
 
         while True:

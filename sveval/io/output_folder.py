@@ -42,9 +42,11 @@ from sveval.io.lock import folder_lock, stale_message
 from sveval.signals import held_signals
 
 STAGE_PREFIX = ".sveval-stage-"
+STAGE_MARK = ".sveval-stage"  # inside every stage: only a folder holding it is ever cleaned up as one
 _STAGE_NAME = re.compile(re.escape(STAGE_PREFIX) + "[a-z0-9_]{8}")  # as tempfile.mkdtemp names them
 RECORDS = ("results.json", "calibration.json")  # score's record; calibrate's and fuse's
 WRITTEN = "written"  # the record's key: {file name: {"bytes": n, "sha256": hex}}
+REPORT = "report.md"
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -84,8 +86,15 @@ def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | No
         raise InputError("expected a JSON object (the record of an earlier run)", str(path))
     written = doc.get(WRITTEN)
     if isinstance(written, dict):
-        return {str(k): v if isinstance(v, dict) else {} for k, v in written.items()} | {record: {}}
-    return {name: {} for name in _legacy_names(doc)} | {record: {}}
+        found = {str(k): v if isinstance(v, dict) else {} for k, v in written.items()}
+    else:
+        found = {name: {} for name in _legacy_names(doc)}
+    # a record names files of its own folder: anything else (`../x`, `a/b`) it cannot have written there
+    return {k: v for k, v in found.items() if _plain_name(k)} | {record: {}}
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
 
 
 def _legacy_names(doc: dict) -> list[str]:
@@ -98,7 +107,7 @@ def _legacy_names(doc: dict) -> list[str]:
     for entry in (f for f in files if isinstance(f, dict)):
         names += [entry[k] for k in ("output", "result") if isinstance(entry.get(k), str)]
         names.append("calibration_model.json")
-    return [n for n in names if n and os.path.basename(n) == n]
+    return names
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,8 @@ class OutputFolder:
         if self.path in self.inputs:
             raise InputError("the output folder is one of this run's inputs", self.shown)
         if os.path.lexists(self.path) and not self.path.is_dir():
-            raise InputError("--out must be a folder; this is a file", self.shown)
+            what = "a file" if os.path.isfile(self.path) else "not a folder (or a link that leads nowhere)"
+            raise InputError(f"--out must be a folder; this is {what}", self.shown)
         try:
             self.path.mkdir(parents=True)
             self.created = True
@@ -215,10 +225,13 @@ class OutputFolder:
             raise InputError(f"output folder is not writable: {exc.strerror or exc}", self.shown) from None
         self._lock = folder_lock(self.path)
         try:
-            self._lock.acquire()
-        except BaseException:
+            self._lock.acquire()  # (signals are held inside: a stop comes after it returns, lock held)
+        except InputError:
             self._lock = None
             raise  # lost (or could not take) the lock: nothing of ours to undo, and nothing else to touch
+        except BaseException as exc:  # a stop held during the acquire: let go of the lock and its file
+            self.__exit__(type(exc), exc, None)
+            raise
         try:
             if (line := stale_message(self._lock)) is not None:
                 self.messages.append(line)
@@ -233,6 +246,7 @@ class OutputFolder:
                 for name in read_written(self.path, record) or {}
             }
             self.stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=self.path))
+            (self.stage / STAGE_MARK).write_text(f"{os.getpid()}\n")  # what tells a stage from a look-alike
         except OSError as exc:
             self.__exit__(type(exc), exc, None)
             raise InputError(f"output folder is not writable: {exc.strerror or exc}", self.shown) from None
@@ -246,7 +260,7 @@ class OutputFolder:
         this run did not write. `inputs_in_folder`: files of this folder that the run read (a calibration
         of the folder's scores); the record keeps their SHA-256, so that its outputs count as current only
         while those files are unchanged."""
-        staged = sorted(os.listdir(self.stage))
+        staged = sorted(n for n in os.listdir(self.stage) if n != STAGE_MARK)
         if self.record not in staged:
             raise RuntimeError(f"the run staged no {self.record}")
         for name in staged:
@@ -267,6 +281,7 @@ class OutputFolder:
                 if name not in self.kept:
                     (self.path / name).unlink(missing_ok=True)
             os.rename(self.stage / self.record, self.path / self.record)
+            os.unlink(self.stage / STAGE_MARK)
             os.rmdir(self.stage)
             self.published = True
 
@@ -277,14 +292,18 @@ class OutputFolder:
         except FileNotFoundError:
             return
         mine = name in self.previous or name in self.others
-        if stat.S_ISREG(info.st_mode) and info.st_dev == device and mine:
+        entry = self.previous.get(name, {})
+        # report.md is sveval's to regenerate: `sveval report DIR` rewrites it in place
+        unchanged = name == REPORT or "sha256" not in entry or _matches(target, entry)
+        if stat.S_ISREG(info.st_mode) and info.st_dev == device and mine and unchanged:
             return
         what = (
             "a link" if stat.S_ISLNK(info.st_mode)
             else "a folder" if stat.S_ISDIR(info.st_mode)
             else "on another file system" if info.st_dev != device
             else "not a regular file" if not stat.S_ISREG(info.st_mode)
-            else f"a file sveval did not write (not listed in {self.record})"
+            else f"a file sveval did not write (not listed in {self.record})" if not mine
+            else f"changed since sveval wrote it (not the SHA-256 {self.record} lists)"
         )
         raise InputError(
             f"{name} is already there and is {what}: sveval replaces only files it wrote; move it away or "
@@ -326,10 +345,16 @@ class OutputFolder:
         """Stages left by runs that were killed (SIGKILL, power loss) before they could clean up: under the
         lock no live run owns one. Only folders of the stage's name are touched, and in them only regular
         files and links (unlinked, never followed)."""
+        device = os.stat(self.path).st_dev
         for entry in os.scandir(self.path):
-            if _STAGE_NAME.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
-                if _empty_flat_folder(Path(entry.path)):
-                    self.messages.append(f"removed {Path(self.shown) / entry.name}, left by a killed run")
+            if not (_STAGE_NAME.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
+                continue
+            stage = Path(entry.path)
+            # a mount point has the device of what is mounted there; a look-alike folder has no mark
+            if entry.stat(follow_symlinks=False).st_dev != device or not _is_regular(stage / STAGE_MARK):
+                continue
+            if _empty_flat_folder(stage):
+                self.messages.append(f"removed {Path(self.shown) / entry.name}, left by a killed run")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -375,3 +400,21 @@ def refuse_output_over_input(output: str | os.PathLike, inputs, what: str = "--o
             raise InputError(
                 f"{what} would replace a file inside the input folder {given}; write elsewhere", str(output)
             )
+
+
+def refuse_replacing_foreign(path: str | os.PathLike, signature: bytes, what: str = "--out") -> None:
+    """InputError (exit 2), before any work, when the output file `path` exists and is not one sveval
+    wrote: a link, a folder or a special file, or a file whose first 4 kB lack `signature` (the line every
+    such sveval output starts with, e.g. b"Generated by sveval " in a report)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(info.st_mode):
+        with open(path, "rb") as handle:
+            if signature in handle.read(4096):
+                return
+        why = "is a file sveval did not write"
+    else:
+        why = "is a link" if stat.S_ISLNK(info.st_mode) else "is not a regular file"
+    raise InputError(f"{what} {why}; sveval replaces only its own outputs: write elsewhere", str(path))

@@ -4,11 +4,13 @@ with fewer outputs, and what the record says about where it was written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -409,3 +411,127 @@ def test_a_previous_runs_file_changed_since_is_kept_with_a_warning(inputs):
     assert edited.read_text().endswith("# my note\n")
     assert f"kept {out / edited.name} of the previous run: it changed since sveval wrote it" in result.stderr
     assert not (out / "cohort_snorm_t.kaldi.score").exists()  # unchanged leftovers go
+
+
+# ---- a second tester's findings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--eval-name", "--cohort-name"])
+def test_set_names_that_would_write_outside_out_are_refused(inputs, option):
+    tmp_path, _ = inputs
+    victim = tmp_path / "victim_cos_result"
+    victim.write_text("USERDATA\n")
+    for name in (str(tmp_path / "victim"), "../victim", "sub/x", "..", "."):
+        result = invoke(*full_args(tmp_path), option, name, "--no-plots", "--out", tmp_path / "o")
+        assert result.exit_code == 2 and "must be a plain name" in result.stderr, result.output
+        assert "Traceback" not in result.output
+    assert victim.read_text() == "USERDATA\n" and not (tmp_path / "o").exists()
+
+
+def test_default_set_names_of_relative_parent_paths_are_the_folder_names(inputs):
+    tmp_path, _ = inputs
+    work = tmp_path / "work"
+    work.mkdir()
+    result = invoke("score", "--embeddings", "../eval.npz", "--trials", "../t.kaldi", "--norm", "cos",
+                    "--no-plots", "--quiet", "--out", "o", cwd=work)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (work / "o" / f"{tmp_path.name}_cos_result").is_file()
+
+
+def test_a_record_naming_files_outside_its_folder_removes_nothing_there(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    args = (*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert invoke(*args).exit_code == 0
+    precious = tmp_path / "precious.txt"
+    precious.write_text("PRECIOUS\n")
+    record = json.loads((out / "results.json").read_text())
+    entry = {"bytes": 9, "sha256": hashlib.sha256(b"PRECIOUS\n").hexdigest()}
+    record["written"].update({"../precious.txt": entry, str(precious): entry})
+    (out / "results.json").write_text(json.dumps(record))
+    assert invoke(*args).exit_code == 0
+    assert precious.read_text() == "PRECIOUS\n"
+
+
+def test_stage_look_alikes_without_the_mark_and_mounts_are_never_cleaned(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    (out / ".sveval-stage-mydata01").mkdir(parents=True)
+    (out / ".sveval-stage-mydata01" / "thesis.txt").write_text("IMPORTANT\n")
+    mount = out / ".sveval-stage-backup99"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                             capture_output=True).returncode == 0  # fmt: skip
+    try:
+        if mounted:
+            (mount / "f.txt").write_text("IMPORTANT\n")
+            (mount / ".sveval-stage").write_text("1\n")  # even with the mark: another file system
+        result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert "left by a killed run" not in result.stderr
+        assert (out / ".sveval-stage-mydata01" / "thesis.txt").read_text() == "IMPORTANT\n"
+        if mounted:
+            assert (mount / "f.txt").read_text() == "IMPORTANT\n"
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_listed_file_edited_since_is_not_overwritten(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    args = (*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert invoke(*args).exit_code == 0
+    (out / "t.kaldi.score").write_text("my hand-made analysis\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = invoke(*args)
+    assert result.exit_code == 2 and "t.kaldi.score is already there and is changed since" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_report_never_replaces_a_users_report_or_a_link(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out).exit_code == 0
+    assert invoke("report", out).exit_code == 0  # sveval's own report.md: regenerated
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "t.kaldi.score").write_bytes((out / "t.kaldi.score").read_bytes())
+    (plain / "report.md").write_text("MYNOTES\n")
+    result = invoke("report", plain)
+    assert result.exit_code == 2 and "is a file sveval did not write" in result.stderr, result.output
+    assert (plain / "report.md").read_text() == "MYNOTES\n"
+    (plain / "report.md").unlink()
+    (plain / "report.md").symlink_to(tmp_path / "t.kaldi")
+    result = invoke("report", plain)
+    assert result.exit_code == 2 and "is a link" in result.stderr
+    assert (plain / "report.md").is_symlink()
+
+
+def test_a_stop_while_the_lock_is_taken_leaves_no_lock_file(tmp_path, monkeypatch):
+    import sveval.io.lock as lock
+    from sveval.io.output_folder import OutputFolder
+
+    write = lock._write_holders
+
+    def stopped_while_writing(fd, holders):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.02)  # the handler would run here if the signal were not held
+        write(fd, holders)
+
+    monkeypatch.setattr(lock, "_write_holders", stopped_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        with OutputFolder(tmp_path / "new", "results.json"):
+            pass
+    assert not (tmp_path / "new").exists()
+
+
+def test_out_that_is_a_file_or_a_broken_link_is_one_line(inputs):
+    tmp_path, _ = inputs
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "afile").write_text("")
+    for out, what in ((tmp_path / "afile", "this is a file"), (tmp_path / "loop1", "not a folder")):
+        result = invoke(*full_args(tmp_path), "--norm", "cos", "--out", out)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert what in result.stderr
