@@ -115,10 +115,15 @@ def command(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, leve
 
 
 def _text(done, provenance) -> str:
+    from .labels import file_labels
+
     t, r = done.trials, done.result.resampling
+    # the table names systems by the parts of their paths that differ (as det's legends); the paths once
+    shown = dict(zip((n for n, _, _ in done.files), file_labels([p for _, p, _ in done.files])))
     lines = [
         f"trials: {t.name}, {t.n_target + t.n_nontarget:,} ({t.n_target:,} target, "
         f"{t.n_nontarget:,} nontarget), fingerprint {t.fingerprint.split(':', 1)[-1][:12]}",
+        "systems: " + "; ".join(f"{shown[n]} = {p}" for n, p, _ in done.files),
         f"bootstrap: {r.n:,} paired replicates, seed {r.seed}, {r.n_speakers:,} speakers resampled "
         f"({done.speakers}); {r.n_redrawn:,} draws without both classes redrawn",
         "",
@@ -140,8 +145,8 @@ def _text(done, provenance) -> str:
         for m in c.metrics:
             rows.append(
                 [
-                    c.system,
-                    c.baseline,
+                    shown.get(c.system, c.system),
+                    shown.get(c.baseline, c.baseline),
                     m.key.label(),
                     f"{m.baseline:.3f}",
                     f"{m.system:.3f}",
