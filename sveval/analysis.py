@@ -30,6 +30,16 @@ CI_TAIL = 0.025
 MIN_REPLICATES = 41
 _NEEDS = f"a 95 % percentile interval needs at least {MIN_REPLICATES} usable replicates"
 
+# The one resampling scheme of every speaker-level interval (`speaker_bootstrap`, `sveval.compare`).
+SCHEME = (
+    "speaker-clustered bootstrap with a pigeonhole variance correction: each replicate draws the S "
+    "speakers of the list S times with replacement (numpy default_rng(seed).multinomial) and weights a "
+    "target trial of speaker a m_a times and a nontarget trial between a and b m_a*m_b times; a second "
+    "stage of as many replicates draws the P pairs of two different speakers P times with replacement "
+    "(target trials kept once), and the speaker replicates are shrunk about the full list's figure to the "
+    "variance V_speaker - 2*V_pair (at least V_speaker/3), Owen 2007"
+)
+
 
 def speakers_of(utterances: np.ndarray) -> np.ndarray:
     """Deprecated: `sveval.speakers.speaker_map().of(ids)`, which this delegates to (one mapping). Kept only
@@ -152,13 +162,17 @@ def speaker_bootstrap(
 ) -> BootstrapCI:
     """95 % percentile intervals of the NIST EER and minDCF, resampling speakers.
 
-    What is resampled: the S speakers appearing in the list (enroll or test side) are drawn S times with
-    replacement (seeded, numpy's default_rng); a speaker drawn k times appears as k copies. A trial between
-    speakers a and b then occurs m_a * m_b times, where m is the number of copies (every copy of the enroll
-    speaker against every copy of the test speaker; a target trial occurs m_a^2 times); a trial with an
+    What is resampled (`SCHEME`): the S speakers appearing in the list (enroll or test side) are drawn S
+    times with replacement (seeded, numpy's default_rng); a speaker drawn m times appears as m copies. A
+    nontarget trial between speakers a and b then occurs m_a·m_b times (every copy of one against every
+    copy of the other), a target trial of speaker a m_a times (its cluster once per copy); a trial with an
     undrawn speaker drops out. Each replicate's EER and minDCF are those of the list with trials repeated
     that many times: the per-trial sweep in the original stable sort order, with weights, so that trials
-    tied in score stay in trial order as in `sveval.metrics`.
+    tied in score stay in trial order as in `sveval.metrics`. The m_a·m_b weighting counts what is
+    particular to a pair of speakers three times (Owen's pigeonhole bootstrap), so a second stage of as
+    many replicates resamples the pairs of two speakers alone and the speaker replicates are shrunk about
+    the full list's figure to the corrected variance V_speaker − 2·V_pair (`corrected_replicates`), per
+    figure, before the percentiles are taken.
 
     A replicate whose drawn speakers give no target or no nontarget trial has no EER or minDCF: it is
     dropped and counted (`n_dropped`). Raises ValueError when `n`, or the replicates left, are fewer than
@@ -204,12 +218,20 @@ def speaker_bootstrap(
             f"only {n - n_dropped:,} of {n:,} replicates usable ({n_dropped:,} drew no target or no "
             f"nontarget trial and were dropped): {_NEEDS}; use more replicates"
         )
+    eer_pair, dcf_pair = [], []
+    for start in range(0, n, chunk):  # the pair stage of the correction
+        weights = run_weights(runs, draw_pair_copies(rng, pairs, min(chunk, n - start)))
+        e, d = weighted_eer_min_dcf(weights, runs.is_target, p_target, c_miss, c_fa)
+        eer_pair.append(e)
+        dcf_pair.append(d)
+    unit = run_weights(runs, np.ones((1, len(pairs.enroll))))
+    eer_unit, dcf_unit = weighted_eer_min_dcf(unit, runs.is_target, p_target, c_miss, c_fa)
+    eer_all = corrected_replicates(eer_all[kept], np.concatenate(eer_pair), eer_unit[0])
+    dcf_all = corrected_replicates(dcf_all[kept], np.concatenate(dcf_pair), dcf_unit[0])
     tails = [100 * CI_TAIL, 100 * (1 - CI_TAIL)]
-    eer_lo, eer_hi = np.percentile(eer_all[kept], tails)
-    dcf_lo, dcf_hi = np.percentile(dcf_all[kept], tails)
-    return BootstrapCI(
-        n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi), n_dropped
-    )
+    eer_lo, eer_hi = np.percentile(eer_all, tails)
+    dcf_lo, dcf_hi = np.percentile(dcf_all, tails)
+    return BootstrapCI(n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi), n_dropped)
 
 
 # The pieces of the speaker-clustered bootstrap, shared with the paired comparison (sveval/compare.py), which
@@ -271,8 +293,55 @@ def draw_copies(rng: np.random.Generator, n_speakers: int, size: int) -> np.ndar
 
 
 def pair_weights(copies: np.ndarray, pairs: SpeakerPairs) -> np.ndarray:
-    """(replicates x pairs): m[enroll speaker] * m[test speaker], the copies of each trial of a pair."""
-    return (copies[:, pairs.enroll] * copies[:, pairs.test]).astype(np.float64)
+    """(replicates x pairs): the copies of each trial of a pair in the speaker stage, m = how often each
+    speaker was drawn: m_a·m_b for a pair of two speakers a ≠ b (every copy of one against every copy of
+    the other), m_a for a pair (a, a) of one speaker (its target trials: the speaker's cluster, once per
+    copy, as a one-way cluster bootstrap; not m_a², which would give a speaker drawn twice four times the
+    weight of one drawn once)."""
+    w = copies[:, pairs.enroll] * copies[:, pairs.test]
+    same = pairs.enroll == pairs.test
+    w[:, same] = copies[:, pairs.enroll[same]]
+    return w.astype(np.float64)
+
+
+def draw_pair_copies(rng: np.random.Generator, pairs: SpeakerPairs, size: int) -> np.ndarray:
+    """(size x pairs): the pair stage of the correction (`corrected_replicates`): the P pairs of two
+    different speakers drawn P times with replacement (a pair drawn k times: its trials k times each), the
+    pairs of one speaker (target trials) kept once."""
+    cross = np.flatnonzero(pairs.enroll != pairs.test)
+    w = np.ones((size, len(pairs.enroll)))
+    if cross.size:
+        w[:, cross] = rng.multinomial(cross.size, np.full(cross.size, 1.0 / cross.size), size=size)
+    return w
+
+
+def corrected_replicates(speaker: np.ndarray, pair: np.ndarray, estimate) -> np.ndarray:
+    """The speaker-stage replicates (last axis) shrunk about `estimate` to the corrected variance.
+
+    Why: a nontarget trial belongs to two speakers. Weighting it m_a·m_b gets the speakers' share of the
+    variance right but counts what is particular to the pair (pair effects, trial noise, and the speakers'
+    effects as seen by that one pair) three times instead of once: Var(m_a·m_b) ≈ 3 with m ~ Poisson(1),
+    while trials sharing one speaker covary by Cov(m_a·m_b, m_a·m_c) ≈ 1, as they should (the pigeonhole
+    bootstrap of a crossed design, Owen 2007, Ann. Appl. Stat. 1(2); McCullagh 2000, Bernoulli 6(2),
+    showed no resampling of the two factors alone is unbiased). Resampling the pairs of two speakers
+    (`draw_pair_copies`) measures that pair-level share, V_pair, so the variance is corrected as
+    V = V_speaker − 2·V_pair (the moment correction Owen discusses), floored at V_speaker / 3 (the least it
+    can be when all variance is pair-level). Each replicate becomes estimate + k·(replicate − estimate),
+    k = sqrt(V / V_speaker), so that percentile intervals and p-values keep the shape of the speaker
+    stage's distribution at the corrected spread; k = 1 (replicates returned as they are) where the
+    speaker stage does not vary, e.g. a system against itself. NaN replicates are ignored in the
+    variances and stay NaN."""
+    speaker = np.asarray(speaker, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        v_s = np.nanvar(speaker, axis=-1) if speaker.shape[-1] else np.zeros(speaker.shape[:-1])
+        v_p = np.nanvar(np.asarray(pair, dtype=np.float64), axis=-1)
+    v_s, v_p = np.asarray(v_s), np.nan_to_num(np.asarray(v_p))
+    vary = v_s > 0
+    safe = np.where(vary, v_s, 1.0)
+    k = np.where(vary, np.sqrt(np.maximum(v_s - 2.0 * v_p, v_s / 3.0) / safe), 1.0)
+    est = np.asarray(estimate, dtype=np.float64)
+    out = est[..., None] + k[..., None] * (speaker - est[..., None])
+    return np.where((k == 1.0)[..., None], speaker, out)
 
 
 def run_weights(runs: SortedRuns, weights_of_pairs: np.ndarray) -> np.ndarray:
@@ -284,28 +353,52 @@ def weighted_eer_min_dcf(
     weights: np.ndarray, is_target_sorted: np.ndarray, p_target: float, c_miss: float, c_fa: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """NIST EER and minDCF for each row of `weights` (replicates x trials, trials in sorted score order),
-    with the formulas of `sveval.metrics` applied to weighted counts. NaN where a replicate lacks a class."""
-    w_tar = np.where(is_target_sorted, weights, 0.0)
-    n_tar_le = np.cumsum(w_tar, axis=1)
-    n_non_le = np.cumsum(weights - w_tar, axis=1)
-    total_t, total_n = n_tar_le[:, -1:], n_non_le[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_miss = n_tar_le / total_t
-        p_fa = 1 - n_non_le / total_n
-    d = p_miss - p_fa
-    rows = np.arange(len(weights))
-    x1 = np.argmax(d >= 0, axis=1)
-    x2 = np.maximum(x1 - 1, 0)
+    with the formulas of `sveval.metrics` applied to weighted counts. NaN where a replicate lacks a class.
+
+    Point j of the sweep has p_miss = (target weight up to j) / T and p_fa = 1 − (nontarget weight up to
+    j) / N. The two cumulative sums are taken over each class's columns alone (adding the other class's
+    zeros changes no sum). minDCF: the cost rises along targets and falls along nontargets, so its minimum
+    over all points is at a nontarget point or at point 0; only those are evaluated. EER: p_miss − p_fa
+    never decreases along the sweep, so its first point ≥ 0 is found by bisection, per replicate."""
+    tar = np.asarray(is_target_sorted, dtype=bool)
+    weights = np.asarray(weights, dtype=np.float64)
+    n_rep, n = weights.shape
+    t_idx, n_idx = np.flatnonzero(tar), np.flatnonzero(~tar)
+    cum_t = np.zeros((n_rep, len(t_idx) + 1))  # column k: weight of the first k target columns
+    cum_n = np.zeros((n_rep, len(n_idx) + 1))
+    np.cumsum(weights[:, t_idx], axis=1, out=cum_t[:, 1:])
+    np.cumsum(weights[:, n_idx], axis=1, out=cum_n[:, 1:])
+    tar_le = np.cumsum(tar)  # targets among points 0..j
+    non_le = np.arange(1, n + 1) - tar_le
+    total_t, total_n = cum_t[:, -1], cum_n[:, -1]
+    bad = (total_t == 0) | (total_n == 0)
+    safe_t, safe_n = np.where(bad, 1.0, total_t), np.where(bad, 1.0, total_n)
+    rows = np.arange(n_rep)
+
+    def rates(j):  # p_miss, p_fa at point j[r] of each replicate r
+        return cum_t[rows, tar_le[j]] / safe_t, 1 - cum_n[rows, non_le[j]] / safe_n
+
+    lo, hi = np.full(n_rep, -1), np.full(n_rep, n - 1)  # d(lo) < 0 (lo = -1: before the sweep), d(hi) >= 0
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) // 2
+        pm, pf = rates(np.maximum(mid, 0))
+        up = pm - pf >= 0
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    x1 = hi
     first = x1 == 0  # no point with d < 0: the implicit "accept everything" point, as sveval.metrics
-    pm1, pf1 = p_miss[rows, x1], p_fa[rows, x1]
-    pm2 = np.where(first, 0.0, p_miss[rows, x2])
-    pf2 = np.where(first, 1.0, p_fa[rows, x2])
+    pm1, pf1 = rates(x1)
+    pm2, pf2 = rates(np.maximum(x1 - 1, 0))
+    pm2, pf2 = np.where(first, 0.0, pm2), np.where(first, 1.0, pf2)
     with np.errstate(invalid="ignore", divide="ignore"):
         a = (pm1 - pf1) / (pf2 - pf1 - (pm2 - pm1))
         eer = pm1 + a * (pm2 - pm1)
-        cost = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
-    min_dcf = cost.min(axis=1) / min(c_miss * p_target, c_fa * (1 - p_target))
-    bad = (total_t[:, 0] == 0) | (total_n[:, 0] == 0)
+    a_miss, a_fa = c_miss * p_target, c_fa * (1 - p_target)
+    p_miss_non = cum_t[:, tar_le[n_idx]] / safe_t[:, None]  # at each nontarget point
+    cost = a_miss * p_miss_non + a_fa * (1 - cum_n[:, 1:] / safe_n[:, None])
+    best = cost.min(axis=1) if len(n_idx) else np.full(n_rep, np.inf)
+    if n and tar[0]:  # point 0 a target: the lowest cost of the targets before the first nontarget
+        best = np.minimum(best, a_miss * cum_t[:, 1] / safe_t + a_fa)
+    min_dcf = best / min(a_miss, a_fa)
     eer[bad] = np.nan
     min_dcf[bad] = np.nan
     return eer, min_dcf

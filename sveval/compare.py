@@ -36,7 +36,12 @@ import numpy as np
 
 from sveval import metrics
 from sveval.analysis import (
+    SCHEME as SPEAKER_SCHEME,
+)
+from sveval.analysis import (
+    corrected_replicates,
     draw_copies,
+    draw_pair_copies,
     pair_weights,
     run_weights,
     sorted_runs,
@@ -46,10 +51,9 @@ from sveval.analysis import (
 from sveval.calibration_metrics import bayes_threshold
 
 SCHEME = (
-    "paired speaker-clustered bootstrap: each replicate draws the S speakers of the list S times with "
-    "replacement (numpy default_rng(seed).multinomial) and weights every trial between speakers a and b "
-    "m_a*m_b times, the same weights for every system; replicates without a target or a nontarget trial "
-    "are redrawn"
+    "paired " + SPEAKER_SCHEME + "; the same draws weight every system's trials, and the correction is "
+    "applied to the replicate differences of each metric; replicates without a target or a nontarget "
+    "trial are redrawn"
 )
 P_VALUE = "p = min(1, 2*min(share of replicate differences <= 0, share >= 0)), two-sided"
 HOLM = "Holm's step-down correction over the systems compared with the baseline, per metric"
@@ -174,10 +178,15 @@ def _llr_sums(s, tar, pair_of, n_pairs, dcfs) -> np.ndarray:
 
 def replicate_metrics(prep: Prepared, copies: np.ndarray) -> np.ndarray:
     """(systems, metrics, replicates): each system's figures on the lists weighted by `copies` (replicates x
-    speakers, how often each speaker is drawn), EER in percent. Every replicate must hold both classes."""
-    w = pair_weights(copies, prep.pairs)
+    speakers, how often each speaker is drawn; `sveval.analysis.pair_weights`), EER in percent. Every
+    replicate must hold both classes."""
+    return weighted_metrics(prep, pair_weights(copies, prep.pairs))
+
+
+def weighted_metrics(prep: Prepared, w: np.ndarray) -> np.ndarray:
+    """(systems, metrics, replicates) from weights of the speaker pairs (replicates x pairs)."""
     total_t, total_n = w @ prep.n_tar, w @ prep.n_non
-    out = np.empty((len(prep.runs), len(prep.keys), len(copies)))
+    out = np.empty((len(prep.runs), len(prep.keys), len(w)))
     for i, runs in enumerate(prep.runs):
         weights = run_weights(runs, w)
         k = 1 + len(prep.dcfs)
@@ -270,17 +279,22 @@ def compare(
         )
     llr = all(s.llr for s in systems)
     prep = prepare(systems, tar, code_e, code_t, len(uniques), dcfs, llr)
-    replicates, n_redrawn = _replicates(prep, len(uniques), n, seed, chunk)
+    rng = np.random.default_rng(seed)
+    replicates, n_redrawn = speaker_replicates(prep, len(uniques), n, rng, chunk)
+    pair_stage = pair_replicates(prep, n, rng, chunk)
+    unit = weighted_metrics(prep, np.ones((1, len(prep.pairs.enroll))))[:, :, 0]
     full = np.stack([full_list_metrics(s, tar, prep.keys, dcfs) for s in systems])
     return ComparisonResult(
-        _comparisons(systems, baseline, full, replicates, prep.keys, level),
+        _comparisons(systems, baseline, full, (replicates, pair_stage, unit), prep.keys, level),
         Resampling(n, seed, level, len(uniques), n_redrawn),
     )
 
 
-def _replicates(prep: Prepared, n_speakers: int, n: int, seed: int, chunk: int) -> tuple[np.ndarray, int]:
-    """(systems, metrics, n) replicate figures from `n` usable draws, and how many draws were redrawn."""
-    rng = np.random.default_rng(seed)
+def speaker_replicates(
+    prep: Prepared, n_speakers: int, n: int, rng, chunk: int = 32
+) -> tuple[np.ndarray, int]:
+    """(systems, metrics, n) speaker-stage figures from `n` usable draws of `rng`, and how many draws were
+    redrawn."""
     parts, have, redrawn = [], 0, 0
     while have < n:
         copies = draw_copies(rng, n_speakers, min(chunk, n - have))
@@ -290,18 +304,35 @@ def _replicates(prep: Prepared, n_speakers: int, n: int, seed: int, chunk: int) 
         if redrawn > 10 * n + 100:
             raise ValueError(f"{redrawn:,} draws held no target or no nontarget trial: too few speakers")
         if usable.any():
-            parts.append(replicate_metrics(prep, copies[usable]))
+            parts.append(weighted_metrics(prep, w[usable]))
             have += int(usable.sum())
     return np.concatenate(parts, axis=2), redrawn
 
 
-def _comparisons(systems, baseline, full, replicates, keys, level) -> tuple[Comparison, ...]:
+def pair_replicates(prep: Prepared, n: int, rng, chunk: int = 32) -> np.ndarray:
+    """(systems, metrics, n): the pair stage of the correction (`sveval.analysis.draw_pair_copies`)."""
+    parts = [
+        weighted_metrics(prep, draw_pair_copies(rng, prep.pairs, min(chunk, n - start)))
+        for start in range(0, n, chunk)
+    ]
+    return np.concatenate(parts, axis=2)
+
+
+def _comparisons(systems, baseline, full, stages, keys, level) -> tuple[Comparison, ...]:
+    """stages: the speaker-stage and pair-stage replicates (systems, metrics, replicates) and the
+    unit-weight figures (systems, metrics); each difference's replicates are corrected
+    (`sveval.analysis.corrected_replicates`) before the interval, p-value and flips are taken."""
+    speaker, pair, unit = stages
     others = [i for i in range(len(systems)) if i != baseline]
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
     rows: dict[tuple[int, int], dict] = {}
     for i in others:
         for k in range(len(keys)):
-            d = replicates[i, k] - replicates[baseline, k]
+            d = corrected_replicates(
+                speaker[i, k] - speaker[baseline, k],
+                pair[i, k] - pair[baseline, k],
+                unit[i, k] - unit[baseline, k],
+            )
             lo, hi = np.percentile(d, tails)
             diff = float(full[i, k] - full[baseline, k])
             rows[i, k] = dict(
@@ -406,7 +437,7 @@ def compare_files(
     import os
 
     from sveval.errors import InputError
-    from sveval.io.catalog import load_trials
+    from sveval.io.catalog import load_manifest, load_trials
     from sveval.io.release import parse_score_name
     from sveval.io.scores import match_trials, read_score_file, require_finite
     from sveval.io.trials import fingerprint
@@ -446,7 +477,10 @@ def compare_files(
         path, sf, fp = listed
         enroll, test, is_target = sf.enroll, sf.test, np.asarray(sf.labels, dtype=bool)
         n_t = int(is_target.sum())
-        info = ListInfo(f"{os.path.basename(path)} (as scored)", fp, n_t, len(is_target) - n_t)
+        # a list is known by its content: the built-in name its fingerprint proves, else the file's trials
+        known = next((e.name for e in load_manifest()[1].values() if e.fingerprint == fp), None)
+        name = known or f"{os.path.basename(path)} (as scored)"
+        info = ListInfo(name, fp, n_t, len(is_target) - n_t)
     if info.n_target == 0 or info.n_nontarget == 0:
         raise InputError("the list needs target and nontarget trials", paths[0])
     speakers = speaker_map(utt2spk)

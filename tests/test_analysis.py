@@ -136,28 +136,52 @@ def test_real_meta_files_read_when_present():
 
 
 def test_bootstrap_equals_repeating_trials_replicate_by_replicate():
-    """Oracle: the same speaker draws, each trial physically repeated m_e * m_t times, then evaluate."""
+    """Oracle: the same speaker draws, each nontarget trial physically repeated m_e * m_t times and each
+    target trial m_e times, then evaluate; then the same generator's pair stage (the pairs of two speakers,
+    numbered as pd.factorize numbers them in stable score order, drawn as often as there are such pairs,
+    each trial repeated as often as its pair is drawn, target trials once) and the correction written out:
+    replicates shrunk about the full list's figure by k = sqrt(max(V_s − 2 V_p, V_s / 3) / V_s)."""
+    import pandas as pd
+
     scores, is_target, enroll, test = toy_list(n_speakers=9, seed=4)
     n = 60  # at least MIN_REPLICATES (41) usable ones
     ci = speaker_bootstrap(scores, is_target, enroll, test, n=n, seed=3, p_target=0.05)
     spk = speaker_map().of(np.concatenate([enroll, test]))
     names = list(dict.fromkeys(spk.tolist()))  # first-appearance order, as pd.factorize numbers them
     code = np.array([names.index(s) for s in spk])
+    code_e, code_t = code[: len(scores)], code[len(scores) :]
     rng = np.random.default_rng(3)
     copies = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=n)
-    eers, dcfs = [], []
-    for m in copies:
-        rep = np.repeat(np.arange(len(scores)), m[code[: len(scores)]] * m[code[len(scores) :]])
+
+    def evaluate(repeat):
+        rep = np.repeat(np.arange(len(scores)), repeat)
         if is_target[rep].all() or not is_target[rep].any():
-            continue
+            return None
         result = metrics.evaluate(scores[rep], is_target[rep], p_target=0.05)
-        eers.append(result.eer)
-        dcfs.append(result.min_dcf)
-    assert ci.n_dropped == n - len(eers)
-    assert (ci.eer_low, ci.eer_high) == pytest.approx(tuple(np.percentile(eers, [2.5, 97.5])), abs=1e-12)
-    assert (ci.min_dcf_low, ci.min_dcf_high) == pytest.approx(
-        tuple(np.percentile(dcfs, [2.5, 97.5])), abs=1e-12
-    )
+        return result.eer, result.min_dcf
+
+    speaker = [evaluate(np.where(is_target, m[code_e], m[code_e] * m[code_t])) for m in copies]
+    kept = np.array([r for r in speaker if r is not None])
+    assert ci.n_dropped == n - len(kept)
+    order = np.argsort(scores, kind="mergesort")
+    pair_of_sorted, keys = pd.factorize(code_e[order] * len(names) + code_t[order])
+    pair_of = np.empty(len(scores), dtype=int)
+    pair_of[order] = pair_of_sorted
+    cross = np.flatnonzero(keys // len(names) != keys % len(names))
+    drawn = rng.multinomial(len(cross), np.full(len(cross), 1 / len(cross)), size=n)
+    pair = []
+    for row in drawn:
+        w = np.ones(len(keys), dtype=int)
+        w[cross] = row
+        pair.append(evaluate(w[pair_of]))
+    pair = np.array(pair)
+    full = metrics.evaluate(scores, is_target, p_target=0.05)
+    for j, (low, high) in enumerate([(ci.eer_low, ci.eer_high), (ci.min_dcf_low, ci.min_dcf_high)]):
+        v_s, v_p = np.var(kept[:, j]), np.var(pair[:, j])
+        k = np.sqrt(max(v_s - 2 * v_p, v_s / 3) / v_s)
+        est = (full.eer, full.min_dcf)[j]
+        want = np.percentile(est + k * (kept[:, j] - est), [2.5, 97.5])
+        assert (low, high) == pytest.approx(tuple(want), abs=1e-12)
 
 
 def test_bootstrap_refuses_ids_without_speakers():

@@ -12,14 +12,17 @@ from click.testing import CliRunner
 from sveval.cli.main import cli
 
 from sveval import metrics
+from sveval.analysis import corrected_replicates
 from sveval.calibration_metrics import cllr
 from sveval.compare import (
     SystemScores,
     compare,
     holm,
     p_value,
+    pair_replicates,
     prepare,
     replicate_metrics,
+    speaker_replicates,
 )
 
 DCF = ((0.01, 1.0, 1.0),)
@@ -35,9 +38,10 @@ def six_speaker_list(seed=0):
     test = np.array([b[1] for _, b in pairs], dtype=object)
     is_target = spk_e == spk_t
     rng = np.random.default_rng(seed)
-    # distinct scores, so ties arise only among copies of one trial (same class: no order question)
-    a = rng.permutation(len(pairs)) / len(pairs) + 1.2 * is_target
-    b = rng.permutation(len(pairs)) / len(pairs) + 1.0 * is_target
+    # distinct scores, so ties arise only among copies of one trial (same class: no order question); the
+    # classes overlap (targets from 0.3, nontargets up to 1), so that EER and minDCF vary with the draw
+    a = rng.permutation(len(pairs)) / len(pairs) + 0.3 * is_target
+    b = rng.permutation(len(pairs)) / len(pairs) + 0.25 * is_target
     return a, b, is_target, spk_e, spk_t, enroll, test
 
 
@@ -64,8 +68,10 @@ def test_a_system_against_itself_differs_by_exactly_zero_with_p_one():
 
 def test_six_speakers_every_replicate_equals_the_repeated_list():
     """All 462 outcomes of 6 draws from 6 speakers (the 6^6 = 46,656 draw sequences grouped by how often
-    each speaker is drawn): each replicate's figures equal those of the list with every trial between
-    speakers a and b written out m_a * m_b times, computed by sveval.metrics."""
+    each speaker is drawn): each replicate's figures equal those of the list with every nontarget trial
+    between speakers a and b written out m_a * m_b times and every target trial of speaker a m_a times,
+    computed by sveval.metrics. E.g. m = (2, 1, 0, 3, 0, 0): a target trial of speaker 0 twice, of
+    speaker 3 three times, a nontarget trial between 0 and 3 six times, any trial of speaker 2 never."""
     a, b, is_target, spk_e, spk_t, _, _ = six_speaker_list()
     systems = [SystemScores("A", a), SystemScores("B", b)]
     prep = prepare(systems, is_target, spk_e, spk_t, 6, DCF, False)
@@ -73,7 +79,8 @@ def test_six_speakers_every_replicate_equals_the_repeated_list():
     assert len(outcomes) == 462 - 6
     figures = replicate_metrics(prep, np.array(outcomes))
     for r, m in enumerate(outcomes):
-        repeat = np.array(m)[spk_e] * np.array(m)[spk_t]
+        m = np.array(m)
+        repeat = np.where(is_target, m[spk_e], m[spk_e] * m[spk_t])
         for i, s in enumerate((a, b)):
             rep = np.repeat(np.arange(len(s)), repeat)
             want = metrics.evaluate(s[rep], is_target[rep], p_target=0.01)
@@ -101,13 +108,48 @@ def test_six_speakers_bootstrap_matches_the_enumerated_distribution():
     def quantile(q):
         return d[order][np.searchsorted(cdf, q)]
 
+    assert np.ptp(d) > 1.0  # the classes overlap: EER differences spread over points, not all 0
+
     n = 4000
-    result = compare(systems, is_target, spk_e, spk_t, n=n, seed=7, dcfs=DCF)
-    eer = result.comparisons[0].metrics[0]
-    assert abs(eer.p_value - exact_p) < 6 * math.sqrt(0.25 / n) * 2  # p is twice a share
-    assert quantile(0.01) <= eer.ci[0] <= quantile(0.05)
-    assert quantile(0.95) <= eer.ci[1] <= quantile(0.99)
-    assert result.resampling.n_redrawn < 20  # 6 / 46,656 of the draws lack a nontarget trial
+    rng = np.random.default_rng(7)
+    speaker, n_redrawn = speaker_replicates(prep, 6, n, rng)
+    raw = speaker[1, 0] - speaker[0, 0]
+    tails = np.percentile(raw, [2.5, 97.5])
+    assert abs(p_value(raw) - exact_p) < 6 * math.sqrt(0.25 / n) * 2  # p is twice a share
+    assert quantile(0.01) <= tails[0] <= quantile(0.05)
+    assert quantile(0.95) <= tails[1] <= quantile(0.99)
+    assert n_redrawn < 20  # 6 / 46,656 of the draws lack a nontarget trial
+    # compare() = that speaker stage, then the pair stage from the same generator, then the correction
+    pair = pair_replicates(prep, n, rng)
+    unit = replicate_metrics(prep, np.ones((1, 6), dtype=int))[:, 0, 0]
+    corrected = corrected_replicates(raw, pair[1, 0] - pair[0, 0], unit[1] - unit[0])
+    eer = compare(systems, is_target, spk_e, spk_t, n=n, seed=7, dcfs=DCF).comparisons[0].metrics[0]
+    assert eer.ci == tuple(np.percentile(corrected, [2.5, 97.5]))
+    assert eer.p_value == p_value(corrected)
+    # the correction shrinks the enumerated distribution about the estimate by k = sqrt(max(V_s − 2 V_p,
+    # V_s / 3) / V_s), V_s its exact variance, V_p the pair stage's
+    mean = prob @ d
+    v_s, v_p = prob @ (d - mean) ** 2, np.var(pair[1, 0] - pair[0, 0])
+    k = math.sqrt(max(v_s - 2 * v_p, v_s / 3) / v_s)
+    assert 1 / math.sqrt(3) <= k < 1
+    est = unit[1] - unit[0]
+    assert est + k * (quantile(0.01) - est) <= eer.ci[0] <= est + k * (quantile(0.05) - est)
+    assert est + k * (quantile(0.95) - est) <= eer.ci[1] <= est + k * (quantile(0.99) - est)
+
+
+def test_correction_by_hand():
+    """corrected_replicates: speaker replicates 1, 2, 3, 6 (mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5),
+    pair replicates with variance 1 (0 and 2): V = 3.5 − 2·1 = 1.5, k = sqrt(1.5 / 3.5); about the
+    estimate 2, replicate x becomes 2 + k (x − 2). Pair replicates 0 and 3 (variance 2.25): 3.5 − 4.5 is
+    below the floor 3.5 / 3, so k = sqrt(1 / 3). No spread (a system against itself): returned as they are."""
+    speaker = np.array([1.0, 2.0, 3.0, 6.0])
+    k = math.sqrt(1.5 / 3.5)
+    got = corrected_replicates(speaker, np.array([0.0, 2.0]), 2.0)
+    assert got.tolist() == pytest.approx((2 + k * (speaker - 2)).tolist(), abs=1e-15)
+    floor = corrected_replicates(speaker, np.array([0.0, 3.0]), 2.0)
+    assert floor.tolist() == pytest.approx((2 + (speaker - 2) / math.sqrt(3)).tolist(), abs=1e-15)
+    zeros = np.zeros(5)
+    assert corrected_replicates(zeros, np.array([1.0, -1.0]), 0.0).tolist() == zeros.tolist()
 
 
 def test_holm_on_known_p_values():
