@@ -202,12 +202,15 @@ def _analyses(systems) -> list[str]:
         out.append("## Confidence intervals (speaker-clustered bootstrap)\n")
         out.append(
             f"95 % percentile intervals from {b.n:,} replicates (seed {b.seed}). Each replicate draws the "
-            "speakers of the list with replacement, as many draws as there are speakers; a trial between "
-            "speakers a and b is repeated m_a·m_b times (m = how often a speaker was drawn, so a target "
-            "trial m_a² times, a trial with an undrawn speaker not at all), and the NIST EER and minDCF of "
-            "that weighted list are computed with the per-trial sweep. A replicate that draws no target or "
-            "no nontarget trial has no EER: it is dropped, and the intervals are percentiles of the others "
-            "(column Dropped).\n"
+            "speakers of the list with replacement, as many draws as there are speakers; a nontarget trial "
+            "between speakers a and b is repeated m_a·m_b times and a target trial of speaker a m_a times "
+            "(m = how often a speaker was drawn; a trial with an undrawn speaker not at all), and the NIST "
+            "EER and minDCF of that weighted list are computed with the per-trial sweep. Because m_a·m_b "
+            "counts what is particular to a speaker pair three times (Owen's pigeonhole bootstrap), as many "
+            "replicates resample the pairs of two speakers alone, and the speaker replicates are shrunk "
+            "about the list's figure to the variance V_speaker − 2·V_pair (at least V_speaker / 3). A "
+            "replicate that draws no target or no nontarget trial has no EER: it is dropped, and the "
+            "intervals are percentiles of the others (column Dropped).\n"
         )
         body = [
             [s.name, method_title(r.method, r.top_n), r.trials, str(r.bootstrap.n_speakers)]
