@@ -249,7 +249,8 @@ def test_a_stop_in_a_first_model_run_keeps_its_embeddings_and_the_rerun_resumes(
     assert rerun.returncode == 0, rerun.stderr
     assert race_out.check_folder(out) == []
     record = json.loads((out / "results.json").read_text())
-    assert record["model"]["embeddings"]["eval"]["folder"] == "embeddings/wav"  # relative to the folder
+    folder = record["model"]["embeddings"]["eval"]["folder"]  # relative to the score folder
+    assert folder == f"embeddings/{tmp_path.name}" and (out / folder / "xvector.scp").is_file()
 
 
 def _results_section(report: str) -> str:
