@@ -13,7 +13,7 @@ from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
 from . import json_output
 from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
-from .options import DCF, unique_points
+from .options import dcf_option
 from .output_folder import one_writer, refuse_collisions
 
 
@@ -75,14 +75,7 @@ from .output_folder import one_writer, refuse_collisions
     show_default=True,
     help="QMF: durations are capped at this many seconds.",
 )
-@click.option(
-    "--dcf",
-    "dcfs",
-    type=DCF,
-    multiple=True,
-    callback=unique_points,
-    help="Operating point P[:CMISS[:CFA]]; default 0.01.",
-)
+@dcf_option("Operating point P[:CMISS[:CFA]]; default 0.01.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )

@@ -13,7 +13,7 @@ from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE
 from . import json_output
 from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
 from .labels import file_labels
-from .options import DCF, unique_points
+from .options import dcf_option
 from .output_folder import one_writer, refuse_collisions
 
 
@@ -49,14 +49,7 @@ from .output_folder import one_writer, refuse_collisions
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="Training prior (default: the first --dcf p_target).",
 )
-@click.option(
-    "--dcf",
-    "dcfs",
-    type=DCF,
-    multiple=True,
-    callback=unique_points,
-    help="Operating point P[:CMISS[:CFA]]; default 0.01.",
-)
+@dcf_option("Operating point P[:CMISS[:CFA]]; default 0.01.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sveval.plot import common_length
+
 
 def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> list[str]:
     """One name per path, in order. Each is the file name without `suffix`; where files share a name, the
@@ -18,8 +20,8 @@ def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> li
     if len(set(names)) == len(names):
         return names
     folders = [Path(os.path.abspath(p)).parent.parts for p in paths]
-    lead = _common_length(folders)
-    tail = _common_length([f[lead:][::-1] for f in folders])
+    lead = common_length(folders)
+    tail = common_length([f[lead:][::-1] for f in folders])
     middles = ["/".join(f[lead : len(f) - tail]) for f in folders]
     same_name = folders_alone and len(set(names)) == 1
     labels = [m if same_name and m else f"{m}/{n}" if m else n for m, n in zip(middles, names)]
@@ -28,11 +30,3 @@ def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> li
             f"{label} ({k + 1})" if labels.count(label) > 1 else label for k, label in enumerate(labels)
         ]
     return labels
-
-
-def _common_length(sequences) -> int:
-    """How many leading items every sequence shares."""
-    n = 0
-    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
-        n += 1
-    return n

@@ -18,7 +18,7 @@ from sveval.types import ResultBlock
 
 from . import json_output
 from .labels import file_labels
-from .options import DCF, SCORE_FILE_TRIALS, unique_points
+from .options import SCORE_FILE_TRIALS, dcf_option
 
 EER_CHOICES = ("nist", "kaldi", "rocch", "all")
 EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
@@ -35,14 +35,7 @@ EER_LABELS = {"kaldi": "EER (kaldi compute-eer)", "rocch": "EER (rocch)"}
     show_default=True,
     help="EER definition: nist (= WeSpeaker, interpolated), kaldi (compute-eer), rocch, or all.",
 )
-@click.option(
-    "--dcf",
-    "dcfs",
-    type=DCF,
-    multiple=True,
-    callback=unique_points,
-    help="Operating point P[:CMISS[:CFA]], repeatable (each point once). Default 0.01:1:1 (WeSpeaker).",
-)
+@dcf_option("Operating point P[:CMISS[:CFA]], repeatable (each point once). Default 0.01:1:1 (WeSpeaker).")
 @click.option(
     "--sweep",
     type=click.Choice(m.SWEEPS),

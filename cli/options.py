@@ -48,3 +48,8 @@ def unique_points(ctx, param, values):
     """--dcf callback: each operating point once, in the order first given (`--dcf 0.05 --dcf 0.05` and
     `--dcf 0.05 --dcf 0.05:1:1` are one point, one line)."""
     return tuple(dict.fromkeys(values))
+
+
+def dcf_option(help: str = "Operating point P[:CMISS[:CFA]], repeatable (each point once); default 0.01."):
+    """The --dcf option of every command that takes operating points."""
+    return click.option("--dcf", "dcfs", type=DCF, multiple=True, callback=unique_points, help=help)

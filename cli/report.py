@@ -334,7 +334,8 @@ def _command_line(
 
 def subgroup_spec(groups, meta, genders, utt2dur, edges, min_speakers, min_trials, bootstrap, seed):
     """The SubgroupSpec of --groups (None without it): each grouping's data read and checked here."""
-    from sveval.subgroups import GROUPINGS, SubgroupSpec, parse_speaker_column
+    from sveval.io.meta import read_speaker_column
+    from sveval.subgroups import GROUPINGS, SubgroupSpec
 
     if groups is None:
         if utt2dur:
@@ -358,9 +359,8 @@ def subgroup_spec(groups, meta, genders, utt2dur, edges, min_speakers, min_trial
         raise InputError(f"--duration-edges {edges!r}: expected increasing positive seconds, e.g. 5,10,20")
     nationalities = durations = None
     if "nationality" in names:
-        from sveval.io.atomic import read_text
 
-        nationalities = parse_speaker_column(read_text(meta, "speaker metadata"), str(meta), "Nationality")
+        nationalities = read_speaker_column(meta, "Nationality")
     if "duration" in names:
         from sveval.io.durations import read_utt2dur
 

@@ -99,8 +99,8 @@ def _drop_shared_pieces(labels: list[str]) -> list[str]:
     if len(labels) < 2 or len(set(labels)) < len(labels):
         return labels
     pieces = [_PIECES.split(label) for label in labels]
-    head = _common_length(pieces)
-    tail = _common_length([p[head:][::-1] for p in pieces])
+    head = common_length(pieces)
+    tail = common_length([p[head:][::-1] for p in pieces])
     for lead, trail in ((head, tail), (head, 0), (0, tail)):
         short = ["".join(p[lead : len(p) - trail]).strip("/_.- ") for p in pieces]
         if all(short) and len(set(short)) == len(short):
@@ -108,7 +108,7 @@ def _drop_shared_pieces(labels: list[str]) -> list[str]:
     return labels
 
 
-def _common_length(sequences) -> int:
+def common_length(sequences) -> int:
     """How many leading items every sequence shares."""
     n = 0
     while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):

@@ -462,40 +462,6 @@ def _percentiles(x: np.ndarray, tails) -> tuple[float, float]:
 # --- metadata: a column of the speaker table ---
 
 
-def parse_speaker_column(text: str, source: str, column: str) -> dict[str, str]:
-    """Speaker id -> the value of `column` (e.g. 'Nationality') of a vox1_meta.csv-style table, read with
-    the conventions of `sveval.io.meta` (tab if the header has one, else comma; fields stripped; the
-    speaker column the first whose header holds the word ID)."""
-    from sveval.errors import InputError
-
-    lines = text.lstrip("\ufeff").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if len(lines) < 2:
-        raise InputError("speaker metadata needs a header line and at least one speaker", source)
-    delimiter = "\t" if "\t" in lines[0] else ","
-    header = [h.strip().lower() for h in lines[0].split(delimiter)]
-    id_col = next((i for i, h in enumerate(header) if "id" in h.split()), None)
-    if id_col is None or column.lower() not in header:
-        raise InputError(
-            f"header must have a speaker ID column and a {column} column, found {lines[0].strip()!r}",
-            source,
-            1,
-        )
-    col = header.index(column.lower())
-    out: dict[str, str] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        fields = [f.strip() for f in line.split(delimiter)]
-        if len(fields) != len(header):
-            raise InputError(
-                f"expected {len(header)} fields like the header, found {len(fields)}", source, number
-            )
-        if not fields[col]:
-            raise InputError(f"{column} of {fields[id_col]} is empty", source, number)
-        out[fields[id_col]] = fields[col]
-    return out
-
-
 @dataclass(frozen=True)
 class SubgroupSpec:
     """What `sveval report --groups` asks for: the groupings, their data, the minimum sizes and the

@@ -19,6 +19,7 @@ from conftest import REAL_SCORES, VOXCELEB, write
 from sveval.cli.main import cli
 
 from sveval import metrics
+from sveval.io.meta import parse_speaker_column
 from sveval.subgroups import (
     analyse,
     attribute_groups,
@@ -27,7 +28,6 @@ from sveval.subgroups import (
     garbe,
     gini,
     max_min_ratio,
-    parse_speaker_column,
     video_groups,
 )
 
