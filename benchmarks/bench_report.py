@@ -27,9 +27,10 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sveval import metrics
-from sveval.analysis import speaker_bootstrap, speakers_of, weighted_eer_min_dcf
+from sveval.analysis import speaker_bootstrap, weighted_eer_min_dcf
 from sveval.io.figures import write_det_plot
 from sveval.plot import THIN_TOLERANCE, curve_from_rates, det_plot_curve
+from sveval.speakers import speaker_map
 from sveval.synthetic import demo_setup
 
 
@@ -44,7 +45,7 @@ def cosine_scores(setup):
 
 def baseline_bootstrap(scores, is_target, enroll, test, n, seed):
     """One replicate at a time: draw speakers, repeat trials, evaluate."""
-    codes, uniques = pd.factorize(np.concatenate([speakers_of(enroll), speakers_of(test)]))
+    codes, uniques = pd.factorize(np.concatenate([speaker_map().of(enroll), speaker_map().of(test)]))
     spk_e, spk_t = codes[: len(scores)], codes[len(scores) :]
     rng = np.random.default_rng(seed)
     out = []
@@ -72,7 +73,8 @@ def main() -> None:
     base = baseline_bootstrap(scores, trials.is_target, trials.enroll, trials.test, n_base, args.seed)
     base_time = (time.perf_counter() - t) * args.replicates / n_base
     # same replicates, same numbers (the first chunk of sveval's draws equals the baseline's first draws)
-    codes, uniques = pd.factorize(np.concatenate([speakers_of(trials.enroll), speakers_of(trials.test)]))
+    speakers = speaker_map()
+    codes, uniques = pd.factorize(np.concatenate([speakers.of(trials.enroll), speakers.of(trials.test)]))
     order = np.argsort(scores, kind="mergesort")
     rng = np.random.default_rng(args.seed)
     copies = rng.multinomial(len(uniques), np.full(len(uniques), 1.0 / len(uniques)), size=1)

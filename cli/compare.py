@@ -7,7 +7,7 @@ import shlex
 import click
 
 from . import json_output
-from .options import DCF
+from .options import dcf_option
 
 
 @click.command("compare")
@@ -36,13 +36,7 @@ from .options import DCF
     help="Paired speaker-clustered bootstrap replicates.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option(
-    "--dcf",
-    "dcfs",
-    type=DCF,
-    multiple=True,
-    help="Operating point P[:CMISS[:CFA]] of minDCF (and actDCF), repeatable. Default 0.01:1:1.",
-)
+@dcf_option("Operating point P[:CMISS[:CFA]] of minDCF (and actDCF), repeatable (each once); default 0.01.")
 @click.option(
     "--level",
     type=click.FloatRange(0.5, 1.0, max_open=True),

@@ -41,14 +41,6 @@ SCHEME = (
 )
 
 
-def speakers_of(utterances: np.ndarray) -> np.ndarray:
-    """Deprecated: `sveval.speakers.speaker_map().of(ids)`, which this delegates to (one mapping). Kept only
-    because benchmarks/bench_report.py imports it; remove once that script calls speaker_map."""
-    from sveval.speakers import speaker_map
-
-    return speaker_map().of(utterances)
-
-
 def _speakers(speakers: SpeakerMap | None, enroll, test, where: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Speakers of the enroll and test ids (one look-up of both sides) by `speakers` (default: VoxCeleb
     ids)."""
