@@ -65,7 +65,8 @@ def file_entry(path: str | os.PathLike) -> dict:
 def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | None:
     """The files that `folder/record` says its run wrote (name -> {"bytes", "sha256"}; an empty dict for
     a name recorded by a version of sveval that kept no hashes), or None when there is no such record.
-    A record that cannot be read is an InputError: a rerun cannot tell what it may replace."""
+    A record that cannot be read is an InputError (a rerun cannot tell what it may replace); a JSON object
+    that is not sveval's record (another tool's results.json) is no record: None."""
     path = Path(folder) / record
     if not _is_regular(path):
         return None
@@ -82,8 +83,8 @@ def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | No
         raise InputError("not a record of sveval: nested deeper than the parser allows", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read this record of an earlier run: {exc}", str(path)) from None
-    if not isinstance(doc, dict):
-        raise InputError("expected a JSON object (the record of an earlier run)", str(path))
+    if not isinstance(doc, dict) or not _sveval_record(doc, record):
+        return None  # another tool's file of that name (a release's own results.json): not sveval's record
     written = doc.get(WRITTEN)
     if isinstance(written, dict):
         found = {str(k): v if isinstance(v, dict) else {} for k, v in written.items()}
@@ -91,6 +92,13 @@ def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | No
         found = {name: {} for name in _legacy_names(doc)}
     # a record names files of its own folder: anything else (`../x`, `a/b`) it cannot have written there
     return {k: v for k, v in found.items() if _plain_name(k)} | {record: {}}
+
+
+def _sveval_record(doc: dict, record: str) -> bool:
+    """Whether a parsed JSON object is the record sveval writes under that name."""
+    if record == "results.json":
+        return str(doc.get("schema", "")).startswith("sveval.score/")
+    return isinstance(doc.get("model"), dict) and isinstance(doc.get("files"), list)
 
 
 def _plain_name(name: str) -> bool:
@@ -155,7 +163,9 @@ def _record_inputs(path: Path) -> dict[str, str]:
         inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs_in_folder") or {}
     except (OSError, ValueError, AttributeError, RecursionError):
         return {}
-    return {str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {}
+    if not isinstance(inputs, dict):
+        return {}
+    return {str(k): str(v) for k, v in inputs.items() if _plain_name(str(k))}
 
 
 def _matches(path: Path, entry: dict) -> bool:

@@ -536,3 +536,21 @@ def test_out_that_is_a_file_or_a_broken_link_is_one_line(inputs):
         result = invoke(*full_args(tmp_path), "--norm", "cos", "--out", out)
         assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
         assert what in result.stderr
+
+
+def test_a_released_folders_own_results_json_is_not_taken_for_sveval_s_record(inputs):
+    """A release may ship a results.json of its own: validate must still check every score file, and a
+    run into the folder must not replace that file."""
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out).exit_code == 0
+    release = tmp_path / "release"
+    release.mkdir()
+    for path in (out / "t.kaldi.score", *out.glob("*_cos_result")):
+        (release / path.name).write_bytes(path.read_bytes())
+    (release / "results.json").write_text('{"EER": 1.23, "files": ["model.pt"]}\n')
+    checked = invoke("validate", release, "--trials-dir", tmp_path)
+    assert checked.exit_code == 0 and "t.kaldi.score" in checked.output and "metrics" in checked.output
+    refused = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", release)
+    assert refused.exit_code == 2 and "a file sveval did not write" in refused.stderr
+    assert (release / "results.json").read_text() == '{"EER": 1.23, "files": ["model.pt"]}\n'
