@@ -12,7 +12,14 @@ from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_jso
 from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
 
 from . import json_output
-from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
+from .calibration_common import (
+    labels_for,
+    print_outcome,
+    read_scores,
+    training_files,
+    warn_decreasing,
+    warn_trained_on_applied,
+)
 from .options import dcf_option
 from .output_folder import one_writer, refuse_collisions
 
@@ -169,6 +176,7 @@ def command(
         folder.publish(inputs)
     # a reused model was fitted elsewhere: name it, and the file it was trained on
     sources = model.training.sources or ("?",)
+    warn_trained_on_applied([train_path], apply_paths)
     warn_decreasing(model, [train_path] if train_path else [f"{model_path} (trained on {sources[0]})"])
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}

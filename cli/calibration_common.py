@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from sveval import calibration_run as run
@@ -92,6 +94,18 @@ _COLUMNS = ("EER %", "minDCF", "actDCF", "Cllr", "minCllr")
 _HEADER = [*_COLUMNS, *(f"{c} before" for c in ("EER %", "minDCF", "actDCF", "Cllr"))]
 
 
+def warn_trained_on_applied(train_paths, apply_paths) -> None:
+    """A warning when a file is both trained on and applied to: its calibrated figures then measure the
+    map on the trials it was fitted to, which flatters it."""
+    trained = {os.path.realpath(p) for p in train_paths if p}
+    for path in dict.fromkeys(p for p in apply_paths if os.path.realpath(p) in trained):
+        click.echo(
+            f"sveval: warning: {path} is also a training file: its calibrated figures are measured on the "
+            "trials the map was fitted to (optimistic); apply the model to held-out trials",
+            err=True,
+        )
+
+
 def _cells(metrics) -> list[str]:
     if metrics is None:
         return ["-"] * len(_COLUMNS)
@@ -122,4 +136,12 @@ def print_outcome(model: CalibrationModel, applied, out_dir: str) -> None:
     for a in applied:
         cells = _cells(a.after) + _cells(a.before)[:4]
         click.echo(f"{a.output:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+    rose = [a.output for a in applied if a.after and a.before and a.after["cllr"] > a.before["cllr"]]
+    if rose:  # not a failed fit: the two costs weigh the classes differently
+        click.echo(
+            f"\nCllr rose on {', '.join(rose)}: the map minimises the cross-entropy at prior "
+            f"{model.prior:g} on the training trials, while Cllr weighs targets and nontargets as at prior "
+            "0.5 (actDCF at the prior is the figure the fit aims at); a training list unlike these trials "
+            "also costs"
+        )
     click.echo(f"\nwritten to {out_dir}; signature: {model.signature}")

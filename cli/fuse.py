@@ -11,7 +11,14 @@ from sveval.errors import InputError
 from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE
 
 from . import json_output
-from .calibration_common import labels_for, print_outcome, read_scores, training_files, warn_decreasing
+from .calibration_common import (
+    labels_for,
+    print_outcome,
+    read_scores,
+    training_files,
+    warn_decreasing,
+    warn_trained_on_applied,
+)
 from .labels import file_labels
 from .options import dcf_option
 from .output_folder import one_writer, refuse_collisions
@@ -92,6 +99,7 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
             folder.stage, model, groups, labels, operating_points, prefix="fused_", train_list=train_list
         )
         folder.publish(inputs)
+    warn_trained_on_applied(train_paths, [p for group in groups_paths for p in group])
     warn_decreasing(model, train_paths)
     if as_json:
         summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}

@@ -23,6 +23,15 @@ STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable
     "$SVEVAL_TRIALS_DIR and the cache. Nothing is downloaded.",
 )
 @click.option(
+    "--trials",
+    "trials_specs",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Trial list(s) the score files were scored on, matched to files by name as `report --trials` "
+    "matches them (one list: every file whose name points to no built-in list); labels of 3-column "
+    "files come from it.",
+)
+@click.option(
     "--published",
     type=click.Choice(sorted(PUBLISHED)),
     help="Also compare the result files with this published table, for the model the folder name or "
@@ -37,7 +46,7 @@ STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable
 @click.option("--strict", is_flag=True, help="Exit 1 also when a check could not be made.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
+def command(path, trials_dir, trials_specs, published, det_dir, strict, as_json, quiet):
     """Check a released model folder: do its files say what its numbers say?
 
     PATH is a release folder (containing scores/, maybe config.yaml and models/*.pt) or a scores folder.
@@ -57,13 +66,16 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
       sveval validate 0615-Gemini_df_resnet110-emb256-fbank80-...-epoch165
       sveval validate release/scores --trials-dir ~/data/voxceleb --published golden-gemini
       sveval validate release --json > checks.json
+      sveval validate kaldi/ --trials data/voxceleb1_test/trials   # 3-column scores, labels from the list
     """
     from sveval.errors import ValidationFailed
+    from sveval.io.catalog import load_trials
     from sveval.io.release import discover_release
     from sveval.progress import progress as progress_bar
     from sveval.validate import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport, validate_release
 
     release = discover_release(path)
+    trials = tuple(load_trials(spec, progress=not quiet) for spec in dict.fromkeys(trials_specs))
     det_checks: list[Check] = []
     redraw = _det_redrawer(det_dir, det_checks) if det_dir else None
 
@@ -72,7 +84,12 @@ def command(path, trials_dir, published, det_dir, strict, as_json, quiet):
         return progress_bar(files, desc="validating", unit="file", disable=quiet_here, leave=False)
 
     report = validate_release(
-        release, trials_dir=trials_dir, published=published, progress=progress, on_scores=redraw
+        release,
+        trials_dir=trials_dir,
+        published=published,
+        progress=progress,
+        on_scores=redraw,
+        trials=trials,
     )
     if det_dir and redraw is None:
         det_checks.append(

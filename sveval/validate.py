@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,7 @@ from sveval.io.release import (
     result_matches_score,
 )
 from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
+from sveval.systems import list_for, only_list
 from sveval.types import TrialList
 from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
 
@@ -72,6 +73,7 @@ class _Scored:
     finite: bool = False
     is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
     why_no_labels: str = ""
+    labelled: bool = True  # the file has its own label column (WeSpeaker's); Kaldi's 3-column files do not
     # what is computed once per file for all its blocks and checks, by kind of key: ("sorted", numpy order)
     # the sorted scores, (p_target, c_miss, c_fa, sweep) the metrics, ("llr", p_target, c_miss, c_fa) the
     # calibration summary
@@ -84,6 +86,7 @@ def validate_release(
     published: str | None = None,
     progress: Callable[[Iterable], Iterable] = lambda it: it,
     on_scores: Callable[[str, np.ndarray | None, np.ndarray | None], None] | None = None,
+    trials: tuple[TrialList, ...] = (),
 ) -> ValidationReport:
     """Run every check on a discovered release folder. `progress` wraps the loop over score files;
     `on_scores(file name, scores, is_target)` is called once per score file (arrays None when the file
@@ -105,6 +108,11 @@ def validate_release(
     uses = Counter(order)
     with ThreadPoolExecutor(max_workers=1) as pool:
         lists: dict = {}
+        for path, name in zip(named, order):  # --trials: the lists given, matched as report matches them
+            parsed = parse_score_name(path.name)
+            if (given := list_for(parsed, trials) or only_list(parsed, trials)) is not None:
+                lists[name] = done = Future()
+                done.set_result(given)
         for i, path in enumerate(progress(named)):
             for name in (order[i], next((n for n in order[i:] if n != order[i]), None)):
                 if name is not None and name not in lists and uses[name]:
@@ -158,6 +166,7 @@ def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
     else:
         checks.append(Check("finite", PASS, file, f"all {len(scores):,} scores are finite numbers"))
     item.is_target = scores.labels
+    item.labelled = scores.labels is not None
     item.why_no_labels = "" if scores.labels is not None else "3-column file and no verified trial list"
     trials_check = _resolve(item.name.list_name, lists)
     if isinstance(trials_check, Check):
@@ -242,6 +251,9 @@ def _check_placement(item: _Scored, entries, result_paths, eval_name: str) -> Ch
     expected = expected_result_name(item.name, eval_name)
     prefix = item.name.prefix
     kind = f"this {CALIBRATED_PREFIXES[prefix]} output" if prefix else f"{item.name.method} scoring"
+    if not homes and not result_paths and not item.labelled:  # Kaldi's: no result files, nothing printed
+        message = "the folder has no result files: no printed figure to check"
+        return Check("result", NOT_CHECKABLE, file, message)
     if not homes:
         names = [parse_result_name(p.name) for p in result_paths]
         if not any(n is not None and result_matches_score(n, item.name) for n in names):

@@ -35,9 +35,11 @@ def sveval(*args):
 
 
 def warnings_of(err: str) -> list[str]:
+    """The warning lines, less the one saying a file is trained on and applied to (these tests do that on
+    purpose; test_training_on_the_applied_file_is_warned checks it)."""
     lines = [line for line in err.splitlines() if line.strip()]
     assert all(line.startswith("sveval: warning: ") for line in lines), err  # nothing else, no traceback
-    return lines
+    return [line for line in lines if "is also a training file" not in line]
 
 
 def trials(n: int = N, seed: int = 0):
@@ -175,3 +177,43 @@ def test_llrs_exactly_at_theta_are_accepted_by_metrics_calibrate_and_validate(tm
     metrics = [c for c in checks if c["name"] == "metrics"]
     assert metrics and all(c["status"] == "pass" for c in metrics), metrics
     assert "actDCF 0.140" in metrics[0]["message"]
+
+
+def test_training_on_the_applied_file_is_warned(tmp_path):
+    """A fresh user calibrated a file on itself and read flattering figures without a word."""
+    rng, lab, enroll, test = trials()
+    sim = np.where(lab, 3.0, -3.0) + rng.normal(0, 1.5, N)
+    path = tmp_path / "sim.score"
+    path.write_text(format_score_lines(enroll, test, sim, lab))
+    code, out, err = sveval("calibrate", "--train", path, "--apply", path, "--out", tmp_path / "o")
+    assert code == 0, err
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    assert f"{path} is also a training file" in line and "optimistic" in line
+    other = tmp_path / "other.score"
+    other.write_text(format_score_lines(enroll, test, sim + 0.1, lab))
+    code, out, err = sveval("calibrate", "--train", path, "--apply", other, "--out", tmp_path / "o2")
+    assert code == 0 and err == ""
+
+
+def test_a_rising_cllr_is_explained_under_the_table(capsys):
+    """Cllr weighs the classes as at prior 0.5, the fit works at --prior: after a fit at 0.01 Cllr can rise,
+    which looked like a failed calibration to a new user."""
+    from types import SimpleNamespace
+
+    from sveval.cli.calibration_common import print_outcome
+
+    training = SimpleNamespace(converged=True, iterations=9, sources=("cal.score",), n_target=10,
+                               n_nontarget=10, n_repeated=0, n_self_pairs=0, cllr_before=0.2, cllr_after=0.1,
+                               min_cllr=0.1)  # fmt: skip
+    model = SimpleNamespace(training=training, method="linear", fit="scipy", prior=0.01, signature="sig")
+
+    def metrics(cllr):
+        dcf = {"p_target": 0.01, "min_dcf": 0.2, "act_dcf": 0.3}
+        return {"eer": 3.0, "dcf": [dcf], "cllr": cllr, "min_cllr": 0.1}
+
+    for after, before, said in ((0.13, 0.125, True), (0.12, 0.125, False)):
+        applied = [SimpleNamespace(output="cali_x.score", after=metrics(after), before=metrics(before))]
+        print_outcome(model, applied, "out")
+        text = capsys.readouterr().out
+        note = "Cllr rose on cali_x.score: the map minimises the cross-entropy at prior 0.01"
+        assert (note in text) == said

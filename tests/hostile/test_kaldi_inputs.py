@@ -248,3 +248,19 @@ def test_files_are_matched_to_lists_by_name(folders):
     assert (
         "| vox4 | pair (custom) | 2 | 1 | 1 |" in text and "| vox4 | toy (custom) | 625 | 60 | 565 |" in text
     )
+
+
+def test_validate_takes_the_list_of_three_column_files(folders):
+    """A Kaldi folder (3-column files, no result files) is validated against the list given: coverage and
+    finite scores checked, nothing printed to recompute (not checkable, not a failure); a file that does
+    not cover the list fails."""
+    tmp, _, kaldi3 = folders
+    result = CliRunner().invoke(cli, ["validate", str(kaldi3), "--trials", str(tmp / "kaldi3" / LIST)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("every trial of") == 2 and "no printed figure to check" in result.output
+    without = CliRunner().invoke(cli, ["validate", str(kaldi3)])
+    assert without.exit_code == 0 and "every trial of" not in without.output  # no list: nothing covered
+    cut = kaldi3 / f"{LIST}.score"
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-1]))
+    failed = CliRunner().invoke(cli, ["validate", str(kaldi3), "--trials", str(tmp / "kaldi3" / LIST)])
+    assert failed.exit_code == 1 and "coverage" in failed.output
