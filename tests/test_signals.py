@@ -57,7 +57,8 @@ def test_a_signal_during_publishing_lets_every_rename_and_the_clean_up_finish(tm
     until the record is in place, even with another thread idle (as pyarrow's) that could take it."""
     target = tmp_path / "scores"
     with OutputFolder(target, "results.json") as first:
-        for name, text in (("a", "old"), ("b", "old"), ("results.json", '{"schema": "sveval.score/1", "run": "old"}')):
+        record = '{"schema": "sveval.score/1", "run": "old"}'
+        for name, text in (("a", "old"), ("b", "old"), ("results.json", record)):
             (first.stage / name).write_text(text)
         first.publish()
     rename = os.rename
@@ -75,7 +76,8 @@ def test_a_signal_during_publishing_lets_every_rename_and_the_clean_up_finish(tm
     try:
         with pytest.raises(KeyboardInterrupt):
             with OutputFolder(target, "results.json") as second:
-                for name, text in (("a", "new"), ("b", "new"), ("results.json", '{"schema": "sveval.score/1", "run": "new"}')):
+                record = '{"schema": "sveval.score/1", "run": "new"}'
+                for name, text in (("a", "new"), ("b", "new"), ("results.json", record)):
                     (second.stage / name).write_text(text)
                 second.publish()
     finally:
