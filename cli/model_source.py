@@ -308,10 +308,13 @@ def set_name(path: Path) -> str:
 def check_name_part(name: str | None, option: str) -> None:
     """InputError (exit 2) unless `name` can be one part of an output file's name: the eval and cohort
     names go into file names inside --out, so a '/' or '..' would write elsewhere."""
-    if name is not None and (not name or "/" in name or "\0" in name or name in (".", "..")):
+    if name is None:
+        return
+    odd = any(c.isspace() or not c.isprintable() for c in name)
+    if not name or "/" in name or name in (".", "..") or odd:
         raise InputError(
-            f"{option} {name!r} must be a plain name (no '/', not '.' or '..'): it becomes part of the "
-            "output file names inside --out"
+            f"{option} {name!r} must be a plain name (no '/', spaces or control characters, not '.' or "
+            "'..'): it becomes part of the output file names inside --out"
         )
 
 

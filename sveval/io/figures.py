@@ -13,7 +13,10 @@ from sveval.errors import InputError
 from sveval.io.atomic import atomic_path
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-_STABLE_METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+# a PNG says it is sveval's (no version: the bytes stay the same across versions), so that an image is only
+# ever redrawn over one sveval drew (`sveval report --plots`)
+PNG_SIGNATURE = b"Software\x00sveval"
+_STABLE_METADATA = {"png": {"Software": "sveval"}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
 def figure_format(path: str | os.PathLike) -> str:

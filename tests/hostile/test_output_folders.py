@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -532,7 +533,7 @@ def test_out_that_is_a_file_or_a_broken_link_is_one_line(inputs):
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
     (tmp_path / "afile").write_text("")
-    for out, what in ((tmp_path / "afile", "this is a file"), (tmp_path / "loop1", "not a folder")):
+    for out, what in ((tmp_path / "afile", "this is a file"), (tmp_path / "loop1", "leads nowhere")):
         result = invoke(*full_args(tmp_path), "--norm", "cos", "--out", out)
         assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
         assert what in result.stderr
@@ -554,3 +555,119 @@ def test_a_released_folders_own_results_json_is_not_taken_for_sveval_s_record(in
     refused = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", release)
     assert refused.exit_code == 2 and "a file sveval did not write" in refused.stderr
     assert (release / "results.json").read_text() == '{"EER": 1.23, "files": ["model.pt"]}\n'
+
+
+# ---- a third tester's findings --------------------------------------------------------------------------
+
+
+def _calibrate_args(out):
+    asnorm = out / "cohort_asnorm4_t.kaldi.score"
+    return ("calibrate", "--train", asnorm, "--apply", out / "t.kaldi.score", "--quiet")
+
+
+def test_another_tools_records_are_not_sveval_s_and_nothing_they_list_is_removed(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    foreign = tmp_path / "c1"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("notes\n")
+    record = '{"tool": "mine", "model": {"type": "plda"}, "files": ["notes.txt", {"output": "notes.txt"}]}\n'
+    (foreign / "calibration.json").write_text(record)
+    result = invoke(*_calibrate_args(out), "--out", foreign)
+    assert result.exit_code == 2 and "calibration.json is already there" in result.stderr, result.output
+    assert (foreign / "notes.txt").is_file() and (foreign / "calibration.json").read_text() == record
+    mimic = tmp_path / "r1"
+    mimic.mkdir()
+    (mimic / "README.txt").write_text("readme\n")
+    (mimic / "results.json").write_text('{"schema": "sveval.score/legacy-export", "files": ["README.txt"]}\n')
+    result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", mimic)
+    assert result.exit_code == 2 and (mimic / "README.txt").is_file()
+
+
+def test_record_entries_without_a_hash_or_naming_housekeeping_remove_nothing(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    args = (*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+    assert invoke(*args).exit_code == 0
+    assert invoke(*_calibrate_args(out)[:-1], "--out", out).exit_code in (0, 2)  # (scores are cosine here)
+    (out / "precious.txt").write_text("PRECIOUS\n")
+    record = json.loads((out / "results.json").read_text())
+    record["written"].update({"precious.txt": {}, ".sveval.lock": {}, "calibration.json": {}})
+    (out / "results.json").write_text(json.dumps(record))
+    calibration = (out / "calibration.json").read_text() if (out / "calibration.json").exists() else None
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert (out / "precious.txt").read_text() == "PRECIOUS\n"
+    assert "kept" in result.stderr and "precious.txt" in result.stderr
+    if calibration is not None:
+        assert (out / "calibration.json").read_text() == calibration
+
+
+def test_a_file_the_other_record_lists_and_a_hand_written_report_are_not_overwritten(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--no-plots", "--out", out).exit_code == 0
+    asnorm = out / "cohort_asnorm4_t.kaldi.score"
+    assert invoke("calibrate", "--train", asnorm, "--apply", asnorm, "--out", out).exit_code == 0
+    cali = out / "cali_cohort_asnorm4_t.kaldi.score"
+    with open(cali, "a") as handle:
+        handle.write("USER EDIT\n")
+    # a score run whose list makes a file of calibrate's name: refused, the edit kept
+    shutil.copy(tmp_path / "t.kaldi", tmp_path / "cali_t.kaldi")
+    result = invoke(*full_args(tmp_path), "--trials", tmp_path / "cali_t.kaldi", "--no-plots", "--out", out)
+    assert "USER EDIT" in cali.read_text()
+    (out / "report.md").write_text("# My own notes\n")
+    result = invoke(*full_args(tmp_path), "--no-plots", "--out", out)
+    assert result.exit_code == 2 and "report.md is already there" in result.stderr
+    assert (out / "report.md").read_text() == "# My own notes\n"
+
+
+def test_report_never_writes_over_a_record_or_a_users_image(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    assert invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out).exit_code == 0
+    record = (out / "results.json").read_text()
+    result = invoke("report", out, "--out", out / "results.md", "--json", "--quiet")
+    assert result.exit_code == 2 and "record" in result.stderr
+    assert (out / "results.json").read_text() == record
+    assert invoke("report", out, "--plots", "--quiet").exit_code == 0
+    assert invoke("report", out, "--plots", "--quiet").exit_code == 0  # its own image: redrawn
+    (image,) = out.glob("report.*.det.png")
+    image.write_text("my image\n")
+    result = invoke("report", out, "--plots", "--quiet")
+    assert result.exit_code == 2 and image.read_text() == "my image\n"
+
+
+def test_empty_out_a_dangling_link_and_names_with_spaces_are_refused(inputs):
+    tmp_path, _ = inputs
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    for out in ("", tmp_path / "broken"):
+        for args in (full_args(tmp_path), _calibrate_args(tmp_path)):
+            result = invoke(*args, "--out", out)
+            assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert not (tmp_path / "nowhere").exists() and not list(Path.cwd().glob("cali_*"))
+    for name in ("a b", "a\nb", " x", "x\t"):
+        result = invoke(*full_args(tmp_path), "--cohort-name", name, "--out", tmp_path / "o")
+        assert result.exit_code == 2 and "must be a plain name" in result.stderr
+
+
+def test_an_empty_stage_look_alike_goes_and_a_bind_mount_with_a_mark_is_never_entered(inputs):
+    tmp_path, _ = inputs
+    out = tmp_path / "out"
+    (out / ".sveval-stage-emptyone").mkdir(parents=True)  # left by a clean-up cut short: nothing in it
+    source = tmp_path / "elsewhere"
+    source.mkdir()
+    (source / "mine.txt").write_text("mine\n")
+    (source / ".sveval-stage").write_text("forged\n")
+    bind = out / ".sveval-stage-bindmnt1"
+    bind.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(source), str(bind)], capture_output=True).returncode == 0
+    try:
+        result = invoke(*full_args(tmp_path), "--norm", "cos", "--no-plots", "--out", out)
+        assert result.exit_code == 0, result.output
+        assert not (out / ".sveval-stage-emptyone").exists()
+        assert (source / "mine.txt").read_text() == "mine\n"
+    finally:
+        if bound:
+            subprocess.run(["umount", str(bind)], check=True)
