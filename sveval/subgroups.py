@@ -151,60 +151,52 @@ class SubgroupResult:
 
 def fdr(fmrs, fnmrs, alpha: float = ALPHA) -> float:
     """Fairness Discrepancy Rate: 1 − (α·max|FMR_i − FMR_j| + (1−α)·max|FNMR_i − FNMR_j|)."""
-    a = np.max(fmrs) - np.min(fmrs)  # the largest pairwise absolute difference
-    b = np.max(fnmrs) - np.min(fnmrs)
-    return float(1.0 - (alpha * a + (1.0 - alpha) * b))
+    return float(_figures(np.atleast_2d(fmrs), np.atleast_2d(fnmrs), alpha)[0, 0])
 
 
 def gini(values) -> float:
     """Sample Gini coefficient with the n/(n−1) correction: n/(n−1) · Σ_i Σ_j |x_i − x_j| / (2 n² x̄);
     0 when every value is 0. Needs n ≥ 2."""
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    mean = x.mean()
-    if mean == 0:
-        return 0.0
-    return float(n / (n - 1) * np.abs(x[:, None] - x[None, :]).sum() / (2 * n * n * mean))
+    return float(_gini_rows(np.atleast_2d(np.asarray(values, dtype=float)))[0])
 
 
 def garbe(fmrs, fnmrs, alpha: float = ALPHA) -> float:
     """GARBE = α·Gini(FMRs) + (1−α)·Gini(FNMRs)."""
-    return float(alpha * gini(fmrs) + (1.0 - alpha) * gini(fnmrs))
+    return float(_figures(np.atleast_2d(fmrs), np.atleast_2d(fnmrs), alpha)[0, 1])
 
 
 def max_min_ratio(values) -> float:
     """max / min of the group rates: inf when the smallest is 0 and the largest not, 1 when both are 0."""
-    x = np.asarray(values, dtype=float)
-    hi, lo = x.max(), x.min()
-    if hi == 0:
-        return 1.0
-    return float(hi / lo) if lo > 0 else float("inf")
+    return float(_ratio_rows(np.atleast_2d(np.asarray(values, dtype=float)))[0])
+
+
+def _gini_rows(x: np.ndarray) -> np.ndarray:
+    n = x.shape[1]
+    mean = x.mean(axis=1)
+    diff = np.abs(x[:, :, None] - x[:, None, :]).sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = n / (n - 1) * diff / (2 * n * n * mean)
+    return np.where(mean == 0, 0.0, g)
+
+
+def _ratio_rows(x: np.ndarray) -> np.ndarray:
+    hi, lo = x.max(axis=1), x.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = hi / lo
+    return np.where(hi == 0, 1.0, np.where(lo > 0, r, np.inf))
 
 
 def _figures(fmr: np.ndarray, fnmr: np.ndarray, alpha: float) -> np.ndarray:
-    """(replicates x 4): FDR, GARBE, FMR ratio, FNMR ratio of rates (replicates x groups), vectorised."""
-    n = fmr.shape[1]
-
-    def gini_rows(x):
-        mean = x.mean(axis=1)
-        diff = np.abs(x[:, :, None] - x[:, None, :]).sum(axis=(1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = n / (n - 1) * diff / (2 * n * n * mean)
-        return np.where(mean == 0, 0.0, g)
-
-    def ratio_rows(x):
-        hi, lo = x.max(axis=1), x.min(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = hi / lo
-        return np.where(hi == 0, 1.0, np.where(lo > 0, r, np.inf))
-
+    """(replicates x 4): FDR, GARBE, FMR ratio, FNMR ratio of rates (replicates x groups), vectorised; the
+    one computation behind the point figures, their bootstrap and the scalar functions above."""
+    fmr, fnmr = np.asarray(fmr, dtype=float), np.asarray(fnmr, dtype=float)
     spread = alpha * (fmr.max(axis=1) - fmr.min(axis=1)) + (1 - alpha) * (fnmr.max(axis=1) - fnmr.min(axis=1))
     return np.stack(
         [
             1.0 - spread,
-            alpha * gini_rows(fmr) + (1 - alpha) * gini_rows(fnmr),
-            ratio_rows(fmr),
-            ratio_rows(fnmr),
+            alpha * _gini_rows(fmr) + (1 - alpha) * _gini_rows(fnmr),
+            _ratio_rows(fmr),
+            _ratio_rows(fnmr),
         ],
         axis=1,
     )
