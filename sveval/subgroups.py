@@ -208,15 +208,7 @@ def _figures(fmr: np.ndarray, fnmr: np.ndarray, alpha: float) -> np.ndarray:
 def attribute_groups(grouping: str, spk_enroll, spk_test, attribute: dict[str, str]) -> Assignment:
     """Groups of a speaker attribute (gender 'm'/'f', nationality): both sides share the value, or the
     cross row. A speaker missing from `attribute` raises KeyError naming how many and which."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([np.asarray(spk_enroll), np.asarray(spk_test)]))
-    missing = [s for s in uniques if s not in attribute]
-    if missing:
-        raise KeyError(
-            f"{len(missing)} speaker(s) not in the metadata, e.g. {', '.join(map(str, missing[:3]))}"
-        )
-    values = np.array([attribute[s] for s in uniques], dtype=object)[codes]
+    values = _looked_up(spk_enroll, spk_test, attribute, "speaker(s) not in the metadata", object)
     n = len(spk_enroll)
     a, b = values[:n], values[n:]
     if grouping == "gender":
@@ -234,6 +226,19 @@ def attribute_groups(grouping: str, spk_enroll, spk_test, attribute: dict[str, s
     return Assignment(grouping, label, tuple(order) + ((cross,) if (a != b).any() else ()), (cross,))
 
 
+def _looked_up(enroll, test, table: dict, missing_what: str, dtype) -> np.ndarray:
+    """`table`'s value of every enroll id, then of every test id (each distinct id looked up once); an id
+    missing from the table raises KeyError saying how many and which."""
+    import pandas as pd
+
+    ids = np.concatenate([np.asarray(enroll, dtype=object), np.asarray(test, dtype=object)])
+    codes, uniques = pd.factorize(ids)
+    missing = [u for u in uniques if u not in table]
+    if missing:
+        raise KeyError(f"{len(missing):,} {missing_what}, e.g. {', '.join(map(str, missing[:3]))}")
+    return np.array([table[u] for u in uniques], dtype=dtype)[codes]
+
+
 def band_names(edges) -> tuple[str, ...]:
     e = [f"{x:g}" for x in edges]
     return tuple([f"< {e[0]} s"] + [f"{lo}-{hi} s" for lo, hi in zip(e, e[1:])] + [f">= {e[-1]} s"])
@@ -241,19 +246,10 @@ def band_names(edges) -> tuple[str, ...]:
 
 def duration_groups(enroll, test, durations: dict[str, float], edges=DURATION_EDGES) -> Assignment:
     """Band of min(duration(enroll), duration(test)). An id missing from `durations` raises KeyError."""
-    import pandas as pd
-
     edges = tuple(float(x) for x in edges)
     if not edges or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] <= 0:
         raise ValueError(f"duration band edges {edges}: expected increasing positive seconds")
-    ids = np.concatenate([np.asarray(enroll, dtype=object), np.asarray(test, dtype=object)])
-    codes, uniques = pd.factorize(ids)
-    missing = [u for u in uniques if u not in durations]
-    if missing:
-        raise KeyError(
-            f"{len(missing):,} utterance(s) not in the utt2dur, e.g. {', '.join(map(str, missing[:3]))}"
-        )
-    secs = np.array([durations[u] for u in uniques], dtype=float)[codes]
+    secs = _looked_up(enroll, test, durations, "utterance(s) not in the utt2dur", float)
     n = len(enroll)
     shorter = np.minimum(secs[:n], secs[n:])
     names = band_names(edges)
