@@ -46,3 +46,17 @@ def loaded(checkpoint):
     from sveval.models.checkpoint import load_model
 
     return load_model(checkpoint)
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    """A loopback download server (tests/download_server.py) that SVEVAL_MODELS_URL points at, with an
+    empty model cache."""
+    from download_server import Server
+
+    monkeypatch.setenv("SVEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    srv = Server()
+    monkeypatch.setenv("SVEVAL_MODELS_URL", srv.url)
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()

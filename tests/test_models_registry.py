@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import io
 import json
-import threading
 import zipfile
 
 import numpy as np
@@ -29,60 +27,6 @@ from sveval.models.onnx_model import OnnxModel  # noqa: E402
 
 ONNX_NAME = "wespeaker-gemini-dfresnet114-lm-onnx"
 ZIP_NAME = "wespeaker-gemini-dfresnet114-lm"
-
-
-class Server:
-    """Serves `files` (name -> bytes) with HTTP Range support; `cut` sends only that many bytes of a file
-    while announcing its full length, then closes the connection."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.cut: dict[str, int] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                server.requests.append((name, self.headers.get("Range")))
-                if name not in server.files:
-                    self.send_error(404)
-                    return
-                data = server.files[name]
-                start = (
-                    int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
-                )
-                if start >= len(data) and start:
-                    self.send_error(416)
-                    return
-                self.send_response(206 if start else 200)
-                if start:
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                body = data[start:]
-                if name in server.cut:
-                    body = body[: server.cut.pop(name)]
-                    self.close_connection = True
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    monkeypatch.setenv("SVEVAL_CACHE_DIR", str(tmp_path / "cache"))
-    srv = Server()
-    monkeypatch.setenv("SVEVAL_MODELS_URL", srv.url)
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -480,10 +480,9 @@ def refuse_replacing_foreign(path: str | os.PathLike, signature: bytes, what: st
         info = os.lstat(path)
     except FileNotFoundError:
         return
+    if _starts_with(Path(path), signature):
+        return
     if stat.S_ISREG(info.st_mode):
-        with open(path, "rb") as handle:
-            if signature in handle.read(4096):
-                return
         why = "is a file sveval did not write"
     else:
         why = "is a link" if stat.S_ISLNK(info.st_mode) else "is not a regular file"

@@ -12,26 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from test_calibration_fits import sveval  # the real program: (exit code, stdout, stderr)
 
 from sveval.io.scores import format_score_lines
 
 N = 3000
-
-
-def sveval(*args):
-    """(exit code, stdout, stderr) of the real program."""
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("sveval")), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return done.returncode, done.stdout, done.stderr
 
 
 def warnings_of(err: str) -> list[str]:

@@ -24,10 +24,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
+from download_server import Server  # noqa: E402
 from models_helpers import random_model, save_checkpoint  # noqa: E402
 from onnx_helpers import mean_pool_graph  # noqa: E402
 from sveval.cli.main import cli  # noqa: E402
-from test_models_registry import Server  # noqa: E402
 
 from sveval import pretrained  # noqa: E402
 from sveval.errors import InputError  # noqa: E402
@@ -38,16 +38,6 @@ from sveval.models import registry  # noqa: E402
 ZIP_NAME = "wespeaker-gemini-dfresnet114-lm"
 ONNX_NAME = "wespeaker-gemini-dfresnet114-lm-onnx"
 MODEL_FILES = ["avg_model.pt", "config.yaml", "sveval-download.json"]
-
-
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    monkeypatch.setenv("SVEVAL_CACHE_DIR", str(tmp_path / "cache"))
-    srv = Server()
-    monkeypatch.setenv("SVEVAL_MODELS_URL", srv.url)
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
