@@ -383,9 +383,8 @@ def paired_tables(systems, folders, baseline, trials, trials_specs, utt2spk, n, 
 
     from sveval.compare import compare_files
     from sveval.io.folders import scan_folder
-    from sveval.io.release import parse_score_name
+    from sveval.io.release import list_for, only_list, parse_score_name
     from sveval.report import PairedTable
-    from sveval.systems import list_for, only_list
 
     wanted = baseline.rstrip("/") or baseline
     index = next(

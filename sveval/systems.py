@@ -25,7 +25,7 @@ from sveval.io.folders import (
     read_results_json,
     scan_folder,
 )
-from sveval.io.release import ScoreName, parse_score_name
+from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.plot import det_plot_curve
@@ -236,29 +236,6 @@ def _subgroups(values, is_target, enroll, test, spec: SubgroupSpec, speakers: Sp
         raise InputError(f"{option}: {exc.args[0]}", str(path)) from None
     except ValueError as exc:
         raise InputError(f"--groups: {exc}", str(path)) from None
-
-
-def _names_of(trials: TrialList) -> set[str]:
-    """What score files of this list may be named after: its built-in name, its file name, its basename
-    (`vox1_O_cleaned.kaldi`), each also without `.kaldi`."""
-    names = {trials.name, trials.basename} | ({trials.builtin} if trials.builtin else set())
-    return names | {n.removesuffix(".kaldi") for n in names}
-
-
-def list_for(parsed: ScoreName, trials: tuple[TrialList, ...]) -> TrialList | None:
-    """The --trials list a score file's name points to (`vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score` ->
-    vox1_O_cleaned, whether given by name or as a path to veri_test2.txt; `mine.txt.score` -> mine.txt), or
-    None."""
-    named = {parsed.trials, parsed.list_name, parsed.list_basename}
-    return next((t for t in trials if named & _names_of(t)), None)
-
-
-def only_list(parsed: ScoreName, trials: tuple[TrialList, ...]) -> TrialList | None:
-    """For a 3-column file whose name points to no --trials list: the one list given, unless the file's name
-    points to another built-in list (its coverage is checked, so a wrong list is an error, not numbers)."""
-    if len(trials) == 1 and builtin(parsed.trials) is None:
-        return trials[0]
-    return None
 
 
 def unlabelled_note(file: str, parsed: ScoreName, trials: tuple[TrialList, ...]) -> str:

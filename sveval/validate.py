@@ -48,6 +48,8 @@ from sveval.io.release import (
     ScoreName,
     expected_result_name,
     guess_eval_name,
+    list_for,
+    only_list,
     parse_result_name,
     parse_score_name,
     read_result_entries,
@@ -55,7 +57,6 @@ from sveval.io.release import (
     result_matches_score,
 )
 from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
-from sveval.systems import list_for, only_list
 from sveval.types import TrialList
 from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
 
