@@ -281,7 +281,11 @@ def test_two_fetch_processes_of_one_model_never_corrupt_each_other(tmp_path):
         readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(2)]
         for reader in readers:
             reader.start()
-        outputs = [p.communicate(timeout=300)[0] for p in procs]
+        # stdout read here, stderr only by the readers: communicate() would read stderr too, racing the
+        # readers for the "waiting" line (which then went unseen now and then)
+        outputs = [p.stdout.read() for p in procs]
+        for p in procs:
+            p.wait(timeout=300)
         for reader in readers:
             reader.join(10)
         assert [p.returncode for p in procs] == [0, 0], errors
