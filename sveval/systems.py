@@ -99,9 +99,10 @@ def load_system(
         parsed, prefix = _parse_score_name(path.name)
         if parsed is None:
             continue
-        row = rows.get(path.name)
-        image = images.pop(path.name.removesuffix(".score") + ".det.png", None)
-        counts = recorded.get(path.name)
+        file_name = parsed.file  # (a `.score.gz` shows as the score file it holds)
+        row = rows.get(file_name)
+        image = images.pop(file_name.removesuffix(".score") + ".det.png", None)
+        counts = recorded.get(file_name)
         listed = list_for(parsed, trials)
         fast = row is not None and counts is not None and listed is None
         if fast and genders is None and not bootstrap and not curves and subgroups is None:
@@ -114,7 +115,7 @@ def load_system(
             }
             if image is not None:
                 extra["det_image"] = os.path.relpath(image, report_dir)
-            rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
+            rows[file_name] = replace(row, **extra, n_dropped=dropped.get(file_name, 0))
             continue
         scores = read_score_file(path)  # a malformed file is an error, never skipped
         require_finite(scores)
@@ -123,10 +124,10 @@ def load_system(
         if listed is not None:
             is_target = labels_from_list(scores, listed)  # the file covers the list exactly, labels agree
         elif scores.labels is None:
-            notes.append(unlabelled_note(path.name, parsed, trials))
+            notes.append(unlabelled_note(file_name, parsed, trials))
             if row is not None:
                 read = f"{len(scores):,} read; no labels (3-column file, no --trials list for it)"
-                rows[path.name] = replace(row, counts_note=read, n_dropped=dropped.get(path.name, 0))
+                rows[file_name] = replace(row, counts_note=read, n_dropped=dropped.get(file_name, 0))
             continue
         else:
             is_target = scores.labels
@@ -141,10 +142,10 @@ def load_system(
         extra = {"n_target": n_target, "n_nontarget": len(is_target) - n_target, "trials": identity}
         if is_target.all() or not is_target.any():
             notes.append(
-                f"`{path.name}` has only {'target' if is_target.all() else 'nontarget'} trials: no metrics"
+                f"`{file_name}` has only {'target' if is_target.all() else 'nontarget'} trials: no metrics"
             )
             if row is not None:
-                rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
+                rows[file_name] = replace(row, **extra, n_dropped=dropped.get(file_name, 0))
             continue
         if row is None:
             m = metrics.evaluate(values, is_target)
@@ -153,10 +154,10 @@ def load_system(
                 identity,
                 100 * m.eer,
                 m.min_dcf,
-                f"computed by sveval from `{path.name}` (no result block)",
+                f"computed by sveval from `{file_name}` (no result block)",
                 top_n=parsed.top_n,
                 cohort=parsed.cohort,
-                score_file=path.name,
+                score_file=file_name,
             )
         if prefix:
             llr = llr_summary(values, is_target, ((row.p_target, row.c_miss, row.c_fa),))
@@ -164,12 +165,12 @@ def load_system(
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if curves:
-            extra["curve"] = det_plot_curve(values, is_target, path.name, row.p_target, row.c_miss, row.c_fa)
+            extra["curve"] = det_plot_curve(values, is_target, file_name, row.p_target, row.c_miss, row.c_fa)
         try:
             if genders is not None:
                 try:
                     extra["genders"] = gender_breakdown(
-                        values, is_target, enroll, test, genders, row.p_target, speakers, path.name
+                        values, is_target, enroll, test, genders, row.p_target, speakers, file_name
                     )
                 except KeyError as exc:
                     raise InputError(f"--meta: {exc.args[0]}", str(path)) from None
@@ -178,7 +179,7 @@ def load_system(
                     point = (row.p_target, row.c_miss, row.c_fa)
                     extra["bootstrap"] = speaker_bootstrap(
                         values, is_target, enroll, test, bootstrap, seed, *point, speakers=speakers,
-                        where=path.name,
+                        where=file_name,
                     )
                 except SpeakersUnknown:
                     raise
@@ -193,8 +194,8 @@ def load_system(
                 raise
             extra.pop("genders", None)
             extra.pop("subgroups", None)
-            skipped.append((path.name, exc))
-        rows[path.name] = replace(row, **extra, n_dropped=dropped.get(path.name, 0))
+            skipped.append((file_name, exc))
+        rows[file_name] = replace(row, **extra, n_dropped=dropped.get(file_name, 0))
     if skipped:
         notes.append(skipped_note(skipped, genders is not None, bool(bootstrap), subgroups is not None))
     if info is not None:

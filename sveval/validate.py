@@ -119,7 +119,7 @@ def validate_release(
                 if name is not None and name not in lists and uses[name]:
                     lists[name] = pool.submit(_load_list, name, trials_dir)
             item, item_checks = _check_score_file(path, lists)
-            scored[path.name] = item
+            scored[item.name.file] = item  # (x.score.gz holds x.score: result blocks name that)
             if on_scores is not None:
                 usable = item.finite and item.is_target is not None
                 on_scores(path.name, *((item.values, item.is_target) if usable else (None, None)))
@@ -248,7 +248,7 @@ def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
 def _check_placement(item: _Scored, entries, result_paths, eval_name: str) -> Check:
     """The score file has a block, in a result file of its own method (a calibrated output: its own)."""
     file = item.path.name
-    homes = [r for r, blocks in entries.items() if any(e.score_file == file for e in blocks)]
+    homes = [r for r, blocks in entries.items() if any(e.score_file == item.name.file for e in blocks)]
     expected = expected_result_name(item.name, eval_name)
     prefix = item.name.prefix
     kind = f"this {CALIBRATED_PREFIXES[prefix]} output" if prefix else f"{item.name.method} scoring"

@@ -1,16 +1,17 @@
-"""sveval.io.fields: the chunked numpy reader gives what the whole-text reader gives, line numbers too."""
+"""sveval.io.fields: the block reader (pyarrow, or its slow path) gives what the whole-text reader
+(tests/whole_text_reader.py) gives, line numbers too."""
 
 import random
 
 import numpy as np
 import pytest
 from conftest import write
+from whole_text_reader import score_file as whole_score_text
+from whole_text_reader import trial_list as whole_trial_text
 
 import sveval.io.fields as fields
 from sveval.errors import InputError
-from sveval.io.scores import _parse_text as whole_score_text
 from sveval.io.scores import coverage, parse_score_file, read_score_file
-from sveval.io.trials import _parse_text as whole_trial_text
 from sveval.io.trials import parse_trials, read_trials
 from sveval.io.vocabulary import NotCompact, Vocabulary, lookup_rows, padded_rows
 

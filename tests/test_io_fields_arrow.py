@@ -6,11 +6,11 @@ import random
 import numpy as np
 import pytest
 from conftest import write
+from whole_text_reader import score_file as whole_score_text
 
 import sveval.io.fields as fields
 import sveval.io.fields_arrow as fields_arrow
 from sveval.errors import InputError
-from sveval.io.scores import _parse_text as whole_score_text
 from sveval.io.scores import read_score_file
 
 # Number forms Python's float() and numpy read in some way or refuse; pyarrow must agree or step aside.
@@ -127,7 +127,8 @@ def test_a_bad_label_in_a_plain_chunk_is_named_with_its_line(tmp_path, arrow_cal
 def test_ids_read_by_pyarrow_are_the_same_interned_ids(tmp_path, monkeypatch, arrow_calls):
     """Id columns parsed by pyarrow (a dictionary per block, encoded into the exact vocabulary) give the
     ids, values and fingerprint of the whole-text reader, in score files and trial lists."""
-    from sveval.io.trials import _parse_text as whole_trial_text
+    from whole_text_reader import trial_list as whole_trial_text
+
     from sveval.io.trials import read_trials
 
     monkeypatch.setattr(fields, "CHUNK_BYTES", 256)

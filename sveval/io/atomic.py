@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from sveval.errors import InputError
 from sveval.signals import held_signals
@@ -88,8 +88,9 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def _read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Turn the OS errors of reading `path` into an InputError that names the file."""
+def read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Turn the OS errors of reading `path` into an InputError that names the file (a gzip stream that
+    ends early or is corrupt included)."""
     try:
         yield
     except FileNotFoundError as exc:
@@ -100,17 +101,11 @@ def _read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
         raise InputError(f"{what} is not UTF-8 text (byte {exc.start})", str(path)) from exc
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", str(path)) from exc
-
-
-@contextlib.contextmanager
-def open_binary(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryIO]:
-    """The file opened for reading bytes; OS errors (on opening and reading) become an InputError naming it,
-    worded as `read_text` words them."""
-    with _read_errors(path, what), open(path, "rb") as handle:
-        yield handle
+    except (EOFError, zlib.error) as exc:  # gzip: cut short, or a corrupt stream
+        raise InputError(f"cannot read {what} (gzip): {exc}", str(path)) from exc
 
 
 def read_text(path: str | os.PathLike, what: str = "file") -> str:
     """Read a UTF-8 text file, turning OS errors into an InputError that names the file."""
-    with _read_errors(path, what):
+    with read_errors(path, what):
         return Path(path).read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text
+from sveval.io.fields import read_source_text, text_lines
 
 TARGET_RATE = 16000
 
@@ -46,11 +46,12 @@ class Audio:
 
 
 def read_wav_scp(path: str | os.PathLike) -> list[Utterance]:
-    """Kaldi `wav.scp`: `<utt> <path>` per line. Pipes (`cmd |`) and duplicate ids are errors."""
-    text = read_text(path, "wav.scp")
+    """Kaldi `wav.scp` (plain, gzip or `-` for standard input): `<utt> <path>` per line. Pipes (`cmd |`)
+    and duplicate ids are errors."""
+    text = read_source_text(path, "wav.scp")
     utts: list[Utterance] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text_lines(text, str(path)), start=1):
         if not line.strip():
             continue
         parts = line.split(maxsplit=1)
@@ -219,7 +220,7 @@ def require_audio_files(utts: list[Utterance], source: str | os.PathLike) -> Non
         what = "a broken symlink"
     line = None
     if os.path.isfile(source):
-        lines = read_text(source, "wav.scp").splitlines()
+        lines = text_lines(read_source_text(source, "wav.scp"), str(source))
         line = next((n for n, text in enumerate(lines, 1) if text.split(maxsplit=1)[:1] == [first.utt]), None)
     raise InputError(
         f"{len(missing):,} of {len(utts):,} listed audio files not found, the first: {first.utt} -> "

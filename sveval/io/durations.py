@@ -10,20 +10,25 @@ import os
 import numpy as np
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text
 from sveval.io.audio import audio_info, read_wav_scp
-from sveval.io.table import column, fast_columns, parse_floats, require_width, row_widths, split_rows
+from sveval.io.fields import Column, Table, fixed_layout, parse_columns, read_columns
+
+_LAYOUT = fixed_layout([Column("id"), Column("float", "duration")], "`<utt> <duration in seconds>`")
 
 
 def parse_utt2dur(text: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     """(ids, seconds) in file order. Malformed lines, non-positive or non-finite durations and repeated ids
     are InputErrors naming the line."""
-    columns = fast_columns(text)
-    if columns is None or len(columns) != 2:
-        rows = split_rows(text, source, "utt2dur file")
-        require_width(rows, row_widths(rows), 2, source, "`<utt> <duration in seconds>`")
-        columns = [column(rows, 0), column(rows, 1)]
-    ids, seconds = columns[0], parse_floats(columns[1], source, "duration")
+    return _durations(parse_columns(text, source, "utt2dur file", _LAYOUT), source)
+
+
+def read_utt2dur(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """`parse_utt2dur` of a file (plain, gzip or `-` for standard input)."""
+    return _durations(read_columns(path, "utt2dur file", _LAYOUT), str(path))
+
+
+def _durations(table: Table, source: str) -> tuple[np.ndarray, np.ndarray]:
+    ids, seconds = table.strings(0), table.columns[1]
     bad = np.flatnonzero(~np.isfinite(seconds) | (seconds <= 0))
     if bad.size:
         raise InputError(
@@ -43,10 +48,6 @@ def _refuse_repeats(ids: np.ndarray, source: str) -> None:
             source,
             int(lines[1]),
         )
-
-
-def read_utt2dur(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    return parse_utt2dur(read_text(path, "utt2dur file"), str(path))
 
 
 def wav_scp_durations(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

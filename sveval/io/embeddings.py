@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text
-from sveval.io.table import column, require_width, row_widths, split_rows
+from sveval.io.fields import Column, fixed_layout, read_columns
 from sveval.types import Embeddings
 
 SIDE_CARS = (".ids", ".txt")
@@ -123,9 +122,7 @@ def _read_npy(path: Path, mmap: bool = False):
         vectors = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read .npy: {exc}", str(path)) from exc
-    rows = split_rows(read_text(sidecar, "id list"), str(sidecar), "id list")
-    require_width(rows, row_widths(rows), 1, str(sidecar), "one id per line")
-    ids = column(rows, 0)
+    ids = read_columns(sidecar, "id list", fixed_layout([Column("id")], "one id per line")).strings(0)
     if vectors.ndim != 2 or len(ids) != len(vectors):
         raise InputError(
             f"{sidecar.name} lists {len(ids)} ids but the array has shape {vectors.shape}", str(path)
@@ -326,11 +323,12 @@ def read_mean_vector(path: str | os.PathLike, dim: int) -> np.ndarray:
 
 
 def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(utterances, speakers) of a Kaldi utt2spk file, in file order; duplicate utterances are errors."""
+    """(utterances, speakers) of a Kaldi utt2spk file (plain, gzip or `-` for standard input), in file
+    order; duplicate utterances are errors."""
     source = str(path)
-    rows = split_rows(read_text(path, "utt2spk file"), source, "utt2spk file")
-    require_width(rows, row_widths(rows), 2, source, "`utterance speaker`")
-    utts, spks = column(rows, 0), column(rows, 1)
+    layout = fixed_layout([Column("id"), Column("id")], "`utterance speaker`")
+    table = read_columns(path, "utt2spk file", layout)
+    utts, spks = table.strings(0), table.strings(1)
     dup = pd.Series(utts, dtype=object).duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])

@@ -1,45 +1,109 @@
-"""Whitespace-separated tables (trial lists, score files) read from bytes, in blocks, never one Python
-string per field.
+"""The one reader of line-oriented text (trial lists, score files, utt2spk, utt2dur, id lists; the line
+splitting of scp, meta and result files too): bytes in, typed columns out, never one Python string per
+field, from a plain file, a gzip file (by its magic bytes or a `.gz` name) or standard input (`-`).
 
 Why: a tokenizer that turns every field into a Python string costs ~330 bytes and ~2.5 us per score line;
-a 59 M-line file then needs ~19 GB. Here the file is read in blocks of CHUNK_BYTES * ARROW_CHUNKS bytes of
-whole lines (one reused buffer, `blocks`):
-- a plain block (ASCII, one space between fields, only line feeds) is parsed by pyarrow's CSV reader
-  (`fields_arrow`), which steps aside (returns None) wherever it could read differently;
-- otherwise the block is cut into pieces of about CHUNK_BYTES: a piece of plain lines (ASCII, fields
-  separated by one space or tab, every line `width` fields) is split with numpy, numbers cast from bytes by
-  numpy (as Python's float() reads them), labels become booleans;
-- any other piece (tabs and spaces mixed, runs of spaces, CR, non-ASCII, blank lines, wrong field
-  counts) is split line by line: lines at \n only, fields with Python's str.split(), so every message and
-  line number stays what it was; other line-breaking characters are refused (`table.text_lines`). Nothing
-  is dropped.
+a 59 M-line file then needs ~19 GB. Here the text is read in blocks of CHUNK_BYTES * ARROW_CHUNKS bytes of
+whole lines (one reused buffer, `blocks`), and each block takes one of two paths:
+- pyarrow's CSV reader (`fields_arrow`: ids dictionary-encoded, numbers and labels typed), for a block it
+  is certain to read as Python's str.split() and float() would: ASCII, one space (or one tab) between
+  fields, lines ended by \n or \r\n; it steps aside (returns None) anywhere else;
+- the slow path (`_python_chunk`), in pieces of about CHUNK_BYTES: lines at \n only, fields with
+  str.split(), numbers with float(). Its job is the blocks pyarrow steps aside from: it finds and names the
+  bad line (blank line, wrong field count, a number or label it cannot read, a character that breaks lines
+  elsewhere: `text_lines`), and reads the odd but valid block (runs of spaces, tabs and spaces mixed,
+  non-ASCII ids, "1_0") the same way. Nothing is dropped.
 Ids become int32 codes into one exact `Vocabulary` (one Python string per distinct id, never one per field).
 Memory: the outputs (4 bytes per id field, 8 per number, 1 per label) plus one block and its temporaries.
 
-Problems are collected while reading and the one the whole-file reader raised first is raised at the
-end, in its order: not UTF-8, blank line, first line not a known layout, wrong field count, then
-column by column (first bad line of each column, with a count of such lines).
+Problems are collected while reading and the one a whole-file reader would raise first is raised at the
+end, in its order: not UTF-8, other line break, blank line, first line not a known layout, wrong field
+count, then column by column (first bad line of each column, with a count of such lines).
 A UTF-8 byte-order mark at the start is skipped, as if absent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
+import os
+import re
+import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
 from sveval.errors import InputError
+from sveval.io.atomic import read_errors
 from sveval.io.fields_arrow import arrow_chunk
-from sveval.io.table import TRAILING_WHITESPACE, text_lines
-from sveval.io.vocabulary import Vocabulary, gather_rows, padded_rows
+from sveval.io.vocabulary import Vocabulary, padded_rows
 from sveval.memory import release_freed_memory
 
 CHUNK_BYTES = 1 << 23
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
 BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+STDIN = "-"
+TRAILING_WHITESPACE = " \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f"  # tolerated at a file end
 _TRAILING_SPACE = TRAILING_WHITESPACE.encode("ascii")
-_MAX_NUMBER_WIDTH = 40  # wider fields (never seen in score files) are converted one by one
+# Whitespace that Python's str.split()/splitlines() would break a line or a field at, but that is neither a
+# field separator (space, tab) nor a line end (\n, with one \r before it tolerated): form feed, vertical
+# tab, \x1c-\x1f, U+0085, U+00A0, U+2028, U+2029 and the Unicode spaces, and a \r elsewhere; and NUL,
+# which no id can hold (C tools end a string there; the vocabulary pads ids with it).
+_OTHER_BREAKS = re.compile(r"[^\S \t\n\r]|\r(?!\n|\Z)|\x00")
+
+
+@contextlib.contextmanager
+def open_source(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryIO]:
+    """`path` opened for reading bytes: standard input for `-`, decompressed when it is gzip (its first
+    bytes, or a `.gz` name whose content is not gzip: then gzip's error says so). OS and gzip errors (on
+    opening and reading) become an InputError naming it, worded as `atomic.read_text` words them."""
+    with read_errors(path, what), contextlib.ExitStack() as stack:
+        if str(path) == STDIN:
+            raw = sys.stdin.buffer
+        else:
+            raw = stack.enter_context(open(path, "rb", buffering=1 << 16))
+        compressed = raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC or str(path).endswith(".gz")
+        yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")) if compressed else raw
+
+
+def read_source_text(path: str | os.PathLike, what: str = "file") -> str:
+    """The whole text of a small file (wav.scp, metadata, result files) through `open_source`: plain, gzip
+    or `-`; UTF-8, a byte-order mark dropped. Errors name the file."""
+    with open_source(path, what) as handle:
+        return handle.read().decode("utf-8").removeprefix("\ufeff")
+
+
+def text_lines(text: str, source: str, first_line: int = 1, at_end: bool = True) -> list[str]:
+    """The lines of `text`, split at \n only (a \r before it dropped), as a list of str.
+
+    Any other line-breaking or space character (see _OTHER_BREAKS) is refused with InputError naming its
+    line: kept inside an id, other tools (Kaldi, WeSpeaker's `line.split()`) would split the id there and
+    disagree with us about which utterance it is; splitting at it would change the line numbers and field
+    counts. Ids stay exactly the bytes between spaces/tabs."""
+    other = _OTHER_BREAKS.search(text.rstrip(TRAILING_WHITESPACE) if at_end else text)
+    if other:
+        char = other.group()
+        name = unicodedata.name(char, "a control character")
+        raise InputError(
+            f"character U+{ord(char):04X} ({name}) inside a line: fields are separated by spaces or tabs "
+            "and lines by \\n only, and an id cannot hold it",
+            source,
+            first_line + text.count("\n", 0, other.start()),
+        )
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def field_count(count: int) -> str:
+    """'1 field', '2 fields': a field count as messages say it."""
+    return f"{count} field" if count == 1 else f"{count} fields"
 
 
 @dataclass(frozen=True)
@@ -64,6 +128,17 @@ class Layout:
     wrong_width: Callable[[list[str]], str]
 
 
+def fixed_layout(columns: list[Column], expected: str) -> Callable[[list[str]], Layout]:
+    """The layout of a table whose columns do not depend on its first line (utt2spk, utt2dur, id lists):
+    a line with another field count is "expected <expected> (<n> fields), found ..."."""
+
+    def wrong_width(row: list[str]) -> str:
+        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
+        return f"expected {expected} ({len(columns)} fields), {found}"
+
+    return lambda first_row: Layout(columns, wrong_width)
+
+
 @dataclass(eq=False)
 class Table:
     """What `read_table` returns: per column int32 codes (ids), float64 values, bool labels, or None
@@ -72,6 +147,10 @@ class Table:
     n: int
     columns: list[np.ndarray]
     vocabulary: Vocabulary
+
+    def strings(self, k: int) -> np.ndarray:
+        """Column k (an id column) as an object array of interned str (one str per distinct id)."""
+        return self.vocabulary.strings().take(self.columns[k])
 
 
 @dataclass
@@ -176,6 +255,17 @@ def _text_end(buf: bytearray, start: int, end: int) -> int:
     return end
 
 
+def read_columns(path: str | os.PathLike, what: str, layout: Callable[[list[str]], Layout]) -> Table:
+    """`read_table` of the file, gzip file or standard input `path` (see `open_source`)."""
+    with open_source(path, what) as handle:
+        return read_table(handle.readinto, str(path), what, layout)
+
+
+def parse_columns(text: str, source: str, what: str, layout: Callable[[list[str]], Layout]) -> Table:
+    """`read_table` of text already in memory (a download, a test)."""
+    return read_table(io.BytesIO(text.encode("utf-8")).readinto, source, what, layout)
+
+
 def read_table(
     readinto: Callable[[memoryview], int],
     source: str,
@@ -203,12 +293,9 @@ def read_table(
             line0 += parsed[0]
             continue
         for start, chunk, last_piece in _pieces(bytes(block), CHUNK_BYTES):
-            got = _plain_chunk(chunk, columns) if columns and not problems.structural else None
-            if got is None:
-                got = _python_chunk(
-                    chunk, offset + start, last and last_piece, line0, shape, source, what, problems
-                )
-            n_lines, raw = got
+            n_lines, raw = _python_chunk(
+                chunk, offset + start, last and last_piece, line0, shape, source, what, problems
+            )
             if raw is not None and not problems.structural:
                 for k, (column, values) in enumerate(zip(columns, raw)):
                     if column.kind != "skip":
@@ -230,7 +317,7 @@ def read_table(
 
 def _pieces(block: bytes, size: int) -> Iterator[tuple[int, bytes, bool]]:
     """(start, piece, last): `block` cut into pieces of whole lines of about `size` bytes (a longer line is a
-    piece of its own), so that the numpy and line-by-line readers keep their small temporaries."""
+    piece of its own), so that the slow path keeps its temporaries small."""
     start = 0
     while start < len(block):
         stop = block.rfind(b"\n", start, start + size) + 1 if start + size < len(block) else len(block)
@@ -260,35 +347,9 @@ def _first_layout(chunk: memoryview, offset: int, source, what, layout, problems
         return None
 
 
-def _plain_chunk(chunk: bytes, columns: list[Column]):
-    """(lines, per-column (starts, lengths, bytes)) when the chunk is plain, else None."""
-    buf = np.frombuffer(chunk, dtype=np.uint8)
-    if buf.max() >= 128:
-        return None
-    delims = np.flatnonzero(buf < 33)
-    kinds = buf[delims]
-    is_nl = kinds == 10
-    if not (is_nl | (kinds == 32) | (kinds == 9)).all():
-        return None
-    if buf[-1] != 10:  # the last line of the file has no newline: pretend it has
-        delims = np.append(delims, len(buf))
-        is_nl = np.append(is_nl, True)
-    width = len(columns)
-    n_lines = int(is_nl.sum())
-    if len(delims) != n_lines * width or not is_nl[width - 1 :: width].all():
-        return None
-    starts = np.empty_like(delims)
-    starts[0] = 0
-    starts[1:] = delims[:-1] + 1
-    lengths = delims - starts
-    if not (lengths > 0).all():
-        return None
-    raw = [(starts[k::width], lengths[k::width], buf) for k in range(width)]
-    return n_lines, raw
-
-
 def _python_chunk(chunk, offset, last, line0, shape, source, what, problems):
-    """Split a chunk with Python as the whole-file reader did; record problems; raw columns as str lists."""
+    """The slow path: split a chunk with Python (lines at \\n, fields with str.split()); record the first
+    problem of each kind with its line; raw columns as str lists."""
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -319,69 +380,27 @@ def _python_chunk(chunk, offset, last, line0, shape, source, what, problems):
     return n_lines, [[row[k] for row in rows] for k in range(width)]
 
 
-def _convert(column: Column, k: int, raw, vocab: Vocabulary, line0: int, problems: _Problems) -> np.ndarray:
+def _convert(column: Column, k: int, raw: list[str], vocab: Vocabulary, line0: int, problems: _Problems):
+    """One column of the slow path typed: codes, labels or numbers; the first bad field is recorded with
+    its line (and the count of bad fields for labels)."""
     if column.kind == "id":
-        return vocab.encode(_rows(raw))
+        return vocab.encode(padded_rows([s.encode("utf-8") for s in raw]))
+    tokens = np.array(raw, dtype=object)
     if column.kind == "label":
-        return _labels(column, k, raw, line0, problems)
-    return _floats(column, k, raw, line0, problems)
-
-
-def _rows(raw) -> np.ndarray:
-    """NUL-padded (n, 8*m) uint8 rows of the fields' UTF-8 bytes."""
-    if isinstance(raw, list):
-        return padded_rows([s.encode("utf-8") for s in raw])
-    starts, lengths, buf = raw
-    width = -(-int(lengths.max()) // 8) * 8
-    return gather_rows(buf, starts, lengths, width)
-
-
-def _texts(raw, lines: np.ndarray) -> list[str]:
-    if isinstance(raw, list):
-        return [raw[i] for i in lines]
-    starts, lengths, buf = raw
-    return [buf[s : s + n].tobytes().decode("ascii") for s, n in zip(starts[lines], lengths[lines])]
-
-
-def _labels(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.ndarray:
-    if isinstance(raw, list):
-        tokens = np.array(raw, dtype=object)
         positive, negative = tokens == column.labels[1], tokens == column.labels[0]
-    else:
-        width = max(len(t) for t in column.labels)
-        starts, lengths, buf = raw
-        rows = gather_rows(buf, starts, np.minimum(lengths, width + 1), width + 1)
-        patterns = np.zeros((2, width + 1), dtype=np.uint8)
-        for j, token in enumerate(column.labels):
-            patterns[j, : len(token)] = np.frombuffer(token.encode(), dtype=np.uint8)
-        negative = (rows == patterns[0]).all(axis=1)
-        positive = (rows == patterns[1]).all(axis=1)
-    bad = np.flatnonzero(~(positive | negative))
-    if bad.size:
-        token = _texts(raw, bad[:1])[0]
-        problems.add((VALUE, k), line0 + int(bad[0]) + 1, lambda n: column.complaint(token, n), int(bad.size))
-    return positive
-
-
-def _floats(column: Column, k: int, raw, line0: int, problems: _Problems) -> np.ndarray:
-    """float64 of each field. A plain chunk is converted by numpy's bytes-to-float cast, which reads a
-    number as Python's float() does (same value, same accepted forms); a chunk where that cast fails, or
-    a Python-split chunk, goes field by field through float(), which names the first bad line."""
-    if not isinstance(raw, list):
-        starts, lengths, buf = raw
-        width = int(lengths.max())
-        if width <= _MAX_NUMBER_WIDTH:
-            rows = gather_rows(buf, starts, lengths, width)
+        bad = np.flatnonzero(~(positive | negative))
+        if bad.size:
+            token = raw[bad[0]]
+            complaint = column.complaint
+            problems.add((VALUE, k), line0 + int(bad[0]) + 1, lambda n: complaint(token, n), int(bad.size))
+        return positive.astype(bool)
+    try:
+        return tokens.astype(np.float64)  # float() of each str: Python's forms and rounding
+    except ValueError:
+        for i, text in enumerate(raw):
             try:
-                return rows.view(f"S{width}").ravel().astype(np.float64)
+                float(text)
             except ValueError:
-                pass
-    values = np.zeros(len(raw[0]) if not isinstance(raw, list) else len(raw))
-    lines = np.arange(len(values))
-    for i, text in zip(lines, _texts(raw, lines)):
-        try:
-            values[i] = float(text)
-        except ValueError:
-            problems.add((VALUE, k), line0 + int(i) + 1, f"{column.what} is not a number: {text!r}")
-            break
-    return values
+                problems.add((VALUE, k), line0 + i + 1, f"{column.what} is not a number: {text!r}")
+                break
+        return np.zeros(len(raw))

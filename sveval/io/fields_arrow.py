@@ -1,13 +1,14 @@
 """A block of a score file or trial list parsed by pyarrow's CSV reader (multithreaded C++), when that is
 certain to give what `sveval.io.fields` gives: parsing is most of the cost of large files, and
-`benchmarks/bench_scale.py` measured pyarrow well ahead of our numpy splitter. Ids come back as one
+`benchmarks/bench_scale.py` measured pyarrow well ahead of a numpy splitter of our own. Ids come back as one
 dictionary per column, each distinct id encoded once into the exact vocabulary.
 
-The block must be plain in the strictest sense: ASCII, a single space between fields, no control byte but
-the line feed and a CR right before it (checked by counting: line feeds = pyarrow's rows, bytes below 33
-but CRs = its fields). Python's str.split() and a one-space CSV dialect then cut every line at the same
-places; anything else (tabs, runs of spaces, a CR inside a line, blank lines, Unicode text) returns None
-and the block goes through the numpy or line-by-line reader, which also words every error. So does a
+The block must be plain in the strictest sense: ASCII, a single space (or a single tab, in a block
+without spaces) between fields, no control byte but the line feed and a CR right before it (checked by
+counting: line feeds = pyarrow's rows, bytes below 33 but CRs = its fields). Python's str.split() and a
+one-delimiter CSV dialect then cut every line at the same places; anything else (tabs and spaces mixed,
+runs of spaces, a CR inside a line, blank lines, Unicode text) returns None and the block goes through the
+slow path of `sveval.io.fields`, which also words every error. So does a
 block that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another
 token: this module never raises InputError itself, and never reads a number differently: pyarrow converts
 decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
@@ -42,12 +43,13 @@ def arrow_chunk(
     counted = _counts(np.frombuffer(chunk, dtype=np.uint8))
     if counted is None:
         return None
+    counted, delimiter = counted
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     wanted = {f"c{k}": c for k, c in enumerate(columns) if c.kind != "skip"}
     try:
-        table = pcsv.read_csv(pa.py_buffer(chunk), *_options(len(columns), wanted, len(chunk)))
+        table = pcsv.read_csv(pa.py_buffer(chunk), *_options(len(columns), wanted, len(chunk), delimiter))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a line with another field count, a number pyarrow cannot read
     unterminated = int(chunk[-1] != 10)
@@ -84,15 +86,16 @@ def _id_rows(dictionary) -> np.ndarray:
     return gather_rows(data, offsets[:-1], lengths, width)
 
 
-def _counts(buf: np.ndarray) -> tuple[int, int] | None:
-    """(line feeds, bytes below 33 but CRs) of the chunk, or None when it has a byte >= 128 or two bytes
-    below 33 in a row other than CR LF, or one at its start (an empty field, a blank line, a space next to
-    a line break). A CR is then always at the end of a line, where str.split() drops it; a CR not followed
-    by LF makes pyarrow count one row more than the line feeds, which `arrow_chunk` refuses. In slices
-    that stay in the cache, whose temporaries the allocator reuses."""
+def _counts(buf: np.ndarray) -> tuple[tuple[int, int], str] | None:
+    """((line feeds, bytes below 33 but CRs), the field delimiter) of the chunk, or None when it has a byte
+    >= 128 or two bytes below 33 in a row other than CR LF, or one at its start (an empty field, a blank
+    line, a space next to a line break), or both tabs and spaces. A CR is then always at the end of a line,
+    where str.split() drops it; a CR not followed by LF makes pyarrow count one row more than the line
+    feeds, which `arrow_chunk` refuses. The delimiter is the tab when the fields are tab-separated, else
+    the space. In slices that stay in the cache, whose temporaries the allocator reuses."""
     if buf[0] < 33:
         return None
-    breaks = gaps = crs = 0
+    breaks = gaps = crs = tabs = 0
     for lo in range(0, len(buf), _SLICE_BYTES):
         part = buf[lo : lo + _SLICE_BYTES + 1]  # one byte more: a pair across the edge is seen too
         below = part < 33
@@ -104,10 +107,13 @@ def _counts(buf: np.ndarray) -> tuple[int, int] | None:
         gaps += int(np.count_nonzero(below[:_SLICE_BYTES]))
         breaks += int(np.count_nonzero(part[:_SLICE_BYTES] == 10))
         crs += int(np.count_nonzero(part[:_SLICE_BYTES] == 13))
-    return breaks, gaps - crs
+        tabs += int(np.count_nonzero(part[:_SLICE_BYTES] == 9))
+    if tabs and tabs != gaps - crs - breaks:  # tabs and other separators mixed: the slow path reads it
+        return None
+    return (breaks, gaps - crs), "\t" if tabs else " "
 
 
-def _options(width: int, wanted: dict, size: int):
+def _options(width: int, wanted: dict, size: int, delimiter: str):
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -119,7 +125,7 @@ def _options(width: int, wanted: dict, size: int):
         column_names=[f"c{k}" for k in range(width)], block_size=_BLOCK_BYTES, use_threads=size > _BLOCK_BYTES
     )
     parse = pcsv.ParseOptions(
-        delimiter=" ",
+        delimiter=delimiter,
         quote_char=False,
         escape_char=False,
         double_quote=False,

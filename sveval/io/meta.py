@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text
+from sveval.io.fields import read_source_text, text_lines
 
 GENDERS = {"m": "m", "f": "f", "male": "m", "female": "f"}
 
@@ -35,7 +35,7 @@ def parse_speaker_genders(text: str, source: str) -> dict[str, str]:
 
 def _column_rows(text: str, source: str, column: str) -> list[tuple[int, str, str]]:
     """(line number, speaker, value of `column`) per data line, checked as `parse_speaker_column` says."""
-    lines = text.lstrip("\ufeff").splitlines()
+    lines = text_lines(text.lstrip("\ufeff"), source)
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) < 2:
@@ -68,8 +68,8 @@ def _column_rows(text: str, source: str, column: str) -> list[tuple[int, str, st
 
 
 def read_speaker_column(path: str | os.PathLike, column: str) -> dict[str, str]:
-    return parse_speaker_column(read_text(path, "speaker metadata"), str(path), column)
+    return parse_speaker_column(read_source_text(path, "speaker metadata"), str(path), column)
 
 
 def read_speaker_genders(path: str | os.PathLike) -> dict[str, str]:
-    return parse_speaker_genders(read_text(path, "speaker metadata"), str(path))
+    return parse_speaker_genders(read_source_text(path, "speaker metadata"), str(path))

@@ -136,10 +136,16 @@ class ReleaseFolder:
     refused: tuple[RefusedEntry, ...] = ()  # entries validation would read but must not open
 
 
+def is_score_file(file_name: str) -> bool:
+    """A score file's name: `.score`, or `.score.gz` (gzip: read as the score file it names)."""
+    return file_name.endswith((".score", ".score.gz"))
+
+
 def parse_score_name(file_name: str) -> ScoreName | None:
-    """Split a WeSpeaker score-file name; None when it does not end in `.score`. A `cali_`/`fused_` prefix
-    (`sveval calibrate`/`fuse`) is taken off first and kept in `prefix`: the rest is the input's name."""
-    file = os.path.basename(file_name)
+    """Split a WeSpeaker score-file name; None when it does not end in `.score` (or `.score.gz`: the name
+    is that of the score file inside). A `cali_`/`fused_` prefix (`sveval calibrate`/`fuse`) is taken off
+    first and kept in `prefix`: the rest is the input's name."""
+    file = os.path.basename(file_name).removesuffix(".gz")
     prefix = next((p for p in CALIBRATED_PREFIXES if file.startswith(p)), "")
     match = _SCORE_NAME.fullmatch(file.removeprefix(prefix))
     if not match:
@@ -319,14 +325,14 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
                 "changed (or gone) since sveval wrote it: its record lists another size or SHA-256",
             )
             for name in current.changed
-            if name.endswith(".score") or parse_result_name(name) is not None  # what validation reads
+            if is_score_file(name) or parse_result_name(name) is not None  # what validation reads
         ]
         refused += [
             RefusedEntry(_shown_relative(scores_dir / record, root), f"its outputs were made from an earlier "
                          f"{source}, which has been rewritten since: rerun that command")  # fmt: skip
             for record, source in current.stale
         ]
-    score_files = _keep([p for p in entries if p.name.endswith(".score")], scores_dir, inside, refused)
+    score_files = _keep([p for p in entries if is_score_file(p.name)], scores_dir, inside, refused)
     result_files = _keep(
         [p for p in entries if p.name.endswith("_result") or parse_result_name(p.name) is not None],
         scores_dir,

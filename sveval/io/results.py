@@ -13,7 +13,8 @@ import os
 import re
 
 from sveval.errors import InputError
-from sveval.io.atomic import read_text, write_text
+from sveval.io.atomic import write_text
+from sveval.io.fields import read_source_text, text_lines
 from sveval.types import ResultBlock
 
 _HEADER = re.compile(r"^---- (\S+) -----$")
@@ -57,7 +58,7 @@ def write_result_file(path: str | os.PathLike, blocks: list[ResultBlock]) -> Non
 
 def parse_result_file(text: str, source: str) -> list[ResultBlock]:
     """Parse blocks; the printed (rounded) numbers are returned as floats. Blank lines are allowed."""
-    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text_lines(text, source)) if line.strip()]
     if not lines:
         raise InputError("empty result file", source)
     blocks = []
@@ -106,4 +107,4 @@ def operating_point_problem(p_target: float, c_miss: float, c_fa: float) -> str:
 
 
 def read_result_file(path: str | os.PathLike) -> list[ResultBlock]:
-    return parse_result_file(read_text(path, "result file"), str(path))
+    return parse_result_file(read_source_text(path, "result file"), str(path))

@@ -7,15 +7,14 @@ bare         `enroll test score`                            labels come from a t
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 
 import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
 from sveval.errors import InputError, shown_id
-from sveval.io.atomic import atomic_path, open_binary
-from sveval.io.fields import Column, Layout, read_table
+from sveval.io.atomic import atomic_path
+from sveval.io.fields import Column, Layout, Table, field_count, parse_columns, read_columns
 from sveval.io.score_text import coded_score_chunks as coded_score_chunks
 from sveval.io.score_text import decimal_integers as decimal_integers
 from sveval.io.score_text import format_coded_score_bytes as format_coded_score_bytes
@@ -23,15 +22,6 @@ from sveval.io.score_text import format_score_bytes as format_score_bytes
 from sveval.io.score_text import format_score_lines as format_score_lines
 from sveval.io.score_text import id_byte_table as id_byte_table
 from sveval.io.score_text import score_chunks
-from sveval.io.table import (
-    column,
-    fast_columns,
-    field_count,
-    parse_floats,
-    require_width,
-    row_widths,
-    split_rows,
-)
 from sveval.io.trials import KALDI_LABELS, pair_keys, trial_keys
 from sveval.io.vocabulary import NotCompact, lookup_rows
 from sveval.pair_join import CHUNK, join, line_dtype, sort_pairs
@@ -68,30 +58,26 @@ def _label_complaint(token: str, count: int) -> str:
 
 def parse_score_file(text: str, source: str) -> ScoreFile:
     """Parse score-file text (see `read_score_file`)."""
-    return _read(io.BytesIO(text.encode("utf-8")), source, "strings")
+    return _score_file(parse_columns(text, source, "score file", score_layout), source, "strings")
 
 
 def read_score_file(path: str | os.PathLike, ids: str = "strings") -> ScoreFile:
-    """Read a 3, 4 or 8-column score file (UTF-8; a byte-order mark is ignored) in bounded memory.
+    """Read a 3, 4 or 8-column score file (UTF-8; a byte-order mark is ignored; plain, gzip or `-` for
+    standard input) in bounded memory.
 
     ids: "strings" gives enroll/test as object arrays of interned str (one str per distinct id) and the
     codes in `pairs`; "codes" only `pairs` (enroll/test None: 8 bytes per line less); "none" neither
     (for metrics of a labelled file without a trial list: ids are checked to be there, never hashed).
     Memory: 8 bytes per line for the score, 1 for the label, 32 for the statistics, 8 for codes, 16 for
-    strings, plus one chunk (fields.CHUNK_BYTES) of temporaries. Raises InputError naming file and line.
+    strings, plus one block (fields.CHUNK_BYTES) of temporaries. Raises InputError naming file and line.
     """
     if ids not in ID_CHOICES:
         raise ValueError(f"ids must be one of {ID_CHOICES}, got {ids!r}")
-    with open_binary(path, "score file") as handle:
-        return _read(handle, str(path), ids)
+    table = read_columns(path, "score file", lambda row: score_layout(row, ids))
+    return _score_file(table, str(path), ids)
 
 
-def _read(handle, source: str, ids: str) -> ScoreFile:
-    try:
-        table = read_table(handle.readinto, source, "score file", lambda row: score_layout(row, ids))
-    except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
-        handle.seek(0)
-        return _parse_text(handle.read().decode("utf-8").removeprefix("\ufeff"), source)
+def _score_file(table: Table, source: str, ids: str) -> ScoreFile:
     columns = table.columns
     labels = columns[3] if len(columns) >= 4 else None
     extra = np.stack(columns[4:8], axis=1) if len(columns) == 8 else None
@@ -101,44 +87,6 @@ def _read(handle, source: str, ids: str) -> ScoreFile:
     if ids == "strings":
         enroll, test = pairs.ids.take(pairs.enroll), pairs.ids.take(pairs.test)
     return ScoreFile(source, enroll, test, columns[2], labels, extra, pairs)
-
-
-def _parse_text(text: str, source: str) -> ScoreFile:
-    """The whole-text reader (one Python str per field); kept for the cases `_read` cannot hold."""
-    columns = fast_columns(text)
-    if columns is None or len(columns) not in SCORE_WIDTHS:
-        columns = _strict_columns(text, source)
-    width = len(columns)
-    values = parse_floats(columns[2], source, "score")
-    labels = None
-    if width >= 4:
-        names = columns[3]
-        labels = names == KALDI_LABELS[1]
-        bad = np.flatnonzero(~labels & (names != KALDI_LABELS[0]))
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(f"label {names[i]!r} is not target or nontarget", source, i + 1)
-        labels = labels.astype(bool)
-    extra = None
-    if width == 8:
-        extra = np.stack([parse_floats(columns[k], source, "statistic") for k in range(4, 8)], axis=1)
-    return ScoreFile(source, columns[0], columns[1], values, labels, extra)
-
-
-def _strict_columns(text: str, source: str) -> list[np.ndarray]:
-    """Line-by-line split that names the first line with a wrong number of fields."""
-    rows = split_rows(text, source, "score file")
-    widths = row_widths(rows)
-    width = int(widths[0])
-    if width not in SCORE_WIDTHS:
-        raise InputError(
-            "expected `enroll test score [target|nontarget [|e| |t| mu_e mu_t]]` (3, 4 or 8 fields), "
-            f"found {field_count(width)}: {' '.join(rows[0])!r}",
-            source,
-            1,
-        )
-    require_width(rows, widths, width, source, "score line like line 1")
-    return [column(rows, k) for k in range(width)]
 
 
 def require_finite(scores: ScoreFile) -> None:

@@ -9,7 +9,6 @@ Formats (per file, decided by the first line, then required on every line):
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from collections.abc import Iterator
@@ -17,10 +16,8 @@ from collections.abc import Iterator
 import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
 from sveval.errors import InputError
-from sveval.io.atomic import open_binary, write_text
-from sveval.io.fields import Column, Layout, read_table
-from sveval.io.table import column, fast_columns, field_count, require_width, row_widths, split_rows
-from sveval.io.vocabulary import NotCompact
+from sveval.io.atomic import write_text
+from sveval.io.fields import Column, Layout, Table, field_count, parse_columns, read_columns
 from sveval.types import PairCodes, TrialList, decode_id_rows
 
 KALDI_LABELS = ("nontarget", "target")
@@ -71,14 +68,15 @@ def trial_layout(first_row: list[str], source: str) -> Layout:
 
 def parse_trials(text: str, source: str, name: str | None = None, basename: str | None = None) -> TrialList:
     """Parse trial-list text. Raises InputError naming `source` and the line for anything malformed."""
-    return _read(io.BytesIO(text.encode("utf-8")), source, name, basename)
+    return _trial_list(parse_columns(text, source, "trial list", _layout(source)), source, name, basename)
 
 
 def read_trials(path: str | os.PathLike, name: str | None = None, basename: str | None = None) -> TrialList:
-    """Read a trial list in any of FORMATS (UTF-8; a byte-order mark is ignored), in bounded memory: ids are
-    interned (one str per distinct id; enroll/test hold references) and also kept as int32 codes."""
-    with open_binary(path, "trial list") as handle:
-        return _read(handle, str(path), name, basename)
+    """Read a trial list in any of FORMATS (UTF-8; a byte-order mark is ignored; plain, gzip or `-` for
+    standard input), in bounded memory: ids are interned (one str per distinct id; enroll/test hold
+    references) and also kept as int32 codes."""
+    source = str(path)
+    return _trial_list(read_columns(path, "trial list", _layout(source)), source, name, basename)
 
 
 def read_calibration_trials(path: str | os.PathLike) -> tuple[TrialList, int, int]:
@@ -88,22 +86,23 @@ def read_calibration_trials(path: str | os.PathLike) -> tuple[TrialList, int, in
     extra occurrence. Every other rule of `read_trials` holds, and a pair listed as both target and nontarget
     is still an InputError. Only calibration training reads lists this way: everywhere else a repeated trial
     is an error."""
-    with open_binary(path, "trial list") as handle:
-        trials = _read(handle, str(path), None, None, repeats=True)
+    source = str(path)
+    table = read_columns(path, "trial list", _layout(source))
+    trials = _trial_list(table, source, None, None, repeats=True)
     if trials.is_target is None:
-        raise InputError("a calibration list needs labels (`enroll test target|nontarget`)", str(path))
+        raise InputError("a calibration list needs labels (`enroll test target|nontarget`)", source)
     keys = trial_keys(trials.enroll, trials.test)
     n_repeated = int(keys.size - np.unique(keys).size)
     return trials, n_repeated, int(np.count_nonzero(trials.enroll == trials.test))
 
 
-def _read(handle, source: str, name: str | None, basename: str | None, repeats: bool = False) -> TrialList:
-    try:
-        table = read_table(handle.readinto, source, "trial list", lambda row: trial_layout(row, source))
-    except NotCompact:  # a 64-bit hash collision or a NUL byte in an id: the exact whole-text path
-        handle.seek(0)
-        text = handle.read().decode("utf-8").removeprefix("\ufeff")
-        return _parse_text(text, source, name, basename, repeats)
+def _layout(source: str):
+    return lambda row: trial_layout(row, source)
+
+
+def _trial_list(
+    table: Table, source: str, name: str | None, basename: str | None, repeats: bool = False
+) -> TrialList:
     columns = table.columns
     if len(columns) == 3 and columns[0].dtype == bool:
         is_target, enroll, test = columns
@@ -129,42 +128,6 @@ def _read(handle, source: str, name: str | None, basename: str | None, repeats: 
     )
 
 
-def _parse_text(
-    text: str, source: str, name: str | None = None, basename: str | None = None, repeats: bool = False
-) -> TrialList:
-    """The whole-text reader (one Python str per field); kept for the hash-collision case."""
-    columns = fast_columns(text)
-    if columns is None or len(columns) != FORMATS[detect_format([c[0] for c in columns], source)][0]:
-        rows = split_rows(text, source, "trial list")
-        fmt = detect_format(rows[0], source)
-        width, expected = FORMATS[fmt]
-        require_width(rows, row_widths(rows), width, source, f"{fmt} trial line {expected}")
-        columns = [column(rows, k) for k in range(width)]
-    fmt = detect_format([c[0] for c in columns], source)
-    expected = FORMATS[fmt][1]
-    if fmt == "kaldi":
-        enroll, test, labels = columns
-        is_target = _labels(labels, KALDI_LABELS, source, expected)
-    elif fmt == "voxceleb":
-        labels, enroll, test = columns
-        is_target = _labels(labels, VOXCELEB_LABELS, source, expected)
-    else:
-        enroll, test = columns
-        is_target = None
-        _refuse_scp(enroll, test, source)
-    _refuse_duplicates(enroll, test, is_target, source, repeats)
-    file_name = os.path.basename(source)
-    return TrialList(
-        name=name or file_name,
-        basename=basename or file_name,
-        enroll_ids=enroll,
-        test_ids=test,
-        is_target=is_target,
-        fingerprint=fingerprint(enroll, test, is_target),
-        source=source,
-    )
-
-
 # What the second column of a Kaldi scp holds: an ark offset or a command (`... |`), or a file of audio /
 # features / embeddings where the first column is a bare id (trial lists may name `id/vid/00001.wav` ids).
 _ARK_OR_PIPE = re.compile(r"(\.ark:\d+|\|)$")
@@ -184,20 +147,6 @@ def _refuse_scp(enroll: np.ndarray, test: np.ndarray, source: str) -> None:
             source,
             1,
         )
-
-
-def _labels(labels: np.ndarray, allowed: tuple[str, str], source: str, expected: str) -> np.ndarray:
-    is_target = labels == allowed[1]
-    bad = np.flatnonzero(~is_target & (labels != allowed[0]))
-    if bad.size:
-        i = int(bad[0])
-        raise InputError(
-            f"label {labels[i]!r} is not {' or '.join(allowed[::-1])} (expected {expected}); "
-            f"{bad.size} such line(s)",
-            source,
-            i + 1,
-        )
-    return is_target.astype(bool)
 
 
 def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Lookups go through a 64-bit hash of the row (vectorised), and every field is then compared byte for byte
 with the one row kept per code, so two ids that happen to share a hash can never share a code: such a
-collision (about 1 in 10**19 per pair of ids) raises NotCompact and the caller takes its exact path
-(also taken for an id holding a NUL byte, which NUL padding cannot represent).
+collision (about 1 in 10**19 per pair of ids) makes the vocabulary hash everything again with another
+seed, which separates them (ids hold no NUL byte: the reader refuses one, `fields.text_lines`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 
 class NotCompact(RuntimeError):
-    """Ids this representation cannot hold exactly: two with the same 64-bit hash, or one with a NUL byte."""
+    """A table `lookup_rows` cannot search exactly: two of its rows with the same 64-bit hash."""
+
+
+class _Collision(Exception):
+    """Two different ids with one hash under the vocabulary's current seed."""
 
 
 def padded_rows(ids: list[bytes]) -> np.ndarray:
     """(n, 8*m) uint8: each id's bytes, NUL padded to a common multiple of 8 bytes."""
-    if any(b"\0" in i for i in ids):
-        raise NotCompact("an id holds a NUL byte")
     width = -(-max(map(len, ids), default=1) // 8) * 8
     return np.array(ids, dtype=f"S{max(width, 8)}").view(np.uint8).reshape(len(ids), -1)
 
@@ -41,11 +43,11 @@ def gather_rows(buf, starts, lengths, width) -> np.ndarray:
     return rows
 
 
-def row_hashes(rows: np.ndarray) -> np.ndarray:
+def row_hashes(rows: np.ndarray, seed: int = 0) -> np.ndarray:
     """uint64 hash of each NUL-padded row (width a multiple of 8); padding words do not change it (an id
     has no NUL byte, so a zero word is padding), so the same id hashes alike in rows of any width."""
     words = np.ascontiguousarray(rows).view(np.uint64)
-    h = np.zeros(len(rows), dtype=np.uint64)
+    h = np.full(len(rows), seed, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
             word = words[:, j]
@@ -93,6 +95,7 @@ class Vocabulary:
         self._codes = np.zeros(0, dtype=np.int64)
         self._table = np.zeros((0, 8), dtype=np.uint8)
         self._n = 0
+        self._seed = 0
 
     def __len__(self) -> int:
         return self._n
@@ -107,25 +110,35 @@ class Vocabulary:
         return decode_id_rows(self.table)
 
     def encode(self, rows: np.ndarray) -> np.ndarray:
-        """int32 code of each row (n, 8*m) uint8, adding new ids. Raises NotCompact (see module)."""
+        """int32 code of each row (n, 8*m) uint8 (ids without NUL bytes), adding new ids."""
+        while True:
+            try:
+                return self._encode(rows)
+            except _Collision:  # (never seen: about 1 in 10**19 per pair of ids) another seed separates them
+                self._seed += 1
+                self._hashes = row_hashes(self.table, self._seed)
+                order = np.argsort(self._hashes)
+                self._hashes, self._codes = self._hashes[order], order.astype(np.int64)
+
+    def _encode(self, rows: np.ndarray) -> np.ndarray:
         import pandas as pd
 
         if not len(rows):
             return np.zeros(0, dtype=np.int32)
-        hashes = row_hashes(rows)
+        hashes = row_hashes(rows, self._seed)
         local, uniques = pd.factorize(hashes)
         first = np.zeros(len(uniques), dtype=np.int64)
         first[local[::-1]] = np.arange(len(local))[::-1]  # first line of each distinct hash
         representatives = rows[first]
         words = rows.view(np.uint64)
         if not (words == words[first][local]).all():
-            raise NotCompact("two ids share a 64-bit hash")
+            raise _Collision
         codes = self._lookup(uniques)
+        known = np.flatnonzero(codes >= 0)
+        self._check(representatives[known], codes[known])
         new = np.flatnonzero(codes < 0)
         if new.size:
             codes[new] = self._append(representatives[new], uniques[new])
-        known = np.flatnonzero(codes >= 0)
-        self._check(representatives[known], codes[known])
         return codes[local].astype(np.int32)
 
     def _append(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
@@ -154,9 +167,14 @@ class Vocabulary:
         return codes
 
     def _check(self, rows: np.ndarray, codes: np.ndarray) -> None:
+        """Raise _Collision unless each row holds the bytes of the id its hash found."""
         width = rows.shape[1]
         kept = self._table[codes].view(np.uint64)
         words = np.ascontiguousarray(rows).view(np.uint64)
+        if kept.shape[1] < words.shape[1]:  # a wider row than any id kept: its extra words must be padding
+            if words[:, kept.shape[1] :].any():
+                raise _Collision
+            words = words[:, : kept.shape[1]]
         same = (kept[:, : width // 8] == words).all() and not kept[:, width // 8 :].any()
         if not same:
-            raise NotCompact("two ids share a 64-bit hash")
+            raise _Collision

@@ -1,0 +1,160 @@
+"""Every line-oriented file is read from a plain file, a gzip file (by magic bytes or a `.gz` name) and
+standard input (`-`), through the one reader: the same columns, and the same file:line messages."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import write
+from sveval.cli.main import cli
+
+import sveval.io.vocabulary as vocabulary
+from sveval.errors import InputError
+from sveval.io.audio import read_wav_scp
+from sveval.io.durations import read_utt2dur
+from sveval.io.embeddings import read_utt2spk
+from sveval.io.meta import read_speaker_genders
+from sveval.io.results import read_result_file
+from sveval.io.scores import read_score_file
+from sveval.io.trials import parse_trials, read_trials
+
+TRIALS = "a/1.wav b/1.wav target\na/1.wav c/1.wav nontarget\nb/1.wav c/1.wav nontarget\n"
+SCORES = (
+    "a/1.wav b/1.wav 0.91000 target\na/1.wav c/1.wav -0.12500 nontarget\nb/1.wav c/1.wav 0.05 nontarget\n"
+)
+UTT2SPK = "a/1.wav a\nb/1.wav b\nc/1.wav c\n"
+
+
+def _gz(path, text: str):
+    path.write_bytes(gzip.compress(text.encode("utf-8")))
+    return path
+
+
+def _run(args: list[str], stdin: str | bytes) -> subprocess.CompletedProcess:
+    """Run a fresh Python with `args` and `stdin` on its standard input."""
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=isinstance(stdin, str), timeout=120
+    )
+
+
+def _stdin(code: str, text: str | bytes) -> subprocess.CompletedProcess:
+    return _run(["-c", code], text)
+
+
+def test_gzip_files_read_as_their_plain_twins(tmp_path):
+    plain = read_trials(write(tmp_path / "list.kaldi", TRIALS))
+    for path in (_gz(tmp_path / "list.kaldi.gz", TRIALS), _gz(tmp_path / "list_gz_by_magic.kaldi", TRIALS)):
+        packed = read_trials(path)
+        assert packed.fingerprint == plain.fingerprint and packed.enroll.tolist() == plain.enroll.tolist()
+    plain = read_score_file(write(tmp_path / "s.score", SCORES))
+    packed = read_score_file(_gz(tmp_path / "s.score.gz", SCORES))
+    assert packed.values.tobytes() == plain.values.tobytes() and packed.test.tolist() == plain.test.tolist()
+    assert packed.labels.tolist() == plain.labels.tolist()
+    utts, spks = read_utt2spk(_gz(tmp_path / "utt2spk.gz", UTT2SPK))
+    assert utts.tolist() == ["a/1.wav", "b/1.wav", "c/1.wav"] and spks.tolist() == ["a", "b", "c"]
+    ids, seconds = read_utt2dur(_gz(tmp_path / "utt2dur.gz", "a 1.5\nb 2.25\n"))
+    assert ids.tolist() == ["a", "b"] and seconds.tolist() == [1.5, 2.25]
+    assert [u.utt for u in read_wav_scp(_gz(tmp_path / "wav.scp.gz", "a /x/a.wav\nb /x/b.wav\n"))] == [
+        "a",
+        "b",
+    ]
+    meta = "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\nid10001\tA\tm\tIreland\tdev\n"
+    assert read_speaker_genders(_gz(tmp_path / "meta.csv.gz", meta)) == {"id10001": "m"}
+    result = "---- s.score -----\nEER = 1.000\nminDCF (p_target:0.01 c_miss:1 c_fa:1) = 0.100\n"
+    assert read_result_file(_gz(tmp_path / "r_result.gz", result))[0].score_file == "s.score"
+
+
+def test_a_bad_line_in_a_gzip_file_names_the_file_and_line(tmp_path):
+    path = _gz(tmp_path / "bad.score.gz", SCORES.replace("0.05 nontarget", "zero nontarget"))
+    with pytest.raises(InputError, match=r"bad.score.gz:3: score is not a number: 'zero'"):
+        read_score_file(path)
+    path = _gz(tmp_path / "ragged.kaldi.gz", TRIALS + "c/1.wav a/1.wav\n")
+    with pytest.raises(InputError, match=r"ragged.kaldi.gz:4: expected kaldi trial line"):
+        read_trials(path)
+    with pytest.raises(InputError, match=r"utt2spk.gz:2: expected `utterance speaker`"):
+        read_utt2spk(_gz(tmp_path / "utt2spk.gz", "a x\nb\n"))
+
+
+def test_broken_gzip_is_an_input_error_naming_the_file(tmp_path):
+    fake = write(tmp_path / "fake.score.gz", SCORES)  # a `.gz` name, plain text inside
+    with pytest.raises(InputError, match=r"fake.score.gz: cannot read score file: Not a gzipped file"):
+        read_score_file(fake)
+    cut = tmp_path / "cut.kaldi.gz"
+    cut.write_bytes(gzip.compress((TRIALS * 50).encode())[:-12])
+    with pytest.raises(InputError, match=r"cut.kaldi.gz: cannot read trial list \(gzip\)"):
+        read_trials(cut)
+
+
+def test_standard_input_is_read_for_trial_lists_score_files_and_utt2spk():
+    done = _stdin(
+        "from sveval.io.trials import read_trials; t = read_trials('-'); print(t.fingerprint)", TRIALS
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == parse_trials(TRIALS, "t").fingerprint
+    code = "from sveval.io.scores import read_score_file; s = read_score_file('-'); print(s.values.tolist())"
+    assert _stdin(code, SCORES).stdout.strip() == "[0.91, -0.125, 0.05]"
+    code = "from sveval.io.embeddings import read_utt2spk; u, s = read_utt2spk('-'); print(s.tolist())"
+    assert _stdin(code, UTT2SPK).stdout.strip() == "['a', 'b', 'c']"
+    # gzip on standard input too, and a bad line named `-:line`
+    packed = _stdin(
+        "from sveval.io.trials import read_trials; print(len(read_trials('-')))",
+        gzip.compress(TRIALS.encode()),
+    )
+    assert packed.stdout.strip() == b"3", packed.stderr
+    bad = _stdin("from sveval.io.scores import read_score_file; read_score_file('-')", SCORES + "x y 1\n")
+    assert "-:4: expected score line like line 1 (4 fields)" in bad.stderr
+
+
+def test_metrics_reads_a_score_file_from_standard_input(tmp_path):
+    path = write(tmp_path / "s.score", SCORES)
+    main = ["-c", "from sveval.cli.main import main; main()", "metrics"]
+    from_file, piped = _run([*main, str(path)], ""), _run([*main, "-"], SCORES)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.replace("---- - -----", "---- s.score -----") == from_file.stdout
+
+
+def test_a_released_score_gz_is_validated_and_reported(tmp_path):
+    scores = tmp_path / "release" / "scores"
+    scores.mkdir(parents=True)
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    write(lists / "mine.kaldi", TRIALS)
+    plain = write(scores / "mine.kaldi.score", SCORES)
+    printed = CliRunner().invoke(cli, ["metrics", str(plain)])
+    assert printed.exit_code == 0, printed.output
+    write(scores / "vox1_cos_result", printed.output)
+    _gz(scores / "mine.kaldi.score.gz", SCORES)
+    plain.unlink()
+    checked = CliRunner().invoke(cli, ["validate", str(tmp_path / "release"), "--trials-dir", str(lists)])
+    assert checked.exit_code == 0, checked.output
+    assert "3 lines, 4 columns" in checked.output and "block in vox1_cos_result" in checked.output
+    out = tmp_path / "report.md"
+    reported = CliRunner().invoke(
+        cli, ["report", str(tmp_path / "release"), "--trials", str(lists / "mine.kaldi"), "--out", str(out)]
+    )
+    assert reported.exit_code == 0, reported.output
+    assert "no result block" not in out.read_text()  # its numbers are the result block's
+
+
+def test_a_hash_collision_never_merges_two_ids(monkeypatch):
+    """Every id hashed alike under the first seed: the vocabulary takes another seed and stays exact."""
+    original = vocabulary.row_hashes
+
+    def colliding(rows, seed=0):
+        return original(rows, seed) if seed else np.zeros(len(rows), np.uint64)
+
+    monkeypatch.setattr(vocabulary, "row_hashes", colliding)
+    trials = parse_trials(TRIALS, "t")
+    assert trials.enroll.tolist() == ["a/1.wav", "a/1.wav", "b/1.wav"]
+    assert trials.test.tolist() == ["b/1.wav", "c/1.wav", "c/1.wav"]
+    assert len(trials.pairs.id_bytes) == 3
+
+
+def test_a_nul_byte_is_refused_naming_its_line():
+    with pytest.raises(InputError, match=r"t:2: character U\+0000"):
+        parse_trials("a b target\na\0x c nontarget\n", "t")
