@@ -10,6 +10,7 @@ from whole_text_reader import score_file as whole_score_text
 from whole_text_reader import trial_list as whole_trial_text
 
 import sveval.io.fields as fields
+import sveval.io.vocabulary as vocabulary
 from sveval.errors import InputError
 from sveval.io.scores import coverage, parse_score_file, read_score_file
 from sveval.io.trials import parse_trials, read_trials
@@ -200,3 +201,23 @@ def test_trailing_whitespace_of_the_last_line_before_blocks_of_blank_lines(monke
         assert scores.values.tolist() == [1.5, 0.5]
         with pytest.raises(InputError, match=r"s2.score:2: character"):
             read_score_file(write(tmp_path / "s2.score", text + "e f 0.1 nontarget\n"), ids="none")
+
+
+def test_a_hash_collision_never_merges_two_ids(monkeypatch):
+    """Every id hashed alike under the first seed: the vocabulary takes another seed and stays exact."""
+    original = vocabulary.row_hashes
+
+    def colliding(rows, seed=0):
+        return original(rows, seed) if seed else np.zeros(len(rows), np.uint64)
+
+    monkeypatch.setattr(vocabulary, "row_hashes", colliding)
+    text = "a/1.wav b/1.wav target\na/1.wav c/1.wav nontarget\nb/1.wav c/1.wav nontarget\n"
+    trials = parse_trials(text, "t")
+    assert trials.enroll.tolist() == ["a/1.wav", "a/1.wav", "b/1.wav"]
+    assert trials.test.tolist() == ["b/1.wav", "c/1.wav", "c/1.wav"]
+    assert len(trials.pairs.id_bytes) == 3
+
+
+def test_a_nul_byte_is_refused_naming_its_line():
+    with pytest.raises(InputError, match=r"t:2: character U\+0000"):
+        parse_trials("a b target\na\0x c nontarget\n", "t")

@@ -121,7 +121,24 @@ def test_a_bad_label_in_a_plain_chunk_is_named_with_its_line(tmp_path, arrow_cal
     lines[417] = "u417 v417 0.5 Target"
     with pytest.raises(InputError, match=r"s.score:418: label 'Target' is not target or nontarget"):
         read_score_file(write(tmp_path / "s.score", "\n".join(lines) + "\n"), ids="none")
-    assert arrow_calls == [False]  # pyarrow stepped aside; the numpy reader named the line
+    assert arrow_calls == [False]  # pyarrow stepped aside; the slow path named the line
+
+
+def test_tab_separated_blocks_are_parsed_by_pyarrow_and_mixed_ones_by_the_slow_path(
+    tmp_path, monkeypatch, arrow_calls
+):
+    monkeypatch.setattr(fields, "CHUNK_BYTES", 256)
+    lines = [f"u{i}\tv{i}\t0.{i:05d}\t{('target', 'nontarget')[i % 2]}" for i in range(400)]
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path / "tabs.score", text)
+    assert _lean_outcome(path) == _whole_outcome(path, text)
+    assert len(arrow_calls) > 3 and all(arrow_calls)
+    lines[300] = lines[300].replace("\t", " ", 1)  # one block with both: read by the slow path, the same
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path / "mixed.score", text)
+    arrow_calls.clear()
+    assert _lean_outcome(path) == _whole_outcome(path, text)
+    assert arrow_calls.count(False) == 1
 
 
 def test_ids_read_by_pyarrow_are_the_same_interned_ids(tmp_path, monkeypatch, arrow_calls):

@@ -7,13 +7,11 @@ import gzip
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import write
 from sveval.cli.main import cli
 
-import sveval.io.vocabulary as vocabulary
 from sveval.errors import InputError
 from sveval.io.audio import read_wav_scp
 from sveval.io.durations import read_utt2dur
@@ -139,22 +137,3 @@ def test_a_released_score_gz_is_validated_and_reported(tmp_path):
     )
     assert reported.exit_code == 0, reported.output
     assert "no result block" not in out.read_text()  # its numbers are the result block's
-
-
-def test_a_hash_collision_never_merges_two_ids(monkeypatch):
-    """Every id hashed alike under the first seed: the vocabulary takes another seed and stays exact."""
-    original = vocabulary.row_hashes
-
-    def colliding(rows, seed=0):
-        return original(rows, seed) if seed else np.zeros(len(rows), np.uint64)
-
-    monkeypatch.setattr(vocabulary, "row_hashes", colliding)
-    trials = parse_trials(TRIALS, "t")
-    assert trials.enroll.tolist() == ["a/1.wav", "a/1.wav", "b/1.wav"]
-    assert trials.test.tolist() == ["b/1.wav", "c/1.wav", "c/1.wav"]
-    assert len(trials.pairs.id_bytes) == 3
-
-
-def test_a_nul_byte_is_refused_naming_its_line():
-    with pytest.raises(InputError, match=r"t:2: character U\+0000"):
-        parse_trials("a b target\na\0x c nontarget\n", "t")
