@@ -89,13 +89,15 @@ def _id_rows(dictionary) -> np.ndarray:
 def _counts(buf: np.ndarray) -> tuple[tuple[int, int], str] | None:
     """((line feeds, bytes below 33 but CRs), the field delimiter) of the chunk, or None when it has a byte
     >= 128 or two bytes below 33 in a row other than CR LF, or one at its start (an empty field, a blank
-    line, a space next to a line break), or both tabs and spaces. A CR is then always at the end of a line,
-    where str.split() drops it; a CR not followed by LF makes pyarrow count one row more than the line
-    feeds, which `arrow_chunk` refuses. The delimiter is the tab when the fields are tab-separated, else
-    the space. In slices that stay in the cache, whose temporaries the allocator reuses."""
+    line, a space next to a line break). A CR is then always at the end of a line, where str.split() drops
+    it; a CR not followed by LF makes pyarrow count one row more than the line feeds, which `arrow_chunk`
+    refuses. The delimiter is the chunk's first separator, a tab or else a space: a separator of the other
+    kind inside a line then makes pyarrow see fewer fields than the bytes below 33, which `arrow_chunk`
+    refuses too. In slices that stay in the cache, whose temporaries the allocator reuses."""
     if buf[0] < 33:
         return None
-    breaks = gaps = crs = tabs = 0
+    breaks = gaps = crs = 0
+    delimiter = ""
     for lo in range(0, len(buf), _SLICE_BYTES):
         part = buf[lo : lo + _SLICE_BYTES + 1]  # one byte more: a pair across the edge is seen too
         below = part < 33
@@ -107,10 +109,9 @@ def _counts(buf: np.ndarray) -> tuple[tuple[int, int], str] | None:
         gaps += int(np.count_nonzero(below[:_SLICE_BYTES]))
         breaks += int(np.count_nonzero(part[:_SLICE_BYTES] == 10))
         crs += int(np.count_nonzero(part[:_SLICE_BYTES] == 13))
-        tabs += int(np.count_nonzero(part[:_SLICE_BYTES] == 9))
-    if tabs and tabs != gaps - crs - breaks:  # tabs and other separators mixed: the slow path reads it
-        return None
-    return (breaks, gaps - crs), "\t" if tabs else " "
+        if not delimiter and below.any():
+            delimiter = "\t" if part[np.argmax(below)] == 9 else " "
+    return (breaks, gaps - crs), delimiter or " "
 
 
 def _options(width: int, wanted: dict, size: int, delimiter: str):
