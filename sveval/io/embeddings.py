@@ -130,6 +130,7 @@ def _read_npy(path: Path, mmap: bool = False):
     return ids, vectors
 
 
+_SCP_LAYOUT = fixed_layout([Column("id"), Column("id")], "`<key> <ark>:<offset>`")
 _BINARY_VECTOR = {b"FV \x04": np.dtype("<f4"), b"DV \x08": np.dtype("<f8")}
 
 
@@ -169,15 +170,11 @@ def scp_plan(path: Path, check_rows: int = 65536) -> ScpPlan | None:
     readable arks; None otherwise (kaldiio then reads it). Headers are checked `check_rows` at a time,
     each batch through its own memory map, so that checking never maps the whole ark at once."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        table = read_columns(path, "scp file", _SCP_LAYOUT)
+    except InputError:  # (a pipe has more fields) kaldiio reads it, and words the error
         return None
-    tokens = text.split()
-    n_lines = sum(1 for line in text.splitlines() if line.strip())
-    if not tokens or len(tokens) != 2 * n_lines or "|" in text:
-        return None
-    keys, places = tokens[0::2], [p.rpartition(":") for p in tokens[1::2]]
-    del text, tokens
+    keys, places = table.strings(0).tolist(), [p.rpartition(":") for p in table.strings(1)]
+    del table
     arks, colons, offsets = zip(*places)
     if "" in colons:
         return None

@@ -29,8 +29,9 @@ from pathlib import Path
 from sveval.errors import InputError, shown_id
 from sveval.io.atomic import read_text
 from sveval.io.catalog import builtin, check_against_manifest, load_manifest, load_trials
+from sveval.io.fields import read_source_text
 from sveval.io.output_folder import current_files
-from sveval.io.results import parse_block_lines, parse_result_file
+from sveval.io.results import numbered_lines, parse_block_lines, parse_result_file
 from sveval.io.trials import read_trials
 from sveval.types import ResultBlock, TrialList
 
@@ -234,12 +235,12 @@ def guess_eval_name(result_files) -> str:
 def read_result_entries(path: str | os.PathLike) -> list[ResultEntry]:
     """Blocks of a result file with their header line numbers and the printed number strings (a calibrated
     output's `.result` file: with its actDCF, Cllr and minCllr as printed too)."""
-    text = read_text(path, "result file")
+    text = read_source_text(path, "result file")
     name = parse_result_name(os.path.basename(path))
     if name is not None and name.score_file is not None:
         return _read_llr_entries(text, str(path))
     blocks = parse_result_file(text, str(path))  # strict: raises InputError naming file and line
-    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    lines = numbered_lines(text, str(path))
     entries = []
     for block, k in zip(blocks, range(0, len(lines), 3)):
         eer_text = _NUMBER.search(lines[k + 1][1]).group(1)
@@ -250,7 +251,7 @@ def read_result_entries(path: str | os.PathLike) -> list[ResultEntry]:
 
 def _read_llr_entries(text: str, source: str) -> list[ResultEntry]:
     """Strict: per operating point header, EER, minDCF and actDCF lines; then the Cllr and signature lines."""
-    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text.splitlines()) if line.strip()]
+    lines = numbered_lines(text, source)
     if not lines:
         raise InputError("empty result file", source)
     blocks, k = [], 0

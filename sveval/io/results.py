@@ -56,9 +56,14 @@ def write_result_file(path: str | os.PathLike, blocks: list[ResultBlock]) -> Non
     write_text(path, format_result_file(blocks))
 
 
+def numbered_lines(text: str, source: str) -> list[tuple[int, str]]:
+    """(line number, text without trailing blanks) of each line that is not blank."""
+    return [(i + 1, line.rstrip()) for i, line in enumerate(text_lines(text, source)) if line.strip()]
+
+
 def parse_result_file(text: str, source: str) -> list[ResultBlock]:
     """Parse blocks; the printed (rounded) numbers are returned as floats. Blank lines are allowed."""
-    lines = [(i + 1, line.rstrip()) for i, line in enumerate(text_lines(text, source)) if line.strip()]
+    lines = numbered_lines(text, source)
     if not lines:
         raise InputError("empty result file", source)
     blocks = []
