@@ -114,6 +114,11 @@ def test_metrics_reads_a_score_file_from_standard_input(tmp_path):
     from_file, piped = _run([*main, str(path)], ""), _run([*main, "-"], SCORES)
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.replace("---- - -----", "---- s.score -----") == from_file.stdout
+    unlabelled = "".join(line.rsplit(" ", 1)[0] + "\n" for line in SCORES.splitlines())
+    bare = write(tmp_path / "bare.score", unlabelled)
+    listed = _run([*main, str(bare), "--trials", "-"], TRIALS)  # the trial list on standard input
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.replace("bare.score", "s.score") == from_file.stdout
 
 
 def test_a_released_score_gz_is_validated_and_reported(tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sveval.errors import InputError, NotTheList
 from sveval.io.atomic import write_bytes
+from sveval.io.fields import STDIN
 from sveval.io.trials import parse_trials, read_trials
 from sveval.types import TrialList
 
@@ -123,7 +124,7 @@ def load_trials(spec: str | os.PathLike, download: bool = True, progress: bool =
     path = Path(spec)
     entry = builtin(str(spec))
     if path.is_file() or entry is None:
-        if not path.exists():
+        if not path.exists() and str(spec) != STDIN:
             names = ", ".join(load_manifest()[1])
             raise InputError(f"no such trial list: not a file and not a built-in name ({names})", str(spec))
         trials = read_trials(path)
