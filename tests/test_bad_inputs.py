@@ -3,6 +3,7 @@ prints one message naming the file (and line) instead of a traceback, and writes
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -38,6 +39,9 @@ def _make_binary_inputs(folder: Path, with_torch: bool) -> None:
     (folder / "truncated.scp").write_text(scp)
     (folder / "full.ark").unlink()
     (folder / "full.scp").unlink()
+    # gzip copies of text inputs: a bad line in one is named file:line like in the plain file
+    for name in ("ragged.score", "ragged_trials.kaldi"):
+        (folder / f"{name}.gz").write_bytes(gzip.compress((folder / name).read_bytes()))
     if with_torch:
         import torch
         from models_helpers import random_model, save_checkpoint, write_audio
