@@ -21,6 +21,7 @@ from sveval.io.atomic import open_binary, write_text
 from sveval.io.fields import Column, Layout, read_table
 from sveval.io.table import column, fast_columns, field_count, require_width, row_widths, split_rows
 from sveval.io.vocabulary import NotCompact
+from sveval.pair_join import pair_keys, trial_keys
 from sveval.types import PairCodes, TrialList, decode_id_rows
 
 KALDI_LABELS = ("nontarget", "target")
@@ -198,21 +199,6 @@ def _labels(labels: np.ndarray, allowed: tuple[str, str], source: str, expected:
             i + 1,
         )
     return is_target.astype(bool)
-
-
-def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """One int64 key per (enroll, test) pair, equal keys exactly for equal pairs within one call."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([enroll, test]))
-    n = len(enroll)
-    return codes[:n].astype(np.int64) * len(uniques) + codes[n:]
-
-
-def pair_keys(pairs: PairCodes, lines: slice = slice(None)) -> np.ndarray:
-    """One int64 key per (enroll, test) pair of `lines` (default all): equal keys exactly for equal pairs,
-    in [0, distinct ids ** 2)."""
-    return pairs.enroll[lines].astype(np.int64) * len(pairs.id_bytes) + pairs.test[lines]
 
 
 def _refuse_duplicate_codes(
