@@ -89,7 +89,10 @@ def join(file: Side, listed: Side) -> Join:
     keys = np.empty(n_list, dtype=np.int64)
     for start, part in zip(range(0, n_list, CHUNK), list_keys()):
         keys[start : start + len(part)] = part
-    index, missing, duplicated, duplicate_lines = join_keys(sort_pairs(keys), file_keys(), n_file)
+    table = sort_pairs(keys)
+    del keys  # (sorted in place into the table, or copied by the argsort: either way not kept twice)
+    index, missing, duplicated, duplicate_lines = join_keys(table, file_keys(), n_file)
+    del table  # 12 bytes a trial, let go before the label check
     extra = np.flatnonzero(index < 0)
     return Join(index, extra, missing, duplicated, duplicate_lines, _label_lines(file, listed, index))
 
