@@ -75,9 +75,7 @@ def align(files: list[ScoreFile]) -> np.ndarray:
                 other.path,
                 int(joined.label_lines[0]) + 1,
             )
-        line_of = np.empty(len(first), dtype=np.int64)  # the other file's line of each trial of the first
-        line_of[joined.index] = np.arange(len(other))
-        columns.append(other.values[line_of])
+        columns.append(joined.in_list_order(other.values))
     return np.stack(columns, axis=1)
 
 

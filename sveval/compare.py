@@ -458,8 +458,7 @@ def compare_files(
         sf = read_score_file(path)
         require_finite(sf)
         if trials is not None:
-            values = np.empty(len(trials.is_target))
-            values[match_trials(sf, trials)] = sf.values  # in the list's order
+            values = match_trials(sf, trials).in_list_order(sf.values)
         else:
             if sf.labels is None:
                 raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)

@@ -42,7 +42,7 @@ Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True, eq=False)
 class Join:
-    """How the (enroll, test) pairs of a file meet a list; all positions are 0-based and ascending.
+    """How the (enroll, test) pairs of a file meet a list; lines are 0-based, the arrays of lines ascending.
 
     index: per file line, the list line of its pair, or -1 for a pair the list does not hold (int32 when
         the list has fewer than 2**31 lines, else int64). Of the file lines with a pair the list holds c
@@ -66,6 +66,12 @@ class Join:
     def complete(self) -> bool:
         """The file holds the list's pairs, each as often as listed, and nothing else."""
         return not (self.extra_lines.size or self.missing.size or self.duplicated.size)
+
+    def in_list_order(self, values: np.ndarray) -> np.ndarray:
+        """`values` (one per file line) rearranged into the list's order; for a complete join only."""
+        out = np.empty_like(values)
+        out[self.index] = values
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,12 +103,10 @@ def join(file: Side, listed: Side) -> Join:
     return Join(index, extra, missing, duplicated, duplicate_lines, _label_lines(file, listed, index))
 
 
-def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
-    """For each score line, the index of its trial in `trials` (`Join.index`).
-
-    Every trial must be scored exactly once and nothing else may be scored; labels in the score file, if
-    any, must agree with the list. Errors say how many trials are missing/extra/duplicated and show a few.
-    `join` gives the same facts without raising.
+def match_trials(scores: ScoreFile, trials: TrialList) -> Join:
+    """The join of a score file with a trial list it must cover exactly: every trial scored exactly once and
+    nothing else scored; labels in the score file, if any, must agree with the list. Errors say how many
+    trials are missing/extra/duplicated and show a few. `join` gives the same facts without raising.
     """
     joined = join(scores, trials)
     problems = coverage_problems(joined, scores, trials)
@@ -111,7 +115,7 @@ def match_trials(scores: ScoreFile, trials: TrialList) -> np.ndarray:
     wrong = label_problem(joined, scores, trials)
     if wrong:
         raise InputError(wrong, scores.path, int(joined.label_lines[0]) + 1)
-    return joined.index
+    return joined
 
 
 def labels_from_list(scores: ScoreFile, trials: TrialList) -> np.ndarray:
@@ -120,7 +124,7 @@ def labels_from_list(scores: ScoreFile, trials: TrialList) -> np.ndarray:
     det, ape, report, calibrate, fuse) labels them by."""
     if not trials.labelled:
         raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
-    return trials.is_target[match_trials(scores, trials)]
+    return trials.is_target[match_trials(scores, trials).index]
 
 
 def coverage_problems(joined: Join, scores: ScoreFile, trials: TrialList) -> list[str]:

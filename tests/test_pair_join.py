@@ -162,7 +162,9 @@ def test_an_id_the_list_lacks_never_lands_on_another_pair(tmp_path):
 
 def test_match_trials_in_any_order():
     scores = parse_score_file("b c 0.1 nontarget\na b 0.9 target\na c 0.2 nontarget\n", "s")
-    assert match_trials(scores, TRIALS).tolist() == [2, 0, 1]
+    joined = match_trials(scores, TRIALS)
+    assert joined.index.tolist() == [2, 0, 1]
+    assert joined.in_list_order(scores.values).tolist() == [0.9, 0.2, 0.1]
 
 
 def test_match_trials_reports_missing_extra_duplicate_and_labels():
