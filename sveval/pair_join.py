@@ -109,9 +109,9 @@ def match_trials(scores: ScoreFile, trials: TrialList) -> Join:
     trials are missing/extra/duplicated and show a few. `join` gives the same facts without raising.
     """
     joined = join(scores, trials)
-    problems = coverage_problems(joined, scores, trials)
-    if problems:
-        raise InputError("does not match the trial list: " + "; ".join(problems), scores.path)
+    problem = coverage_problem(joined, scores, trials)
+    if problem:
+        raise InputError(problem, scores.path)
     wrong = label_problem(joined, scores, trials)
     if wrong:
         raise InputError(wrong, scores.path, int(joined.label_lines[0]) + 1)
@@ -127,8 +127,9 @@ def labels_from_list(scores: ScoreFile, trials: TrialList) -> np.ndarray:
     return trials.is_target[match_trials(scores, trials).index]
 
 
-def coverage_problems(joined: Join, scores: ScoreFile, trials: TrialList) -> list[str]:
-    """One sentence per kind of problem (extra, missing, duplicated pairs), with counts and a few examples."""
+def coverage_problem(joined: Join, scores: ScoreFile, trials: TrialList) -> str | None:
+    """What keeps the file from covering the list exactly, or None: one clause per kind of problem (extra,
+    missing, duplicated pairs), with counts and a few examples."""
     problems = []
     if joined.extra_lines.size:
         shown = _pairs(scores, joined.extra_lines)
@@ -139,7 +140,7 @@ def coverage_problems(joined: Join, scores: ScoreFile, trials: TrialList) -> lis
     if joined.duplicated.size:
         shown = _pairs(scores, joined.duplicate_lines)
         problems.append(f"{joined.duplicated.size:,} trial(s) scored more than once, e.g. {shown}")
-    return problems
+    return "does not match the trial list: " + "; ".join(problems) if problems else None
 
 
 def label_problem(joined: Join, scores: ScoreFile, trials: TrialList) -> str | None:

@@ -57,7 +57,7 @@ from sveval.io.release import (
     result_matches_score,
 )
 from sveval.io.scores import read_score_file
-from sveval.pair_join import coverage_problems, join, label_problem
+from sveval.pair_join import coverage_problem, join, label_problem
 from sveval.types import TrialList
 from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
 
@@ -188,9 +188,9 @@ def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
         )
     )
     joined = join(scores, trials)
-    problems = coverage_problems(joined, scores, trials)
-    if problems:
-        checks.append(Check("coverage", FAIL, file, "does not match the trial list: " + "; ".join(problems)))
+    problem = coverage_problem(joined, scores, trials)
+    if problem:
+        checks.append(Check("coverage", FAIL, file, problem))
     else:
         checks.append(Check("coverage", PASS, file, f"every trial of {trials.name} scored exactly once"))
     if scores.labels is None or not trials.labelled:
