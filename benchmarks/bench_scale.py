@@ -108,13 +108,16 @@ cli.main(args=["validate", "--quiet", *sys.argv[1:]], standalone_mode=False)
 
 
 def release_folder(workdir: Path, scores: Path, trials: Path, block: str) -> Path:
-    """A release folder holding the score file (a link named after the list, WeSpeaker style) and a result
-    file with the block `sveval metrics` printed for it, for `sveval validate` to check at this scale."""
+    """A release folder holding the score file (a hard link named after the list, WeSpeaker style: validate
+    refuses a symbolic link leading outside the folder) and a result file with the block `sveval metrics`
+    printed for it, for `sveval validate` to check at this scale."""
     folder = workdir / f"release_{trials.stem}" / "scores"
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / f"{trials.name}.score"
+    if link.is_symlink():  # left by an earlier version of this script
+        link.unlink()
     if not link.exists():
-        link.symlink_to(scores.resolve())
+        link.hardlink_to(scores)
     _, rest = block.split("\n", 1)
     (folder / "vox1_cos_result").write_text(f"---- {link.name} -----\n{rest}")
     return folder.parent

@@ -11,8 +11,9 @@ from sveval.calibration import CalibrationModel
 from sveval.errors import InputError
 from sveval.io.catalog import load_trials
 from sveval.io.results import format_metric
-from sveval.io.scores import match_trials, read_score_file, require_finite
+from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import read_calibration_trials
+from sveval.pair_join import labels_from_list
 
 
 def training_files(paths, list_path: str | None) -> tuple[list, dict | None]:
@@ -59,8 +60,7 @@ def labels_for(groups, trials_spec):
         if trials is None:
             labels.append(files[0].labels)
             continue
-        index = match_trials(files[0], trials)
-        labels.append(trials.is_target[index])
+        labels.append(labels_from_list(files[0], trials))
     return labels
 
 

@@ -29,8 +29,8 @@ from scipy.special import expit
 
 from sveval.calibration_metrics import min_cllr
 from sveval.errors import InputError
-from sveval.io.trials import trial_keys
 from sveval.metrics import cllr
+from sveval.pair_join import trial_keys
 from sveval.signature import make_signature
 
 METHODS = ("linear", "fusion", "qmf")

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from sveval import metrics as m
 from sveval.calibration import CalibrationModel, fit_logistic, training_info
@@ -30,7 +29,8 @@ from sveval.io.calibration_files import (
     write_json,
     write_llr_result,
 )
-from sveval.io.trials import fingerprint, trial_keys
+from sveval.io.trials import fingerprint
+from sveval.pair_join import join
 from sveval.qmf import MAX_DUR, durations_of, feature_names, qmf_features, require_qmf_columns
 from sveval.scoring import round_half_even_decimal
 from sveval.types import ScoreFile, TrialList
@@ -54,86 +54,51 @@ class CalibrationOptions:
 
 
 def align(files: list[ScoreFile]) -> np.ndarray:
-    """(n, k) scores of k files on the trials of files[0], in its order. The files must hold the same
-    (enroll, test) pairs; files in the same order are taken as they are (repeated pairs allowed then),
-    otherwise every pair must occur once per file. InputError naming the file that differs."""
+    """(n, k) scores of k files on the trials of files[0], in its order. Every file must hold the first's
+    (enroll, test) pairs, each as often (a repeated pair is one trial: the k-th line with it meets the
+    first's k-th), with the same labels. InputError naming the file that differs."""
     first = files[0]
     columns = [first.values]
     for other in files[1:]:
-        if (
-            len(other) == len(first)
-            and (other.enroll == first.enroll).all()
-            and (other.test == first.test).all()
-        ):
-            columns.append(other.values)
-            _agree_labels(first, other, np.arange(len(other)))
-            continue
-        keys = trial_keys(
-            np.concatenate([first.enroll, other.enroll]), np.concatenate([first.test, other.test])
-        )
-        mine, theirs = keys[: len(first)], keys[len(first) :]
-        if np.unique(mine).size != mine.size or np.unique(theirs).size != theirs.size:
+        joined = join(other, first)
+        if not joined.complete:
+            missing = joined.missing.size
             raise InputError(
-                f"trials differ in order from {first.path} and pairs repeat: cannot align", other.path
-            )
-        order = np.argsort(theirs)
-        pos = np.clip(np.searchsorted(theirs[order], mine), 0, max(theirs.size - 1, 0))
-        found = theirs[order][pos] == mine
-        if not found.all() or theirs.size != mine.size:
-            missing = int(np.count_nonzero(~found))
-            extra = theirs.size - (mine.size - missing)
-            raise InputError(
-                f"keys do not match {first.path}: {missing:,} of its trial(s) missing here, {extra:,} extra; "
+                f"keys do not match {first.path}: {missing:,} of its trial(s) missing here, "
+                f"{len(other) - (len(first) - missing):,} extra; "
                 "fusion needs every system scored on exactly the same trials",
                 other.path,
             )
-        columns.append(other.values[order[pos]])
-        _agree_labels(first, other, order[pos])
+        if joined.label_lines.size:
+            raise InputError(
+                f"{joined.label_lines.size:,} label(s) disagree with {first.path}",
+                other.path,
+                int(joined.label_lines[0]) + 1,
+            )
+        columns.append(joined.in_list_order(other.values))
     return np.stack(columns, axis=1)
 
 
 def label_from_list(scores: ScoreFile, trials: TrialList) -> ScoreFile:
     """`scores` with the labels of a calibration list (`read_calibration_trials`: repeats allowed). The file
-    must hold the list's trials with their repeats: line for line in the list's order, or in any order with
-    every pair exactly as often as in the list. Labels already in the file must agree. InputError naming the
-    score file otherwise."""
-    n = len(scores)
-    if n == len(trials) and (scores.enroll == trials.enroll).all() and (scores.test == trials.test).all():
-        labels = trials.is_target
-    else:
-        keys = trial_keys(
-            np.concatenate([scores.enroll, trials.enroll]), np.concatenate([scores.test, trials.test])
-        )
-        mine, listed = keys[:n], keys[n:]
-        surplus = pd.Series(mine).value_counts().sub(pd.Series(listed).value_counts(), fill_value=0)
-        if surplus.any():
-            raise InputError(
-                f"does not hold the trials of the calibration list {trials.source}: "
-                f"{int(-surplus[surplus < 0].sum()):,} of its lines missing here, "
-                f"{int(surplus[surplus > 0].sum()):,} extra (pairs counted with their repeats)",
-                scores.path,
-            )
-        distinct, first = np.unique(listed, return_index=True)
-        labels = trials.is_target[first[np.searchsorted(distinct, mine)]]
-    if scores.labels is not None:
-        wrong = np.flatnonzero(scores.labels != labels)
-        if wrong.size:
-            raise InputError(
-                f"{wrong.size:,} label(s) disagree with the calibration list {trials.source}",
-                scores.path,
-                int(wrong[0]) + 1,
-            )
-    return replace(scores, labels=labels)
-
-
-def _agree_labels(first: ScoreFile, other: ScoreFile, index: np.ndarray) -> None:
-    if first.labels is None or other.labels is None:
-        return
-    wrong = np.flatnonzero(first.labels != other.labels[index])
-    if wrong.size:
+    must hold the list's trials with their repeats: each pair exactly as often as in the list, in any order.
+    Labels already in the file must agree. InputError naming the score file otherwise."""
+    joined = join(scores, trials)
+    if not joined.complete:
+        missing = joined.missing.size
         raise InputError(
-            f"{wrong.size:,} label(s) disagree with {first.path}", other.path, int(index[wrong[0]]) + 1
+            f"does not hold the trials of the calibration list {trials.source}: "
+            f"{missing:,} of its lines missing here, "
+            f"{len(scores) - (len(trials) - missing):,} extra (pairs counted with their repeats)",
+            scores.path,
         )
+    if joined.label_lines.size:
+        raise InputError(
+            f"{joined.label_lines.size:,} label(s) disagree with the calibration list {trials.source}",
+            scores.path,
+            int(joined.label_lines[0]) + 1,
+        )
+    return replace(scores, labels=trials.is_target[joined.index])
 
 
 def check_applicable(

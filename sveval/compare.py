@@ -439,8 +439,9 @@ def compare_files(
     from sveval.errors import InputError
     from sveval.io.catalog import load_manifest, load_trials
     from sveval.io.release import parse_score_name
-    from sveval.io.scores import match_trials, read_score_file, require_finite
+    from sveval.io.scores import read_score_file, require_finite
     from sveval.io.trials import fingerprint
+    from sveval.pair_join import match_trials
     from sveval.speakers import speaker_map
 
     names = [s.rstrip("/") or s for s in systems]
@@ -457,8 +458,7 @@ def compare_files(
         sf = read_score_file(path)
         require_finite(sf)
         if trials is not None:
-            values = np.empty(len(trials.is_target))
-            values[match_trials(sf, trials)] = sf.values  # in the list's order
+            values = match_trials(sf, trials).in_list_order(sf.values)
         else:
             if sf.labels is None:
                 raise InputError("3-column score file has no labels; pass --trials NAME|PATH", path)
@@ -512,25 +512,24 @@ def _baseline_index(names, baseline: str) -> int:
 
 def _what_differs(first, other, first_path: str) -> str:
     """Why two score files are not on one list: counts, trials in one only, labels, or only the order."""
-    import pandas as pd
+    from sveval.pair_join import join
 
-    def keys(sf):
-        return pd.Index(pd.Series(sf.enroll, dtype=object) + " " + pd.Series(sf.test, dtype=object))
+    def pair(sf, line) -> str:
+        return f"{sf.enroll[line]} {sf.test[line]}"
 
-    a, b = keys(first), keys(other)
+    joined = join(other, first)
+    only_here, only_there = joined.extra_lines, joined.missing
     head = f"not scored on the same list as {first_path} (fingerprints differ): "
-    only_a, only_b = a.difference(b), b.difference(a)
-    if len(only_a) or len(only_b):
-        parts = [f"{len(b):,} trials against {len(a):,}"]
-        if len(only_b):
-            parts.append(f"{len(only_b):,} only here, e.g. {only_b[0]}")
-        if len(only_a):
-            parts.append(f"{len(only_a):,} only there, e.g. {only_a[0]}")
+    if only_here.size or only_there.size:
+        parts = [f"{len(other):,} trials against {len(first):,}"]
+        if only_here.size:
+            parts.append(f"{only_here.size:,} only here, e.g. {pair(other, only_here[0])}")
+        if only_there.size:
+            parts.append(f"{only_there.size:,} only there, e.g. {pair(first, only_there[0])}")
         return head + "; ".join(parts)
-    if len(a) != len(b) or not a.is_unique or not b.is_unique:
-        return head + f"{len(b):,} lines against {len(a):,} (repeated trials)"
-    labels_a = pd.Series(np.asarray(first.labels), index=a)
-    wrong = np.flatnonzero(labels_a.reindex(b).to_numpy() != np.asarray(other.labels))
-    if wrong.size:
-        return head + f"{wrong.size:,} trial(s) labelled otherwise, e.g. {b[wrong[0]]}"
+    if joined.duplicated.size:
+        return head + f"{len(other):,} lines against {len(first):,} (repeated trials)"
+    if joined.label_lines.size:
+        wrong = joined.label_lines
+        return head + f"{wrong.size:,} trial(s) labelled otherwise, e.g. {pair(other, wrong[0])}"
     return head + "the same trials and labels in another order; give --trials LIST to align them by the list"

@@ -18,16 +18,11 @@ from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
-from sveval.io.folders import (
-    FolderContents,
-    labels_from_list,
-    read_results,
-    read_results_json,
-    scan_folder,
-)
+from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
 from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
+from sveval.pair_join import labels_from_list
 from sveval.plot import det_plot_curve
 from sveval.report import LIST_TITLES, Row, System
 from sveval.speakers import SpeakerMap, SpeakersUnknown, speaker_map

@@ -56,7 +56,8 @@ from sveval.io.release import (
     resolve_trials,
     result_matches_score,
 )
-from sveval.io.scores import coverage, coverage_problems, label_problem, read_score_file
+from sveval.io.scores import read_score_file
+from sveval.pair_join import coverage_problem, join, label_problem
 from sveval.types import TrialList
 from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
 
@@ -186,19 +187,19 @@ def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
             f"fingerprint {trials.short_fingerprint})",
         )
     )
-    cov = coverage(scores, trials)
-    problems = coverage_problems(cov, scores, trials)
-    if problems:
-        checks.append(Check("coverage", FAIL, file, "does not match the trial list: " + "; ".join(problems)))
+    joined = join(scores, trials)
+    problem = coverage_problem(joined, scores, trials)
+    if problem:
+        checks.append(Check("coverage", FAIL, file, problem))
     else:
         checks.append(Check("coverage", PASS, file, f"every trial of {trials.name} scored exactly once"))
     if scores.labels is None or not trials.labelled:
         why = "the file has no label column" if scores.labels is None else "the list has no labels"
         checks.append(Check("labels", NOT_CHECKABLE, file, why))
-        if scores.labels is None and trials.labelled and cov.complete:
-            item.is_target = trials.is_target[cov.index]
+        if scores.labels is None and trials.labelled and joined.complete:
+            item.is_target = trials.is_target[joined.index]
     else:
-        wrong = label_problem(cov, scores, trials)
+        wrong = label_problem(joined, scores, trials)
         status, message = (FAIL, wrong) if wrong else (PASS, f"all labels agree with {trials.name}")
         checks.append(Check("labels", status, file, message))
     return item, checks

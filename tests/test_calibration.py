@@ -123,8 +123,28 @@ def test_fusion_aligns_reordered_files_and_refuses_different_keys():
     b = score_file(2 * llr[perm], lab[perm], "b", a.enroll[perm], a.test[perm])
     np.testing.assert_array_equal(run.align([a, b])[:, 1], 2 * llr)
     c = score_file(llr[:99], lab[:99], "c")
-    with pytest.raises(InputError, match="keys do not match"):
+    with pytest.raises(InputError, match="keys do not match a: 1 of its trial"):
         run.align([a, c])
+    flipped = lab[perm].copy()
+    flipped[[3, 7]] = ~flipped[[3, 7]]
+    d = score_file(2 * llr[perm], flipped, "d", a.enroll[perm], a.test[perm])
+    with pytest.raises(InputError, match=r"d:4: 2 label\(s\) disagree with a"):
+        run.align([a, d])
+
+
+def test_fusion_aligns_repeated_pairs_occurrence_by_occurrence():
+    """A calibration list's repeated pair is one trial: in another order, the k-th line with it in one file
+    meets the k-th in the other; a file holding it fewer times is refused, counted with repeats."""
+    enroll = np.array(["a", "c", "a", "e"], dtype=object)
+    test = np.array(["b", "d", "b", "f"], dtype=object)
+    lab = np.array([True, False, True, False])
+    a = score_file([1.0, 2.0, 1.5, 3.0], lab, "a", enroll, test)
+    order = [3, 2, 1, 0]
+    b = score_file([30.0, 15.0, 20.0, 10.0], lab[order], "b", enroll[order], test[order])
+    np.testing.assert_array_equal(run.align([a, b])[:, 1], [15.0, 20.0, 10.0, 30.0])
+    short = score_file([1.0, 2.0, 3.0], lab[[0, 1, 3]], "s", enroll[[0, 1, 3]], test[[0, 1, 3]])
+    with pytest.raises(InputError, match="1 of its trial.s. missing here, 0 extra"):
+        run.align([a, short])
 
 
 def test_model_round_trip():

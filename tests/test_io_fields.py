@@ -12,9 +12,10 @@ from whole_text_reader import trial_list as whole_trial_text
 import sveval.io.fields as fields
 import sveval.io.vocabulary as vocabulary
 from sveval.errors import InputError
-from sveval.io.scores import coverage, parse_score_file, read_score_file
+from sveval.io.scores import parse_score_file, read_score_file
 from sveval.io.trials import parse_trials, read_trials
 from sveval.io.vocabulary import NotCompact, Vocabulary, lookup_rows, padded_rows
+from sveval.pair_join import join
 
 IDS = ["id10270/x6uYqmx31kE/00001.wav", "b/2.wav", "c", "é/1.wav", "x" * 40]
 
@@ -147,11 +148,11 @@ def test_lookup_rows_agrees_with_a_dictionary_of_the_ids():
         lookup_rows(padded_rows([b"a", b"b", b"a"]), padded_rows([b"a"]))
 
 
-def test_coverage_with_codes_equals_coverage_with_strings():
+def test_join_with_codes_equals_join_with_strings():
     trials = parse_trials("a b target\na c nontarget\nb c nontarget\nc d target\n", "list")
     text = "b c 0.1 nontarget\na b 0.9 target\nz c 0.2 nontarget\nb c 0.3 target\n"
-    coded = coverage(parse_score_file(text, "s"), trials)
-    plain = coverage(
+    coded = join(parse_score_file(text, "s"), trials)
+    plain = join(
         whole_score_text(text, "s"),
         whole_trial_text("a b target\na c nontarget\nb c nontarget\nc d target\n", "list"),
     )

@@ -6,16 +6,12 @@ from sveval.errors import InputError
 from sveval.io.results import format_block, parse_result_file, read_result_file, write_result_file
 from sveval.io.scores import (
     format_score_lines,
-    match_trials,
     parse_score_file,
     read_score_file,
     require_finite,
     write_score_file,
 )
-from sveval.io.trials import parse_trials
 from sveval.types import ResultBlock
-
-TRIALS = parse_trials("a b target\na c nontarget\nb c nontarget\n", "list.kaldi")
 
 
 def test_four_eight_and_three_columns():
@@ -49,22 +45,6 @@ def test_non_finite_scores_are_named():
     scores = parse_score_file("a b 0.5 target\na c nan nontarget\nb c inf nontarget\n", "n.score")
     with pytest.raises(InputError, match=r"n.score:2: score is nan \(2 non-finite"):
         require_finite(scores)
-
-
-def test_match_trials_in_any_order():
-    scores = parse_score_file("b c 0.1 nontarget\na b 0.9 target\na c 0.2 nontarget\n", "s")
-    assert match_trials(scores, TRIALS).tolist() == [2, 0, 1]
-
-
-def test_match_trials_reports_missing_extra_duplicate_and_labels():
-    with pytest.raises(InputError, match=r"1 trial\(s\) of list.kaldi not scored, e.g. b c"):
-        match_trials(parse_score_file("a b 0.9\na c 0.2\n", "s"), TRIALS)
-    with pytest.raises(InputError, match=r"1 scored pair\(s\) not in list.kaldi, e.g. line 4: x y"):
-        match_trials(parse_score_file("a b 0.9\na c 0.2\nb c 0.1\nx y 0.3\n", "s"), TRIALS)
-    with pytest.raises(InputError, match=r"scored more than once, e.g. line 1: a b; line 4: a b"):
-        match_trials(parse_score_file("a b 0.9\na c 0.2\nb c 0.1\na b 0.3\n", "s"), TRIALS)
-    with pytest.raises(InputError, match=r"s:2: 1 label\(s\) disagree"):
-        match_trials(parse_score_file("a b 0.9 target\na c 0.2 target\nb c 0.1 nontarget\n", "s"), TRIALS)
 
 
 def test_written_text_equals_python_format_of_each_value(tmp_path):
@@ -176,21 +156,3 @@ def test_malformed_result_files(text, line):
     with pytest.raises(InputError) as err:
         parse_result_file(text, "r")
     assert f"r:{line}:" in str(err.value)
-
-
-def test_coverage_reports_everything_without_raising():
-    from sveval.io.scores import coverage
-
-    text = "a c 0.2 target\nx y 0.3 nontarget\na c 0.1 target\n"  # a b missing, x y extra, a c twice
-    cov = coverage(parse_score_file(text, "s"), TRIALS)
-    assert not cov.complete
-    assert cov.index.tolist() == [1, -1, 1] and cov.extra_lines.tolist() == [1]
-    assert cov.missing.tolist() == [0, 2] and cov.duplicated.tolist() == [1]
-    assert cov.duplicate_lines.tolist() == [0, 2] and cov.label_lines.tolist() == [0, 2]
-
-
-def test_coverage_of_a_file_in_list_order():
-    from sveval.io.scores import coverage
-
-    cov = coverage(parse_score_file("a b 0.9 target\na c 0.2 target\nb c 0.1 nontarget\n", "s"), TRIALS)
-    assert cov.complete and cov.index.tolist() == [0, 1, 2] and cov.label_lines.tolist() == [1]

@@ -22,8 +22,9 @@ from sveval.io.atomic import read_text
 from sveval.io.output_folder import current_files
 from sveval.io.release import is_score_file, parse_result_name
 from sveval.io.results import read_result_file
-from sveval.io.scores import match_trials, read_score_file, require_finite
-from sveval.types import ResultBlock, ScoreFile, TrialList
+from sveval.io.scores import read_score_file, require_finite
+from sveval.pair_join import labels_from_list
+from sveval.types import ResultBlock, TrialList
 
 IMAGE_SUFFIXES = (".det.png", ".det.svg", ".det.pdf")
 
@@ -101,21 +102,12 @@ def read_results_json(path: str | os.PathLike) -> dict:
     return data
 
 
-def labels_from_list(scores: ScoreFile, trials: TrialList) -> np.ndarray:
-    """Target labels of a score file's lines, from the list: the file must cover it exactly and labels it
-    carries must agree (`match_trials`). The one join of score files with a list for every command that
-    reads score files (metrics, det, ape, report)."""
-    if not trials.labelled:
-        raise InputError("trial list has no labels; metrics need target/nontarget labels", trials.source)
-    return trials.is_target[match_trials(scores, trials)]
-
-
 def read_labelled_scores(
     path: str | os.PathLike, trials: TrialList | None = None, keep_pairs: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scores and target labels of a score file, in file order.
 
-    With `trials`, the file must cover the list exactly (see `match_trials`) and labels come from the list
+    With `trials`, the file must cover the list exactly (see `labels_from_list`) and labels come from the list
     (so 3-column files work); without it the file must have a label column. `keep_pairs` also returns the
     enroll and test ids. Raises InputError (naming the file) for non-finite scores, missing labels, a
     file that does not cover the list, or labels of only one class.

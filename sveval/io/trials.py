@@ -18,6 +18,7 @@ import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval met
 from sveval.errors import InputError
 from sveval.io.atomic import write_text
 from sveval.io.fields import Column, Layout, Table, field_count, parse_columns, read_columns
+from sveval.pair_join import pair_keys, trial_keys
 from sveval.types import PairCodes, TrialList, decode_id_rows
 
 KALDI_LABELS = ("nontarget", "target")
@@ -147,21 +148,6 @@ def _refuse_scp(enroll: np.ndarray, test: np.ndarray, source: str) -> None:
             source,
             1,
         )
-
-
-def trial_keys(enroll: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """One int64 key per (enroll, test) pair, equal keys exactly for equal pairs within one call."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([enroll, test]))
-    n = len(enroll)
-    return codes[:n].astype(np.int64) * len(uniques) + codes[n:]
-
-
-def pair_keys(pairs: PairCodes, lines: slice = slice(None)) -> np.ndarray:
-    """One int64 key per (enroll, test) pair of `lines` (default all): equal keys exactly for equal pairs,
-    in [0, distinct ids ** 2)."""
-    return pairs.enroll[lines].astype(np.int64) * len(pairs.id_bytes) + pairs.test[lines]
 
 
 def _refuse_duplicate_codes(
