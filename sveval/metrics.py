@@ -428,7 +428,7 @@ class SortedScores:
 
     def summary(
         self,
-        definitions: tuple[str, ...] = ("nist",),
+        definitions: tuple[str, ...] = EER_DEFINITIONS,
         operating_points: tuple[tuple[float, float, float], ...] = (WESPEAKER_POINT,),
         sweep: str | None = None,
         tie_check: bool = False,
