@@ -758,6 +758,25 @@ def test_tie_order_range_bounds_every_order(seed):
     assert (a.eer, a.min_dcf) == (b.eer, b.min_dcf)
 
 
+def test_sorted_scores_sort_once_and_only_what_a_sweep_needs():
+    """The tie-aware sweep, the Kaldi and ROCCH EERs and the tie check read the two classes sorted apart,
+    never the trials in sweep order; a per-trial summary on the same object adds that order and reuses
+    the classes; the numbers equal one-off calls."""
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.standard_normal(3000), 2)
+    labels = rng.random(3000) < 0.3
+    points = ((0.01, 1.0, 1.0), (0.2, 1.0, 1.0))
+    shared = SortedScores.of(scores, labels)
+    checked = shared.summary(EER_DEFINITIONS, points, tie_check=True)
+    assert "in_order" not in vars(shared)
+    classes = shared.classes
+    per_trial = shared.summary(EER_DEFINITIONS, points, "per-trial")
+    assert shared.classes is classes and "in_order" in vars(shared)
+    once = summarize(scores, labels, operating_points=points)
+    assert (checked.eers, checked.dcfs) == (once.eers, once.dcfs)
+    assert per_trial == summarize(scores, labels, EER_DEFINITIONS, points, "per-trial")
+
+
 def test_one_sort_shared_by_summaries_gives_the_same_numbers():
     rng = np.random.default_rng(7)
     scores = np.round(rng.standard_normal(5000), 2)  # many ties: the sweeps differ
