@@ -91,18 +91,17 @@ def main() -> None:
     is_target = rng.random(n) < 0.5
     values = np.round(rng.normal(size=n) + 3.3 * is_target, 5)
     t = time.perf_counter()
-    curve = det_plot_curve(values, is_target, "thinned")
+    curve = det_plot_curve(metrics.SortedScores.of(values, is_target), "thinned")
     write_det_plot([curve], "/tmp/sveval-bench-thinned.png")
     thin = time.perf_counter() - t
     det = metrics.det_curve(values, is_target)
-    numbers = metrics.evaluate(values, is_target)
     t = time.perf_counter()
     full = curve_from_rates(
         "full",
         det.p_fa,
         det.p_miss,
-        numbers.eer,
-        numbers.min_dcf,
+        det.eer().value,
+        det.min_dcf().min_dcf,
         n_target=int(is_target.sum()),
         n_nontarget=int((~is_target).sum()),
         tolerance=0.0,

@@ -57,8 +57,7 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     from sveval.io.figures import figure_format, write_det_plot
     from sveval.io.folders import read_labelled_scores
     from sveval.io.output_folder import refuse_output_over_input
-    from sveval.metrics import Dcf, sort_scores
-    from sveval.metrics_ties import tie_order_warnings
+    from sveval.metrics import SortedScores
     from sveval.plot import det_plot_curve
 
     if not 0 < p_target < 1:
@@ -73,11 +72,9 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     curves = []
     for path, label in zip(score_files, labels):
         values, is_target = read_labelled_scores(path, trials)
-        srt = sort_scores(values, is_target)  # one sort for the curve, its numbers and the tie check
-        curve = det_plot_curve(values, is_target, label, p_target=p_target, presorted=srt)
-        curves.append(curve)
-        dcf = Dcf(curve.p_target, curve.c_miss, curve.c_fa, curve.min_dcf, 0.0)
-        for warning in tie_order_warnings(values, is_target, curve.eer, (dcf,), presorted=srt):
+        scores = SortedScores.of(values, is_target)  # one sort for the curve, its numbers and the tie check
+        curves.append(det_plot_curve(scores, label, p_target=p_target))
+        for warning in scores.summary(("nist",), ((p_target, 1.0, 1.0),), tie_check=True).tie_warnings:
             click.echo(f"sveval: warning: {path}: {warning} (the legend shows the first)", err=True)
     groups = [curves] if overlay else [[c] for c in curves]
     for target, group in zip(targets, groups):

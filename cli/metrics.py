@@ -12,7 +12,6 @@ from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
 from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
-from sveval.metrics_ties import tie_order_warnings
 from sveval.signature import dcf_tag, make_signature, trials_tag
 from sveval.types import ResultBlock
 
@@ -89,18 +88,11 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
     reports = []
     for path, label in zip(score_files, file_labels(score_files, suffix="", folders_alone=False)):
         values, is_target = read_labelled_scores(path, trials)
-        presorted = m.sort_scores(values, is_target, sweep)  # one sort for the summary and the tie check
-        summary = m.summarize(values, is_target, definitions, dcfs, sweep, presorted=presorted)
+        # one sort for the summary and the tie check, which says where the per-trial rule of Kaldi and
+        # WeSpeaker prints otherwise (tie-aware sweep only)
+        summary = m.SortedScores.of(values, is_target, sweep).summary(definitions, dcfs, tie_check=True)
         report = _measure(path, label, summary, dcfs, sweep, trials)
-        report["warnings"] = []
-        if sweep == "tie-aware":  # say where the per-trial rule of Kaldi and WeSpeaker prints otherwise
-            nist = [e.value for e in summary.eers if e.definition == "nist"]
-            report["warnings"] = list(
-                tie_order_warnings(
-                    values, is_target, nist[0] if nist else None, summary.dcfs, presorted=presorted
-                )
-            )
-        del presorted
+        report["warnings"] = list(summary.tie_warnings)
         if llr:
             _add_llr(report, values, is_target, dcfs)
         reports.append(report)

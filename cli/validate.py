@@ -123,6 +123,7 @@ def _det_redrawer(det_dir: str, out: list):
     try:
         from sveval.io.figures import write_det_plot
         from sveval.io.score_folder import det_plot_name
+        from sveval.metrics import SortedScores
         from sveval.plot import det_plot_curve
     except ImportError:
         return None
@@ -132,7 +133,8 @@ def _det_redrawer(det_dir: str, out: list):
             out.append(Check("det", NOT_CHECKABLE, file, "no finite, labelled scores to draw"))
             return
         label = file[: -len(".score")] if file.endswith(".score") else file
-        written = write_det_plot([det_plot_curve(values, is_target, label)], folder / det_plot_name(file))
+        curve = det_plot_curve(SortedScores.of(values, is_target), label)
+        written = write_det_plot([curve], folder / det_plot_name(file))
         out.append(Check("det", PASS, file, f"DET plot redrawn: {written}"))
 
     return redraw

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sveval.metrics import _as_labels, _as_scores, cllr
+from sveval.metrics import SortedScores, _as_labels, _as_scores, cllr
 from sveval.metrics_rocch import lower_hull
 
 LN2 = float(np.log(2.0))
@@ -76,34 +76,30 @@ def act_dcf(llrs, is_target, p_target: float = 0.01, c_miss: float = 1.0, c_fa: 
 
     llrs: (n,) float; is_target: (n,) bool. Raises ValueError for non-finite scores or a missing class.
     """
-    s = _as_scores(llrs, "llrs")
-    lab = _as_labels(is_target, s.shape[0], "llrs")
+    return _act_dcf(_sorted_llrs(llrs, is_target), p_target, c_miss, c_fa)
+
+
+def _sorted_llrs(llrs, is_target, name: str = "llrs") -> SortedScores:
+    """The checked LLRs (a ValueError names them `name`) with the sorts the metrics here read."""
+    s = _as_scores(llrs, name)
+    return SortedScores(s, _as_labels(is_target, s.shape[0], name))
+
+
+def _act_dcf(srt: SortedScores, p_target: float, c_miss: float, c_fa: float) -> ActDcf:
     theta = bayes_threshold(p_target, c_miss, c_fa)
-    p_miss, p_fa = decision_error_rates(np.sort(s[lab]), np.sort(s[~lab]), theta)
+    p_miss, p_fa = decision_error_rates(*srt.classes, theta)
     cost = c_miss * p_target * p_miss + c_fa * (1.0 - p_target) * p_fa
     return ActDcf(
         p_target, c_miss, c_fa, float(cost / min(c_miss * p_target, c_fa * (1.0 - p_target))), theta
     )
 
 
-def _score_groups(s: np.ndarray, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct scores ascending, with the number of targets and nontargets at each."""
-    distinct, inverse = np.unique(s, return_inverse=True)
-    n_tar = np.bincount(inverse, weights=lab, minlength=distinct.size)
-    n_all = np.bincount(inverse, minlength=distinct.size).astype(np.float64)
-    return distinct, n_tar, n_all - n_tar
-
-
-def optimal_llrs(scores, is_target) -> np.ndarray:
-    """Per trial, the LLR of the optimal monotone recalibration (PAV; see module doc). (n,) float64, may hold
-    ±inf where a pooled group is all of one class."""
-    s = _as_scores(scores, "scores")
-    lab = _as_labels(is_target, s.shape[0], "scores")
-    _, inverse = np.unique(s, return_inverse=True)
-    return _group_llrs(*_score_groups(s, lab)[1:])[inverse]
-
-
-def _group_llrs(n_tar: np.ndarray, n_non: np.ndarray) -> np.ndarray:
+def _group_llrs(n_tar_le: np.ndarray, n_non_le: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(LLR, targets, nontargets) of each group of tied scores (the tie-aware sweep's cumulative counts):
+    the LLR of the optimal monotone recalibration (PAV; see module doc), ±inf where a pooled group is all
+    of one class."""
+    n_tar = np.diff(n_tar_le, prepend=0)
+    n_non = np.diff(n_non_le, prepend=0)
     n = n_tar + n_non
     # imported here: scipy.optimize costs ~0.5 s to import, and most commands never need minCllr
     from scipy.optimize import isotonic_regression  # noqa: PLC0415
@@ -112,24 +108,26 @@ def _group_llrs(n_tar: np.ndarray, n_non: np.ndarray) -> np.ndarray:
     prior = n_tar.sum() / n.sum()
     with np.errstate(divide="ignore"):
         log_odds = np.log(posterior) - np.log1p(-posterior)
-    return log_odds - (np.log(prior) - np.log1p(-prior))
+    return log_odds - (np.log(prior) - np.log1p(-prior)), n_tar, n_non
 
 
 def min_cllr(scores, is_target) -> float:
     """Cllr in bits after the optimal monotone map (BOSARIS min_cllr; module doc). Raises like `act_dcf`."""
-    s = _as_scores(scores, "scores")
-    lab = _as_labels(is_target, s.shape[0], "scores")
-    _, n_tar, n_non = _score_groups(s, lab)
-    llr = _group_llrs(n_tar, n_non)
+    return _min_cllr(_sorted_llrs(scores, is_target, "scores"))
+
+
+def _min_cllr(srt: SortedScores) -> float:
+    llr, n_tar, n_non = _group_llrs(*srt.counts("tie-aware")[:2])
     tar = np.sum(np.logaddexp(0.0, -llr[n_tar > 0]) * n_tar[n_tar > 0]) / n_tar.sum()
     non = np.sum(np.logaddexp(0.0, llr[n_non > 0]) * n_non[n_non > 0]) / n_non.sum()
     return float((tar + non) / (2 * LN2))
 
 
 def llr_summary(llrs, is_target, operating_points=((0.01, 1.0, 1.0),)) -> LlrSummary:
-    """Cllr, minCllr and the actual DCF at each (p_target, c_miss, c_fa)."""
-    dcfs = tuple(act_dcf(llrs, is_target, *op) for op in operating_points)
-    return LlrSummary(cllr(llrs, is_target), min_cllr(llrs, is_target), dcfs)
+    """Cllr, minCllr and the actual DCF at each (p_target, c_miss, c_fa), from one sort of the classes."""
+    srt = _sorted_llrs(llrs, is_target)
+    dcfs = tuple(_act_dcf(srt, *op) for op in operating_points)
+    return LlrSummary(cllr(srt.scores, srt.is_target), _min_cllr(srt), dcfs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,20 +142,18 @@ class BayesErrorCurve:
 
 def bayes_error_curve(llrs, is_target, prior_log_odds=None) -> BayesErrorCurve:
     """The APE / normalised Bayes error-rate curve (module doc); default grid −7..7 in 281 steps."""
-    s = _as_scores(llrs, "llrs")
-    lab = _as_labels(is_target, s.shape[0], "llrs")
+    srt = _sorted_llrs(llrs, is_target)
     from scipy.special import expit  # noqa: PLC0415 (scipy.special: ~0.4 s to import; only this needs it)
 
     plo = np.linspace(-7.0, 7.0, 281) if prior_log_odds is None else np.asarray(prior_log_odds, float)
     p = expit(plo)
     norm = np.minimum(p, 1.0 - p)
-    tar = np.sort(s[lab])
-    non = np.sort(s[~lab])
+    tar, non = srt.classes
     p_miss, p_fa = decision_error_rates(tar, non, -plo)  # θ = −ℓ: the Bayes threshold with unit costs
     act = (p * p_miss + (1.0 - p) * p_fa) / norm
-    _, n_tar, n_non = _score_groups(s, lab)
-    miss = np.concatenate(([0], np.cumsum(n_tar))).astype(np.int64)
-    fa = (non.size - np.concatenate(([0], np.cumsum(n_non)))).astype(np.int64)
+    n_tar_le, n_non_le, _ = srt.counts("tie-aware")
+    miss = np.concatenate(([0], n_tar_le))
+    fa = non.size - np.concatenate(([0], n_non_le))
     hull = lower_hull(fa, miss)
     hull_miss, hull_fa = miss[hull] / tar.size, fa[hull] / non.size
     costs = p[:, None] * hull_miss[None, :] + (1.0 - p[:, None]) * hull_fa[None, :]

@@ -1,4 +1,10 @@
-"""Error curves, EER variants, minimum DCF and Cllr: pure numpy, O(n log n), one sort per call.
+"""Error curves, EER variants, minimum DCF and Cllr: pure numpy, O(n log n), one sort per score set.
+
+``SortedScores.of(scores, is_target)`` holds one score set and the sorts its metrics read, each made once,
+when first needed: every EER definition, minDCF at any operating point, the DET curve and the check of
+tied scores come from it (``summary`` gives several at once). The functions ``det_curve``, ``eer``,
+``min_dcf``, ``evaluate`` and ``summarize`` are the same computations on a fresh ``SortedScores``, for
+one-off calls in the manner of scikit-learn's ``det_curve``.
 
 Conventions shared by every function here (read these before quoting a number):
 
@@ -29,7 +35,9 @@ Conventions shared by every function here (read these before quoting a number):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,23 +45,9 @@ from sveval.metrics_rocch import rocch_eer
 
 SWEEPS = ("per-trial", "tie-aware", "wespeaker")
 EER_DEFINITIONS = ("nist", "kaldi", "rocch")
+WESPEAKER_POINT = (0.01, 1.0, 1.0)  # (p_target, c_miss, c_fa) of WeSpeaker's minDCF
 COST_SLICE = 1 << 20  # detection costs are computed this many points at a time
-
-
-@dataclass(frozen=True, eq=False)
-class DetCurve:
-    """Error rates at every operating point of a sweep, thresholds ascending (arrays are read-only).
-
-    p_miss is non-decreasing, p_fa non-increasing; the last point is always (p_miss=1, p_fa=0).
-    """
-
-    p_miss: np.ndarray
-    p_fa: np.ndarray
-    thresholds: np.ndarray
-    sweep: str
-
-    def __len__(self) -> int:
-        return len(self.thresholds)
+PRINTED_DECIMALS = 3  # tie warnings compare numbers as WeSpeaker prints them: EER % and minDCF, 3 decimals
 
 
 @dataclass(frozen=True)
@@ -81,6 +75,51 @@ class Dcf:
     threshold: float
 
 
+@dataclass(frozen=True, eq=False)
+class DetCurve:
+    """Error rates at every operating point of a sweep, thresholds ascending (arrays are read-only).
+
+    p_miss is non-decreasing, p_fa non-increasing; the last point is always (p_miss=1, p_fa=0). The NIST
+    EER and minDCF are read off these points (``eer``, ``min_dcf``), so a curve drawn and the numbers
+    printed beside it come from one sweep.
+    """
+
+    p_miss: np.ndarray
+    p_fa: np.ndarray
+    thresholds: np.ndarray
+    sweep: str
+
+    def __len__(self) -> int:
+        return len(self.thresholds)
+
+    def eer(self) -> Eer:
+        """The NIST EER of this sweep (definition: ``SortedScores.eer``)."""
+        x1 = _first_crossing(self.p_miss, self.p_fa)
+        return _eer_from_points(self.p_miss, self.p_fa, x1, float(self.thresholds[x1]))
+
+    def min_dcf(self, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0) -> Dcf:
+        """The normalised minDCF of this sweep (definition: ``SortedScores.min_dcf``)."""
+        _check_cost(p_target, c_miss, c_fa)
+        i, c_min = _first_minimum_cost(self.p_miss, self.p_fa, p_target, c_miss, c_fa)
+        return _dcf_of_minimum(p_target, c_miss, c_fa, c_min, float(self.thresholds[i]))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Several EER definitions and operating points of one score set, all from a single sort.
+
+    tie_warnings: sentences saying where the per-trial sweep in file order (Kaldi, WeSpeaker with a stable
+    sort) would print another number than these (tie-aware) ones; empty unless asked for (``tie_check``).
+    """
+
+    eers: tuple[Eer, ...]
+    dcfs: tuple[Dcf, ...]
+    n_target: int
+    n_nontarget: int
+    sweep: str
+    tie_warnings: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Metrics:
     """What result files print: NIST/WeSpeaker EER and normalised minDCF, from one sweep.
@@ -100,6 +139,24 @@ class Metrics:
     n_nontarget: int
     sweep: str = "tie-aware"
 
+    @classmethod
+    def of(cls, summary: Summary) -> Metrics:
+        """The NIST EER and the first operating point of a summary."""
+        eer = next(e for e in summary.eers if e.definition == "nist")
+        dcf = summary.dcfs[0]
+        return cls(
+            eer.value,
+            eer.threshold,
+            dcf.min_dcf,
+            dcf.threshold,
+            dcf.p_target,
+            dcf.c_miss,
+            dcf.c_fa,
+            summary.n_target,
+            summary.n_nontarget,
+            summary.sweep,
+        )
+
     @property
     def eer_percent(self) -> float:
         """The EER in percent (100 * eer), as printed by the CLI and stored in results.json."""
@@ -107,7 +164,7 @@ class Metrics:
 
 
 # ----------------------------------------------------------------------------------------------------
-# validation and the shared sorted view
+# validation and sorting
 
 
 def _as_scores(scores, name: str) -> np.ndarray:
@@ -186,82 +243,89 @@ def _distinct(ascending: np.ndarray) -> np.ndarray:
     return ascending[np.append(ascending[1:] != ascending[:-1], True)] if len(ascending) else ascending
 
 
-class _Sorted:
-    """One score set prepared for every sweep; sorts are made when first needed and cached, and so are the
-    sweeps. The tie-aware sweep and the Kaldi EER need no trial order: they use the two classes sorted
-    apart (numpy's SIMD sort of values, several times faster than a stable argsort of the whole set).
-    The per-trial sweeps use the stable order (ties in trial order) or, for "wespeaker", numpy's default
-    argsort order: `scores` and `is_target` in that order."""
+# ----------------------------------------------------------------------------------------------------
+# the sorted score set
 
-    __slots__ = ("_raw", "_order", "_classes", "n_target", "n_nontarget", "_sweeps", "wespeaker_order")
 
-    def __init__(self, scores, is_target, sweep: str = "tie-aware") -> None:
-        _check_choice(sweep, SWEEPS, "sweep")
-        self.wespeaker_order = sweep == "wespeaker"  # else stable: serves the tie-aware and per-trial sweeps
-        s = _as_scores(scores, "scores")
-        lab = _as_labels(is_target, s.shape[0], "scores")
-        self._raw = (s, lab)
-        self._order: tuple[np.ndarray, np.ndarray] | None = None
-        self._classes: tuple[np.ndarray, np.ndarray] | None = None
-        self.n_target = int(np.count_nonzero(lab))
-        self.n_nontarget = int(s.shape[0] - self.n_target)
-        self._sweeps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+@dataclass(frozen=True, eq=False)
+class SortedScores:
+    """One score set and the sorts its metrics read, each made when first needed and kept (build it with
+    ``SortedScores.of``, which checks the input).
+
+    scores, is_target: in trial order (float64, bool). sweep: the sweep the methods use when given none; it
+    also fixes the order of tied trials of the per-trial sweeps: numpy's default argsort order for
+    "wespeaker", the stable order (trial order) otherwise, so one object serves "tie-aware" and
+    "per-trial" and asking it for the other family is a ValueError. The tie-aware sweep, the Kaldi and
+    ROCCH EERs and the tie check need no trial order: they read the two classes sorted apart (numpy's SIMD
+    sort of values, several times faster than a stable argsort of the whole set). Sweeps are computed per
+    call, never kept: on large lists they are 2-3 arrays as long as the list. ascending: the scores are
+    already ascending in the order their per-trial sweep follows (the extreme orders of tied trials).
+    """
+
+    scores: np.ndarray
+    is_target: np.ndarray
+    sweep: str = "tie-aware"
+    ascending: bool = False
 
     @classmethod
-    def from_sorted(cls, scores: np.ndarray, is_target: np.ndarray) -> _Sorted:
-        """A set already in a chosen sweep order (ascending scores; tied trials in the order given): its
-        per-trial sweep follows that order (used for the extreme orders of tied trials)."""
-        srt = cls(scores, is_target, "per-trial")
-        srt._order = (srt._raw[0], srt._raw[1])
-        return srt
+    def of(cls, scores, is_target, sweep: str = "tie-aware") -> SortedScores:
+        """Checked input: 1-D finite real scores, boolean (or 0/1) labels of the same length, both classes
+        present (ValueError otherwise); sweep one of SWEEPS."""
+        _check_choice(sweep, SWEEPS, "sweep")
+        s = _as_scores(scores, "scores")
+        return cls(s, _as_labels(is_target, s.shape[0], "scores"), sweep)
+
+    @cached_property
+    def n_target(self) -> int:
+        return int(np.count_nonzero(self.is_target))
 
     @property
-    def raw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, labels) in trial order, as given (float64, bool)."""
-        return self._raw
+    def n_nontarget(self) -> int:
+        return int(self.is_target.shape[0] - self.n_target)
 
-    @property
-    def scores(self) -> np.ndarray:
-        """Scores ascending, in the order of this set's per-trial sweep."""
-        return self._sorted()[0]
+    @cached_property
+    def in_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scores ascending, labels) in the order of the per-trial sweep."""
+        if self.ascending:
+            return self.scores, self.is_target
+        if self.sweep == "wespeaker":  # numpy's default argsort, exactly as compute_pmiss_pfa_rbst calls it
+            order = np.argsort(self.scores)
+            srt = self.scores[order]
+        else:
+            srt, order = _stable_sort(self.scores)
+        return srt, self.is_target[order]
 
-    @property
-    def is_target(self) -> np.ndarray:
-        """Labels in that order."""
-        return self._sorted()[1]
-
-    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._order is None:
-            s, lab = self._raw
-            if self.wespeaker_order:  # numpy's default argsort, exactly as compute_pmiss_pfa_rbst calls it
-                order = np.argsort(s)
-                srt = s[order]
-            else:
-                srt, order = _stable_sort(s)
-            self._order = (srt, lab[order])
-        return self._order
-
+    @cached_property
     def classes(self) -> tuple[np.ndarray, np.ndarray]:
         """(target scores, nontarget scores), each ascending."""
-        if self._classes is None:
-            s, lab = self._raw
-            tar, non = s[lab], s[~lab]
-            tar.sort()  # in place: no second copy of the scores
-            non.sort()
-            self._classes = (tar, non)
-        return self._classes
+        tar, non = self.scores[self.is_target], self.scores[~self.is_target]
+        tar.sort()  # in place: no second copy of the scores
+        non.sort()
+        return tar, non
 
-    def counts(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _sweep(self, sweep: str | None) -> str:
+        """The sweep to use: this object's when None; a per-trial sweep must follow this object's order."""
+        if sweep is None:
+            return self.sweep
+        _check_choice(sweep, SWEEPS, "sweep")
+        if sweep != "tie-aware" and (sweep == "wespeaker") != (self.sweep == "wespeaker"):
+            raise ValueError(f"scores were sorted for another sweep than {sweep!r}")
+        return sweep
+
+    def counts(self, sweep: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(#targets, #nontargets, threshold) at or below each operating point of the sweep."""
-        if sweep in ("per-trial", "wespeaker"):  # the sort order already decides between them
-            n_tar_le = np.cumsum(self.is_target, dtype=np.int64)  # exact
+        if self._sweep(sweep) != "tie-aware":  # the sort order already decides between the per-trial ones
+            srt, lab = self.in_order
+            n_tar_le = np.cumsum(lab, dtype=np.int64)  # exact
             n_non_le = np.arange(1, n_tar_le.shape[0] + 1)
             n_non_le -= n_tar_le  # in place: one n-long temporary less on very large files
-            return n_tar_le, n_non_le, self.scores
+            return n_tar_le, n_non_le, srt
         # tie-aware: one point per distinct score t, with #targets <= t and #nontargets <= t, from the two
         # classes sorted apart (no n-long sorted copy of all the scores)
-        tar, non = self.classes()
-        thresholds = np.union1d(_distinct(tar), _distinct(non)) + 0.0  # (-0.0 ties with 0.0: one group)
+        tar, non = self.classes
+        thresholds = np.concatenate((_distinct(tar), _distinct(non)))
+        thresholds.sort(kind="stable")  # two ascending runs: merged in one pass
+        thresholds += 0.0  # (-0.0 ties with 0.0: one group)
         thresholds = _distinct(thresholds)
         n_tar_le = np.searchsorted(tar, thresholds, side="right")
         return n_tar_le, np.searchsorted(non, thresholds, side="right"), thresholds
@@ -274,27 +338,172 @@ class _Sorted:
         np.subtract(1, p_fa, out=p_fa)  # = 1 - n_non_le / N, bit for bit
         return p_miss, p_fa
 
-    def sweep(self, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(p_miss, p_fa, thresholds) of the given sweep, read-only."""
-        _check_choice(sweep, SWEEPS, "sweep")
-        if sweep not in self._sweeps:
-            n_tar_le, n_non_le, thresholds = self.counts(sweep)
-            # the rates overwrite the (int64, fresh) counts they come from: no n-long temporaries
-            p_miss, p_fa = self.rates(n_tar_le, n_non_le, overwrite=True)
-            for a in (p_miss, p_fa, thresholds):
-                a.flags.writeable = False
-            self._sweeps[sweep] = (p_miss, p_fa, thresholds)
-        return self._sweeps[sweep]
+    def det_curve(self, sweep: str | None = None) -> DetCurve:
+        """The miss / false-alarm rates at every operating point of ``sweep`` (see the module docstring).
+
+        Point i: p_miss = #targets with (sorted position <= i) / T, p_fa = 1 - #nontargets likewise / N,
+        thresholds[i] = the i-th lowest score. Per-trial: one point per trial; tie-aware: one per distinct
+        score, where p_miss = #targets with score <= t / T and p_fa = #nontargets with score > t / N.
+        """
+        sweep = self._sweep(sweep)
+        n_tar_le, n_non_le, thresholds = self.counts(sweep)
+        # the rates overwrite the (int64, fresh) counts they come from: no n-long temporaries
+        p_miss, p_fa = self.rates(n_tar_le, n_non_le, overwrite=True)
+        for a in (p_miss, p_fa, thresholds):
+            a.flags.writeable = False
+        return DetCurve(p_miss, p_fa, thresholds, sweep)
+
+    def eer(self, definition: str = "nist", sweep: str | None = None) -> Eer:
+        """Equal error rate (a fraction) by one of three definitions.
+
+        ``"nist"`` (NIST SRE scorer, WeSpeaker ``compute_eer``; the default and what result files print): on
+        the sweep's points with d = p_miss - p_fa, x1 = first i with d >= 0, x2 = last i with d < 0,
+        a = (p_miss[x1] - p_fa[x1]) / (p_fa[x2] - p_fa[x1] - (p_miss[x2] - p_miss[x1])),
+        EER = p_miss[x1] + a * (p_miss[x2] - p_miss[x1]) (the crossing of segment x2-x1 with p_miss = p_fa);
+        threshold = thresholds[x1]. With the per-trial sweep and stable sorting this is WeSpeaker's number
+        to the last bit. Like WeSpeaker, d is computed in float64: where p_miss and p_fa are mathematically
+        equal (common when T == N, as on Vox1-O) the rounding of 1 - n/N decides whether that point is x1;
+        the EER moves by < 1e-15 and the threshold by one point.
+        Edge case: when no point has d < 0 (WeSpeaker raises IndexError; it happens when the lowest score
+        is the only target or the only nontarget, or, tie-aware, when the lowest group of tied scores
+        already has p_miss >= p_fa), x2 is the implicit "accept everything" point (p_miss=0, p_fa=1), so
+        EER = p_miss[x1] / (1 + p_miss[x1] - p_fa[x1]); e.g. all scores tied, tie-aware: 0.5.
+
+        ``"kaldi"`` (Kaldi ``compute-eer``, ComputeEer in ivector/compute-eer.cc): targets and nontargets
+        sorted ascending separately; for p = 0 .. T-2, q = N - 1 - trunc(N * p * 1.0 / T) (not below 0);
+        stop at the first p with nontarget[q] < target[p], else p = T-1; EER = p / T, threshold =
+        target[p]. No interpolation, so it moves in steps of 1/T (with a single target it is always 0).
+        Kaldi parses scores as float32 and returns the EER as float32; here both stay float64. The
+        comparisons agree whenever the scores have at most 6 significant digits (FLT_DIG: distinct such
+        decimals stay distinct and ordered in float32); WeSpeaker's ``%.5f`` scores with |s| >= 10 have 7
+        and could, rarely, tie in float32 where they do not tie here.
+
+        ``"rocch"`` (BOSARIS ``rocch`` + ``rocch2eer``, also pyllr): the point where the convex hull of the
+        ROC -- the tie-aware points plus (p_miss=0, p_fa=1) -- crosses p_miss = p_fa; equal to
+        max over p of the Bayes-optimal min(p * p_miss + (1-p) * p_fa). It is the optimistic definition:
+        never above the tie-aware NIST EER and never above 0.5. threshold = the threshold of the hull
+        vertex at the upper end (p_miss >= p_fa) of the crossing edge; reaching the EER itself needs
+        randomising between that threshold and the vertex below it.
+
+        ``sweep`` applies to "nist" only. "kaldi" and "rocch" never depend on trial order (their reference
+        tools fix how ties are treated), so every sweep value gives the same result for them.
+        """
+        _check_choice(definition, EER_DEFINITIONS, "definition")
+        sweep = self._sweep(sweep)
+        if definition == "nist":
+            return self.det_curve(sweep).eer()
+        if definition == "kaldi":
+            return self._eer_kaldi()
+        n_tar_le, n_non_le, thr = self.counts("tie-aware")
+        value, point = rocch_eer(n_tar_le, n_non_le, self.n_target, self.n_nontarget)
+        return Eer(value, float(thr[point]), "rocch")
+
+    def _eer_kaldi(self) -> Eer:
+        tar, non = self.classes  # ascending, as std::sort gives them
+        n_t, n_n = tar.shape[0], non.shape[0]
+        pos = np.arange(n_t - 1, dtype=np.int64)  # target_position + 1 < target_size
+        # ssize_t nontarget_n = nontarget_size * target_position * 1.0 / target_size  (truncating cast)
+        nontarget_n = ((n_n * pos).astype(np.float64) / n_t).astype(np.int64)
+        q = np.maximum(n_n - 1 - nontarget_n, 0)
+        hit = non[q] < tar[pos]
+        p = int(np.argmax(hit)) if hit.any() else n_t - 1
+        return Eer(p * 1.0 / n_t, float(tar[p]), "kaldi")
+
+    def min_dcf(
+        self, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0, sweep: str | None = None
+    ) -> Dcf:
+        """Normalised minimum detection cost (NIST SRE; Kaldi ``compute_min_dcf.py``; WeSpeaker).
+
+        minDCF = min_i (c_miss * p_miss[i] * p_target + c_fa * p_fa[i] * (1 - p_target))
+                 / min(c_miss * p_target, c_fa * (1 - p_target))
+        over the sweep's points and the "accept all" point (p_miss 0, p_fa 1; threshold -inf), so with the
+        "reject all" point (the sweep's last) both trivial decisions are candidates and the value never
+        exceeds 1; threshold = thresholds at the first i attaining the minimum (as Kaldi's
+        ``compute_min_dcf.py``). Kaldi's script lacks the accept-all point; apart from that, with the
+        per-trial sweep the value and threshold equal that script's exactly (the accept-all point only wins
+        when the script prints > 1). Common operating points: p_target=0.01 (VoxCeleb, WeSpeaker), 0.05
+        (VoxSRC), 0.001 (SRE10), 0.01 with c_miss=10 (SRE08).
+        """
+        return self.det_curve(sweep).min_dcf(p_target, c_miss, c_fa)
+
+    def summary(
+        self,
+        definitions: tuple[str, ...] = EER_DEFINITIONS,
+        operating_points: tuple[tuple[float, float, float], ...] = (WESPEAKER_POINT,),
+        sweep: str | None = None,
+        tie_check: bool = False,
+    ) -> Summary:
+        """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), from one sweep.
+
+        tie_check: with the tie-aware sweep, also say in ``Summary.tie_warnings`` where the per-trial sweep
+        in file order (Kaldi, WeSpeaker with a stable sort) would print another number than these: EER in
+        percent and minDCF compared with PRINTED_DECIMALS decimals (none without ties). The per-trial
+        numbers come from ``per_trial_in_file_order``: only the tie groups where the order can matter are
+        read in file order, so the trials are never sorted for it.
+        """
+        for definition in definitions:
+            _check_choice(definition, EER_DEFINITIONS, "definition")
+        sweep = self._sweep(sweep)
+        curve = self.det_curve(sweep) if "nist" in definitions or operating_points else None
+        eers = tuple(curve.eer() if d == "nist" else self.eer(d, sweep) for d in definitions)
+        dcfs = tuple(curve.min_dcf(*point) for point in operating_points)
+        del curve  # (2 x n float64 on a per-trial sweep: freed before the tie check)
+        warnings = self._tie_warnings(eers, dcfs) if tie_check and sweep == "tie-aware" else ()
+        return Summary(eers, dcfs, self.n_target, self.n_nontarget, sweep, warnings)
+
+    def evaluate(
+        self, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0, sweep: str | None = None
+    ) -> Metrics:
+        """NIST EER and ``min_dcf`` at one operating point from one sweep, plus the trial counts."""
+        return Metrics.of(self.summary(("nist",), ((p_target, c_miss, c_fa),), sweep))
+
+    def tie_order_range(
+        self, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0
+    ) -> tuple[Metrics, Metrics]:
+        """The lowest and highest per-trial ``evaluate`` results over every order of tied trials.
+
+        The per-trial sweep (Kaldi, WeSpeaker) puts operating points between tied trials, so its numbers
+        depend on how tied trials are ordered. Nontargets first within each group of equal scores gives
+        every point inside a group its lowest p_fa for its p_miss, the curve nearest the origin, hence the
+        lowest NIST EER and minDCF; targets first gives the farthest curve, the highest (and minDCF then
+        equals the tie-aware one). Returns (low, high), both with sweep "per-trial"; without ties they are
+        equal. Both orders are built from the counts of each tied group (no sort of the trials).
+        """
+        return tuple(o.evaluate(p_target, c_miss, c_fa, "per-trial") for o in self._extreme_orders())
+
+    def _extreme_orders(self) -> Iterator[SortedScores]:
+        """The score set in its two extreme per-trial orders, one after the other (each is n long): within
+        each group of tied scores, nontargets first (low), then targets first (high)."""
+        n_tar_le, n_non_le, thresholds = self.counts("tie-aware")
+        targets = np.diff(n_tar_le, prepend=0)
+        nontargets = np.diff(n_non_le, prepend=0)
+        scores = np.repeat(thresholds, targets + nontargets)
+        for first, second, first_is_target in ((nontargets, targets, False), (targets, nontargets, True)):
+            # per group: the first class's run, then the other's
+            runs = np.column_stack([first, second]).ravel()
+            labels = np.repeat(np.tile([first_is_target, not first_is_target], len(first)), runs)
+            yield SortedScores(scores, labels, "per-trial", ascending=True)
+
+    def _tie_warnings(self, eers: tuple[Eer, ...], dcfs: tuple[Dcf, ...]) -> tuple[str, ...]:
+        from sveval.metrics_file_order import per_trial_in_file_order  # (it builds on this module)
+
+        per_trial = per_trial_in_file_order(self, [(d.p_target, d.c_miss, d.c_fa) for d in dcfs])
+        figures = [("EER", e.percent, per_trial.eers[0].percent) for e in eers if e.definition == "nist"]
+        figures += [
+            (f"minDCF({d.p_target:g}/{d.c_miss:g}/{d.c_fa:g})", d.min_dcf, p.min_dcf)
+            for d, p in zip(dcfs, per_trial.dcfs)
+        ]
+        out = []
+        for name, ours, theirs in figures:
+            ours, theirs = (f"{v:.{PRINTED_DECIMALS}f}" for v in (ours, theirs))
+            if ours != theirs:
+                how = "the per-trial sweep in file order (--sweep per-trial)"
+                out.append(f"tied scores: {name} {ours} here; {how} prints {theirs}")
+        return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------------------
-# the definitions, on a _Sorted
-
-
-def _eer_nist(srt: _Sorted, sweep: str) -> Eer:
-    p_miss, p_fa, thr = srt.sweep(sweep)
-    x1 = _first_crossing(p_miss, p_fa)
-    return _eer_from_points(p_miss, p_fa, x1, float(thr[x1]))
+# the definitions, on a sweep's points
 
 
 def _eer_from_points(p_miss, p_fa, x1: int, threshold: float) -> Eer:
@@ -341,37 +550,12 @@ def _first_crossing(p_miss: np.ndarray, p_fa: np.ndarray) -> int:
     return lo
 
 
-def _eer_kaldi(srt: _Sorted) -> Eer:
-    tar, non = srt.classes()  # ascending, as std::sort gives them
-    n_t, n_n = tar.shape[0], non.shape[0]
-    pos = np.arange(n_t - 1, dtype=np.int64)  # target_position + 1 < target_size
-    # ssize_t nontarget_n = nontarget_size * target_position * 1.0 / target_size  (truncating cast)
-    nontarget_n = ((n_n * pos).astype(np.float64) / n_t).astype(np.int64)
-    q = np.maximum(n_n - 1 - nontarget_n, 0)
-    hit = non[q] < tar[pos]
-    p = int(np.argmax(hit)) if hit.any() else n_t - 1
-    return Eer(p * 1.0 / n_t, float(tar[p]), "kaldi")
-
-
-def _eer_rocch(srt: _Sorted) -> Eer:
-    n_tar_le, n_non_le, thr = srt.counts("tie-aware")
-    value, point = rocch_eer(n_tar_le, n_non_le, srt.n_target, srt.n_nontarget)
-    return Eer(value, float(thr[point]), "rocch")
-
-
 def _check_cost(p_target: float, c_miss: float, c_fa: float) -> None:
     for name, v in (("c_miss", c_miss), ("c_fa", c_fa)):
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a finite positive number, got {v!r}")
     if not 0 < p_target < 1:
         raise ValueError(f"p_target must lie strictly between 0 and 1, got {p_target!r}")
-
-
-def _min_dcf(srt: _Sorted, p_target: float, c_miss: float, c_fa: float, sweep: str) -> Dcf:
-    _check_cost(p_target, c_miss, c_fa)
-    p_miss, p_fa, thr = srt.sweep(sweep)
-    i, c_min = _first_minimum_cost(p_miss, p_fa, p_target, c_miss, c_fa)
-    return _dcf_of_minimum(p_target, c_miss, c_fa, c_min, float(thr[i]))
 
 
 def _dcf_of_minimum(p_target: float, c_miss: float, c_fa: float, c_min: float, threshold: float) -> Dcf:
@@ -386,65 +570,17 @@ def _dcf_of_minimum(p_target: float, c_miss: float, c_fa: float, c_min: float, t
 
 
 # ----------------------------------------------------------------------------------------------------
-# public API
+# one-off calls: each sorts its scores once (SortedScores.of; its methods document the definitions)
 
 
-def det_curve(scores, is_target, sweep: str = "tie-aware", presorted: _Sorted | None = None) -> DetCurve:
-    """The miss / false-alarm rates at every operating point of ``sweep`` (see the module docstring).
-
-    Point i: p_miss = #targets with (sorted position <= i) / T, p_fa = 1 - #nontargets likewise / N,
-    thresholds[i] = the i-th lowest score. Per-trial: one point per trial; tie-aware: one per distinct
-    score, where p_miss = #targets with score <= t / T and p_fa = #nontargets with score > t / N.
-    presorted: as for ``summarize``.
-    """
-    srt = _sorted_for(scores, is_target, sweep, presorted)
-    p_miss, p_fa, thr = srt.sweep(sweep)
-    return DetCurve(p_miss, p_fa, thr, sweep)
+def det_curve(scores, is_target, sweep: str = "tie-aware") -> DetCurve:
+    """``SortedScores.of(scores, is_target, sweep).det_curve()``."""
+    return SortedScores.of(scores, is_target, sweep).det_curve()
 
 
 def eer(scores, is_target, definition: str = "nist", sweep: str = "tie-aware") -> Eer:
-    """Equal error rate (a fraction) by one of three definitions.
-
-    ``"nist"`` (NIST SRE scorer, WeSpeaker ``compute_eer``; the default and what result files print): on the
-    sweep's points with d = p_miss - p_fa, x1 = first i with d >= 0, x2 = last i with d < 0,
-    a = (p_miss[x1] - p_fa[x1]) / (p_fa[x2] - p_fa[x1] - (p_miss[x2] - p_miss[x1])),
-    EER = p_miss[x1] + a * (p_miss[x2] - p_miss[x1]) (the crossing of segment x2-x1 with p_miss = p_fa);
-    threshold = thresholds[x1]. With the per-trial sweep and stable sorting this is WeSpeaker's number to
-    the last bit. Like WeSpeaker, d is computed in float64: where p_miss and p_fa are mathematically equal
-    (common when T == N, as on Vox1-O) the rounding of 1 - n/N decides whether that point is x1; the EER
-    moves by < 1e-15 and the threshold by one point.
-    Edge case: when no point has d < 0 (WeSpeaker raises IndexError; it happens when the lowest score is
-    the only target or the only nontarget, or, tie-aware, when the lowest group of tied scores already has
-    p_miss >= p_fa), x2 is the implicit "accept everything" point (p_miss=0, p_fa=1), so
-    EER = p_miss[x1] / (1 + p_miss[x1] - p_fa[x1]); e.g. all scores tied, tie-aware: 0.5.
-
-    ``"kaldi"`` (Kaldi ``compute-eer``, ComputeEer in ivector/compute-eer.cc): targets and nontargets
-    sorted ascending separately; for p = 0 .. T-2, q = N - 1 - trunc(N * p * 1.0 / T) (not below 0); stop
-    at the first p with nontarget[q] < target[p], else p = T-1; EER = p / T, threshold = target[p]. No
-    interpolation, so it moves in steps of 1/T (with a single target it is always 0). Kaldi parses
-    scores as float32 and returns the EER as float32; here both stay float64. The comparisons agree
-    whenever the scores have at most 6 significant digits (FLT_DIG: distinct such decimals stay distinct
-    and ordered in float32); WeSpeaker's ``%.5f`` scores with |s| >= 10 have 7 and could, rarely, tie in
-    float32 where they do not tie here.
-
-    ``"rocch"`` (BOSARIS ``rocch`` + ``rocch2eer``, also pyllr): the point where the convex hull of the
-    ROC -- the tie-aware points plus (p_miss=0, p_fa=1) -- crosses p_miss = p_fa; equal to
-    max over p of the Bayes-optimal min(p * p_miss + (1-p) * p_fa). It is the optimistic definition:
-    never above the tie-aware NIST EER and never above 0.5. threshold = the threshold of the hull vertex
-    at the upper end (p_miss >= p_fa) of the crossing edge; reaching the EER itself needs randomising
-    between that threshold and the vertex below it.
-
-    ``sweep`` applies to "nist" only. "kaldi" and "rocch" never depend on trial order (their reference
-    tools fix how ties are treated), so both sweep values give the same result for them.
-    """
-    _check_choice(definition, EER_DEFINITIONS, "definition")
-    _check_choice(sweep, SWEEPS, "sweep")
-    srt = _Sorted(scores, is_target, sweep)
-    if definition == "nist":
-        return _eer_nist(srt, sweep)
-    if definition == "kaldi":
-        return _eer_kaldi(srt)
-    return _eer_rocch(srt)
+    """``SortedScores.of(scores, is_target, sweep).eer(definition)``."""
+    return SortedScores.of(scores, is_target, sweep).eer(definition)
 
 
 def min_dcf(
@@ -455,20 +591,8 @@ def min_dcf(
     c_fa: float = 1.0,
     sweep: str = "tie-aware",
 ) -> Dcf:
-    """Normalised minimum detection cost (NIST SRE; Kaldi ``compute_min_dcf.py``; WeSpeaker).
-
-    minDCF = min_i (c_miss * p_miss[i] * p_target + c_fa * p_fa[i] * (1 - p_target))
-             / min(c_miss * p_target, c_fa * (1 - p_target))
-    over the sweep's points and the "accept all" point (p_miss 0, p_fa 1; threshold -inf), so with the
-    "reject all" point (the sweep's last) both trivial decisions are candidates and the value never exceeds
-    1; threshold = thresholds at the first i attaining the minimum (as Kaldi's ``compute_min_dcf.py``).
-    Kaldi's script lacks the accept-all point; apart from that, with the per-trial sweep the value and
-    threshold equal that script's exactly (the accept-all point only wins when the script prints > 1).
-    Common operating points: p_target=0.01 (VoxCeleb, WeSpeaker), 0.05 (VoxSRC), 0.001 (SRE10), 0.01 with
-    c_miss=10 (SRE08).
-    """
-    _check_choice(sweep, SWEEPS, "sweep")
-    return _min_dcf(_Sorted(scores, is_target, sweep), p_target, c_miss, c_fa, sweep)
+    """``SortedScores.of(scores, is_target, sweep).min_dcf(p_target, c_miss, c_fa)``."""
+    return SortedScores.of(scores, is_target, sweep).min_dcf(p_target, c_miss, c_fa)
 
 
 def evaluate(
@@ -478,83 +602,20 @@ def evaluate(
     c_miss: float = 1.0,
     c_fa: float = 1.0,
     sweep: str = "tie-aware",
-    presorted: _Sorted | None = None,
 ) -> Metrics:
-    """NIST EER (``eer(definition="nist")``) and ``min_dcf`` from a single sort, plus the trial counts.
-
-    presorted: as for ``summarize``."""
-    _check_choice(sweep, SWEEPS, "sweep")
-    srt = _sorted_for(scores, is_target, sweep, presorted)
-    dcf = _min_dcf(srt, p_target, c_miss, c_fa, sweep)
-    e = _eer_nist(srt, sweep)
-    if presorted is not None:  # the caller keeps the sort alive: not the sweeps (2 x n float64 each)
-        srt._sweeps.clear()
-    return Metrics(
-        e.value,
-        e.threshold,
-        dcf.min_dcf,
-        dcf.threshold,
-        dcf.p_target,
-        dcf.c_miss,
-        dcf.c_fa,
-        srt.n_target,
-        srt.n_nontarget,
-        sweep,
-    )
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Several EER definitions and operating points of one score set, all from a single sort."""
-
-    eers: tuple[Eer, ...]
-    dcfs: tuple[Dcf, ...]
-    n_target: int
-    n_nontarget: int
-    sweep: str
+    """``SortedScores.of(scores, is_target, sweep).evaluate(p_target, c_miss, c_fa)``."""
+    return SortedScores.of(scores, is_target, sweep).evaluate(p_target, c_miss, c_fa)
 
 
 def summarize(
     scores,
     is_target,
     definitions: tuple[str, ...] = EER_DEFINITIONS,
-    operating_points: tuple[tuple[float, float, float], ...] = ((0.01, 1.0, 1.0),),
+    operating_points: tuple[tuple[float, float, float], ...] = (WESPEAKER_POINT,),
     sweep: str = "tie-aware",
-    presorted: _Sorted | None = None,
 ) -> Summary:
-    """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), sorting once.
-
-    presorted: ``sort_scores(scores, is_target, sweep)`` of these very scores, to share one sort between
-    summaries (e.g. the tie-aware one and the per-trial one of ``metrics_ties``); ValueError if it was
-    sorted for another sweep family (wespeaker vs the stable order of the others)."""
-    for definition in definitions:
-        _check_choice(definition, EER_DEFINITIONS, "definition")
-    _check_choice(sweep, SWEEPS, "sweep")
-    srt = _sorted_for(scores, is_target, sweep, presorted)
-    by_definition = {
-        "nist": lambda: _eer_nist(srt, sweep),
-        "kaldi": lambda: _eer_kaldi(srt),
-        "rocch": lambda: _eer_rocch(srt),
-    }
-    eers = tuple(by_definition[d]() for d in definitions)
-    dcfs = tuple(_min_dcf(srt, p, cm, cf, sweep) for p, cm, cf in operating_points)
-    if presorted is not None:  # the caller keeps the sort alive: not the sweeps (2 x n float64 each)
-        srt._sweeps.clear()
-    return Summary(eers, dcfs, srt.n_target, srt.n_nontarget, sweep)
-
-
-def _sorted_for(scores, is_target, sweep: str, presorted: _Sorted | None) -> _Sorted:
-    if presorted is None:
-        return _Sorted(scores, is_target, sweep)
-    if presorted.wespeaker_order != (sweep == "wespeaker"):
-        raise ValueError(f"scores were sorted for another sweep than {sweep!r}")
-    return presorted
-
-
-def sort_scores(scores, is_target, sweep: str = "tie-aware") -> _Sorted:
-    """The scores sorted once for ``summarize(..., presorted=)``: numpy's default order for the wespeaker
-    sweep, the stable order (ties in trial order) for every other sweep. Same errors as ``summarize``."""
-    return _Sorted(scores, is_target, sweep)
+    """``SortedScores.of(scores, is_target, sweep).summary(definitions, operating_points)``."""
+    return SortedScores.of(scores, is_target, sweep).summary(definitions, operating_points)
 
 
 def cllr(llrs, is_target) -> float:

@@ -8,7 +8,7 @@ has p_miss >= p_fa; and the cost of a point inside a group is never below the gr
 (its nontargets first), a bound that holds in floating point too (the cost rises with p_miss and falls
 with p_fa, and rounding keeps that). So only the crossing group and the groups whose corner could beat
 the best group end are walked in file order, point by point, with the same float64 operations the full
-sweep makes: results equal ``summarize(..., sweep="per-trial")`` to the bit (tested), thresholds too.
+sweep makes: results equal ``summary(..., sweep="per-trial")`` to the bit (tested), thresholds too.
 """
 
 from __future__ import annotations
@@ -20,22 +20,20 @@ import numpy as np
 from sveval.metrics import (
     Dcf,
     Eer,
+    SortedScores,
     Summary,
     _check_cost,
     _dcf_of_minimum,
     _eer_from_points,
     _first_minimum_cost,
-    _Sorted,
-    sort_scores,
 )
 
 WINDOW_TRIALS = 1 << 22
 
 
-def per_trial_in_file_order(scores, is_target, operating_points, presorted: _Sorted | None = None) -> Summary:
-    """``summarize(scores, is_target, ("nist",), operating_points, "per-trial")`` computed from the tie
-    groups (see the module docstring); presorted: ``sort_scores`` of these scores, to share its work."""
-    srt = presorted or sort_scores(scores, is_target)
+def per_trial_in_file_order(srt: SortedScores, operating_points) -> Summary:
+    """``srt.summary(("nist",), operating_points, "per-trial")`` computed from the tie groups (see the
+    module docstring): it reads the classes sorted apart, never the per-trial order of the trials."""
     n_tar_le, n_non_le, thresholds = srt.counts("tie-aware")
     ends = srt.rates(n_tar_le, n_non_le)
     groups = _Groups(srt, thresholds, n_tar_le + n_non_le)
@@ -50,8 +48,8 @@ class _Groups:
     a window spans at most WINDOW_TRIALS trials (a single larger group excepted), so its index arrays stay
     small whatever the size of the list."""
 
-    def __init__(self, srt: _Sorted, thresholds: np.ndarray, trials_le: np.ndarray) -> None:
-        self.scores, self.labels = srt.raw
+    def __init__(self, srt: SortedScores, thresholds: np.ndarray, trials_le: np.ndarray) -> None:
+        self.scores, self.labels = srt.scores, srt.is_target
         self.thresholds = thresholds
         self.trials_le = trials_le  # trials with score <= each threshold
 
@@ -88,7 +86,7 @@ def _inside(labels: np.ndarray, g: int, n_tar_le, n_non_le) -> tuple[np.ndarray,
     return tar, non0 + np.arange(1, len(labels) + 1) - (tar - tar0)
 
 
-def _eer(groups: _Groups, g: int, n_tar_le, n_non_le, srt: _Sorted) -> Eer:
+def _eer(groups: _Groups, g: int, n_tar_le, n_non_le, srt: SortedScores) -> Eer:
     labels = next(groups.labels_of(np.array([g])))
     p_miss, p_fa = srt.rates(*_inside(labels, g, n_tar_le, n_non_le))
     if g:  # the point before the group: the previous group's end
@@ -98,7 +96,7 @@ def _eer(groups: _Groups, g: int, n_tar_le, n_non_le, srt: _Sorted) -> Eer:
     return _eer_from_points(p_miss, p_fa, x1, float(groups.thresholds[g]))
 
 
-def _min_dcf(groups: _Groups, ends, n_tar_le, n_non_le, srt: _Sorted, point) -> Dcf:
+def _min_dcf(groups: _Groups, ends, n_tar_le, n_non_le, srt: SortedScores, point) -> Dcf:
     p_target, c_miss, c_fa = point
     _check_cost(p_target, c_miss, c_fa)
     end_i, end_cost = _first_minimum_cost(ends[0], ends[1], p_target, c_miss, c_fa)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+from sveval.metrics import SortedScores
+
 # Tick ladder in probability; ticks are shown for the values inside the window.
 TICKS = np.array(
     [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2]
@@ -138,33 +140,27 @@ def wrap_label(label: str, width: int = LEGEND_LABEL_CHARS) -> str:
 
 
 def det_plot_curve(
-    scores: np.ndarray,
-    is_target: np.ndarray,
+    scores: SortedScores,
     label: str,
     p_target: float = 0.01,
     c_miss: float = 1.0,
     c_fa: float = 1.0,
-    sweep: str = "tie-aware",
     tolerance: float = THIN_TOLERANCE,
-    presorted=None,
 ) -> DetPlotCurve:
-    """Compute what a DET plot draws for one score set, with the numbers of `sveval.metrics`.
-    presorted: `sveval.metrics.sort_scores` of these scores, to share one sort with other summaries."""
-    from sveval import metrics
-
-    det = metrics.det_curve(scores, is_target, sweep=sweep, presorted=presorted)
-    numbers = metrics.evaluate(scores, is_target, p_target, c_miss, c_fa, sweep=sweep, presorted=presorted)
+    """Compute what a DET plot draws for one score set at its sweep (`scores.sweep`): the curve and the
+    numbers of `sveval metrics`, read off one sweep."""
+    det = scores.det_curve()
     return curve_from_rates(
         label,
         np.asarray(det.p_fa),
         np.asarray(det.p_miss),
-        numbers.eer,
-        numbers.min_dcf,
+        det.eer().value,
+        det.min_dcf(p_target, c_miss, c_fa).min_dcf,
         p_target,
         c_miss,
         c_fa,
-        n_target=numbers.n_target,
-        n_nontarget=numbers.n_nontarget,
+        n_target=scores.n_target,
+        n_nontarget=scores.n_nontarget,
         tolerance=tolerance,
     )
 
@@ -353,8 +349,10 @@ class DetDisplay:
             raise ValueError("a DET display needs at least one curve")
 
     @classmethod
-    def from_scores(cls, scores, is_target, label: str = "scores", **kwargs) -> DetDisplay:
-        return cls([det_plot_curve(scores, is_target, label, **kwargs)])
+    def from_scores(
+        cls, scores, is_target, label: str = "scores", sweep: str = "tie-aware", **kwargs
+    ) -> DetDisplay:
+        return cls([det_plot_curve(SortedScores.of(scores, is_target, sweep), label, **kwargs)])
 
     def plot(
         self, ax=None, title: str | None = None, limits: tuple[float, float] | None = None

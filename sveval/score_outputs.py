@@ -18,6 +18,7 @@ from sveval import __version__
 from sveval.io.atomic import write_text
 from sveval.io.figures import write_det_plot
 from sveval.io.score_folder import RESULTS_JSON, det_plot_name, result_file_name, score_file_name
+from sveval.metrics import SortedScores
 from sveval.plot import det_plot_curve
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
@@ -55,7 +56,8 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
                 printed = round_half_even_decimal(printed, 5)
             expected = (res.metrics.eer, res.metrics.min_dcf) if res.metrics is not None else None
             label = method_title(res.method, opts.top_n)
-            curve_args = (printed, is_target, label, opts.p_target, opts.c_miss, opts.c_fa, sweep)
+            scores = SortedScores.of(printed, is_target, sweep)  # sorted in the plot process
+            curve_args = (scores, label, opts.p_target, opts.c_miss, opts.c_fa)
             # titled by the list's content identity, never by the file name it was read from
             title = f"{list_title(lst.trials.display_name)}: {label}"
             if res.method != "cos":

@@ -87,7 +87,7 @@ class MethodResult:
     norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
     `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
     metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
-    modes), or None for unlabelled lists; warnings: `sveval.metrics_ties.tie_order_warnings` of those numbers.
+    modes), or None for unlabelled lists; warnings: their `Summary.tie_warnings`.
     """
 
     method: str
@@ -202,7 +202,6 @@ def score_lists(
     already reduced to its sums (`sveval.cohort_run.read_cohort_sums` streams a cohort file into them;
     their compat must be options.compat)."""
     from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
-    from sveval.metrics_ties import tie_order_warnings  # noqa: PLC0415
 
     compat = options.compat
     methods = resolve_methods(options.methods, cohort is not None)
@@ -309,20 +308,11 @@ def score_lists(
                 # from the scores as printed (5 decimals), as WeSpeaker computes them from its files: the
                 # result files and results.json can then be recomputed from the score files
                 printed = values if compat == "wespeaker" else scoring.round_half_even_decimal(values, 5)
-                srt = m.sort_scores(printed, labels, options.sweep)  # one sort for metrics and the tie check
-                metrics = m.evaluate(
-                    printed,
-                    labels,
-                    options.p_target,
-                    options.c_miss,
-                    options.c_fa,
-                    sweep=options.sweep,
-                    presorted=srt,
+                point = (options.p_target, options.c_miss, options.c_fa)
+                summary = m.SortedScores.of(printed, labels, options.sweep).summary(
+                    ("nist",), (point,), tie_check=True
                 )
-                if options.sweep == "tie-aware":
-                    dcf = m.Dcf(metrics.p_target, metrics.c_miss, metrics.c_fa, metrics.min_dcf, 0.0)
-                    warnings = tie_order_warnings(printed, labels, metrics.eer, (dcf,), presorted=srt)
-                del srt
+                metrics, warnings = m.Metrics.of(summary), summary.tie_warnings
             name = score_file_name(method, trials.basename, cohort.name if cohort else None, options.top_n)
             per_method.append(
                 MethodResult(

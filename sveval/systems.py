@@ -160,7 +160,8 @@ def load_system(
         if image is not None:
             extra["det_image"] = os.path.relpath(image, report_dir)
         if curves:
-            extra["curve"] = det_plot_curve(values, is_target, file_name, row.p_target, row.c_miss, row.c_fa)
+            sorted_scores = metrics.SortedScores.of(values, is_target)
+            extra["curve"] = det_plot_curve(sorted_scores, file_name, row.p_target, row.c_miss, row.c_fa)
         try:
             if genders is not None:
                 try:

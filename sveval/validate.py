@@ -375,11 +375,8 @@ def _check_llr_figures(item: _Scored, entry: ResultEntry) -> tuple[str, list[str
 def _tie_order_blame(item: _Scored, entry: ResultEntry, stable: tuple[str, str]) -> str:
     """Blame the order of tied trials only when every differing printed number lies within the range the
     per-trial sweep takes over all orders of tied trials (so some order does print it)."""
-    from sveval.metrics_ties import tie_order_range
-
     block = entry.block
-    point = (block.p_target, block.c_miss, block.c_fa)
-    low, high = tie_order_range(item.values, item.is_target, *point, presorted=_sorted(item, "per-trial"))
+    low, high = _sorted(item, "per-trial").tie_order_range(block.p_target, block.c_miss, block.c_fa)
     ranges = (
         (entry.eer_text, stable[0], 100 * low.eer, 100 * high.eer),
         (entry.min_dcf_text, stable[1], low.min_dcf, high.min_dcf),
@@ -400,25 +397,22 @@ def _tie_order_blame(item: _Scored, entry: ResultEntry, stable: tuple[str, str])
 
 def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]:
     """(EER %, minDCF) at the block's operating point, printed with the block's decimals; cached."""
-    from sveval.metrics import evaluate
-
     block = entry.block
     key = (block.p_target, block.c_miss, block.c_fa, sweep)
     if key not in item.computed:
-        srt = _sorted(item, sweep)
-        item.computed[key] = evaluate(item.values, item.is_target, *key[:3], sweep=sweep, presorted=srt)
+        item.computed[key] = _sorted(item, sweep).evaluate(*key)
     m = item.computed[key]
     return _printed(100 * m.eer, entry.eer_text), _printed(m.min_dcf, entry.min_dcf_text)
 
 
 def _sorted(item: _Scored, sweep: str):
-    """The file's scores sorted for `sweep`, once per file for all its blocks and checks (numpy's order
-    for the wespeaker sweep, the stable order for the others)."""
-    from sveval.metrics import sort_scores
+    """The file's `SortedScores` for `sweep`, made once per file for all its blocks and checks (numpy's
+    order of tied trials for the wespeaker sweep, the stable order for the others)."""
+    from sveval.metrics import SortedScores
 
     key = ("sorted", sweep == "wespeaker")
     if key not in item.computed:
-        item.computed[key] = sort_scores(item.values, item.is_target, sweep)
+        item.computed[key] = SortedScores.of(item.values, item.is_target, sweep)
     return item.computed[key]
 
 
@@ -430,10 +424,8 @@ def _printed(value: float, like: str) -> str:
 
 def _eer_hint(item: _Scored, entry: ResultEntry) -> str:
     """Name another EER definition that gives the printed number, if one does: a common mix-up."""
-    from sveval.metrics import eer
-
     for definition, sweep in (("kaldi", "per-trial"), ("nist", "tie-aware"), ("rocch", "per-trial")):
-        value = eer(item.values, item.is_target, definition=definition, sweep=sweep).value
+        value = _sorted(item, sweep).eer(definition, sweep).value
         if _printed(100 * value, entry.eer_text) == entry.eer_text:
             return f" (the printed value is the {definition} EER with a {sweep} sweep)"
     return ""

@@ -21,12 +21,12 @@ from sveval.metrics import (
     DetCurve,
     Eer,
     Metrics,
+    SortedScores,
     cllr,
     det_curve,
     eer,
     evaluate,
     min_dcf,
-    sort_scores,
     summarize,
 )
 
@@ -740,15 +740,13 @@ def test_stable_sort_equals_mergesort(seed):
 
 @pytest.mark.parametrize("seed", range(8))
 def test_tie_order_range_bounds_every_order(seed):
-    from sveval.metrics_ties import tie_order_range
-
     # brute force: many random orders of a heavily tied list all land inside [low, high], and the bounds
     # are attained by some order (they are the per-trial values of the two extreme orders).
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 4, size=30).astype(float)
     labels = rng.random(30) < 0.25 + 0.15 * scores
     labels[:2] = [True, False]
-    low, high = tie_order_range(scores, labels, p_target=0.3)
+    low, high = SortedScores.of(scores, labels).tie_order_range(p_target=0.3)
     for _ in range(200):
         order = rng.permutation(30)
         m = evaluate(scores[order], labels[order], p_target=0.3, sweep="per-trial")
@@ -756,8 +754,27 @@ def test_tie_order_range_bounds_every_order(seed):
         assert low.min_dcf - 1e-12 <= m.min_dcf <= high.min_dcf + 1e-12
     assert high.min_dcf == pytest.approx(min_dcf(scores, labels, 0.3).min_dcf, abs=1e-12)
     no_ties = scores + rng.random(30) * 0.1
-    a, b = tie_order_range(no_ties, labels)
+    a, b = SortedScores.of(no_ties, labels).tie_order_range()
     assert (a.eer, a.min_dcf) == (b.eer, b.min_dcf)
+
+
+def test_sorted_scores_sort_once_and_only_what_a_sweep_needs():
+    """The tie-aware sweep, the Kaldi and ROCCH EERs and the tie check read the two classes sorted apart,
+    never the trials in sweep order; a per-trial summary on the same object adds that order and reuses
+    the classes; the numbers equal one-off calls."""
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.standard_normal(3000), 2)
+    labels = rng.random(3000) < 0.3
+    points = ((0.01, 1.0, 1.0), (0.2, 1.0, 1.0))
+    shared = SortedScores.of(scores, labels)
+    checked = shared.summary(EER_DEFINITIONS, points, tie_check=True)
+    assert "in_order" not in vars(shared)
+    classes = shared.classes
+    per_trial = shared.summary(EER_DEFINITIONS, points, "per-trial")
+    assert shared.classes is classes and "in_order" in vars(shared)
+    once = summarize(scores, labels, operating_points=points)
+    assert (checked.eers, checked.dcfs) == (once.eers, once.dcfs)
+    assert per_trial == summarize(scores, labels, EER_DEFINITIONS, points, "per-trial")
 
 
 def test_one_sort_shared_by_summaries_gives_the_same_numbers():
@@ -765,26 +782,22 @@ def test_one_sort_shared_by_summaries_gives_the_same_numbers():
     scores = np.round(rng.standard_normal(5000), 2)  # many ties: the sweeps differ
     labels = rng.random(5000) < 0.2
     points = ((0.01, 1.0, 1.0), (0.05, 1.0, 1.0))
-    shared = sort_scores(scores, labels, "tie-aware")
+    shared = SortedScores.of(scores, labels, "tie-aware")
     for sweep in ("tie-aware", "per-trial"):
         fresh = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep)
-        reused = summarize(scores, labels, ("nist", "kaldi", "rocch"), points, sweep, presorted=shared)
+        reused = shared.summary(("nist", "kaldi", "rocch"), points, sweep)
         assert fresh == reused
-        assert evaluate(scores, labels, 0.05, sweep=sweep) == evaluate(
-            scores, labels, 0.05, sweep=sweep, presorted=shared
-        )
+        assert evaluate(scores, labels, 0.05, sweep=sweep) == shared.evaluate(0.05, sweep=sweep)
     with pytest.raises(ValueError, match="sorted for another sweep"):
-        summarize(scores, labels, ("nist",), points, "wespeaker", presorted=shared)
+        shared.summary(("nist",), points, "wespeaker")
     with pytest.raises(ValueError, match="sorted for another sweep"):
-        evaluate(scores, labels, sweep="wespeaker", presorted=shared)
+        shared.evaluate(sweep="wespeaker")
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_tie_warnings_give_the_file_order_per_trial_numbers(seed):
     """Whether or not the two extreme tie orders print alike (the shortcut that skips sorting the file
     order), each warning names exactly the number the per-trial sweep in file order prints."""
-    from sveval.metrics_ties import tie_order_warnings
-
     rng = np.random.default_rng(seed)
     n = int(rng.integers(50, 4000))
     decimals = (0, 1, 2, 6, 8)[seed % 5]  # from huge tie groups to the odd tie (extreme orders print alike)
@@ -798,7 +811,7 @@ def test_tie_warnings_give_the_file_order_per_trial_numbers(seed):
     for d, p in zip(ours.dcfs, theirs.dcfs):
         if f"{d.min_dcf:.3f}" != f"{p.min_dcf:.3f}":
             expected.append(f"minDCF({d.p_target:g}/1/1) {d.min_dcf:.3f} here; ")
-    warnings = tie_order_warnings(scores, labels, ours.eers[0].value, ours.dcfs)
+    warnings = SortedScores.of(scores, labels).summary(("nist",), points, tie_check=True).tie_warnings
     assert [w.split("tied scores: ")[1].split("the per-trial")[0] for w in warnings] == expected
     printed = [f"{theirs.eers[0].percent:.3f}"] if expected and expected[0].startswith("EER") else []
     printed += [

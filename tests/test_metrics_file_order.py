@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from sveval.metrics import summarize
+from sveval.metrics import SortedScores, summarize
 from sveval.metrics_file_order import per_trial_in_file_order
 
 POINTS = ((0.01, 1.0, 1.0), (0.05, 1.0, 1.0), (0.5, 1.0, 1.0), (0.01, 10.0, 1.0), (0.9, 1.0, 3.0))
@@ -32,14 +32,14 @@ def test_equals_the_full_per_trial_sweep(seed):
     for _ in range(25):
         scores, labels = _case(rng)
         full = summarize(scores, labels, ("nist",), POINTS, "per-trial")
-        assert per_trial_in_file_order(scores, labels, POINTS) == full
+        assert per_trial_in_file_order(SortedScores.of(scores, labels), POINTS) == full
 
 
 def test_hand_case_the_crossing_group_is_read_in_file_order():
     # one tie group holds the crossing; its file order is target, nontarget, target, nontarget
     scores = np.array([0.0, 0.5, 0.5, 0.5, 0.5, 1.0])
     labels = np.array([False, True, False, True, False, True])
-    got = per_trial_in_file_order(scores, labels, ((0.5, 1.0, 1.0),))
+    got = per_trial_in_file_order(SortedScores.of(scores, labels), ((0.5, 1.0, 1.0),))
     # points after each trial: p_miss = #tar/3, p_fa = 1 - #non/3
     # 0.0n: (0, 2/3); 0.5t: (1/3, 2/3); 0.5n: (1/3, 1/3) -> x1 (d = 0); x2 = the point before
     assert got.eers[0].value == pytest.approx(1 / 3)
@@ -57,4 +57,4 @@ def test_windows_of_groups_give_the_same_numbers(monkeypatch):
         full = summarize(scores, labels, ("nist",), POINTS, "per-trial")
         for window in (1, 7, 100):
             monkeypatch.setattr(file_order, "WINDOW_TRIALS", window)
-            assert per_trial_in_file_order(scores, labels, POINTS) == full
+            assert per_trial_in_file_order(SortedScores.of(scores, labels), POINTS) == full

@@ -10,6 +10,7 @@ from scipy.stats import norm
 from sveval.errors import InputError
 from sveval.io.figures import save_figure, write_det_plot
 from sveval.io.score_folder import det_plot_name
+from sveval.metrics import SortedScores
 from sveval.plot import (
     ALWAYS_PAD_EM,
     ALWAYS_TICKS,
@@ -57,7 +58,7 @@ def test_hand_made_curve_points_markers_and_thinning():
     # sorted: 1 N, 2 T, 3 N, 4 N, 5 T, 6 T  -> p_miss 0 1/3 1/3 1/3 2/3 1, p_fa 2/3 2/3 1/3 0 0 0
     scores = np.array([3.0, 6.0, 1.0, 5.0, 2.0, 4.0])
     is_target = np.array([False, True, False, True, True, False])
-    curve = det_plot_curve(scores, is_target, "hand")
+    curve = det_plot_curve(SortedScores.of(scores, is_target), "hand")
     # index 2 lies on the horizontal run 1 -> 3 and index 4 on the vertical run 3 -> 5: dropped exactly
     np.testing.assert_allclose(curve.p_miss, [0, 1 / 3, 1 / 3, 1])
     np.testing.assert_allclose(curve.p_fa, [2 / 3, 2 / 3, 0, 0])
@@ -95,7 +96,7 @@ def test_markers_sit_where_metrics_put_them():
     from sveval import metrics
 
     scores, is_target = synthetic(n=3000, separation=2.5, seed=3)
-    curve = det_plot_curve(scores, is_target, "s")
+    curve = det_plot_curve(SortedScores.of(scores, is_target), "s")
     m = metrics.evaluate(scores, is_target)
     assert curve.eer == m.eer and curve.min_dcf == m.min_dcf
     p_miss, p_fa = brute_force_rates(scores.tolist(), is_target.tolist())
@@ -113,7 +114,7 @@ def test_markers_sit_where_metrics_put_them():
 
 def test_window_widens_to_keep_marked_points():
     scores, is_target = synthetic(n=20000, separation=7.0, seed=1)  # EER ~ 0.04 %, below the default
-    curve = det_plot_curve(scores, is_target, "good")
+    curve = det_plot_curve(SortedScores.of(scores, is_target), "good")
     assert curve.eer < 0.0005
     lo, hi = det_limits([curve])
     assert lo < curve.eer and hi == 0.5 and lo in (1e-5, 2e-5, 5e-5, 1e-4, 2e-4)
@@ -198,7 +199,9 @@ def test_plot_draws_on_the_given_axes_only():
 
 
 def test_overlay_has_one_line_per_curve_with_distinct_colours():
-    curves = [det_plot_curve(*synthetic(seed=k, separation=2 + k), f"c{k}") for k in range(3)]
+    curves = [
+        det_plot_curve(SortedScores.of(*synthetic(seed=k, separation=2 + k)), f"c{k}") for k in range(3)
+    ]
     display = DetDisplay(curves).plot()
     colours = [line.get_color() for line in display.curve_lines_]
     assert len(set(colours)) == 3
@@ -237,7 +240,7 @@ def test_thinning_never_merges_diagonal_moves():
 
 @pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
 def test_save_by_extension_atomically_and_reproducibly(tmp_path, suffix, magic):
-    curve = det_plot_curve(*synthetic(n=500), "x")
+    curve = det_plot_curve(SortedScores.of(*synthetic(n=500)), "x")
     first = write_det_plot([curve], tmp_path / f"a{suffix}")
     assert first.read_bytes().startswith(magic)
     write_det_plot([curve], tmp_path / f"b{suffix}")
@@ -284,7 +287,8 @@ def test_wrapped_names_keep_the_axes_size_and_stay_inside_the_figure():
     ]
     sizes = []
     for names in (["a", "b"], long_names):
-        display = DetDisplay([det_plot_curve(scores, is_target, name) for name in names]).plot()
+        sorted_scores = SortedScores.of(scores, is_target)
+        display = DetDisplay([det_plot_curve(sorted_scores, name) for name in names]).plot()
         figure = display.figure_
         figure.draw_without_rendering()
         sizes.append(np.array(display.ax_.get_position().bounds[2:]) * figure.get_size_inches())
