@@ -146,11 +146,7 @@ def calibrate_demo(
     asnorm = next(m for m in run.lists[0].methods if m.method == "asnorm")
     evaluation = read_score_file(scores_dir / asnorm.score_file)
     evaluation = replace(evaluation, path=str((shown_scores or scores_dir) / asnorm.score_file))
-    applied = cal.apply_and_write(
-        model, [[evaluation]], [evaluation.labels], str(scores_dir), ((0.01, 1.0, 1.0),)
-    )
-    cal.write_summary(str(scores_dir), model, applied)
-    return applied
+    return cal.write_folder(str(scores_dir), model, [[evaluation]], [evaluation.labels], ((0.01, 1.0, 1.0),))
 
 
 @contextlib.contextmanager
