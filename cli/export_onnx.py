@@ -1,4 +1,5 @@
-"""`sveval export-onnx`: a checkpoint as an ONNX file in WeSpeaker's runtime contract."""
+"""`sveval export-onnx`: a checkpoint as an ONNX file in WeSpeaker's runtime contract (the job:
+`sveval.app.extract.export`)."""
 
 from __future__ import annotations
 
@@ -32,34 +33,15 @@ def command(model_path, arch, out_path, mean_vec, as_json, quiet):
       sveval export-onnx --model avg_model.pt --arch Gemini_DF_ResNet114 --out m.onnx --mean-vec mean_vec.npy
       sveval export-onnx --model wespeaker-gemini-dfresnet114-lm --out lm.onnx
     """
-    from sveval.models import require_torch
+    from sveval.app.extract import ExportJob, export  # noqa: PLC0415
 
-    require_torch()
-    from sveval.errors import InputError
-    from sveval.io.embeddings import read_mean_vector
-    from sveval.io.output_folder import refuse_output_over_input
-    from sveval.models.checkpoint import LoadedModel
-    from sveval.models.export import export_onnx
-    from sveval.models.registry import load
-
-    refuse_output_over_input(out_path, [model_path, mean_vec])
-    loaded = load(model_path, arch, progress=not quiet)
-    refuse_output_over_input(out_path, [loaded.checkpoint])  # a published name's file, or a folder's
-    if not isinstance(loaded, LoadedModel):
-        raise InputError(
-            "--model is already an ONNX graph; export-onnx takes a PyTorch checkpoint", model_path
-        )
-    vector = read_mean_vector(mean_vec, loaded.model.embed_dim) if mean_vec else None
-    path = export_onnx(loaded, out_path, vector)
-    summary = {
-        "onnx": str(path),
-        "checkpoint": str(loaded.checkpoint),
-        "arch": loaded.arch,
-        "mean_vec": mean_vec,
-        "input": f"feats (B, T, {loaded.fbank.num_mel_bins})",
-        "output": f"embs (B, {loaded.model.embed_dim})",
-    }
+    outcome = export(
+        ExportJob(model=model_path, out=out_path, arch=arch, mean_vec=mean_vec, progress=not quiet)
+    )
+    summary = outcome.summary
     if as_json:
         click.echo(json_output.dumps(summary, indent=2))
     else:
-        click.echo(f"wrote {path}: {loaded.arch}, {summary['input']} -> {summary['output']}, opset 14")
+        click.echo(
+            f"wrote {outcome.path}: {outcome.arch}, {summary['input']} -> {summary['output']}, opset 14"
+        )

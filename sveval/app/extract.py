@@ -443,3 +443,54 @@ def _check_trials_covered(trial_lists, utts, source: str) -> None:
                 f"{', '.join(missing[:3])} (--allow-missing drops their trials)",
                 source,
             )
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """`sveval export-onnx`'s options: the checkpoint (file, folder or published name), the .onnx file to
+    write, and a .npy mean vector subtracted inside the graph (None: none)."""
+
+    model: str
+    out: str
+    arch: str | None = None
+    mean_vec: str | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The .onnx file written and what it holds."""
+
+    path: Path
+    arch: str
+    summary: dict
+
+
+def export(job: ExportJob) -> Exported:
+    """A checkpoint sveval loads as an ONNX graph in WeSpeaker's runtime contract (`sveval.models.export`)."""
+    from sveval.models import require_torch  # noqa: PLC0415
+
+    require_torch()
+    from sveval.io.embeddings import read_mean_vector  # noqa: PLC0415
+    from sveval.io.output_folder import refuse_output_over_input  # noqa: PLC0415
+    from sveval.models.checkpoint import LoadedModel  # noqa: PLC0415
+    from sveval.models.export import export_onnx  # noqa: PLC0415
+
+    refuse_output_over_input(job.out, [job.model, job.mean_vec])
+    loaded = load_model(job.model, job.arch, job.progress)
+    refuse_output_over_input(job.out, [loaded.checkpoint])  # a published name's file, or a folder's
+    if not isinstance(loaded, LoadedModel):
+        raise InputError(
+            "--model is already an ONNX graph; export-onnx takes a PyTorch checkpoint", job.model
+        )
+    vector = read_mean_vector(job.mean_vec, loaded.model.embed_dim) if job.mean_vec else None
+    path = export_onnx(loaded, job.out, vector)
+    summary = {
+        "onnx": str(path),
+        "checkpoint": str(loaded.checkpoint),
+        "arch": loaded.arch,
+        "mean_vec": job.mean_vec,
+        "input": f"feats (B, T, {loaded.fbank.num_mel_bins})",
+        "output": f"embs (B, {loaded.model.embed_dim})",
+    }
+    return Exported(path, loaded.arch, summary)
