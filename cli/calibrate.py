@@ -13,15 +13,10 @@ from .options import dcf_option
 
 
 @click.command("calibrate")
-@click.option(
-    "--train", "train_path", type=click.Path(dir_okay=False), help="Labelled calibration score file."
-)
-@click.option(
-    "--model", "model_path", type=click.Path(dir_okay=False), help="calibration_model.json to reuse."
-)
+@click.option("--train", type=click.Path(dir_okay=False), help="Labelled calibration score file.")
+@click.option("--model", type=click.Path(dir_okay=False), help="calibration_model.json to reuse.")
 @click.option(
     "--apply",
-    "apply_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="Score file to calibrate, repeatable.",
@@ -32,10 +27,8 @@ from .options import dcf_option
     help="Calibration list labelling a 3-column --train file (e.g. WeSpeaker's vox2_cali.kaldi); its "
     "repeated pairs and self-pairs are counted and used.",
 )
-@click.option(
-    "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
-)
-@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--trials", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--method", type=click.Choice(("linear", "qmf")), default="linear", show_default=True)
 @click.option(
     "--prior",
@@ -51,14 +44,12 @@ from .options import dcf_option
 )
 @click.option(
     "--utt2dur",
-    "utt2dur_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="QMF durations, `<utt> <seconds>` per line; repeatable.",
 )
 @click.option(
     "--wav-scp",
-    "wav_scp_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="QMF durations from the audio headers of a wav.scp; repeatable.",
@@ -75,23 +66,7 @@ from .options import dcf_option
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
 @click.option("--quiet", is_flag=True, help="No progress (the WeSpeaker fit's steps).")
-def command(
-    train_path,
-    model_path,
-    apply_paths,
-    train_trials,
-    trials_spec,
-    out_dir,
-    method,
-    prior,
-    compat,
-    utt2dur_paths,
-    wav_scp_paths,
-    max_dur,
-    dcfs,
-    as_json,
-    quiet,
-):
+def command(dcfs, as_json, quiet, max_dur, **options):
     """Calibrate scores into natural-log likelihood ratios and measure them (EER, minDCF, actDCF, Cllr).
 
     linear: llr = a*score + b by prior-weighted logistic regression (BOSARIS) at --prior. qmf: WeSpeaker's
@@ -121,24 +96,10 @@ def command(
     from sveval.app.calibrate import CalibrateJob, calibrate  # noqa: PLC0415
 
     given = click.get_current_context().get_parameter_source("max_dur") != ParameterSource.DEFAULT
-    job = CalibrateJob(
-        out=out_dir,
-        train=train_path,
-        model=model_path,
-        apply=apply_paths,
-        train_trials=train_trials,
-        trials=trials_spec,
-        method=method,
-        prior=prior,
-        compat=compat,
-        utt2dur=utt2dur_paths,
-        wav_scp=wav_scp_paths,
-        max_dur=max_dur if given else None,
-        operating_points=dcfs,
-        progress=not quiet,
-    )
+    max_dur = max_dur if given else None  # (not given: a reused model's own cap, or QMF's default)
+    job = CalibrateJob(**options, max_dur=max_dur, operating_points=dcfs, progress=not quiet)
     outcome = calibrate(job, say=lambda line: click.echo(line, err=True))
-    show_outcome(outcome, out_dir, as_json)
+    show_outcome(outcome, options["out"], as_json)
 
 
 # the printed table: after calibration, then the input scores read as LLRs. Fusion has several inputs and

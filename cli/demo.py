@@ -20,7 +20,6 @@ from sveval.app.demo import DEFAULT_OUT
 )
 @click.option(
     "--trials",
-    "trials_spec",
     metavar="NAME|PATH",
     help="Score this list instead of the synthetic one (e.g. vox1_O_cleaned, or veri_test2.txt): "
     "embeddings are then made up for its utterances.",
@@ -28,7 +27,7 @@ from sveval.app.demo import DEFAULT_OUT
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic setup.")
 @click.option("--no-plots", is_flag=True, help="Skip the DET plots.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
-def command(out, trials_spec, seed, no_plots, quiet):
+def command(no_plots, quiet, **options):
     """Run sveval end to end on synthetic data: no download, no model, same result on every run.
 
     Makes a Vox1-like setup (40 test speakers, 4,874 utterances, a Vox1-O-shaped list of 37,611 balanced
@@ -48,8 +47,7 @@ def command(out, trials_spec, seed, no_plots, quiet):
     from sveval.systems import load_system  # noqa: PLC0415
 
     say = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
-    job = DemoJob(out=out, trials=trials_spec, seed=seed, plots=not no_plots, progress=not quiet)
-    outcome = run(job, say)
+    outcome = run(DemoJob(**options, plots=not no_plots, progress=not quiet), say)
     click.echo(results_table([load_system(outcome.scores, name="synthetic demo")]), nl=False)
     click.echo(
         "EER in %, minDCF at p_target 0.01 (normalised); cosine, s-norm and AS-norm against the synthetic "

@@ -9,9 +9,9 @@ from . import json_output
 
 
 @click.command("export-onnx")
-@click.option("--model", "model_path", required=True, help="Checkpoint file, model folder or published name.")
+@click.option("--model", required=True, help="Checkpoint file, model folder or published name.")
 @click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
 @click.option(
     "--mean-vec",
     type=click.Path(dir_okay=False, exists=True),
@@ -19,7 +19,7 @@ from . import json_output
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--quiet", is_flag=True, help="No download progress (a published name not yet cached).")
-def command(model_path, arch, out_path, mean_vec, as_json, quiet):
+def command(as_json, quiet, **options):
     """Export a checkpoint sveval loads to ONNX, as WeSpeaker's export_onnx.py does.
 
     The graph takes `feats` (batch, frames, 80): Kaldi fbank after per-utterance mean normalisation, and
@@ -35,9 +35,7 @@ def command(model_path, arch, out_path, mean_vec, as_json, quiet):
     """
     from sveval.app.extract import ExportJob, export  # noqa: PLC0415
 
-    outcome = export(
-        ExportJob(model=model_path, out=out_path, arch=arch, mean_vec=mean_vec, progress=not quiet)
-    )
+    outcome = export(ExportJob(**options, progress=not quiet))
     summary = outcome.summary
     if as_json:
         click.echo(json_output.dumps(summary, indent=2))

@@ -12,7 +12,6 @@ from . import json_output
 @click.argument("merge_dirs", nargs=-1, type=click.Path(file_okay=False))
 @click.option(
     "--model",
-    "model_path",
     help="Checkpoint file or model folder, an .onnx file (WeSpeaker's contract), or a published name "
     "(sveval models).",
 )
@@ -23,7 +22,7 @@ from . import json_output
     type=click.Path(file_okay=False),
     help="Audio folder (symlinks followed; every format libsndfile reads); ids spk/video/00001.wav.",
 )
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (xvector.ark/.scp).")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (xvector.ark/.scp).")
 @click.option(
     "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (torchrun: LOCAL_RANK)."
 )
@@ -66,25 +65,7 @@ from . import json_output
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def command(
-    merge_dirs,
-    model_path,
-    arch,
-    wav_scp,
-    wav_dir,
-    out_dir,
-    device,
-    batch_size,
-    frames_per_batch,
-    precision,
-    num_workers,
-    skip_bad,
-    num_shards,
-    shard_index,
-    merge,
-    quiet,
-    as_json,
-):
+def command(quiet, as_json, **options):
     """Extract whole-utterance embeddings with a Gemini DF-ResNet checkpoint or an ONNX model.
 
     Writes OUT/xvector.ark and OUT/xvector.scp (kaldiio / WeSpeaker readable). On GPU utterances are
@@ -114,24 +95,7 @@ def command(
     """
     from sveval.app.extract import Extracted, ExtractJob, run  # noqa: PLC0415
 
-    job = ExtractJob(
-        model=model_path,
-        arch=arch,
-        wav_scp=wav_scp,
-        wav_dir=wav_dir,
-        out=out_dir,
-        device=device,
-        batch_size=batch_size,
-        frames_per_batch=frames_per_batch,
-        precision=precision,
-        num_workers=num_workers,
-        skip_bad=skip_bad,
-        num_shards=num_shards,
-        shard_index=shard_index,
-        merge=merge,
-        merge_dirs=merge_dirs,
-        progress=not quiet,
-    )
+    job = ExtractJob(**options, progress=not quiet)
     outcome = run(job, say=lambda line: click.echo(line, err=True))
     if outcome is None:
         return  # torchrun: rank 0 speaks for everyone

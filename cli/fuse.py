@@ -12,7 +12,6 @@ from .options import dcf_option
 @click.command("fuse")
 @click.option(
     "--train",
-    "train_paths",
     multiple=True,
     required=True,
     type=click.Path(dir_okay=False),
@@ -20,7 +19,6 @@ from .options import dcf_option
 )
 @click.option(
     "--apply",
-    "apply_specs",
     multiple=True,
     metavar="A.score,B.score,...",
     help="The systems' score files of one list, comma-separated in --train order; repeatable. "
@@ -32,10 +30,8 @@ from .options import dcf_option
     help="Calibration list labelling 3-column --train files; repeated pairs and self-pairs are counted "
     "and used.",
 )
-@click.option(
-    "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
-)
-@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--trials", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
 @click.option(
     "--prior",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -45,7 +41,7 @@ from .options import dcf_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
-def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior, dcfs, as_json):
+def command(dcfs, as_json, **options):
     """Fuse systems: llr = sum_k w_k * score_k + b, prior-weighted logistic regression (BOSARIS).
 
     The training files (one per system) and each --apply group must hold exactly the same trials, compared as
@@ -65,14 +61,6 @@ def command(train_paths, apply_specs, train_trials, trials_spec, out_dir, prior,
     """
     from sveval.app.calibrate import FuseJob, fuse  # noqa: PLC0415
 
-    job = FuseJob(
-        out=out_dir,
-        train=train_paths,
-        apply=apply_specs,
-        train_trials=train_trials,
-        trials=trials_spec,
-        prior=prior,
-        operating_points=dcfs,
-    )
+    job = FuseJob(**options, operating_points=dcfs)
     outcome = fuse(job, say=lambda line: click.echo(line, err=True))
-    show_outcome(outcome, out_dir, as_json)
+    show_outcome(outcome, options["out"], as_json)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 
@@ -90,13 +91,11 @@ def _top_n(ctx, param, value):
 @click.option("--cohort-name", help="Cohort name in file names [default: the cohort folder name].")
 @click.option(
     "--mean",
-    "mean_spec",
     metavar="cohort|none|FILE.npy",
     help="Mean vector subtracted from every embedding [default: cohort if there is one, else none].",
 )
 @click.option(
     "--trials",
-    "trial_specs",
     multiple=True,
     required=True,
     metavar="NAME|PATH",
@@ -104,7 +103,6 @@ def _top_n(ctx, param, value):
 )
 @click.option(
     "--norm",
-    "norm",
     metavar="cos,snorm,asnorm",
     help="Methods [default: all three with a cohort, cos without].",
 )
@@ -136,7 +134,7 @@ def _top_n(ctx, param, value):
     "precision table.",
 )
 @click.option("--eval-name", help="Eval-set name in result-file names [default: the eval folder name].")
-@click.option("--out", "out_dir", type=click.Path(), help="Output folder [--exp-dir: EXP/scores].")
+@click.option("--out", type=click.Path(), help="Output folder [--exp-dir: EXP/scores].")
 @click.option(
     "--exp-dir",
     type=click.Path(file_okay=False),
@@ -149,25 +147,7 @@ def _top_n(ctx, param, value):
 @click.option("--no-plots", is_flag=True, help="Skip the DET plots (report.md is still written).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_audio_options
-def command(
-    eval_path,
-    cohort_path,
-    cohort_utt2spk,
-    cohort_name,
-    mean_spec,
-    trial_specs,
-    norm,
-    top_n,
-    compat,
-    cohort_precision,
-    eval_name,
-    out_dir,
-    exp_dir,
-    allow_missing,
-    no_plots,
-    quiet,
-    **audio,
-):
+def command(norm, no_plots, quiet, **options):
     """Score trial lists with cosine, s-norm and AS-norm, WeSpeaker style.
 
     Writes <list>.score, <cohort>_snorm_<list>.score, <cohort>_asnorm<N>_<list>.score, the result files
@@ -199,25 +179,14 @@ def command(
     from sveval.app.extract import AudioSource  # noqa: PLC0415
     from sveval.app.score import ScoreJob, run  # noqa: PLC0415
 
+    audio = AudioSource(**{f.name: options.pop(f.name) for f in dataclasses.fields(AudioSource)})
     job = ScoreJob(
-        trials=trial_specs,
-        eval_path=eval_path,
-        cohort_path=cohort_path,
-        cohort_utt2spk=cohort_utt2spk,
-        cohort_name=cohort_name,
-        mean=mean_spec,
+        **options,
         methods=tuple(x.strip() for x in norm.split(",") if x.strip()) if norm else None,
-        top_n=top_n,
-        compat=compat,
-        cohort_precision=cohort_precision,
-        eval_name=eval_name,
-        out=out_dir,
-        exp_dir=exp_dir,
-        allow_missing=allow_missing,
         plots=not no_plots,
         progress=not quiet,
         command=shlex.join(["sveval", *sys.argv[1:]]),
-        audio=AudioSource(**audio),
+        audio=audio,
     )
     outcome = run(job, say=lambda line: click.echo(line, err=True))
     click.echo(_table(outcome.run, outcome.out))
