@@ -285,9 +285,9 @@ class Sets:
 
     evaluation: object  # sveval.types.Embeddings
     eval_name: str
-    cohort: object | None  # sveval.types.Embeddings
+    cohort: object | None  # sveval.score_run.Cohort: embedded cohort audio, held in memory
     cohort_name: str | None
-    cohort_source: str | None  # for error messages about cohort speakers
+    cohort_source: str | None  # a cohort embedding file, streamed into its sums when the run scores
     model: dict | None  # provenance for results.json
 
 
@@ -344,24 +344,29 @@ def embed_sets(
 
     loaded = load_model(source.model, source.arch, progress)
     _warn_ignored_keys(loaded, say)
-    evaluation, eval_record = _embed(source, loaded, eval_utts, out / "embeddings" / eval_name, progress, say)
+    evaluation, _, eval_record = _embed(
+        source, loaded, eval_utts, out / "embeddings" / eval_name, progress, say
+    )
     cohort, records = None, {"eval": eval_record}
     if cohort_utts is not None:
-        cohort, records["cohort"] = _embed(
-            source, loaded, cohort_utts, out / "embeddings" / cohort_name, progress, say
-        )
+        from sveval.score_run import Cohort  # noqa: PLC0415
+
+        folder = out / "embeddings" / cohort_name
+        embeddings, found, records["cohort"] = _embed(source, loaded, cohort_utts, folder, progress, say)
+        cohort = Cohort(cohort_name, embeddings, speakers[found])  # less the utterances skipped
     return Sets(
         evaluation=evaluation,
         eval_name=eval_name,
         cohort=cohort,
         cohort_name=cohort_name,
-        cohort_source=str(out / "embeddings" / cohort_name) if cohort is not None else None,
+        cohort_source=None,
         model=_provenance(source, loaded, out / "embeddings" / eval_name, records),
     )
 
 
 def _embed(source: AudioSource, loaded, utts, folder: Path, progress: bool, say):
-    """Extract what the cache lacks, then read exactly `utts` (minus skipped ones) back, in list order."""
+    """Extract what the cache lacks, then read exactly `utts` (minus skipped ones) back, in list order:
+    the embeddings, which of `utts` they are (a mask) and the record of the cache for results.json."""
     import pandas as pd  # noqa: PLC0415
 
     from sveval.io.embeddings import read_embeddings  # noqa: PLC0415
@@ -392,8 +397,8 @@ def _embed(source: AudioSource, loaded, utts, folder: Path, progress: bool, say)
     # cohort is exactly the cohort audio given.
     cached = read_embeddings(result.scp)
     where = pd.Index(cached.ids).get_indexer([u.utt for u in utts])
-    where = where[where >= 0]
-    embeddings = Embeddings(cached.ids[where], cached.vectors[where])
+    found = where >= 0
+    embeddings = Embeddings(cached.ids[where[found]], cached.vectors[where[found]])
     record = {
         "folder": f"embeddings/{folder.name}",  # relative to the score folder: valid wherever it goes
         "utterances": len(embeddings),
@@ -401,7 +406,7 @@ def _embed(source: AudioSource, loaded, utts, folder: Path, progress: bool, say)
         "reused": result.already_done,
         "skipped": len(result.skipped),
     }
-    return embeddings, record
+    return embeddings, found, record
 
 
 def _provenance(source: AudioSource, loaded, folder: Path, records: dict) -> dict:

@@ -196,18 +196,9 @@ def _cohort(job: ScoreJob, sets: Sets):
     """The cohort as scoring takes it: embedded audio in memory, or a cohort file streamed into its
     per-speaker sums (never held whole); None without one."""
     from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
-    from sveval.io import embeddings as emb_io  # noqa: PLC0415
-    from sveval.score_run import Cohort  # noqa: PLC0415
 
-    if sets.cohort is not None:
-        if job.cohort_utt2spk:
-            utts, spks = emb_io.read_utt2spk(job.cohort_utt2spk)
-            speakers = emb_io.speakers_from_utt2spk(sets.cohort.ids, utts, spks, job.cohort_utt2spk)
-        else:
-            speakers = emb_io.speakers_from_ids(sets.cohort.ids, sets.cohort_source)
-        return Cohort(sets.cohort_name, sets.cohort, speakers)
     if sets.cohort_source is None:
-        return None
+        return sets.cohort
     dim = sets.evaluation.dim
     return read_cohort_sums(
         sets.cohort_source,
