@@ -70,8 +70,9 @@ def check_name_part(name: str | None, option: str) -> None:
         )
 
 
-def _resolve(job: ScoreJob) -> ScoreJob:
-    """The cheap option checks, before any work; --exp-dir's paths filled in."""
+def _resolve(job: ScoreJob) -> tuple[ScoreJob, tuple[str, ...]]:
+    """The cheap option checks, before any work: the job with --exp-dir's paths filled in, and the methods
+    it runs."""
     from sveval.score_run import resolve_methods  # noqa: PLC0415
 
     audio = job.audio
@@ -91,21 +92,19 @@ def _resolve(job: ScoreJob) -> ScoreJob:
         raise InputError("pass --out DIR (or --exp-dir EXP, which writes EXP/scores)")
     if job.cohort_utt2spk and not (cohort_path or audio.cohort_audio):
         raise InputError("--cohort-utt2spk needs --cohort (or, with --model, --cohort-wav-scp)")
-    resolve_methods(job.methods, bool(cohort_path or audio.cohort_audio))
+    methods = resolve_methods(job.methods, bool(cohort_path or audio.cohort_audio))
     if job.mean not in (None, "cohort", "none") and not os.path.lexists(job.mean):  # (a FIFO: its reader)
         raise InputError("mean vector file not found (--mean takes cohort, none or a .npy file)", job.mean)
-    return replace(job, eval_path=eval_path, cohort_path=cohort_path, out=out)
+    return replace(job, eval_path=eval_path, cohort_path=cohort_path, out=out), methods
 
 
 def run(job: ScoreJob, say=stderr_line) -> ScoreOutcome:
     """Score, write and publish the folder `job.out` (one run: see `sveval.app.output_folder.one_writer`).
     What the run finds (dropped trials, notes, tie warnings, the folder's messages) goes to `say`."""
     from sveval.io.score_folder import RESULTS_JSON  # noqa: PLC0415
-    from sveval.score_run import resolve_methods  # noqa: PLC0415
 
-    job = _resolve(job)
+    job, resolved = _resolve(job)
     audio = job.audio
-    resolved = resolve_methods(job.methods, bool(job.cohort_path or audio.cohort_audio))
     out = Path(job.out)
     specs = [t for t in job.trials if isinstance(t, str)]
     inputs = [job.eval_path, job.cohort_path, job.cohort_utt2spk, job.mean, *specs, *audio.inputs]
