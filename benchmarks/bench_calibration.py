@@ -80,8 +80,7 @@ def sveval_run(folder: Path, method: str, fit: str, train_name: str, out: str) -
     evaluation = read_score_file(folder / "eval.score")
     target = folder / out
     target.mkdir(exist_ok=True)
-    applied = cal.apply_and_write(model, [[evaluation]], [None], str(target), ((0.01, 1.0, 1.0),), use)
-    cal.write_summary(str(target), model, applied)
+    cal.write_folder(str(target), model, [[evaluation]], [None], ((0.01, 1.0, 1.0),), use)
     return trained - start, time.perf_counter() - trained
 
 

@@ -1,39 +1,22 @@
-"""`sveval calibrate`: turn scores into calibrated log-likelihood ratios (linear or WeSpeaker's QMF)."""
+"""`sveval calibrate`: turn scores into calibrated log-likelihood ratios (linear or WeSpeaker's QMF); the job:
+`sveval.app.calibrate`. The printed outcome is `sveval fuse`'s too."""
 
 from __future__ import annotations
 
 import click
 from click.core import ParameterSource
 
-from sveval import calibration_run as run
-from sveval.calibration import CalibrationModel, FitError
-from sveval.errors import InputError
-from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json
-from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations
+from sveval.io.results import format_metric
 
 from . import json_output
-from .calibration_common import (
-    labels_for,
-    print_outcome,
-    read_scores,
-    training_files,
-    warn_decreasing,
-    warn_trained_on_applied,
-)
 from .options import dcf_option
-from .output_folder import one_writer, refuse_collisions
 
 
 @click.command("calibrate")
-@click.option(
-    "--train", "train_path", type=click.Path(dir_okay=False), help="Labelled calibration score file."
-)
-@click.option(
-    "--model", "model_path", type=click.Path(dir_okay=False), help="calibration_model.json to reuse."
-)
+@click.option("--train", type=click.Path(dir_okay=False), help="Labelled calibration score file.")
+@click.option("--model", type=click.Path(dir_okay=False), help="calibration_model.json to reuse.")
 @click.option(
     "--apply",
-    "apply_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="Score file to calibrate, repeatable.",
@@ -44,10 +27,8 @@ from .output_folder import one_writer, refuse_collisions
     help="Calibration list labelling a 3-column --train file (e.g. WeSpeaker's vox2_cali.kaldi); its "
     "repeated pairs and self-pairs are counted and used.",
 )
-@click.option(
-    "--trials", "trials_spec", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels)."
-)
-@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--trials", metavar="NAME|PATH", help="Trial list the --apply files must cover (labels).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--method", type=click.Choice(("linear", "qmf")), default="linear", show_default=True)
 @click.option(
     "--prior",
@@ -63,14 +44,12 @@ from .output_folder import one_writer, refuse_collisions
 )
 @click.option(
     "--utt2dur",
-    "utt2dur_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="QMF durations, `<utt> <seconds>` per line; repeatable.",
 )
 @click.option(
     "--wav-scp",
-    "wav_scp_paths",
     multiple=True,
     type=click.Path(dir_okay=False),
     help="QMF durations from the audio headers of a wav.scp; repeatable.",
@@ -87,23 +66,7 @@ from .output_folder import one_writer, refuse_collisions
     "--json", "as_json", is_flag=True, help="Print calibration.json's content instead of the table."
 )
 @click.option("--quiet", is_flag=True, help="No progress (the WeSpeaker fit's steps).")
-def command(
-    train_path,
-    model_path,
-    apply_paths,
-    train_trials,
-    trials_spec,
-    out_dir,
-    method,
-    prior,
-    compat,
-    utt2dur_paths,
-    wav_scp_paths,
-    max_dur,
-    dcfs,
-    as_json,
-    quiet,
-):
+def command(dcfs, as_json, quiet, max_dur, **options):
     """Calibrate scores into natural-log likelihood ratios and measure them (EER, minDCF, actDCF, Cllr).
 
     linear: llr = a*score + b by prior-weighted logistic regression (BOSARIS) at --prior. qmf: WeSpeaker's
@@ -130,75 +93,65 @@ def command(
           --apply scores/vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score --out scores/
       sveval calibrate --model cal/calibration_model.json --apply other.score --out cal2/
     """
-    if (train_path is None) == (model_path is None):
-        raise InputError("give exactly one of --train (fit a model) and --model (reuse one)")
-    if model_path and (method != "linear" or compat != "none" or prior is not None or train_trials):
-        raise InputError(
-            "--method, --compat, --prior and --train-trials describe training; a --model already fixes them"
-        )
-    if click.get_current_context().get_parameter_source("max_dur") != ParameterSource.DEFAULT:
-        if model_path:  # the model's own cap is applied: a different one would go unused
-            raise InputError("--max-dur is part of a QMF model's training; a --model already fixes it")
-        if method != "qmf":
-            raise InputError("--max-dur caps QMF durations: use it with --method qmf")
-    if compat == "wespeaker" and method != "qmf":
-        raise InputError("--compat wespeaker reproduces WeSpeaker's QMF training: use it with --method qmf")
-    if (utt2dur_paths or wav_scp_paths) and method != "qmf" and not model_path:
-        raise InputError("--utt2dur and --wav-scp give QMF durations: use them with --method qmf")
-    refuse_collisions(apply_paths, [run.output_names(p) for p in apply_paths])
-    operating_points = dcfs or ((0.01, 1.0, 1.0),)
-    inputs = [train_path, model_path, train_trials, *apply_paths, *utt2dur_paths, *wav_scp_paths]
-    with one_writer(out_dir, SUMMARY_FILE, inputs) as folder:
-        names = [n for p in apply_paths for n in run.output_names(p)]
-        folder.refuse_replacing_inputs([*names, SUMMARY_FILE, MODEL_FILE])
-        # every input is read and checked before the fit, which can take minutes
-        durations = None
-        if utt2dur_paths or wav_scp_paths:
-            sources = [(p, read_utt2dur(p)) for p in utt2dur_paths] + [
-                (p, wav_scp_durations(p)) for p in wav_scp_paths
-            ]
-            durations = merge_durations(sources)
-        groups = [[s] for s in read_scores(apply_paths)]
-        labels = labels_for(groups, trials_spec)
-        train_list = None
-        if model_path:
-            model = CalibrationModel.from_dict(read_model_json(model_path), model_path)
-        else:
-            train_files, train_list = training_files([train_path], train_trials)
-            run.check_applicable(method, compat == "wespeaker", groups, durations)
-            options = run.CalibrationOptions(
-                method, prior, "wespeaker" if compat == "wespeaker" else "scipy", max_dur, operating_points
-            )
-            model = _train_with_progress(options, train_files, durations, quiet)
-        applied = run.write_folder(
-            folder.stage, model, groups, labels, operating_points, durations, train_list=train_list
-        )
-        folder.publish(inputs)
-    # a reused model was fitted elsewhere: name it, and the file it was trained on
-    sources = model.training.sources or ("?",)
-    warn_trained_on_applied([train_path], apply_paths)
-    warn_decreasing(model, [train_path] if train_path else [f"{model_path} (trained on {sources[0]})"])
+    from sveval.app.calibrate import CalibrateJob, calibrate  # noqa: PLC0415
+
+    given = click.get_current_context().get_parameter_source("max_dur") != ParameterSource.DEFAULT
+    max_dur = max_dur if given else None  # (not given: a reused model's own cap, or QMF's default)
+    job = CalibrateJob(**options, max_dur=max_dur, operating_points=dcfs, progress=not quiet)
+    outcome = calibrate(job, say=lambda line: click.echo(line, err=True))
+    show_outcome(outcome, options["out"], as_json)
+
+
+# the printed table: after calibration, then the input scores read as LLRs. Fusion has several inputs and
+# `calibration_run` measures none of them ("before" is None): "-", and `sveval metrics` of each input says
+_COLUMNS = ("EER %", "minDCF", "actDCF", "Cllr", "minCllr")
+_HEADER = [*_COLUMNS, *(f"{c} before" for c in ("EER %", "minDCF", "actDCF", "Cllr"))]
+
+
+def _cells(metrics) -> list[str]:
+    if metrics is None:
+        return ["-"] * len(_COLUMNS)
+    dcf = metrics["dcf"][0]
+    values = (metrics["eer"], dcf["min_dcf"], dcf["act_dcf"], metrics["cllr"], metrics["min_cllr"])
+    return [format_metric(v) for v in values]
+
+
+def show_outcome(outcome, out_dir: str, as_json: bool) -> None:
+    """calibration.json's content (--json), or the model line and the table of the outputs."""
     if as_json:
-        summary = {"model": model.to_dict(), **({"train_list": train_list} if train_list else {})}
-        click.echo(json_output.dumps({**summary, "files": [a.__dict__ for a in applied]}, indent=2))
+        click.echo(json_output.dumps(outcome.summary(), indent=2))
+    else:
+        print_outcome(outcome.model, outcome.applied, out_dir)
+
+
+def print_outcome(model, applied, out_dir: str) -> None:
+    info = model.training
+    # separable data is an error (sveval.calibration.check_fit): what is left is an iteration limit
+    warning = "" if info.converged else f"; NOT converged in {info.iterations:,} iterations"
+    sources = ", ".join(info.sources)
+    click.echo(
+        f"model: {model.method}, fit {model.fit}, prior {model.prior:g}; trained on {sources} "
+        f"({info.n_target:,} target / {info.n_nontarget:,} nontarget, {info.n_repeated:,} repeated pair(s), "
+        f"{info.n_self_pairs:,} self-pair(s)): Cllr {format_metric(info.cllr_before)} -> "
+        f"{format_metric(info.cllr_after)} bits (minCllr {format_metric(info.min_cllr)}){warning}"
+    )
+    if not applied:
         return
-    print_outcome(model, applied, out_dir)
-
-
-def _train_with_progress(options, files, durations, quiet=False):
-    """WeSpeaker's torch schedule can take minutes: a bar over its (at most 50) steps on stderr."""
-    if options.fit != "wespeaker":
-        return run.train(options, files, durations)
-    from sveval.progress import progress
-
-    bar = progress(total=50, desc="WeSpeaker L-BFGS steps", unit="step", disable=quiet, leave=False)
-    with bar:
-
-        def step(k, loss):
-            bar.set_postfix(cllr=f"{loss:.4f}")
-            bar.update(1)
-
-        try:
-            return run.train(options, files, durations, step)
-        except FitError as exc:  # the torch schedule sees features, not files: name the training file
-            raise InputError(str(exc), files[0].path) from None
+    dcf = next((a.after["dcf"][0] for a in applied if a.after), {"p_target": 0.01})
+    width = max(len("output"), *(len(a.output) for a in applied))
+    widths = [max(7, len(h)) for h in _HEADER]
+    before = "the input scores read as LLRs" if model.method != "fusion" else "- for fusion (several inputs)"
+    click.echo(f"\nDCF at p_target {dcf['p_target']:g}; Cllr in bits; before = {before}")
+    click.echo(f"{'output':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(_HEADER, widths)))
+    for a in applied:
+        cells = _cells(a.after) + _cells(a.before)[:4]
+        click.echo(f"{a.output:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+    rose = [a.output for a in applied if a.after and a.before and a.after["cllr"] > a.before["cllr"]]
+    if rose:  # not a failed fit: the two costs weigh the classes differently
+        click.echo(
+            f"\nCllr rose on {', '.join(rose)}: the map minimises the cross-entropy at prior "
+            f"{model.prior:g} on the training trials, while Cllr weighs targets and nontargets as at prior "
+            "0.5 (actDCF at the prior is the figure the fit aims at); a training list unlike these trials "
+            "also costs"
+        )
+    click.echo(f"\nwritten to {out_dir}; signature: {model.signature}")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from sveval.app.output_folder import refuse_collisions
 from sveval.errors import InputError
 
 from .labels import file_labels
 from .options import SCORE_FILE_TRIALS
-from .output_folder import refuse_collisions
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 LABELS = click.option(

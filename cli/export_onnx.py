@@ -1,4 +1,5 @@
-"""`sveval export-onnx`: a checkpoint as an ONNX file in WeSpeaker's runtime contract."""
+"""`sveval export-onnx`: a checkpoint as an ONNX file in WeSpeaker's runtime contract (the job:
+`sveval.app.extract.export`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from . import json_output
 
 
 @click.command("export-onnx")
-@click.option("--model", "model_path", required=True, help="Checkpoint file, model folder or published name.")
+@click.option("--model", required=True, help="Checkpoint file, model folder or published name.")
 @click.option("--arch", help="Architecture, e.g. Gemini_DF_ResNet114 (default: config.yaml, else the keys).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
 @click.option(
     "--mean-vec",
     type=click.Path(dir_okay=False, exists=True),
@@ -18,7 +19,7 @@ from . import json_output
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--quiet", is_flag=True, help="No download progress (a published name not yet cached).")
-def command(model_path, arch, out_path, mean_vec, as_json, quiet):
+def command(as_json, quiet, **options):
     """Export a checkpoint sveval loads to ONNX, as WeSpeaker's export_onnx.py does.
 
     The graph takes `feats` (batch, frames, 80): Kaldi fbank after per-utterance mean normalisation, and
@@ -32,34 +33,13 @@ def command(model_path, arch, out_path, mean_vec, as_json, quiet):
       sveval export-onnx --model avg_model.pt --arch Gemini_DF_ResNet114 --out m.onnx --mean-vec mean_vec.npy
       sveval export-onnx --model wespeaker-gemini-dfresnet114-lm --out lm.onnx
     """
-    from sveval.models import require_torch
+    from sveval.app.extract import ExportJob, export  # noqa: PLC0415
 
-    require_torch()
-    from sveval.errors import InputError
-    from sveval.io.embeddings import read_mean_vector
-    from sveval.io.output_folder import refuse_output_over_input
-    from sveval.models.checkpoint import LoadedModel
-    from sveval.models.export import export_onnx
-    from sveval.models.registry import load
-
-    refuse_output_over_input(out_path, [model_path, mean_vec])
-    loaded = load(model_path, arch, progress=not quiet)
-    refuse_output_over_input(out_path, [loaded.checkpoint])  # a published name's file, or a folder's
-    if not isinstance(loaded, LoadedModel):
-        raise InputError(
-            "--model is already an ONNX graph; export-onnx takes a PyTorch checkpoint", model_path
-        )
-    vector = read_mean_vector(mean_vec, loaded.model.embed_dim) if mean_vec else None
-    path = export_onnx(loaded, out_path, vector)
-    summary = {
-        "onnx": str(path),
-        "checkpoint": str(loaded.checkpoint),
-        "arch": loaded.arch,
-        "mean_vec": mean_vec,
-        "input": f"feats (B, T, {loaded.fbank.num_mel_bins})",
-        "output": f"embs (B, {loaded.model.embed_dim})",
-    }
+    outcome = export(ExportJob(**options, progress=not quiet))
+    summary = outcome.summary
     if as_json:
         click.echo(json_output.dumps(summary, indent=2))
     else:
-        click.echo(f"wrote {path}: {loaded.arch}, {summary['input']} -> {summary['output']}, opset 14")
+        click.echo(
+            f"wrote {outcome.path}: {outcome.arch}, {summary['input']} -> {summary['output']}, opset 14"
+        )

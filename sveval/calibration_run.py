@@ -260,22 +260,25 @@ class AppliedFile:
 
 
 def output_names(score_path: str, prefix: str = PREFIX) -> tuple[str, str]:
-    """The calibrated score file and the result file that `apply_and_write` writes for `score_path`."""
+    """The calibrated score file and the result file that `write_folder` writes for `score_path`."""
     name = calibrated_name(score_path, prefix)
     return name, result_name(name)
 
 
-def apply_and_write(
+def write_folder(
+    out_dir: str,
     model: CalibrationModel,
     groups: list[list[ScoreFile]],
     labels: list[np.ndarray | None],
-    out_dir: str,
     operating_points,
     durations=None,
     prefix: str = PREFIX,
+    train_list: dict | None = None,
 ) -> list[AppliedFile]:
     """Apply `model` to each group (one file, or one per system for fusion) and write, per group, the
-    calibrated score file and (when labelled) its result file into `out_dir`."""
+    calibrated score file and (when labelled) its result file into `out_dir`, then the model file and
+    calibration.json (the stage of an `sveval.io.output_folder.OutputFolder`, which publishes them as one
+    run)."""
     wespeaker = model.fit == "wespeaker"
     check_applicable(model.method, wespeaker, groups, durations, model.features)
     done = []
@@ -299,24 +302,8 @@ def apply_and_write(
             result = result_name(name)
             write_llr_result(os.path.join(out_dir, result), name, after, model.signature)
         done.append(AppliedFile(tuple(f.path for f in files), name, result, before, after, model.signature))
+    write_summary(str(out_dir), model, done, train_list)
     return done
-
-
-def write_folder(
-    out_dir: str,
-    model: CalibrationModel,
-    groups: list[list[ScoreFile]],
-    labels: list[np.ndarray | None],
-    operating_points,
-    durations=None,
-    prefix: str = PREFIX,
-    train_list: dict | None = None,
-) -> list[AppliedFile]:
-    """Apply the model and write every output, the model file and calibration.json into `out_dir` (the
-    stage of an `sveval.io.output_folder.OutputFolder`, which publishes them as one run)."""
-    applied = apply_and_write(model, groups, labels, str(out_dir), operating_points, durations, prefix)
-    write_summary(str(out_dir), model, applied, train_list)
-    return applied
 
 
 def write_summary(

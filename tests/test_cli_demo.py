@@ -200,7 +200,7 @@ def test_score_plots_in_wespeaker_mode_agree_with_its_result_files(tmp_path):
 @pytest.mark.parametrize("earlier", [False, True])
 def test_a_stopped_demo_says_its_folder_is_incomplete(tmp_path, monkeypatch, earlier):
     """The demo writes in place (it reads its inputs back): a stop half-way must not pass for a whole run."""
-    import sveval.demo_calibration as demo_calibration
+    import sveval.app.demo as demo_calibration
 
     out = tmp_path / "d"
     if earlier:

@@ -188,7 +188,7 @@ def test_a_rising_cllr_is_explained_under_the_table(capsys):
     which looked like a failed calibration to a new user."""
     from types import SimpleNamespace
 
-    from sveval.cli.calibration_common import print_outcome
+    from sveval.cli.calibrate import print_outcome
 
     training = SimpleNamespace(converged=True, iterations=9, sources=("cal.score",), n_target=10,
                                n_nontarget=10, n_repeated=0, n_self_pairs=0, cllr_before=0.2, cllr_after=0.1,

@@ -1,26 +1,33 @@
-"""The guard around a command that writes one output folder (`sveval score`, `calibrate`, `fuse`)."""
+"""The guard around a job that writes one output folder (`sveval score`, `demo`, `calibrate`, `fuse`), and
+the stderr line every job reports through."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-
-import click
+import sys
 
 from sveval.errors import InputError, Interrupted, Terminated
 from sveval.io.output_folder import OutputFolder
 
 
+def stderr_line(line: str) -> None:
+    """A job's default `say`: one line on stderr, flushed, so that it lands between the progress bars it
+    describes (a job reports what it finds as it goes; the command prints its outcome at the end)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 @contextlib.contextmanager
-def one_writer(out_dir, record: str, inputs=(), kept_note: str = ""):
-    """The run's `OutputFolder` (lock, stage, publish: see sveval.io.output_folder), its messages on stderr,
-    and Ctrl-C or SIGTERM turned into Interrupted saying what the folder holds (`kept_note` is added when
-    the run did not publish: e.g. that finished embeddings are kept). The command calls `publish()`."""
+def one_writer(out_dir, record: str, inputs=(), kept_note: str = "", say=stderr_line):
+    """The run's `OutputFolder` (lock, stage, publish: see sveval.io.output_folder), its messages through
+    `say`, and Ctrl-C or SIGTERM turned into Interrupted saying what the folder holds (`kept_note` is added
+    when the run did not publish: e.g. that finished embeddings are kept). The job calls `publish()`."""
     folder = OutputFolder(out_dir, record, inputs)
     try:
         with folder:
             for line in folder.messages:
-                click.echo(f"sveval: {line}", err=True)
+                say(f"sveval: {line}")
             yield folder
     except InputError as exc:  # a file is named where the user will find it, not in the stage
         if folder.stage is None or str(folder.stage) not in str(exc):
@@ -37,10 +44,9 @@ def one_writer(out_dir, record: str, inputs=(), kept_note: str = ""):
             kept = f"{folder.shown} is as the previous run left it{kept_note}"
         raise Interrupted(kept, terminated=isinstance(exc, Terminated)) from None
     for name in folder.kept:
-        click.echo(
+        say(
             f"sveval: warning: kept {os.path.join(folder.shown, name)} of the previous run: it changed since "
-            "sveval wrote it (or is one of this run's inputs), so it is no longer this folder's output",
-            err=True,
+            "sveval wrote it (or is one of this run's inputs), so it is no longer this folder's output"
         )
 
 

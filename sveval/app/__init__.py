@@ -1,0 +1,1 @@
+"""The jobs sveval runs, one module each, each taking one options object."""
