@@ -12,7 +12,7 @@ from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
 from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
-from sveval.signature import dcf_tag, make_signature, trials_tag
+from sveval.signature import Signature, dcf_tag, trials_tag
 from sveval.types import ResultBlock
 
 from . import json_output
@@ -91,7 +91,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
         # one sort for the summary and the tie check, which says where the per-trial rule of Kaldi and
         # WeSpeaker prints otherwise (tie-aware sweep only)
         summary = m.SortedScores.of(values, is_target, sweep).summary(definitions, dcfs, tie_check=True)
-        report = _measure(path, label, summary, dcfs, sweep, trials)
+        report = _measure(path, label, summary, dcfs, sweep, trials, llr)
         report["warnings"] = list(summary.tie_warnings)
         if llr:
             _add_llr(report, values, is_target, dcfs)
@@ -106,7 +106,7 @@ def command(score_files, trials_spec, eer_choice, dcfs, sweep, llr, as_json, sho
         click.echo(_text(report, definitions, show_signature), nl=False)
 
 
-def _measure(path, label, summary, dcfs, sweep, trials) -> dict:
+def _measure(path, label, summary, dcfs, sweep, trials, llr: bool) -> dict:
     definitions = tuple(e.definition for e in summary.eers)
     report = {"file": path, "label": label, "n_target": summary.n_target, "n_nontarget": summary.n_nontarget}
     if trials is not None:  # named by content: a built-in name only when the fingerprint proves it
@@ -127,12 +127,15 @@ def _measure(path, label, summary, dcfs, sweep, trials) -> dict:
         }
         for d in summary.dcfs
     ]
-    report["signature"] = make_signature(
-        eer="+".join(definitions),
-        dcf=",".join(dcf_tag(*d) for d in dcfs),
-        sweep=sweep,
-        trials=trials_tag(trials),
-    )
+    parts = {
+        "eer": "+".join(definitions),
+        "dcf": ",".join(dcf_tag(*d) for d in dcfs),
+        "sweep": sweep,
+        "trials": trials_tag(trials),
+    }
+    if llr:  # the scores read as natural-log LLRs (`_add_llr`)
+        parts["llr"] = "natural-log"
+    report["signature"] = Signature.of(**parts).format()
     return report
 
 
@@ -165,7 +168,8 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
 
 
 def _add_llr(report: dict, values, is_target, dcfs) -> None:
-    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `llr` in the signature."""
+    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `_measure` puts `llr` in
+    the signature."""
     with np.errstate(over="ignore"):  # an overflowing Cllr is expected here: said in a warning below
         summary = llr_summary(values, is_target, dcfs)
     for entry, act in zip(report["dcf"], summary.act_dcfs):
@@ -178,4 +182,3 @@ def _add_llr(report: dict, values, is_target, dcfs) -> None:
             f"Cllr is {summary.cllr}: the per-trial costs overflow a float (scores read as natural-log "
             f"LLRs, largest |score| {np.max(np.abs(values)):.3g}); are these scores LLRs?"
         )
-    report["signature"] = report["signature"].replace("|v:", "|llr:natural-log|v:")

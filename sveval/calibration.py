@@ -31,7 +31,7 @@ from sveval.calibration_metrics import min_cllr
 from sveval.errors import InputError
 from sveval.metrics import cllr
 from sveval.pair_join import trial_keys
-from sveval.signature import make_signature
+from sveval.signature import Signature
 
 METHODS = ("linear", "fusion", "qmf")
 FITS = ("scipy", "wespeaker")
@@ -96,7 +96,7 @@ class CalibrationModel:
     def signature(self) -> str:
         """`cal:<method>|prior:<p>|fit:<fit>|train:<file>@<fingerprint12>|v:<version>`."""
         train = "+".join(self.training.sources) + "@" + self.training.fingerprint.split(":")[-1][:12]
-        return make_signature(cal=self.method, prior=f"{self.prior:g}", fit=self.fit, train=train)
+        return Signature.of(cal=self.method, prior=f"{self.prior:g}", fit=self.fit, train=train).format()
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -3,6 +3,10 @@
 <score file without .score>.det.png     one per score file of a labelled list
 <list basename>.overlay.det.png         one per labelled list scored with several methods
 report.md                               `sveval report` of the folder, made from the files just written
+                                        and from the run's record as the run holds it
+
+Both are recorded in the run's `RunRecord` (under "artifacts"), which is then written whole: results.json is
+never read back to be rewritten.
 """
 
 from __future__ import annotations
@@ -17,9 +21,16 @@ import numpy as np
 from sveval import __version__
 from sveval.io.atomic import write_text
 from sveval.io.figures import write_det_plot
-from sveval.io.score_folder import RESULTS_JSON, det_plot_name, result_file_name, score_file_name
+from sveval.io.score_folder import (
+    RESULTS_JSON,
+    det_plot_name,
+    result_file_name,
+    score_file_name,
+    write_run_record,
+)
 from sveval.metrics import SortedScores
 from sveval.plot import det_plot_curve
+from sveval.record import RunRecord
 from sveval.report import ReportInfo, list_title, method_title, render_markdown
 from sveval.scoring import round_half_even_decimal
 from sveval.signals import HELD, end_with_parent, held_signals
@@ -145,18 +156,18 @@ def _overlay_plot(job) -> Path:
 
 def write_folder_report(
     out_dir: str | os.PathLike,
-    command: str,
-    date: str,
+    record: RunRecord,
     title: str = "sveval score report",
     name: str | None = None,
     shown: str | None = None,
 ) -> Path:
-    """report.md of a score folder, as `sveval report` makes it, headed with the run's command and date.
-    name: the system's name (default: from the folder's name); shown: the folder as the report names it
-    (default: its path; the published folder's name when the report is written in a stage)."""
+    """report.md of a score folder, as `sveval report` makes it, from the run's record (its provenance;
+    headed with its command and date). name: the system's name (default: from the folder's name); shown:
+    the folder as the report names it (default: its path; the published folder's name when the report is
+    written in a stage)."""
     out = Path(out_dir)
-    system = load_system(out, name=name, report_dir=out, shown=shown)
-    info = ReportInfo(__version__, command, date, title)
+    system = load_system(out, name=name, report_dir=out, shown=shown, record=record)
+    info = ReportInfo(__version__, record.command or "", record.date or "", title)
     path = out / REPORT
     write_text(path, render_markdown([system], info))
     return path
@@ -177,25 +188,23 @@ def output_names(trial_lists, methods, cohort_name, top_n: int, eval_name: str) 
 
 def finish_score_folder(
     run,
+    record: RunRecord,
     out_dir: str | os.PathLike,
     plots: bool = True,
     progress=None,
     name: str | None = None,
     shown: str | None = None,
-) -> Path:
-    """After `write_score_folder`: DET plots (unless `plots` is False) and report.md, both recorded in
-    results.json under "artifacts". The report is headed with the run's command and date from results.json;
-    name: the system's name in it (default: from the folder's name); shown: the folder as the report names
-    it (give both when writing into a stage)."""
-    from sveval.io.score_folder import add_artifacts, read_results_json
-
+) -> RunRecord:
+    """After `write_score_folder`, which returned `record`: DET plots (unless `plots` is False) and
+    report.md, both added to the record under "artifacts"; results.json is written with them before the
+    report is rendered from the record (the folder a report reads is then the one it describes). name: the
+    system's name in the report (default: from the folder's name); shown: the folder as the report names
+    it (give both when writing into a stage). Returns the record as written."""
     if plots:
         images = write_run_plots(run, out_dir, progress)
         if images:
-            add_artifacts(out_dir, "det_plots", images)
-    record = read_results_json(out_dir)
-    path = write_folder_report(
-        out_dir, record.get("command", ""), record.get("date", ""), name=name, shown=shown
-    )
-    add_artifacts(out_dir, "report", {"markdown": REPORT})
-    return path
+            record = record.with_artifacts("det_plots", images)
+    record = record.with_artifacts("report", {"markdown": REPORT})
+    write_run_record(out_dir, record)
+    write_folder_report(out_dir, record, name=name, shown=shown)
+    return record

@@ -18,7 +18,7 @@ from sveval import scoring
 from sveval.cohort import CohortSums, cohort_blocks, sum_cohort
 from sveval.errors import InputError, shown_id
 from sveval.io.score_folder import score_file_name
-from sveval.signature import dcf_tag, make_signature, trials_tag
+from sveval.signature import Signature, dcf_tag, trials_tag
 from sveval.types import Embeddings, TrialList
 
 PRECISION = {
@@ -96,7 +96,7 @@ class MethodResult:
     norms: np.ndarray | None
     cohort_mean: np.ndarray | None
     metrics: object | None
-    signature: str
+    signature: Signature
     warnings: tuple[str, ...] = ()  # where the per-trial sweep (Kaldi, WeSpeaker) would print otherwise
 
 
@@ -372,7 +372,7 @@ def _mean(options: ScoreOptions, cohort: CohortSums | None, dtype) -> np.ndarray
     return cohort.mean_vector()
 
 
-def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
+def _signature(method, trials, kept, cohort, n_speakers, options) -> Signature:
     parts = {"score": method}
     if method == "asnorm":
         parts["top_n"] = str(options.top_n)
@@ -386,4 +386,4 @@ def _signature(method, trials, kept, cohort, n_speakers, options) -> str:
     parts["eer"] = "nist"
     parts["dcf"] = dcf_tag(options.p_target, options.c_miss, options.c_fa)
     parts["sweep"] = options.sweep
-    return make_signature(**parts)
+    return Signature.of(**parts)

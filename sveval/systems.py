@@ -18,12 +18,14 @@ from sveval.analysis import gender_breakdown, speaker_bootstrap
 from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
-from sveval.io.folders import FolderContents, read_results, read_results_json, scan_folder
+from sveval.io.folders import read_results, scan_folder
 from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
+from sveval.io.score_folder import read_run_record
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.pair_join import labels_from_list
 from sveval.plot import det_plot_curve
+from sveval.record import RunRecord
 from sveval.report import LIST_TITLES, Row, System
 from sveval.speakers import SpeakerMap, SpeakersUnknown, speaker_map
 from sveval.subgroups import SubgroupSpec, subgroups_of
@@ -45,6 +47,7 @@ def load_system(
     trials: tuple[TrialList, ...] = (),
     speakers: SpeakerMap | None = None,
     subgroups: SubgroupSpec | None = None,
+    record: RunRecord | None = None,
 ) -> System:
     """Read a folder into a System. Image paths are made relative to `report_dir` (where report.md goes);
     shown: the folder as the report names it (default: `folder` as given).
@@ -58,15 +61,18 @@ def load_system(
     component of VoxCeleb ids). Without a utt2spk, ids it cannot place skip those analyses for the file, and
     a note says so; with one, an id it lacks is an input error.
     subgroups: the groupings of `sveval report --groups` (sveval.subgroups), carried in each row.
+    record: the folder's run record as the run that is writing the folder holds it (`sveval score`'s own
+    report); default: read from the folder's results.json, where there is one.
     """
     speakers = speakers or speaker_map()
     by_speaker = genders is not None or bool(bootstrap) or subgroups is not None
     skipped: list[tuple[str, SpeakersUnknown]] = []
     contents = scan_folder(folder)
-    info = read_results_json(contents.results_json) if contents.results_json else None
+    if record is None and contents.results_json is not None:
+        record = read_run_record(contents.results_json)
     rows: dict[str, Row] = {}
-    recorded = _recorded_counts(info) if info is not None else {}
-    dropped = _recorded_dropped(info) if info is not None else {}
+    recorded = record.counts() if record is not None else {}
+    dropped = record.dropped() if record is not None else {}
     for result_name, blocks in read_results(contents).items():
         for block in blocks:
             parsed = parse_score_name(block.score_file)
@@ -194,11 +200,11 @@ def load_system(
         rows[file_name] = replace(row, **extra, n_dropped=dropped.get(file_name, 0))
     if skipped:
         notes.append(skipped_note(skipped, genders is not None, bool(bootstrap), subgroups is not None))
-    if info is not None:
-        recorded_fps = _json_fingerprints(info)
+    if record is not None:
+        recorded_fps = _recorded_fingerprints(record)
         fingerprints.update({k: v for k, v in recorded_fps.items() if k not in fingerprints})
     overlays = tuple(os.path.relpath(p, report_dir) for p in images.values())
-    origin = provenance(info, contents, rows.values())
+    origin = provenance(record, rows.values())
     if by_speaker:
         used = speakers.describe()
         if skipped:
@@ -318,47 +324,26 @@ def system_name(root: Path) -> str:
     return root.parent.name if root.name == "scores" else root.name
 
 
-def _recorded_counts(info: dict) -> dict[str, tuple[int, int]]:
-    """Score file -> (n_target, n_nontarget) as results.json records them."""
+def _recorded_fingerprints(record: RunRecord) -> dict[str, str]:
+    """List name -> fingerprint from the record's lists (by the name score files are named after)."""
     out = {}
-    for entry in info.get("lists") or []:
-        methods = entry.get("methods") if isinstance(entry, dict) else None
-        for method in (methods or {}).values():
-            if isinstance(method, dict) and {"score_file", "n_target", "n_nontarget"} <= method.keys():
-                out[str(method["score_file"])] = (int(method["n_target"]), int(method["n_nontarget"]))
+    for entry in record.lists:
+        if entry.fingerprint:
+            name = str(entry.name)
+            out[str(entry.builtin or entry.name)] = entry.fingerprint
+            out.setdefault(name, entry.fingerprint)
+            out.setdefault(name.removesuffix(".kaldi"), entry.fingerprint)
+            if not entry.builtin:
+                out.setdefault(custom_list_label(name), entry.fingerprint)
     return out
 
 
-def _recorded_dropped(info: dict) -> dict[str, int]:
-    """Score file -> trials of its list dropped by --allow-missing, as results.json records them."""
-    out = {}
-    for entry in info.get("lists") or []:
-        if isinstance(entry, dict) and entry.get("n_dropped"):
-            for method in (entry.get("methods") or {}).values():
-                if isinstance(method, dict) and "score_file" in method:
-                    out[str(method["score_file"])] = int(entry["n_dropped"])
-    return out
-
-
-def _json_fingerprints(info: dict) -> dict[str, str]:
-    """List name -> fingerprint from results.json's `lists` (by the name score files are named after)."""
-    out = {}
-    for entry in info.get("lists") or []:
-        if isinstance(entry, dict) and entry.get("fingerprint"):
-            out[str(entry.get("builtin") or entry.get("name"))] = str(entry["fingerprint"])
-            out.setdefault(str(entry.get("name")), str(entry["fingerprint"]))
-            out.setdefault(str(entry.get("name")).removesuffix(".kaldi"), str(entry["fingerprint"]))
-            if not entry.get("builtin"):
-                out.setdefault(custom_list_label(str(entry.get("name"))), str(entry["fingerprint"]))
-    return out
-
-
-def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple[str, str], ...]:
-    """(field, value) pairs: what results.json records, or what the file names tell for other folders."""
+def provenance(record: RunRecord | None, rows) -> tuple[tuple[str, str], ...]:
+    """(field, value) pairs: what the run record holds, or what the file names tell for other folders."""
     rows = list(rows)
     cohorts = sorted({r.cohort for r in rows if r.cohort})
     tops = sorted({r.top_n for r in rows if r.top_n})
-    if info is None:
+    if record is None:
         unknown = NOT_RECORDED
         return (
             ("written by", unknown),
@@ -370,23 +355,20 @@ def provenance(info: dict | None, contents: FolderContents, rows) -> tuple[tuple
             ("compat mode", unknown),
             ("date", unknown),
         )
-    definitions = info.get("definitions") if isinstance(info.get("definitions"), dict) else {}
-    methods = info.get("methods") or []
-    top_n = _get(info, "top_n") if "asnorm" in methods else "— (no AS-norm in this run)"
-    lists = info.get("lists") or []
-    dropped = [f"{_json_list_label(e)}: {e.get('n_dropped'):,}" for e in lists if e.get("n_dropped")]
+    top_n = _shown(record.top_n) if "asnorm" in record.methods else "— (no AS-norm in this run)"
+    dropped = [f"{e.label}: {e.n_dropped:,}" for e in record.lists if e.n_dropped]
     return (
-        ("written by", _get(info, "sveval_version", prefix="sveval ")),
-        ("command", _get(info, "command", code=True)),
-        ("cohort", _cohort(info)),
+        ("written by", _shown(record.sveval_version, prefix="sveval ")),
+        ("command", _shown(record.command, code=True)),
+        ("cohort", _cohort(record)),
         ("top-N", top_n),
-        ("mean normalisation", _get(info, "mean")),
-        ("EER definition", _get(definitions, "eer")),
-        ("minDCF", _get(definitions, "min_dcf")),
-        ("compat mode", _get(info, "compat")),
-        ("precision", _get(info, "precision")),
+        ("mean normalisation", _shown(record.mean)),
+        ("EER definition", _shown(record.definitions.eer)),
+        ("minDCF", _shown(record.definitions.min_dcf)),
+        ("compat mode", _shown(record.compat)),
+        ("precision", _shown(record.precision)),
         ("trials dropped (--allow-missing)", "; ".join(dropped) if dropped else "none"),
-        ("date", _get(info, "date")),
+        ("date", _shown(record.date)),
     )
 
 
@@ -407,25 +389,19 @@ def _eer_definition(rows) -> str:
     return f"{printed}; {ours} (no result block)"
 
 
-def _json_list_label(entry: dict) -> str:
-    """A results.json list as tables show it (`list_test_hard2 (custom)` when marked custom)."""
-    name = str(entry.get("name"))
-    return custom_list_label(name) if entry.get("custom") else name
-
-
-def _get(info: dict, key: str, prefix: str = "", code: bool = False) -> str:
-    value = info.get(key)
-    if value is None or value == "" or isinstance(value, (dict, list)):
+def _shown(value, prefix: str = "", code: bool = False) -> str:
+    if value is None or value == "":
         return "not recorded in results.json"
     text = f"{prefix}{value}"
     return f"`{text}`" if code else text
 
 
-def _cohort(info: dict) -> str:
-    cohort = info.get("cohort")
-    if isinstance(cohort, dict):
-        speakers, utterances = cohort.get("speakers"), cohort.get("utterances")
-        size = f"{speakers:,} speakers" if isinstance(speakers, int) else "size not recorded"
-        size += f", {utterances:,} utterances" if isinstance(utterances, int) else ""
-        return f"{cohort.get('name', '?')} ({size})"
-    return "none (cosine only)" if "cohort" in info else "not recorded in results.json"
+def _cohort(record: RunRecord) -> str:
+    cohort = record.cohort
+    if cohort is None:
+        return "none (cosine only)"
+    if not cohort.recorded:
+        return "not recorded in results.json"
+    size = f"{cohort.speakers:,} speakers" if cohort.speakers is not None else "size not recorded"
+    size += f", {cohort.utterances:,} utterances" if cohort.utterances is not None else ""
+    return f"{cohort.name or '?'} ({size})"

@@ -12,9 +12,10 @@ from sveval.cli.main import cli
 
 from sveval import metrics
 from sveval.io.results import read_result_file
-from sveval.io.score_folder import add_artifacts, det_plot_name, read_results_json
+from sveval.io.score_folder import det_plot_name, read_run_record, write_run_record
 from sveval.io.scores import read_score_file
 from sveval.io.trials import read_trials
+from sveval.record import SCHEMA, CohortSet
 
 
 def write_set(root, ids, vectors):
@@ -45,6 +46,11 @@ def exp(tmp_path):
     return tmp_path
 
 
+def _record_json(folder):
+    """results.json of a folder as JSON: what the tests check is the file users read."""
+    return json.loads((folder / "results.json").read_text())
+
+
 def run(*args):
     result = CliRunner().invoke(cli, ["score", "--quiet", *map(str, args)])
     return result.exit_code, result.output
@@ -71,13 +77,11 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         "report.md",
     }
     trials = read_trials(exp / "mine.kaldi")
-    doc = read_results_json(scores)
-    assert doc["compat"] == "exact" and doc["cohort"] == {
-        "name": "vox2_dev",
-        "utterances": 60,
-        "speakers": 30,
-    }
-    assert doc["eval"]["name"] == "vox1" and doc["mean"] == "cohort"
+    record = read_run_record(scores)
+    assert record.schema == SCHEMA and record.compat == "exact"
+    assert record.cohort == CohortSet(name="vox2_dev", utterances=60, speakers=30)
+    assert record.eval.name == "vox1" and record.mean == "cohort"
+    doc = json.loads((scores / "results.json").read_text())
     for method, result_file in (("cos", "vox1_cos_result"), ("asnorm", "vox1_asnorm10_result")):
         entry = doc["lists"][0]["methods"][method]
         sf = read_score_file(scores / entry["score_file"])
@@ -106,8 +110,14 @@ def test_rerun_rewrites_result_files_and_folder_takes_artifacts(exp):
     assert len(read_result_file(exp / "exp" / "scores" / "vox1_cos_result")) == 1  # rewritten, not appended
     name = det_plot_name("mine.kaldi.score")
     assert name == "mine.kaldi.det.png"
-    add_artifacts(exp / "exp" / "scores", "det_plots", {"mine.kaldi.score": name})
-    assert read_results_json(exp / "exp" / "scores")["artifacts"]["det_plots"] == {"mine.kaldi.score": name}
+    scores = exp / "exp" / "scores"
+    text = (scores / "results.json").read_text()
+    record = read_run_record(scores)
+    assert record.artifacts["det_plots"] == {"mine.kaldi.score": name}  # recorded by the run itself
+    assert record.artifacts["report"] == {"markdown": "report.md"}
+    # the one reader and the one writer agree: a record read and written again is the same bytes
+    write_run_record(scores, record)
+    assert (scores / "results.json").read_text() == text
 
 
 def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
@@ -149,7 +159,7 @@ def test_missing_utterances(exp, tmp_path):
     )
     code, text = run("--exp-dir", exp / "exp", "--trials", trials, "--norm", "cos", "--allow-missing")
     assert code == 0 and "dropped 1 trial(s) of extra (custom)" in text
-    entry = read_results_json(exp / "exp" / "scores")["lists"][0]
+    entry = _record_json(exp / "exp" / "scores")["lists"][0]
     assert entry["n_dropped"] == 1 and entry["missing_utterances"] == ["id19999/v/00000.wav"]
     # the report's results table marks numbers computed on fewer trials than the list has
     m = read_result_file(exp / "exp" / "scores" / "vox1_cos_result")[0]
@@ -180,7 +190,7 @@ def test_bad_input_exits_2_before_any_work(exp, tmp_path):
 def test_cohort_precision_float64(exp):
     args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
     assert run(*args, "--cohort-precision", "float64")[0] == 0
-    assert read_results_json(exp / "exp" / "scores")["precision"].startswith(
+    assert _record_json(exp / "exp" / "scores")["precision"].startswith(
         "float64 throughout: mean vector"
     )
 
@@ -192,7 +202,7 @@ def test_mean_file_and_none(exp, tmp_path):
         out = tmp_path / f"o{len(label)}"
         code, text = run("--embeddings", emb, "--trials", exp / "mine.kaldi", "--mean", mean, "--out", out)
         assert code == 0, text
-        assert read_results_json(out)["mean"] == label and read_results_json(out)["methods"] == ["cos"]
+        assert _record_json(out)["mean"] == label and _record_json(out)["methods"] == ["cos"]
 
 
 def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
@@ -215,7 +225,7 @@ def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
     unit = {u: v / np.linalg.norm(v) for u, v in zip(utts, vectors.astype(np.float64))}
     for i in rng.choice(len(sf), 200, replace=False):
         assert sf.values[i] == float(f"{np.dot(unit[sf.enroll[i]], unit[sf.test[i]]):.5f}")
-    doc = read_results_json(out)
+    doc = _record_json(out)
     assert doc["lists"][0]["builtin"] == "vox1_O_cleaned" and doc["eval"]["scored_utterances"] == 4708
     # proven by its fingerprint, the list is named vox1_O_cleaned, not after its file (veri_test2.txt)
     entry = doc["lists"][0]
@@ -375,7 +385,7 @@ def test_tied_scores_warn_where_the_per_trial_rule_prints_otherwise(tmp_path):
     assert (f"{block.eer_percent:.3f}", f"{block.min_dcf:.3f}") == ("50.000", "1.000")
     warning = "t.kaldi.score: tied scores: EER 50.000 here; the per-trial sweep in file order"
     assert f"sveval: warning: {warning} (--sweep per-trial) prints 100.000" in result.stderr
-    entry = read_results_json(out)["lists"][0]["methods"]["cos"]
+    entry = _record_json(out)["lists"][0]["methods"]["cos"]
     assert entry["warnings"] and "prints 100.000" in entry["warnings"][0]
 
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner  # noqa: E402
 from models_helpers import random_model, save_checkpoint, write_audio  # noqa: E402
 from sveval.cli.main import cli  # noqa: E402
 
-from sveval.io.score_folder import read_results_json  # noqa: E402
+from sveval.io.score_folder import read_run_record  # noqa: E402
+from sveval.record import CohortSet  # noqa: E402
 
 SECONDS = 0.4  # 38 frames: enough for the network, quick on a CPU
 
@@ -101,7 +102,7 @@ def test_model_run_equals_extract_then_score_with_embeddings(data, model_run):
     assert (out / "embeddings" / "cohort" / "xvector.scp").is_file()
     assert "6 extracted" in result.stderr and "8 extracted" in result.stderr
 
-    doc = read_results_json(out)
+    doc = json.loads((out / "results.json").read_text())
     manifest = json.loads((emb / "vox1" / "xvector.json").read_text())
     model = doc["model"]
     assert model["weights_sha256"] == manifest["weights_sha256"] and len(model["weights_sha256"]) == 64
@@ -109,7 +110,7 @@ def test_model_run_equals_extract_then_score_with_embeddings(data, model_run):
     assert model["path"] == str(checkpoint)
     assert model["embeddings"]["eval"]["utterances"] == 6 and model["embeddings"]["cohort"]["extracted"] == 8
     assert doc["cohort"] == {"name": "cohort", "utterances": 8, "speakers": 4}
-    assert read_results_json(root / "from_embeddings")["model"] is None
+    assert read_run_record(root / "from_embeddings").model is None
 
 
 def test_second_run_reuses_the_cache_and_a_cohort_is_exactly_the_list_given(data, model_run):
@@ -132,7 +133,7 @@ def test_second_run_reuses_the_cache_and_a_cohort_is_exactly_the_list_given(data
     )
     assert small.exit_code == 0, small.output
     assert "6 embeddings reused from the cache, 0 extracted" in small.stderr.splitlines()[1]
-    assert read_results_json(out)["cohort"] == {"name": "cohort", "utterances": 6, "speakers": 3}
+    assert read_run_record(out).cohort == CohortSet("cohort", 6, 3)
 
 
 def test_wav_dirs_speakers_from_ids_and_a_copied_cache(data, model_run, tmp_path):
@@ -150,7 +151,7 @@ def test_wav_dirs_speakers_from_ids_and_a_copied_cache(data, model_run, tmp_path
     assert result.stderr.count("6 embeddings reused from the cache, 0 extracted") == 2
     names = {p.name for p in tmp_path.iterdir()}
     assert {"self_snorm_mine.kaldi.score", "self_asnorm2_mine.kaldi.score", "vox1_asnorm2_result"} <= names
-    assert read_results_json(tmp_path)["cohort"] == {"name": "self", "utterances": 6, "speakers": 3}
+    assert read_run_record(tmp_path).cohort == CohortSet("self", 6, 3)
 
 
 @pytest.mark.parametrize(

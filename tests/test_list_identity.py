@@ -21,7 +21,6 @@ from test_cli_score import exp  # noqa: F401 (the fixture)
 
 from sveval.io.lock import folder_lock
 from sveval.io.results import read_result_file
-from sveval.io.score_folder import read_results_json
 
 BUILTIN_NAMES = ("Vox1-H", "vox1_H", "vox1_h")
 
@@ -62,7 +61,7 @@ def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_p
     table = [line.split("  ")[0] for line in result.stdout.splitlines()[1:4]]
     assert table == ["list_test_hard2 (custom)"] * 3  # cos, snorm, asnorm rows
 
-    doc = read_results_json(out)
+    doc = json.loads((out / "results.json").read_text())
     (entry,) = doc["lists"]
     assert (entry["name"], entry["custom"], entry["builtin"], entry["n_trials"]) == (
         "list_test_hard2",

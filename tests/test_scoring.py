@@ -279,7 +279,7 @@ def test_missing_utterances_are_an_error_unless_allowed():
     dropped = (trials.enroll == trials.enroll[0]) | (trials.test == trials.enroll[0])
     assert lst.n_dropped == dropped.sum() > 0 and lst.missing_ids == (trials.enroll[0],)
     assert len(lst.methods[0].values) == len(trials) - dropped.sum()
-    assert "dropped" in lst.methods[0].signature
+    assert "dropped" in lst.methods[0].signature.format()
 
 
 def test_bad_cohorts_are_refused():

@@ -150,10 +150,14 @@ def run(job: ScoreJob, say=stderr_line) -> ScoreOutcome:
         for res in (res for lst in run.lists for res in lst.methods):
             for warning in res.warnings:
                 say(f"sveval: warning: {res.score_file}: {warning}")
-        write_score_folder(run, folder.stage, command=job.command, progress=job.progress, model=sets.model)
+        record = write_score_folder(
+            run, folder.stage, command=job.command, progress=job.progress, model=sets.model
+        )
         if job.after_scoring is not None:
             job.after_scoring(run, folder.stage)
-        finish_score_folder(run, folder.stage, plots=job.plots, name=system_name(out), shown=str(out))
+        finish_score_folder(
+            run, record, folder.stage, plots=job.plots, name=system_name(out), shown=str(out)
+        )
         folder.publish()
     return ScoreOutcome(run, out)
 

@@ -14,9 +14,8 @@ import os
 
 import numpy as np
 
-from sveval.errors import InputError
 from sveval.io.atomic import atomic_path, write_text
-from sveval.io.folders import read_results_json
+from sveval.io.folders import read_json_object
 from sveval.io.results import format_block, format_metric, format_param
 from sveval.io.scores import format_score_bytes
 from sveval.types import ResultBlock, ScoreFile
@@ -41,16 +40,7 @@ def write_json(path: str | os.PathLike, data) -> None:
 
 def read_model_json(path: str | os.PathLike) -> dict:
     """A JSON object (a calibration model is checked by `CalibrationModel.from_dict`)."""
-    return _read_object(path)
-
-
-def _read_object(path: str | os.PathLike) -> dict:
-    """`read_results_json` (the reader of any one-object JSON file sveval writes), with JSON nested deeper
-    than Python's parser recurses (e.g. 100000 nested lists) an InputError too."""
-    try:
-        return read_results_json(path)
-    except RecursionError:
-        raise InputError("not valid JSON: nested deeper than the parser allows", str(path)) from None
+    return read_json_object(path)
 
 
 def write_calibrated_scores(

@@ -91,12 +91,17 @@ def read_results(contents: FolderContents) -> dict[str, list[ResultBlock]]:
     return {p.name: read_result_file(p) for p in contents.result_files}
 
 
-def read_results_json(path: str | os.PathLike) -> dict:
+def read_json_object(path: str | os.PathLike) -> dict:
+    """A file holding one JSON object, as every JSON file sveval writes does (results.json, calibration
+    models): not valid JSON, JSON nested deeper than Python's parser recurses (e.g. 100000 nested lists) or
+    another top-level value is an InputError naming the file."""
     text = read_text(path, "results.json")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", str(path), exc.lineno) from exc
+    except RecursionError:
+        raise InputError("not valid JSON: nested deeper than the parser allows", str(path)) from None
     if not isinstance(data, dict):
         raise InputError("expected a JSON object at the top level", str(path))
     return data

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sveval.errors import InputError
 from sveval.io.lock import folder_lock, stale_message
+from sveval.record import SCHEMA
 from sveval.signals import held_signals
 
 STAGE_PREFIX = ".sveval-stage-"
@@ -99,7 +100,7 @@ def _sveval_record(doc: dict, record: str) -> bool:
     """Whether a parsed JSON object is the record sveval writes under that name (score's results.json:
     its schema; calibrate's and fuse's calibration.json: its model's signature and method)."""
     if record == "results.json":
-        return doc.get("schema") == "sveval.score/1"
+        return doc.get("schema") == SCHEMA
     model = doc.get("model")
     return (
         isinstance(model, dict)

@@ -9,27 +9,40 @@
     results.json                                 everything above plus definitions and provenance
 
 Every file is written atomically. Later stages (DET plots, report.md) add files to the same folder with
-`det_plot_name`, and record them with `add_artifacts`, which rewrites results.json under "artifacts".
+`det_plot_name`; the run's `RunRecord` takes them under "artifacts" (`RunRecord.with_artifacts`) and is
+written again whole (`write_run_record`): results.json is never read back to be rewritten.
+
+results.json is `sveval.record.RunRecord` as JSON: `write_run_record` and `read_run_record` are the one
+writer and the one reader of it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sveval import __version__
-from sveval.clock import now_utc
-from sveval.errors import InputError
-from sveval.io.atomic import atomic_path, read_text, write_text
+from sveval.io.atomic import atomic_path, write_text
+from sveval.io.folders import read_json_object
 from sveval.io.results import write_result_file
 from sveval.io.score_text import coded_score_chunks, id_byte_table
+from sveval.record import (
+    NOT_RECORDED,
+    SKIPPED,
+    CohortSet,
+    Definitions,
+    EvalSet,
+    ListRecord,
+    MethodMetrics,
+    MethodRecord,
+    RunRecord,
+    run_record,
+)
+from sveval.signature import Signature
 from sveval.types import ResultBlock
 
 RESULTS_JSON = "results.json"
-SCHEMA = "sveval.score/1"
 
 
 def score_file_name(method: str, list_basename: str, cohort_name: str | None, top_n: int) -> str:
@@ -56,12 +69,13 @@ def det_plot_name(score_file: str | os.PathLike) -> str:
 
 def write_score_folder(
     run, out_dir: str | os.PathLike, command: str = "", progress: bool = False, model: dict | None = None
-) -> list[Path]:
+) -> RunRecord:
     """Write the score files, result files and results.json of a `sveval.score_run.ScoringRun`.
 
     `model`: provenance of the embeddings when sveval extracted them (`sveval score --model`): checkpoint,
     architecture, weights_sha256 and precision from the extraction's xvector.json; recorded under "model".
-    Returns the paths written, in writing order (results.json last).
+    Returns the run's record (its `files`: the names written before results.json, in writing order), which
+    later stages extend (`sveval.score_outputs.finish_score_folder`).
     """
     from sveval.progress import progress as progress_bar  # noqa: PLC0415
 
@@ -108,110 +122,207 @@ def write_score_folder(
             path = folder / result_file_name(run.eval_name, method, run.options.top_n)
             write_result_file(path, blocks)
             written.append(path)
-    path = folder / RESULTS_JSON
-    document = results_document(run, command, [p.name for p in written], model=model)
-    write_text(path, json.dumps(document, indent=2) + "\n")
-    written.append(path)
-    return written
+    record = run_record(run, command, [p.name for p in written], model=model)
+    write_run_record(folder, record)
+    return record
 
 
-def results_document(run, command: str, files: list[str], model: dict | None = None) -> dict:
-    """The results.json content: provenance, definitions, and per list and method the numbers.
+def write_run_record(out_dir: str | os.PathLike, record: RunRecord) -> Path:
+    """results.json of `record`, atomically: the one writer of the file."""
+    path = Path(out_dir) / RESULTS_JSON
+    write_text(path, json.dumps(_document(record), indent=2) + "\n")
+    return path
 
-    "model" is None when the embeddings were given, else what made them (see `write_score_folder`)."""
-    opts = run.options
+
+def _document(record: RunRecord) -> dict:
+    """The JSON object of a record, keys in the order every sveval.score/1 record has them."""
     lists = []
-    for lst in run.lists:
+    for lst in record.lists:
         methods = {}
-        for res in lst.methods:
-            entry = {"score_file": res.score_file, "signature": res.signature}
-            if res.metrics is not None:
-                mt = res.metrics
+        for m in lst.methods:
+            entry = {"score_file": m.score_file, "signature": m.signature.format() if m.signature else None}
+            if m.metrics is not None:
+                mt = m.metrics
                 entry.update(
-                    n_target=int(mt.n_target),
-                    n_nontarget=int(mt.n_nontarget),
-                    eer=100 * float(mt.eer),
-                    eer_threshold=float(mt.eer_threshold),
-                    min_dcf=float(mt.min_dcf),
-                    # -inf: the minimum is "accept every trial" (JSON has no infinity)
-                    min_dcf_threshold=float(mt.min_dcf_threshold)
-                    if math.isfinite(mt.min_dcf_threshold)
-                    else None,
-                    warnings=list(res.warnings),
+                    n_target=mt.n_target,
+                    n_nontarget=mt.n_nontarget,
+                    eer=mt.eer,
+                    eer_threshold=mt.eer_threshold,
+                    min_dcf=mt.min_dcf,
+                    min_dcf_threshold=mt.min_dcf_threshold,
+                    warnings=list(mt.warnings),
                 )
             else:
-                entry["metrics"] = "skipped: the list has no target/nontarget labels (or only one class)"
-            methods[res.method] = entry
+                entry["metrics"] = SKIPPED
+            methods[m.method] = entry
         lists.append(
             {
-                # by content: the built-in name its fingerprint proves, else the file's stem, marked custom
-                "name": lst.trials.identity,
-                "custom": lst.trials.custom,
-                "builtin": lst.trials.builtin,
-                "source": lst.trials.source,
-                "fingerprint": lst.trials.fingerprint,
-                "n_trials": len(lst.trials),
-                "n_scored": int(lst.kept.sum()),
+                "name": lst.name,
+                "custom": lst.custom,
+                "builtin": lst.builtin,
+                "source": lst.source,
+                "fingerprint": lst.fingerprint,
+                "n_trials": lst.n_trials,
+                "n_scored": lst.n_scored,
                 "n_dropped": lst.n_dropped,
-                "missing_utterances": list(lst.missing_ids[:20]),
-                "n_missing_utterances": len(lst.missing_ids),
-                "labelled": lst.trials.labelled,
+                "missing_utterances": list(lst.missing_utterances),
+                "n_missing_utterances": lst.n_missing_utterances,
+                "labelled": lst.labelled,
                 "methods": methods,
             }
         )
-    return {
-        "schema": SCHEMA,
-        "sveval_version": __version__,
-        "command": command,
-        "date": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),  # honours SOURCE_DATE_EPOCH
-        "eval": {
-            "name": run.eval_name,
-            "utterances": run.n_eval,
-            "scored_utterances": run.n_scored_utterances,
-        },
+    ev, cohort, defs = record.eval, record.cohort, record.definitions
+    doc = {
+        "schema": record.schema,
+        "sveval_version": record.sveval_version,
+        "command": record.command,
+        "date": record.date,
+        "eval": None
+        if ev is None
+        else {"name": ev.name, "utterances": ev.utterances, "scored_utterances": ev.scored_utterances},
         "cohort": None
-        if run.cohort_name is None
-        else {
-            "name": run.cohort_name,
-            "utterances": run.n_cohort_utterances,
-            "speakers": run.n_cohort_speakers,
-        },
-        "model": model,
-        "dim": run.dim,
-        "methods": list(run.methods),
-        "top_n": opts.top_n,
-        "mean": run.mean,
-        "compat": opts.compat,
-        "precision": run.precision,
+        if cohort is None
+        else {"name": cohort.name, "utterances": cohort.utterances, "speakers": cohort.speakers},
+        "model": record.model,
+        "dim": record.dim,
+        "methods": list(record.methods),
+        "top_n": record.top_n,
+        "mean": record.mean,
+        "compat": record.compat,
+        "precision": record.precision,
         "definitions": {
-            "eer": "percent, NIST SRE / WeSpeaker interpolation, from the scores as printed in the score "
-            "file (5 decimals); one threshold per distinct score, independent of line order (exact), or tied "
-            "scores in numpy argsort order as WeSpeaker (wespeaker); see the signature's sweep",
-            "min_dcf": f"normalised, p_target {opts.p_target} c_miss {opts.c_miss} c_fa {opts.c_fa}",
-            "normalised_score": "0.5*((s-mu_e)/sigma_e + (s-mu_t)/sigma_t), population std",
+            "eer": defs.eer,
+            "min_dcf": defs.min_dcf,
+            "normalised_score": defs.normalised_score,
         },
-        "allow_missing": opts.allow_missing,
+        "allow_missing": record.allow_missing,
         "lists": lists,
-        "notes": list(run.notes),
-        "files": files,
-        "artifacts": {},
+        "notes": list(record.notes),
+        "files": list(record.files),
+        "artifacts": record.artifacts,
     }
-
-
-def read_results_json(out_dir: str | os.PathLike) -> dict:
-    path = Path(out_dir) / RESULTS_JSON
-    try:
-        doc = json.loads(read_text(path, "results.json"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", str(path), exc.lineno) from exc
-    if doc.get("schema") != SCHEMA:
-        raise InputError(f"not an sveval score folder record (schema {doc.get('schema')!r})", str(path))
+    if record.written is not None:  # (added when the output folder publishes the run)
+        doc["written"] = record.written
+    if record.inputs_in_folder is not None:
+        doc["inputs_in_folder"] = record.inputs_in_folder
     return doc
 
 
-def add_artifacts(out_dir: str | os.PathLike, kind: str, files: dict[str, str]) -> None:
-    """Record files another stage wrote into the folder, e.g. add_artifacts(d, "det_plots",
-    {score_file: det_plot_name(score_file)}); results.json is rewritten atomically."""
-    doc = read_results_json(out_dir)
-    doc.setdefault("artifacts", {}).setdefault(kind, {}).update(files)
-    write_text(Path(out_dir) / RESULTS_JSON, json.dumps(doc, indent=2) + "\n")
+def read_run_record(path: str | os.PathLike) -> RunRecord:
+    """The record in a results.json file (or in the folder `path` holding one): the one reader of it.
+
+    Not valid JSON, or not a JSON object, is an InputError naming the file. Fields are read as far as they
+    are there and of their type: a record of an earlier sveval version, or a hand-made one, gives None
+    ("not recorded") for the others; the schema is read, not required (`record.schema`)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_JSON
+    doc = read_json_object(path)
+    ev, cohort = doc.get("eval"), doc.get("cohort", NOT_RECORDED)
+    defs = _object(doc.get("definitions"))
+    return RunRecord(
+        schema=_text(doc.get("schema")),
+        sveval_version=_text(doc.get("sveval_version")),
+        command=_text(doc.get("command")),
+        date=_text(doc.get("date")),
+        eval=EvalSet(_text(ev.get("name")), _int(ev.get("utterances")), _int(ev.get("scored_utterances")))
+        if isinstance(ev, dict)
+        else None,
+        cohort=CohortSet(
+            _text(cohort.get("name")), _int(cohort.get("utterances")), _int(cohort.get("speakers"))
+        )
+        if isinstance(cohort, dict)
+        else cohort
+        if cohort is NOT_RECORDED
+        else None,
+        model=doc.get("model") if isinstance(doc.get("model"), dict) else None,
+        dim=_int(doc.get("dim")),
+        methods=tuple(str(m) for m in _array(doc.get("methods"))),
+        top_n=_int(doc.get("top_n")),
+        mean=_text(doc.get("mean")),
+        compat=_text(doc.get("compat")),
+        precision=_text(doc.get("precision")),
+        definitions=Definitions(
+            _text(defs.get("eer")), _text(defs.get("min_dcf")), _text(defs.get("normalised_score"))
+        ),
+        allow_missing=_flag(doc.get("allow_missing")),
+        lists=tuple(_list_record(e) for e in _array(doc.get("lists")) if isinstance(e, dict)),
+        notes=tuple(str(n) for n in _array(doc.get("notes"))),
+        files=tuple(str(f) for f in _array(doc.get("files"))),
+        artifacts={str(k): v for k, v in _object(doc.get("artifacts")).items() if isinstance(v, dict)},
+        written=doc.get("written") if isinstance(doc.get("written"), dict) else None,
+        inputs_in_folder=doc.get("inputs_in_folder")
+        if isinstance(doc.get("inputs_in_folder"), dict)
+        else None,
+    )
+
+
+def _list_record(entry: dict) -> ListRecord:
+    methods = tuple(
+        _method_record(str(name), m)
+        for name, m in _object(entry.get("methods")).items()
+        if isinstance(m, dict)
+    )
+    return ListRecord(
+        name=_text(entry.get("name")),
+        custom=_flag(entry.get("custom")),
+        builtin=_text(entry.get("builtin")),
+        source=_text(entry.get("source")),
+        fingerprint=_text(entry.get("fingerprint")),
+        n_trials=_int(entry.get("n_trials")),
+        n_scored=_int(entry.get("n_scored")),
+        n_dropped=_int(entry.get("n_dropped")),
+        missing_utterances=tuple(str(u) for u in _array(entry.get("missing_utterances"))),
+        n_missing_utterances=_int(entry.get("n_missing_utterances")),
+        labelled=_flag(entry.get("labelled")),
+        methods=methods,
+    )
+
+
+def _method_record(method: str, entry: dict) -> MethodRecord:
+    signature = entry.get("signature")
+    n_target, n_nontarget = _int(entry.get("n_target")), _int(entry.get("n_nontarget"))
+    metrics = None
+    if n_target is not None and n_nontarget is not None:
+        metrics = MethodMetrics(
+            n_target,
+            n_nontarget,
+            _number(entry.get("eer")),
+            _number(entry.get("eer_threshold")),
+            _number(entry.get("min_dcf")),
+            _number(entry.get("min_dcf_threshold")),
+            tuple(str(w) for w in _array(entry.get("warnings"))),
+        )
+    return MethodRecord(
+        method,
+        _text(entry.get("score_file")),
+        Signature.parse(signature) if isinstance(signature, str) else None,
+        metrics,
+    )
+
+
+def _text(value) -> str | None:
+    """A scalar as the report prints it; None for what is missing or not a scalar."""
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _int(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _flag(value) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _array(value) -> list:
+    return value if isinstance(value, list) else []
