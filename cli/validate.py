@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import click
 
+from sveval.checks import FAIL, NOT_CHECKABLE, PASS
 from sveval.errors import shown_id
 from sveval.published import PUBLISHED
 
@@ -46,7 +47,7 @@ STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable
 @click.option("--strict", is_flag=True, help="Exit 1 also when a check could not be made.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(path, trials_dir, trials_specs, published, det_dir, strict, as_json, quiet):
+def command(path, trials_specs, as_json, quiet, **options):
     """Check a released model folder: do its files say what its numbers say?
 
     PATH is a release folder (containing scores/, maybe config.yaml and models/*.pt) or a scores folder.
@@ -68,35 +69,12 @@ def command(path, trials_dir, trials_specs, published, det_dir, strict, as_json,
       sveval validate release --json > checks.json
       sveval validate kaldi/ --trials data/voxceleb1_test/trials   # 3-column scores, labels from the list
     """
-    from sveval.errors import ValidationFailed
-    from sveval.io.catalog import load_trials
-    from sveval.io.release import discover_release
-    from sveval.progress import progress as progress_bar
-    from sveval.validate import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport, validate_release
+    from sveval.app.validate import ValidateJob, run  # noqa: PLC0415
+    from sveval.errors import ValidationFailed  # noqa: PLC0415
 
-    release = discover_release(path)
-    trials = tuple(load_trials(spec, progress=not quiet) for spec in dict.fromkeys(trials_specs))
-    det_checks: list[Check] = []
-    redraw = _det_redrawer(det_dir, det_checks) if det_dir else None
-
-    def progress(files):
-        quiet_here = quiet or len(files) < 2
-        return progress_bar(files, desc="validating", unit="file", disable=quiet_here, leave=False)
-
-    report = validate_release(
-        release,
-        trials_dir=trials_dir,
-        published=published,
-        progress=progress,
-        on_scores=redraw,
-        trials=trials,
-    )
-    if det_dir and redraw is None:
-        det_checks.append(
-            Check("det", NOT_CHECKABLE, det_dir, "not redrawn: sveval.plot is not in this build")
-        )
-    report = ValidationReport(report.path, report.checks + tuple(det_checks))
-    counts = {status: report.count(status) for status in (PASS, FAIL, NOT_CHECKABLE)}
+    # every other option is the job's field of the same name
+    outcome = run(ValidateJob(path=path, trials=trials_specs, progress=not quiet, **options))
+    report, counts = outcome.report, outcome.counts
     if as_json:
         out = {"path": report.path, "passed": report.passed, "counts": counts}
         out["checks"] = [asdict(c) for c in report.checks]
@@ -107,37 +85,8 @@ def command(path, trials_dir, trials_specs, published, det_dir, strict, as_json,
             f"\n{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_CHECKABLE]} not checkable "
             f"({len(report.checks)} checks on {shown_id(report.path)})"
         )
-    if counts[FAIL] or (strict and counts[NOT_CHECKABLE]):
-        what = (
-            f"{counts[FAIL]} check(s) failed" if counts[FAIL] else "some checks could not be made (--strict)"
-        )
-        raise ValidationFailed(what)
-
-
-def _det_redrawer(det_dir: str, out: list):
-    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent)."""
-    from sveval.io.atomic import check_writable_dir
-    from sveval.validate import NOT_CHECKABLE, PASS, Check
-
-    folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
-    try:
-        from sveval.io.figures import write_det_plot
-        from sveval.io.score_folder import det_plot_name
-        from sveval.metrics import SortedScores
-        from sveval.plot import det_plot_curve
-    except ImportError:
-        return None
-
-    def redraw(file, values, is_target):
-        if values is None:
-            out.append(Check("det", NOT_CHECKABLE, file, "no finite, labelled scores to draw"))
-            return
-        label = file[: -len(".score")] if file.endswith(".score") else file
-        curve = det_plot_curve(SortedScores.of(values, is_target), label)
-        written = write_det_plot([curve], folder / det_plot_name(file))
-        out.append(Check("det", PASS, file, f"DET plot redrawn: {written}"))
-
-    return redraw
+    if outcome.failure:
+        raise ValidationFailed(outcome.failure)
 
 
 def _table(report) -> str:

@@ -1,0 +1,103 @@
+"""`sveval validate` as a job: every check of a released score folder (or of sveval's own), the DET plots
+redrawn on request, and whether the folder passes.
+
+    outcome = run(ValidateJob(path="release", trials_dir="~/data/voxceleb", published="golden-gemini"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sveval.checks import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport
+
+
+@dataclass(frozen=True)
+class ValidateJob:
+    """`sveval validate`'s options (see its --help). trials: built-in names or paths of the lists the score
+    files were scored on; det_dir: where to redraw each score file's DET plot (None: not redrawn); strict:
+    a check that could not be made fails the folder too; progress: a progress bar over the score files."""
+
+    path: str
+    trials_dir: str | None = None
+    trials: tuple[str, ...] = ()
+    published: str | None = None
+    det_dir: str | None = None
+    strict: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ValidateOutcome:
+    """The checks made, counted by status; `failure` says why the folder fails ("" when it passes)."""
+
+    report: ValidationReport
+    strict: bool
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {status: self.report.count(status) for status in (PASS, FAIL, NOT_CHECKABLE)}
+
+    @property
+    def failure(self) -> str:
+        counts = self.counts
+        if counts[FAIL]:
+            return f"{counts[FAIL]} check(s) failed"
+        if self.strict and counts[NOT_CHECKABLE]:
+            return "some checks could not be made (--strict)"
+        return ""
+
+
+def run(job: ValidateJob) -> ValidateOutcome:
+    """Discover the folder's files and run every check (`sveval.validate.validate_release`)."""
+    from sveval.io.catalog import load_trials  # noqa: PLC0415
+    from sveval.io.release import discover_release  # noqa: PLC0415
+    from sveval.progress import progress as progress_bar  # noqa: PLC0415
+    from sveval.validate import validate_release  # noqa: PLC0415
+
+    release = discover_release(job.path)
+    trials = tuple(load_trials(spec, progress=job.progress) for spec in dict.fromkeys(job.trials))
+    det_checks: list[Check] = []
+    redraw = _det_redrawer(job.det_dir, det_checks) if job.det_dir else None
+
+    def progress(files):
+        quiet_here = not job.progress or len(files) < 2
+        return progress_bar(files, desc="validating", unit="file", disable=quiet_here, leave=False)
+
+    report = validate_release(
+        release,
+        trials_dir=job.trials_dir,
+        published=job.published,
+        progress=progress,
+        on_scores=redraw,
+        trials=trials,
+    )
+    if job.det_dir and redraw is None:
+        det_checks.append(
+            Check("det", NOT_CHECKABLE, job.det_dir, "not redrawn: sveval.plot is not in this build")
+        )
+    return ValidateOutcome(ValidationReport(report.path, report.checks + tuple(det_checks)), job.strict)
+
+
+def _det_redrawer(det_dir: str, out: list):
+    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent)."""
+    from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
+
+    folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
+    try:
+        from sveval.io.figures import write_det_plot  # noqa: PLC0415
+        from sveval.io.score_folder import det_plot_name  # noqa: PLC0415
+        from sveval.metrics import SortedScores  # noqa: PLC0415
+        from sveval.plot import det_plot_curve  # noqa: PLC0415
+    except ImportError:
+        return None
+
+    def redraw(file, values, is_target):
+        if values is None:
+            out.append(Check("det", NOT_CHECKABLE, file, "no finite, labelled scores to draw"))
+            return
+        label = file[: -len(".score")] if file.endswith(".score") else file
+        curve = det_plot_curve(SortedScores.of(values, is_target), label)
+        written = write_det_plot([curve], folder / det_plot_name(file))
+        out.append(Check("det", PASS, file, f"DET plot redrawn: {written}"))
+
+    return redraw
