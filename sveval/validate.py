@@ -41,6 +41,7 @@ import numpy as np
 
 from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
 from sveval.errors import InputError, NotTheList
+from sveval.io.output_folder import read_written
 from sveval.io.release import (
     CALIBRATED_PREFIXES,
     ReleaseFolder,
@@ -56,6 +57,7 @@ from sveval.io.release import (
     resolve_trials,
     result_matches_score,
 )
+from sveval.io.score_folder import RESULTS_JSON, read_run_record
 from sveval.io.scores import read_score_file
 from sveval.pair_join import coverage_problem, join, label_problem
 from sveval.types import TrialList
@@ -95,7 +97,8 @@ def validate_release(
     gave no finite, labelled scores), e.g. to redraw its DET plot while the scores are in memory."""
     checks = [Check("file", FAIL, r.name, r.reason) for r in release.refused]
     entries, result_file_checks = _read_results(release.result_files)
-    eval_name = guess_eval_name(release.result_files)  # names a missing result file as the folder does
+    # names a missing result file as the run did (its record), else as the folder's result files do
+    eval_name = _recorded_eval_name(release) or guess_eval_name(release.result_files)
     scored = {}
     named = [p for p in release.score_files if parse_score_name(p.name) is not None]
     for path in release.score_files:
@@ -143,6 +146,15 @@ def validate_release(
     if published:
         checks += check_published(release, published, entries, config_model)
     return ValidationReport(str(release.root), tuple(checks))
+
+
+def _recorded_eval_name(release: ReleaseFolder) -> str | None:
+    """The eval set's name in the run record of sveval's own folder (`sveval score`'s results.json); None
+    for a folder without one (a released folder, or one whose results.json is another tool's)."""
+    if read_written(release.scores_dir, RESULTS_JSON) is None:
+        return None
+    record = read_run_record(release.scores_dir / RESULTS_JSON)
+    return record.eval.name if record.eval is not None else None
 
 
 # ---- score files ------------------------------------------------------------------------------------

@@ -411,3 +411,34 @@ def test_onnx_runtime_model_in_a_release_folder_is_checked(checkpoint_folder):
     graph(checkpoint_folder / "avg_model.onnx", np.ones((40, 256)), input_shape=("B", "T", 40))
     check = only(validate(checkpoint_folder), "onnx")
     assert check.status == FAIL and "expected (batch, frames, 80)" in check.message
+
+
+def test_sveval_s_own_folder_names_a_missing_result_file_as_its_record_does(tmp_path):
+    """The eval set's name comes from the run record (results.json), not from the result files left: with
+    the only one gone, the name guessed from file names would be `vox1`."""
+    from click.testing import CliRunner
+    from sveval.cli.main import cli
+
+    rng = np.random.default_rng(0)
+    ids = [f"id{s}/v/{u}.wav" for s in range(4) for u in range(3)]
+    np.savez(tmp_path / "e.npz", ids=np.array(ids), vectors=rng.normal(size=(12, 8)))
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    write(
+        tmp_path / "t.kaldi",
+        "".join(f"{a} {b} {'target' if a[:3] == b[:3] else 'nontarget'}\n" for a, b in pairs),
+    )
+    out = tmp_path / "out"
+    args = [
+        "score",
+        "--embeddings",
+        tmp_path / "e.npz",
+        "--trials",
+        tmp_path / "t.kaldi",
+        "--eval-name",
+        "mine",
+    ]
+    result = CliRunner().invoke(cli, [*map(str, args), "--no-plots", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (out / "mine_cos_result").unlink()
+    report = validate(out, trials_dir=tmp_path)
+    assert "mine_cos_result" in only(report, "result", "t.kaldi.score").message
