@@ -64,11 +64,11 @@ def file_entry(path: str | os.PathLike) -> dict:
     return {"bytes": os.stat(path).st_size, "sha256": sha256_of(path)}
 
 
-def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | None:
-    """The files that `folder/record` says its run wrote (name -> {"bytes", "sha256"}; an empty dict for
-    a name recorded by a version of sveval that kept no hashes), or None when there is no such record.
-    A record that cannot be read is an InputError (a rerun cannot tell what it may replace); a JSON object
-    that is not sveval's record (another tool's results.json) is no record: None."""
+def read_record(folder: str | os.PathLike, record: str) -> dict | None:
+    """The JSON object of `folder/record` when it is the record sveval writes under that name (results.json:
+    a `sveval.record.RunRecord`, read into one by `sveval.io.score_folder.record_from_document`), None when
+    there is no such record. A record that cannot be read is an InputError (a rerun cannot tell what it may
+    replace); a JSON object that is not sveval's record (another tool's results.json) is no record: None."""
     path = Path(folder) / record
     if not _is_regular(path):
         return None
@@ -87,6 +87,19 @@ def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | No
         raise InputError(f"cannot read this record of an earlier run: {exc}", str(path)) from None
     if not isinstance(doc, dict) or not _sveval_record(doc, record):
         return None  # another tool's file of that name (a release's own results.json): not sveval's record
+    return doc
+
+
+def read_written(folder: str | os.PathLike, record: str) -> dict[str, dict] | None:
+    """The files that `folder/record` says its run wrote (`_written`), or None when there is no such
+    record (`read_record`)."""
+    doc = read_record(folder, record)
+    return None if doc is None else _written(doc, record)
+
+
+def _written(doc: dict, record: str) -> dict[str, dict]:
+    """name -> {"bytes", "sha256"} of the files a record lists (an empty dict for a name recorded by a
+    version of sveval that kept no hashes), the record itself included."""
     written = doc.get(WRITTEN)
     if isinstance(written, dict):
         found = {str(k): v if isinstance(v, dict) else {} for k, v in written.items()}
@@ -153,15 +166,16 @@ class CurrentFiles:
 def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     """The files of `folder` that its records vouch for (see `CurrentFiles`); None when it has none."""
     root = Path(folder)
-    found = [(record, read_written(root, record)) for record in RECORDS]
-    found = [(record, written) for record, written in found if written is not None]
+    found = [(record, read_record(root, record)) for record in RECORDS]
+    found = [(record, doc) for record, doc in found if doc is not None]
     if not found:
         return None
     listed: dict[str, list[dict]] = {}
     stale: list[tuple[str, str]] = []
     stale_files: set[str] = set()
-    for record, written in found:
-        inputs = _record_inputs(root / record)
+    for record, doc in found:
+        written = _written(doc, record)
+        inputs = _record_inputs(doc)
         moved = next((n for n, h in inputs.items() if not _matches(root / n, {"sha256": h})), None)
         if moved is not None:
             stale.append((record, moved))
@@ -175,11 +189,9 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     return CurrentFiles(names, tuple(changed), tuple(stale), frozenset(stale_files))
 
 
-def _record_inputs(path: Path) -> dict[str, str]:
-    try:
-        inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs_in_folder") or {}
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return {}
+def _record_inputs(doc: dict) -> dict[str, str]:
+    """The files of its own folder that a record's run read, with their SHA-256 then."""
+    inputs = doc.get("inputs_in_folder") or {}
     if not isinstance(inputs, dict):
         return {}
     return {str(k): str(v) for k, v in inputs.items() if _plain_name(str(k))}

@@ -215,9 +215,11 @@ def read_run_record(path: str | os.PathLike) -> RunRecord:
     are there and of their type: a record of an earlier sveval version, or a hand-made one, gives None
     ("not recorded") for the others; the schema is read, not required (`record.schema`)."""
     path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_JSON
-    doc = read_json_object(path)
+    return record_from_document(read_json_object(path / RESULTS_JSON if path.is_dir() else path))
+
+
+def record_from_document(doc: dict) -> RunRecord:
+    """A results.json object as a `RunRecord` (see `read_run_record`): what every reader of the file uses."""
     ev, cohort = doc.get("eval"), doc.get("cohort", NOT_RECORDED)
     defs = _object(doc.get("definitions"))
     return RunRecord(
