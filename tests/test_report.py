@@ -240,3 +240,95 @@ def test_unlabelled_score_files_are_noted_and_malformed_ones_are_errors(release)
     )
     code, out = run(root, "--quiet")
     assert code == 2 and "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.score:2" in out
+
+
+# results.json as sveval 0.1.0 wrote it at first (abridged: one method): no "custom", "model", "warnings",
+# "written"; the list named after its file
+OLD_RECORD = {
+    "schema": "sveval.score/1",
+    "sveval_version": "0.1.0",
+    "command": "sveval demo --out reports/demo",
+    "date": "2025-11-26T00:00:00Z",
+    "eval": {"name": "synthetic_vox1", "utterances": 4874, "scored_utterances": 4874},
+    "cohort": {"name": "synthetic_vox2_dev", "utterances": 17982, "speakers": 5994},
+    "dim": 256,
+    "methods": ["cos"],
+    "top_n": 300,
+    "mean": "cohort",
+    "compat": "exact",
+    "precision": "float64 throughout",
+    "definitions": {"eer": "percent, NIST SRE / WeSpeaker interpolation", "min_dcf": "normalised"},
+    "allow_missing": False,
+    "lists": [
+        {
+            "name": "synthetic_vox1_O.kaldi",
+            "builtin": None,
+            "source": "reports/demo/trials/synthetic_vox1_O.kaldi",
+            "fingerprint": "sha256:fb2f273113e1c8f9",
+            "n_trials": 37611,
+            "n_scored": 37611,
+            "n_dropped": 2,
+            "missing_utterances": [],
+            "n_missing_utterances": 0,
+            "labelled": True,
+            "methods": {
+                "cos": {
+                    "score_file": "synthetic_vox1_O.kaldi.score",
+                    "signature": "score:cos|mean:cohort|trials:synthetic_vox1_O.kaldi@fb2f273113e1|v:0.1.0",
+                    "n_target": 18802,
+                    "n_nontarget": 18809,
+                    "eer": 4.540379605508004,
+                    "eer_threshold": 0.18362,
+                    "min_dcf": 0.2931840941942272,
+                    "min_dcf_threshold": 0.35348,
+                }
+            },
+        }
+    ],
+    "notes": [],
+    "files": ["synthetic_vox1_O.kaldi.score", "synthetic_vox1_cos_result"],
+    "artifacts": {"report": {"markdown": "report.md"}},
+}
+
+
+def test_a_record_of_an_earlier_version_is_read(tmp_path):
+    from sveval.io.score_folder import read_run_record
+    from sveval.record import MethodMetrics
+
+    write(tmp_path / "results.json", json.dumps(OLD_RECORD))
+    record = read_run_record(tmp_path)
+    (entry,) = record.lists
+    (cos,) = entry.methods
+    assert (record.eval.name, record.cohort.speakers, record.model, record.written) == (
+        "synthetic_vox1",
+        5994,
+        None,
+        None,
+    )
+    assert (entry.name, entry.custom, entry.label, entry.n_dropped) == (
+        "synthetic_vox1_O.kaldi",
+        None,  # not recorded then
+        "synthetic_vox1_O.kaldi",
+        2,
+    )
+    assert cos.metrics == MethodMetrics(18802, 18809, 4.540379605508004, 0.18362, 0.2931840941942272, 0.35348)
+    assert cos.signature.format() == OLD_RECORD["lists"][0]["methods"]["cos"]["signature"]
+    assert dict(cos.signature.fields)["trials"] == "synthetic_vox1_O.kaldi@fb2f273113e1"
+    assert record.counts() == {"synthetic_vox1_O.kaldi.score": (18802, 18809)}
+    assert record.dropped() == {"synthetic_vox1_O.kaldi.score": 2}
+    assert record.artifacts == {"report": {"markdown": "report.md"}}
+
+
+def test_a_signature_is_its_fields_printed_in_order():
+    from sveval.signature import Signature
+
+    signature = Signature.of(score="asnorm", top_n="300", cohort="vox2_dev:5994spk")
+    assert signature.fields == (("score", "asnorm"), ("top-n", "300"), ("cohort", "vox2_dev:5994spk"))
+    assert signature.format().startswith("score:asnorm|top-n:300|cohort:vox2_dev:5994spk|v:")
+    for text in (
+        signature.format(),
+        "eer:nist|trials:a|b(custom)@7fc69f830f44|v:0.1.0",  # a `|` in a list's name stays in its value
+        "no fields at all",
+    ):
+        assert Signature.parse(text).format() == text
+    assert Signature.parse("cal:linear|v:0.0.9").version == "0.0.9"
