@@ -154,25 +154,6 @@ def _overlay_plot(job) -> Path:
     return write_det_plot(curves, path, title=title)
 
 
-def write_folder_report(
-    out_dir: str | os.PathLike,
-    record: RunRecord,
-    title: str = "sveval score report",
-    name: str | None = None,
-    shown: str | None = None,
-) -> Path:
-    """report.md of a score folder, as `sveval report` makes it, from the run's record (its provenance;
-    headed with its command and date). name: the system's name (default: from the folder's name); shown:
-    the folder as the report names it (default: its path; the published folder's name when the report is
-    written in a stage)."""
-    out = Path(out_dir)
-    system = load_system(out, name=name, report_dir=out, shown=shown, record=record)
-    info = ReportInfo(__version__, record.command or "", record.date or "", title)
-    path = out / REPORT
-    write_text(path, render_markdown([system], info))
-    return path
-
-
 def output_names(trial_lists, methods, cohort_name, top_n: int, eval_name: str) -> list[str]:
     """The names of the score, result and record files a run of these lists and methods writes (the DET
     plots are named after the score files)."""
@@ -206,5 +187,9 @@ def finish_score_folder(
             record = record.with_artifacts("det_plots", images)
     record = record.with_artifacts("report", {"markdown": REPORT})
     write_run_record(out_dir, record)
-    write_folder_report(out_dir, record, name=name, shown=shown)
+    # `sveval report` of the folder, headed with the run's command and date
+    out = Path(out_dir)
+    system = load_system(out, name=name, report_dir=out, shown=shown, record=record)
+    info = ReportInfo(__version__, record.command or "", record.date or "", "sveval score report")
+    write_text(out / REPORT, render_markdown([system], info))
     return record

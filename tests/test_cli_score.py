@@ -12,7 +12,7 @@ from sveval.cli.main import cli
 
 from sveval import metrics
 from sveval.io.results import read_result_file
-from sveval.io.score_folder import det_plot_name, read_run_record, write_run_record
+from sveval.io.score_folder import det_plot_name, read_run_record, write_run_record, write_score_folder
 from sveval.io.scores import read_score_file
 from sveval.io.trials import read_trials
 from sveval.record import SCHEMA, CohortSet
@@ -400,3 +400,21 @@ def test_a_new_output_folder_gets_the_usual_permissions(exp, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_the_record_a_run_writes_is_the_record_read_back(exp, tmp_path):
+    """write_score_folder returns the RunRecord it wrote; the one reader gives the same object back."""
+    from sveval.io.embeddings import read_embeddings
+    from sveval.score_run import ScoreOptions, score_lists
+
+    evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1" / "xvector.scp"))
+    lists = [read_trials(exp / "mine.kaldi"), read_trials(exp / "blind.txt")]  # labelled and unlabelled
+    run_ = score_lists(evaluation, lists, ScoreOptions(methods=("cos",)))
+    record = write_score_folder(run_, tmp_path / "out", command="sveval score ...")
+    assert read_run_record(tmp_path / "out") == record
+    assert record.lists[1].methods[0].metrics is None  # unlabelled: no numbers, and recorded so
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["lists"][1]["methods"]["cos"] == {
+        "score_file": "blind.txt.score",
+        "signature": record.lists[1].methods[0].signature.format(),
+        "metrics": "skipped: the list has no target/nontarget labels (or only one class)",
+    }
