@@ -220,24 +220,17 @@ def read_run_record(path: str | os.PathLike) -> RunRecord:
 
 def record_from_document(doc: dict) -> RunRecord:
     """A results.json object as a `RunRecord` (see `read_run_record`): what every reader of the file uses."""
-    ev, cohort = doc.get("eval"), doc.get("cohort", NOT_RECORDED)
-    defs = _object(doc.get("definitions"))
+    ev, defs = _object(doc.get("eval")), _object(doc.get("definitions"))
     return RunRecord(
         schema=_text(doc.get("schema")),
         sveval_version=_text(doc.get("sveval_version")),
         command=_text(doc.get("command")),
         date=_text(doc.get("date")),
         eval=EvalSet(_text(ev.get("name")), _int(ev.get("utterances")), _int(ev.get("scored_utterances")))
-        if isinstance(ev, dict)
+        if ev
         else None,
-        cohort=CohortSet(
-            _text(cohort.get("name")), _int(cohort.get("utterances")), _int(cohort.get("speakers"))
-        )
-        if isinstance(cohort, dict)
-        else cohort
-        if cohort is NOT_RECORDED
-        else None,
-        model=doc.get("model") if isinstance(doc.get("model"), dict) else None,
+        cohort=_cohort(doc),
+        model=_mapping(doc.get("model")),
         dim=_int(doc.get("dim")),
         methods=tuple(str(m) for m in _array(doc.get("methods"))),
         top_n=_int(doc.get("top_n")),
@@ -252,11 +245,19 @@ def record_from_document(doc: dict) -> RunRecord:
         notes=tuple(str(n) for n in _array(doc.get("notes"))),
         files=tuple(str(f) for f in _array(doc.get("files"))),
         artifacts={str(k): v for k, v in _object(doc.get("artifacts")).items() if isinstance(v, dict)},
-        written=doc.get("written") if isinstance(doc.get("written"), dict) else None,
-        inputs_in_folder=doc.get("inputs_in_folder")
-        if isinstance(doc.get("inputs_in_folder"), dict)
-        else None,
+        written=_mapping(doc.get("written")),
+        inputs_in_folder=_mapping(doc.get("inputs_in_folder")),
     )
+
+
+def _cohort(doc: dict) -> CohortSet | None:
+    """None: the run had no cohort (null); NOT_RECORDED: a record without the field (not sveval's own)."""
+    if "cohort" not in doc:
+        return NOT_RECORDED
+    cohort = doc["cohort"]
+    if not isinstance(cohort, dict):
+        return None
+    return CohortSet(_text(cohort.get("name")), _int(cohort.get("utterances")), _int(cohort.get("speakers")))
 
 
 def _list_record(entry: dict) -> ListRecord:
@@ -309,9 +310,9 @@ def _text(value) -> str | None:
 
 
 def _int(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value) if float(value).is_integer() else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value) -> float | None:
@@ -324,6 +325,10 @@ def _flag(value) -> bool | None:
 
 def _object(value) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def _mapping(value) -> dict | None:
+    return value if isinstance(value, dict) else None
 
 
 def _array(value) -> list:
