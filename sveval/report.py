@@ -255,8 +255,22 @@ def _figure(x: float) -> str:
     return "∞" if x == float("inf") else f"{x:.3f}"
 
 
-def _figure_ci(ci) -> str:
-    return "—" if ci is None else f"[{_figure(ci[0])}, {_figure(ci[1])}]"
+def _figure_ci(ci, figure: float | None = None) -> str:
+    """The interval; marked † where it leaves out the figure itself (see OUTSIDE_NOTE)."""
+    if ci is None:
+        return "—"
+    outside = figure is not None and not ci[0] <= figure <= ci[1]
+    return f"[{_figure(ci[0])}, {_figure(ci[1])}]" + (" †" if outside else "")
+
+
+# Why a fairness interval can leave out its own figure, said under the table where it happens.
+OUTSIDE_NOTE = (
+    "† The interval does not contain the figure itself. FDR (at most 1), GARBE (at least 0) and max/min (at "
+    "least 1) are bounded at \"fair\" and measure the spread between groups: resampling adds spread, so their "
+    "replicates lean away from fair and a percentile interval can lie wholly on the unfair side of a figure "
+    "that is close to fair. Read such an interval as \"no evidence of more unfairness than its upper end\", not "
+    "as a confirmed gap."
+)
 
 
 def subgroup_sections(systems) -> list[str]:
@@ -299,7 +313,8 @@ def subgroup_sections(systems) -> list[str]:
         intervals = (
             f"95 % percentile intervals from {n_boot:,} speaker-clustered bootstrap replicates (seed "
             f"{first.seed}, drawn as in the Confidence intervals section: speakers drawn with replacement, a "
-            "trial between speakers a and b weighted m_a·m_b), the threshold held at its "
+            "trial between speakers a and b weighted m_a·m_b, without that section's pair-stage correction, so "
+            "these intervals are the wider, conservative ones), the threshold held at its "
             "full-list value; a replicate in which a group has no target or no nontarget trial is dropped "
             "(column Dropped)."
             if n_boot
@@ -320,13 +335,16 @@ def subgroup_sections(systems) -> list[str]:
             body.append(
                 [s.name, method_title(r.method, r.top_n), r.trials, f.grouping, ", ".join(f.groups)]
                 + [f"{f.threshold_name} ({f.threshold:.4g})", f"{f.n_dropped:,}" if n_boot else "—"]
-                + [_figure(f.fdr), _figure_ci(f.fdr_ci), _figure(f.garbe), _figure_ci(f.garbe_ci)]
-                + [_figure(f.fmr_ratio), _figure_ci(f.fmr_ratio_ci)]
-                + [_figure(f.fnmr_ratio), _figure_ci(f.fnmr_ratio_ci)]
+                + [_figure(f.fdr), _figure_ci(f.fdr_ci, f.fdr)]
+                + [_figure(f.garbe), _figure_ci(f.garbe_ci, f.garbe)]
+                + [_figure(f.fmr_ratio), _figure_ci(f.fmr_ratio_ci, f.fmr_ratio)]
+                + [_figure(f.fnmr_ratio), _figure_ci(f.fnmr_ratio_ci, f.fnmr_ratio)]
             )
         header = ["System", "Method", "Trial list", "Grouping", "Groups", "τ", "Dropped", "FDR", "95 % CI"]
         header += ["GARBE", "95 % CI", "FMR max/min", "95 % CI", "FNMR max/min", "95 % CI"]
         out.append(_table(header, body))
+        if any(" †" in cell for row in body for cell in row):
+            out.append(OUTSIDE_NOTE + "\n")
     if notes:
         out.append("\n".join(f"- {n}" for n in notes) + "\n")
     return out

@@ -270,6 +270,7 @@ def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems,
     assert "| nationality | Ireland | 3 | 1,268 | 45 | counts only |" in text  # 3 < --min-speakers 5
     assert "| gender | female-female | 15 |" in text and "| gender | male-male | 25 |" in text
     assert "## By gender pairing" not in text  # replaced by the gender subgroups
+    assert ("] †" in text) == ("does not contain the figure itself" in text)  # a mark is explained
     assert "## Paired comparisons" in text and f"| {baseline} | EER % |" in text
     report = json.loads(out.with_suffix(".json").read_text())
     (paired,) = report["paired_comparisons"]
@@ -288,3 +289,15 @@ def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems,
     fair = report["systems"][0]["rows"][0]["subgroups"]["fairness"]
     assert {f["grouping"] for f in fair} == {"gender", "nationality", "video"}
     assert all(f["groups"] == ["USA", "UK"] for f in fair if f["grouping"] == "nationality")
+
+
+def test_a_fairness_interval_that_leaves_out_its_figure_is_marked_and_explained():
+    # GARBE 0.027 with a bootstrap interval [0.029, 0.417] (as seen on a real VGG system, gender): figures
+    # bounded at "fair" lean away from it under resampling, so the interval can miss the figure itself
+    from sveval.report import OUTSIDE_NOTE, _figure_ci
+
+    assert _figure_ci((0.029, 0.417), 0.027) == "[0.029, 0.417] †"
+    assert _figure_ci((0.029, 0.417), 0.029) == "[0.029, 0.417]"  # an end counts as inside
+    assert _figure_ci((1.0, float("inf")), float("inf")) == "[1.000, ∞]"  # ∞ inside [1, ∞]
+    assert _figure_ci(None, 0.5) == "—"
+    assert "does not contain the figure itself" in OUTSIDE_NOTE
