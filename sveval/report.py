@@ -265,11 +265,11 @@ def _figure_ci(ci, figure: float | None = None) -> str:
 
 # Why a fairness interval can leave out its own figure, said under the table where it happens.
 OUTSIDE_NOTE = (
-    "† The interval does not contain the figure itself. FDR (at most 1), GARBE (at least 0) and max/min (at "
-    "least 1) are bounded at \"fair\" and measure the spread between groups: resampling adds spread, so their "
-    "replicates lean away from fair and a percentile interval can lie wholly on the unfair side of a figure "
-    "that is close to fair. Read such an interval as \"no evidence of more unfairness than its upper end\", not "
-    "as a confirmed gap."
+    "† The interval does not contain the figure itself. FDR (at most 1), GARBE (at least 0) and max/min "
+    "(at least 1) are bounded at 'fair' and measure the spread between groups: resampling adds spread, so "
+    "their replicates lean away from fair and a percentile interval can lie wholly on the unfair side of a "
+    "figure that is close to fair. Read such an interval as 'no evidence of more unfairness than its upper "
+    "end', not as a confirmed gap."
 )
 
 
@@ -313,8 +313,8 @@ def subgroup_sections(systems) -> list[str]:
         intervals = (
             f"95 % percentile intervals from {n_boot:,} speaker-clustered bootstrap replicates (seed "
             f"{first.seed}, drawn as in the Confidence intervals section: speakers drawn with replacement, a "
-            "trial between speakers a and b weighted m_a·m_b, without that section's pair-stage correction, so "
-            "these intervals are the wider, conservative ones), the threshold held at its "
+            "trial between speakers a and b weighted m_a·m_b, without that section's pair-stage correction, "
+            "so these intervals are the wider, conservative ones), the threshold held at its "
             "full-list value; a replicate in which a group has no target or no nontarget trial is dropped "
             "(column Dropped)."
             if n_boot
