@@ -124,11 +124,14 @@ def row_norms(x: np.ndarray, compat: str = "exact") -> np.ndarray:  # compat: ex
     return np.sqrt(np.matmul(x[:, None, :], x[:, :, None])[:, 0, 0])
 
 
-def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = "exact", chunk: int = 16384):
-    """a[left[k]] . a[right[k]] for every k, in a's dtype.
+def pair_dots(a: np.ndarray, left: np.ndarray, right: np.ndarray, compat: str = "exact", chunk: int = 2048):
+    """a[left[k]] . a[right[k]] for every k, in a's dtype (each value depends only on its two rows, not
+    on `chunk`).
 
     wespeaker: batched (1,d)@(d,1) products, which numpy runs one by one through its vector dot (BLAS
-    sdot), the kernel sklearn's cosine_similarity of two single rows ends in; exact: einsum."""
+    sdot), the kernel sklearn's cosine_similarity of two single rows ends in; exact: einsum.
+    chunk: 2,048 pairs of 256-dim float64 rows gather 8 MB, which the product reads back from the cache:
+    half the CPU time of 16,384-pair chunks on the Vox1-E list (0.4 s against 0.8-1.0 s)."""
     out = np.empty(len(left), dtype=a.dtype)
     for start in range(0, len(left), chunk):
         stop = start + chunk
