@@ -15,9 +15,9 @@ Per N the table gives, for each precision: max |mu - mu_ref| and |sigma - sigma_
 max |score - score_ref| over the trials, and the number of lines whose printed score (%.5f) differs. At N = 1
 sigma is 0 (AS-norm is undefined, `--top-n 1` is refused): only mu is compared.
 
-Timing: sveval.scoring.cohort_statistics (top-300, one BLAS thread + the selection thread, as `score` runs
-it) on --time-rows utterances, fixed point against float64 products, with the bare float32 and float64
-products of the same rows measured in the same run.
+Timing: sveval.scoring.cohort_statistics (top-300, one worker thread per core with one BLAS thread each,
+as `score` runs it) on --time-rows utterances, fixed point against float64 products, with the bare float32
+and float64 products of the same rows measured in the same run.
 """
 
 from __future__ import annotations

@@ -91,8 +91,10 @@ def _trials(rng, ids, speaker, pool, size) -> str:
     return "".join(f"{int(speaker[x] == speaker[y])} {ids[x]} {ids[y]}\n" for x, y in pairs)
 
 
-def run_sveval(args: list[str], label: str) -> tuple[float, float]:
-    """Run `sveval score ...` in a fresh process; wall seconds and that process's peak RSS in GB."""
+def run_sveval(args: list[str], label: str) -> tuple[float, float, float]:
+    """Run `sveval score ...` in a fresh process: wall seconds, that process's peak RSS in GB and its CPU
+    seconds (user + system, with the plot workers it waited for: on a shared machine, the figure that
+    the load changes least)."""
     t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
@@ -109,9 +111,10 @@ def run_sveval(args: list[str], label: str) -> tuple[float, float]:
             sys.exit(f"{label} failed:\n{err.read()}")
         table = out.read().strip().splitlines()
     rss = usage.ru_maxrss / 1e6  # kB on Linux
-    print(f"  {label}: {wall:.1f} s wall, peak RSS {rss:.2f} GB")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"  {label}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.2f} GB")
     print("    " + "\n    ".join(table[1:-1]))
-    return wall, rss
+    return wall, rss, cpu
 
 
 def wespeaker_baseline(paths: dict, n_trials: int) -> float:
@@ -237,11 +240,13 @@ def main() -> None:
     # Issue 3's targets are for scoring (score files, result files, results.json, report.md): --no-plots.
     # The twelve DET plots that `sveval score` draws by default are timed separately below.
     full_args = ["--exp-dir", str(exp), *trials, "--out", str(root / "exact"), "--no-plots"]
-    full, rss = min(run_sveval(full_args, "O+E+H x 3 methods, exact, --no-plots") for _ in range(args.repeat))
+    full, rss, _ = min(
+        run_sveval(full_args, "O+E+H x 3 methods, exact, --no-plots") for _ in range(args.repeat)
+    )
     plots_args = [a for a in full_args if a != "--no-plots"]
-    with_plots, _ = run_sveval(plots_args, "O+E+H x 3 methods, exact, with the default DET plots")
+    with_plots, _, _ = run_sveval(plots_args, "O+E+H x 3 methods, exact, with the default DET plots")
     e_args = ["--exp-dir", str(exp), "--trials", str(paths["vox1_E"]), "--norm", "cos,asnorm", "--no-plots"]
-    e_only, _ = min(
+    e_only, _, _ = min(
         run_sveval([*e_args, "--out", str(root / "e")], "E x cos+asnorm300, exact")
         for _ in range(args.repeat)
     )
