@@ -285,7 +285,7 @@ def compare(
     unit = weighted_metrics(prep, np.ones((1, len(prep.pairs.enroll))))[:, :, 0]
     full = np.stack([full_list_metrics(s, tar, prep.keys, dcfs) for s in systems])
     return ComparisonResult(
-        _comparisons(systems, baseline, full, (replicates, pair_stage, unit), prep.keys, level),
+        _comparisons(systems, baseline, full, (replicates, pair_stage, unit), prep.keys, level, len(uniques)),
         Resampling(n, seed, level, len(uniques), n_redrawn),
     )
 
@@ -318,10 +318,11 @@ def pair_replicates(prep: Prepared, n: int, rng, chunk: int = 32) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def _comparisons(systems, baseline, full, stages, keys, level) -> tuple[Comparison, ...]:
+def _comparisons(systems, baseline, full, stages, keys, level, n_speakers) -> tuple[Comparison, ...]:
     """stages: the speaker-stage and pair-stage replicates (systems, metrics, replicates) and the
     unit-weight figures (systems, metrics); each difference's replicates are corrected
-    (`sveval.analysis.corrected_replicates`) before the interval, p-value and flips are taken."""
+    (`sveval.analysis.corrected_replicates`, for `n_speakers` speakers at `level`) before the interval,
+    p-value and flips are taken, so that p < 1 − level exactly where the interval leaves out 0."""
     speaker, pair, unit = stages
     others = [i for i in range(len(systems)) if i != baseline]
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
@@ -332,6 +333,8 @@ def _comparisons(systems, baseline, full, stages, keys, level) -> tuple[Comparis
                 speaker[i, k] - speaker[baseline, k],
                 pair[i, k] - pair[baseline, k],
                 unit[i, k] - unit[baseline, k],
+                n_speakers,
+                level,
             )
             lo, hi = np.percentile(d, tails)
             diff = float(full[i, k] - full[baseline, k])

@@ -207,8 +207,10 @@ def _analyses(systems) -> list[str]:
             "(m = how often a speaker was drawn; a trial with an undrawn speaker not at all), and the NIST "
             "EER and minDCF of that weighted list are computed with the per-trial sweep. Because m_a·m_b "
             "counts what is particular to a speaker pair three times (Owen's pigeonhole bootstrap), as many "
-            "replicates resample the pairs of two speakers alone, and the speaker replicates are shrunk "
-            "about the list's figure to the variance V_speaker − 2·V_pair (at least V_speaker / 3). A "
+            "replicates resample the pairs of two speakers alone, and the speaker replicates are rescaled "
+            "about the list's figure to the variance V_speaker − 2·V_pair (at least V_speaker / 3), times "
+            "the few-clusters factor S/(S−1)·(t_{S−1}/z)² (S speakers; 1.09 for 40, 1.003 for 1,251), never "
+            "beyond the speaker stage's own spread. A "
             "replicate that draws no target or no nontarget trial has no EER: it is dropped, and the "
             "intervals are percentiles of the others (column Dropped).\n"
         )

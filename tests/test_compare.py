@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sveval.cli.main import cli
 
 from sveval import metrics
-from sveval.analysis import corrected_replicates
+from sveval.analysis import corrected_replicates, few_speakers_factor
 from sveval.calibration_metrics import cllr
 from sveval.compare import (
     SystemScores,
@@ -122,16 +122,17 @@ def test_six_speakers_bootstrap_matches_the_enumerated_distribution():
     # compare() = that speaker stage, then the pair stage from the same generator, then the correction
     pair = pair_replicates(prep, n, rng)
     unit = replicate_metrics(prep, np.ones((1, 6), dtype=int))[:, 0, 0]
-    corrected = corrected_replicates(raw, pair[1, 0] - pair[0, 0], unit[1] - unit[0])
+    corrected = corrected_replicates(raw, pair[1, 0] - pair[0, 0], unit[1] - unit[0], 6, 0.95)
     eer = compare(systems, is_target, spk_e, spk_t, n=n, seed=7, dcfs=DCF).comparisons[0].metrics[0]
     assert eer.ci == tuple(np.percentile(corrected, [2.5, 97.5]))
     assert eer.p_value == p_value(corrected)
-    # the correction shrinks the enumerated distribution about the estimate by k = sqrt(max(V_s − 2 V_p,
-    # V_s / 3) / V_s), V_s its exact variance, V_p the pair stage's
+    # the correction rescales the enumerated distribution about the estimate by k = f·sqrt(max(V_s − 2 V_p,
+    # V_s / 3) / V_s), V_s its exact variance, V_p the pair stage's, f the few-speakers factor for 6
+    # speakers: sqrt(6/5)·t_5(0.975)/z(0.975) = 1.0954·2.5706/1.9600 = 1.4367
     mean = prob @ d
     v_s, v_p = prob @ (d - mean) ** 2, np.var(pair[1, 0] - pair[0, 0])
-    k = math.sqrt(max(v_s - 2 * v_p, v_s / 3) / v_s)
-    assert 1 / math.sqrt(3) <= k < 1
+    k = min(1.0, 1.4367 * math.sqrt(max(v_s - 2 * v_p, v_s / 3) / v_s))
+    assert 1.4367 / math.sqrt(3) <= k <= 1  # (capped at 1: never wider than the speaker stage)
     est = unit[1] - unit[0]
     assert est + k * (quantile(0.01) - est) <= eer.ci[0] <= est + k * (quantile(0.05) - est)
     assert est + k * (quantile(0.95) - est) <= eer.ci[1] <= est + k * (quantile(0.99) - est)
@@ -139,17 +140,27 @@ def test_six_speakers_bootstrap_matches_the_enumerated_distribution():
 
 def test_correction_by_hand():
     """corrected_replicates: speaker replicates 1, 2, 3, 6 (mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5),
-    pair replicates with variance 1 (0 and 2): V = 3.5 − 2·1 = 1.5, k = sqrt(1.5 / 3.5); about the
+    pair replicates with variance 1 (0 and 2): V = 3.5 − 2·1 = 1.5, k = f·sqrt(1.5 / 3.5); about the
     estimate 2, replicate x becomes 2 + k (x − 2). Pair replicates 0 and 3 (variance 2.25): 3.5 − 4.5 is
-    below the floor 3.5 / 3, so k = sqrt(1 / 3). No spread (a system against itself): returned as they are."""
+    below the floor 3.5 / 3, so k = f·sqrt(1 / 3). f, the few-speakers factor, for 80 speakers at 95 %:
+    sqrt(80/79)·t_79(0.975)/z(0.975) = 1.006309·1.990450/1.959964 = 1.021962 (t table: 1.9905); with 3
+    speakers f = 2.69 would widen the spread beyond the speaker stage's: k is capped at 1. No spread (a
+    system against itself): returned as they are."""
+    f = few_speakers_factor(80, 0.95)
+    assert f == pytest.approx(1.021962, abs=2e-6)
+    assert few_speakers_factor(1, 0.95) == 1.0  # no degrees of freedom: left alone
+    # 1,251 speakers (Vox1-E/H): sqrt(1251/1250)·1.961887/1.959964 = 1.001370
+    assert few_speakers_factor(1251, 0.95) == pytest.approx(1.001370, abs=2e-6)
     speaker = np.array([1.0, 2.0, 3.0, 6.0])
-    k = math.sqrt(1.5 / 3.5)
-    got = corrected_replicates(speaker, np.array([0.0, 2.0]), 2.0)
-    assert got.tolist() == pytest.approx((2 + k * (speaker - 2)).tolist(), abs=1e-15)
-    floor = corrected_replicates(speaker, np.array([0.0, 3.0]), 2.0)
-    assert floor.tolist() == pytest.approx((2 + (speaker - 2) / math.sqrt(3)).tolist(), abs=1e-15)
+    k = f * math.sqrt(1.5 / 3.5)
+    got = corrected_replicates(speaker, np.array([0.0, 2.0]), 2.0, 80, 0.95)
+    assert got.tolist() == pytest.approx((2 + k * (speaker - 2)).tolist(), abs=1e-14)
+    floor = corrected_replicates(speaker, np.array([0.0, 3.0]), 2.0, 80, 0.95)
+    assert floor.tolist() == pytest.approx((2 + f * (speaker - 2) / math.sqrt(3)).tolist(), abs=1e-14)
     zeros = np.zeros(5)
-    assert corrected_replicates(zeros, np.array([1.0, -1.0]), 0.0).tolist() == zeros.tolist()
+    assert corrected_replicates(zeros, np.array([1.0, -1.0]), 0.0, 80, 0.95).tolist() == zeros.tolist()
+    capped = corrected_replicates(speaker, np.array([0.0, 0.0]), 2.0, 3, 0.95)  # f·1 > 1
+    assert capped.tolist() == speaker.tolist()
 
 
 def test_holm_on_known_p_values():
