@@ -3,9 +3,17 @@
 The two regenerations take several seconds each (they are the whole pipelines the reports document).
 
 Volatile parts, handled explicitly: the date is fixed by SOURCE_DATE_EPOCH (as reports/README.md says); the
-JSON is compared number by number (to 1e-9, last-bit differences between BLAS builds are not changes); DET
-images are regenerated and checked to be PNGs, not compared byte for byte (pixels depend on the matplotlib
-and FreeType versions).
+JSON is compared number by number (to 1e-9: the calibration fit is float64 arithmetic whose BLAS summation
+order differs between CPUs by ~1e-16 relative per operation, far below 1e-9 after the fit's few dozen
+steps); DET images are regenerated and checked to be PNGs, not compared byte for byte (pixels depend on the
+matplotlib and FreeType versions).
+
+Why the text can be compared byte for byte on any x86-64 CPU: every printed number comes from scores as
+printed (5 decimals), and those are exact by construction where float32 would not be (AS-norm: fixed-point
+cohort products) and float64 elsewhere, where a last-bit difference moves a 5-decimal score with a
+probability of about 1e-11. Checked with OpenBLAS's SkylakeX, Haswell, Zen and Prescott kernels
+(OPENBLAS_CORETYPE); with the earlier float32 AS-norm products the Haswell/Zen kernels changed the demo's
+calibration model in the 8th digit.
 """
 
 from __future__ import annotations
