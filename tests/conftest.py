@@ -6,15 +6,23 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# The read-only data lives beside the repository (../shared), never inside it; every test finds it here.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_DATA = SHARED / "data"
 VOXCELEB = SHARED_DATA / "voxceleb"
 REAL_SCORES = SHARED_DATA / "real_scores" / "vggvox_gvlad_scores_veri_test"
 
 
+def shared(path: Path) -> Path:
+    """`path` (under SHARED), or skip the calling test where the shared data is not there (a bare clone)."""
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
 @pytest.fixture
 def voxceleb_dir() -> Path:
-    if not (VOXCELEB / "veri_test2.txt").is_file():
-        pytest.skip(f"shared data not found at {VOXCELEB}")
+    shared(VOXCELEB / "veri_test2.txt")
     return VOXCELEB
 
 

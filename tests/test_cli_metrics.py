@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SCORES, write
+from conftest import REAL_SCORES, VOXCELEB, shared, write
 from sveval.cli.main import cli
 
 from sveval.io.trials import read_trials
@@ -69,11 +69,9 @@ def kaldi_min_dcf(scores, labels, p_target):
 @pytest.fixture(scope="module")
 def real_score_files(tmp_path_factory):
     """The six VGG systems on veri_test.txt, written as WeSpeaker score files (%.5f, file order)."""
-    trials_path = REAL_SCORES.parents[1] / "voxceleb" / "veri_test.txt"
-    if not trials_path.is_file():
-        pytest.skip("shared real scores not available")
+    trials_path = shared(VOXCELEB / "veri_test.txt")
     trials = read_trials(trials_path)
-    labels = np.load(REAL_SCORES / "groundtruth_labels.npy").astype(bool)
+    labels = np.load(shared(REAL_SCORES / "groundtruth_labels.npy")).astype(bool)
     assert labels.tolist() == trials.is_target.tolist()
     folder = tmp_path_factory.mktemp("real")
     files = []

@@ -11,7 +11,7 @@ matplotlib and FreeType versions).
 Why the text can be compared byte for byte on any x86-64 CPU: every printed number comes from scores as
 printed (5 decimals), and those are exact by construction where float32 would not be (AS-norm: fixed-point
 cohort products) and float64 elsewhere, where a last-bit difference moves a 5-decimal score with a
-probability of about 1e-11. Checked with OpenBLAS's SkylakeX, Haswell, Zen and Prescott kernels
+probability of about 1e-11. Checked with OpenBLAS's SkylakeX, Haswell and Prescott kernels
 (OPENBLAS_CORETYPE); with the earlier float32 AS-norm products the Haswell/Zen kernels changed the demo's
 calibration model in the 8th digit.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SCORES, SHARED_DATA
+from conftest import REAL_SCORES, SHARED, shared
 from sveval.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +59,8 @@ def _listed(record: dict) -> dict:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A copy of the repository's relative layout: tmp/wt is the working folder, tmp/shared the data."""
-    if not (REAL_SCORES / "groundtruth_labels.npy").is_file():
-        pytest.skip("shared real scores not available")
-    (tmp_path / "shared").symlink_to(SHARED_DATA.resolve().parent, target_is_directory=True)
+    shared(REAL_SCORES / "groundtruth_labels.npy")
+    (tmp_path / "shared").symlink_to(SHARED.resolve(), target_is_directory=True)
     work = tmp_path / "wt"
     work.mkdir()
     monkeypatch.chdir(work)
