@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,24 @@ def shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found: {path}")
     return path
+
+
+# A module whose every test is slow says so in a line of its own; see pytest_ignore_collect.
+SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config):
+    """When slow tests are deselected (`pytest -m "not slow"`), a module marked slow as a whole is not even
+    imported: those are the model and extraction tests, and importing torch and onnx for them was most of
+    the collection time. (None: pytest's usual rules decide.)"""
+    markexpr = config.getoption("markexpr")
+    if not markexpr or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    from _pytest.mark.expression import Expression  # noqa: PLC0415 (what -m itself evaluates)
+
+    if Expression.compile(markexpr).evaluate(lambda name, **_: name == "slow"):
+        return None  # a test marked slow (and nothing else) would run
+    return True if SLOW_MODULE.search(collection_path.read_text()) else None
 
 
 @pytest.fixture

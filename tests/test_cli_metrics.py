@@ -97,6 +97,7 @@ def extreme_tie_orders(scores, labels):
     return np.lexsort((labels, scores)), np.lexsort((~labels, scores))
 
 
+@pytest.mark.slow
 def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
     # "Without such ties": files where WeSpeaker's block prints the same whatever the order of tied
     # trials. There the default must be WeSpeaker's block byte for byte; elsewhere WeSpeaker's own number
@@ -123,6 +124,7 @@ def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
     assert all(2.5 < e < 6 for e in eers)  # Thin-ResNet34 GhostVLAD: ~3-4 % on Vox1-O
 
 
+@pytest.mark.slow
 def test_per_trial_sweep_is_wespeaker_in_file_order(real_score_files):
     _, files = real_score_files
     code, out = run(*files, "--sweep", "per-trial")
@@ -130,6 +132,7 @@ def test_per_trial_sweep_is_wespeaker_in_file_order(real_score_files):
     assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
 
 
+@pytest.mark.slow
 def test_sweep_wespeaker_reproduces_its_unstable_argsort(real_score_files):
     _, files = real_score_files
     code, out = run(*files, "--sweep", "wespeaker")

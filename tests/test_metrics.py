@@ -668,6 +668,7 @@ def test_real_eers_are_in_the_published_range(real_scores, real_labels):
     assert all(0.03 <= v <= 0.06 for v in eers.values()), eers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32", "rounded5"])
 @pytest.mark.parametrize("index", range(6))
 def test_real_scores_match_the_oracles(real_scores, real_labels, index, rounded):

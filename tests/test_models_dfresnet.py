@@ -7,6 +7,7 @@ import json
 import pytest
 from conftest import SHARED, shared
 
+pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 from sveval.models import packing  # noqa: E402

@@ -67,6 +67,7 @@ def workspace(tmp_path, monkeypatch):
     return work
 
 
+@pytest.mark.slow
 def test_vggvox_report_regenerates_unchanged(workspace, monkeypatch):
     script = REPO / "reports" / "vggvox" / "make_score_files.py"
     argv = [
@@ -93,6 +94,7 @@ def test_vggvox_report_regenerates_unchanged(workspace, monkeypatch):
     assert (committed / "report.vox1_O.det.png").is_file()
 
 
+@pytest.mark.slow
 def test_demo_report_regenerates_unchanged(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["demo", "--out", "reports/demo", "--quiet"], env=EPOCH)

@@ -254,6 +254,7 @@ def vgg_systems(tmp_path_factory):
     return sorted(out.iterdir())
 
 
+@pytest.mark.slow
 def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems, tmp_path, capsys):
     from sveval.compare import compare_files
 

@@ -280,6 +280,7 @@ def checkpoint_folder(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_with_the_published_parameter_count(checkpoint_folder):
     torch = importlib.import_module("torch")
     build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
@@ -293,6 +294,7 @@ def test_checkpoint_loads_with_the_published_parameter_count(checkpoint_folder):
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_that_does_not_fit_or_runs_code_fails(checkpoint_folder):
     torch = importlib.import_module("torch")
     build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
@@ -396,6 +398,7 @@ def test_block_header_with_a_path_names_the_file_in_the_folder(tiny):
     assert only(report, "metrics").status == PASS and only(report, "result").status == PASS
 
 
+@pytest.mark.slow
 def test_onnx_runtime_model_in_a_release_folder_is_checked(checkpoint_folder):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
