@@ -196,6 +196,7 @@ def test_make_calibration_refuses_out_equal_to_its_durations(tmp_path):
     assert utt2dur.read_text() == before
 
 
+@pytest.mark.slow
 def test_export_onnx_refuses_out_over_the_checkpoint_or_inside_the_model_folder(tmp_path):
     pytest.importorskip("torch")
     from models_helpers import random_model, save_checkpoint
