@@ -195,7 +195,9 @@ def blas_bounds(x, c, top, mean, std):
     summed in another order, as another BLAS kernel or blocking of the same matrix product does (OpenBLAS's
     Haswell/Zen sgemm kernels give some products of a 50-row and of a 96-row matrix different last bits).
 
-    u = 2**-24 (float32), gamma(k) = k u / (1 - k u) (Higham, Accuracy and Stability, ch. 3):
+    x and c themselves are the same bits on both sides (elementwise operations and row-wise np.sum, which
+    no BLAS computes). u = 2**-24 (float32), gamma(k) = k u / (1 - k u) (Higham, Accuracy and Stability,
+    ch. 3):
     - a float32 dot product of d terms, summed in any order, with or without FMA, is within
       gamma(d) sum|x_i c_i| of the exact one: two orders differ by delta <= 2 gamma(d) max_j sum_i|x_i c_ji|;
     - the k-th largest values of two vectors that differ by <= delta differ by <= delta: so do the top-N;
