@@ -252,6 +252,7 @@ def test_release_name_maps_to_paper_architecture(tmp_path):
     assert check.status == PASS and "DF-ResNet114" in check.message
 
 
+@pytest.mark.slow  # validate imports torch to open the checkpoint
 def test_checkpoint_not_checkable_without_model_code_else_refused(tmp_path):
     config = "model: Gemini_DF_ResNet114\nmodel_args:\n  feat_dim: 80\n  embed_dim: 256\n"
     folder = published_folder(tmp_path, "Gemini_df_resnet110", config=config)
