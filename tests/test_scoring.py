@@ -299,10 +299,10 @@ def test_wespeaker_mode_reproduces_the_per_trial_scripts_line_by_line(tmp_path):
                 assert abs(value - (float(x) + float(y)) / 2) <= bound, (line, want, value, bound)
     # measured (1,500 cosine lines identical everywhere): 3,000 of 3,000 normalised lines identical with
     # OpenBLAS 0.3.31's SkylakeX, Cooperlake and Prescott kernels (numpy 2.4), 2,989 with its Haswell and Zen
-    # kernels (OPENBLAS_CORETYPE=Haswell), the other 11 one unit apart in the score's last digit. The bound above is a worst case (1e-5 to 1e-3 on the
-    # score): it cannot see a small systematic error (the final formula in float32 changes 0.6 % of the
-    # lines, within it); the exactly representable set below checks the arithmetic bit for bit, this count
-    # guards against wholesale differences.
+    # kernels (OPENBLAS_CORETYPE=Haswell), the other 11 one unit apart in the score's last digit. The bound
+    # above is a worst case (1e-5 to 1e-3 on the score): it cannot see a small systematic error (the final
+    # formula in float32 changes 0.6 % of the lines, within it); the exactly representable set below checks
+    # the arithmetic bit for bit, this count guards against wholesale differences.
     assert same / total > 0.99, f"{same} of {total} lines identical"
 
 
