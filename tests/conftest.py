@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# The read-only data lives beside the repository (../shared), never inside it; every test finds it here.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_DATA = SHARED / "data"
 VOXCELEB = SHARED_DATA / "voxceleb"
 REAL_SCORES = SHARED_DATA / "real_scores" / "vggvox_gvlad_scores_veri_test"
 
 
+def shared(path: Path) -> Path:
+    """`path` (under SHARED), or skip the calling test where the shared data is not there (a bare clone)."""
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
+# A module whose every test is slow says so in a line of its own; see pytest_ignore_collect.
+SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config):
+    """When slow tests are deselected (`pytest -m "not slow"`), a module marked slow as a whole is not even
+    imported: those are the model and extraction tests, and importing torch and onnx for them was most of
+    the collection time. (None: pytest's usual rules decide.)"""
+    markexpr = config.getoption("markexpr")
+    if not markexpr or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    from _pytest.mark.expression import Expression  # noqa: PLC0415 (what -m itself evaluates)
+
+    if Expression.compile(markexpr).evaluate(lambda name, **_: name == "slow"):
+        return None  # a test marked slow (and nothing else) would run
+    return True if SLOW_MODULE.search(collection_path.read_text()) else None
+
+
 @pytest.fixture
 def voxceleb_dir() -> Path:
-    if not (VOXCELEB / "veri_test2.txt").is_file():
-        pytest.skip(f"shared data not found at {VOXCELEB}")
+    shared(VOXCELEB / "veri_test2.txt")
     return VOXCELEB
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import VOXCELEB, write
+from conftest import VOXCELEB, shared, write
 
 from sveval import metrics
 from sveval.analysis import gender_breakdown, speaker_bootstrap, weighted_eer_min_dcf
@@ -127,10 +127,8 @@ def test_meta_errors_name_the_line(tmp_path, text, message):
 
 
 def test_real_meta_files_read_when_present():
-    if not (VOXCELEB / "vox1_meta.csv").is_file():
-        pytest.skip("shared data not available")
-    vox1 = read_speaker_genders(VOXCELEB / "vox1_meta.csv")
-    vox2 = read_speaker_genders(VOXCELEB / "vox2_meta.csv")
+    vox1 = read_speaker_genders(shared(VOXCELEB / "vox1_meta.csv"))
+    vox2 = read_speaker_genders(shared(VOXCELEB / "vox2_meta.csv"))
     assert len(vox1) == 1251 and len(vox2) == 6114
     assert sorted(set(vox1.values())) == ["f", "m"] and vox1["id10001"] == "m"
 

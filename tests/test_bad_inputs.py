@@ -17,7 +17,7 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = json.loads((CORPUS / "cases.json").read_text())["cases"]
 
 
-def _make_binary_inputs(folder: Path, with_torch: bool) -> None:
+def _make_binary_inputs(folder: Path) -> None:
     """Inputs that are binary or large enough to be better generated than committed (see README.md)."""
     ids = ["a", "b", "c", "d"]
     vectors = np.random.default_rng(0).normal(size=(4, 4))
@@ -42,16 +42,19 @@ def _make_binary_inputs(folder: Path, with_torch: bool) -> None:
     # gzip copies of text inputs: a bad line in one is named file:line like in the plain file
     for name in ("ragged.score", "ragged_trials.kaldi"):
         (folder / f"{name}.gz").write_bytes(gzip.compress((folder / name).read_bytes()))
-    if with_torch:
-        import torch
-        from models_helpers import random_model, save_checkpoint, write_audio
 
-        # a real DF-ResNet60 whose every key carries a wrapper's prefix
-        state = {f"encoder.{k}": v for k, v in random_model().state_dict().items()}
-        torch.save(state, folder / "foreign.pt")
-        save_checkpoint(random_model(), folder / "model_dir" / "avg_model.pt")
-        write_audio(folder / "audio" / "u1.wav", 1.0, seed=1)
-        (folder / "wav.scp").write_text("u1 audio/u1.wav\n")
+
+def _make_model_inputs(folder: Path) -> None:
+    """Checkpoints and audio for the cases marked "torch" (made only where one of them runs)."""
+    import torch
+    from models_helpers import random_model, save_checkpoint, write_audio
+
+    # a real DF-ResNet60 whose every key carries a wrapper's prefix
+    state = {f"encoder.{k}": v for k, v in random_model().state_dict().items()}
+    torch.save(state, folder / "foreign.pt")
+    save_checkpoint(random_model(), folder / "model_dir" / "avg_model.pt")
+    write_audio(folder / "audio" / "u1.wav", 1.0, seed=1)
+    (folder / "wav.scp").write_text("u1 audio/u1.wav\n")
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -67,14 +70,21 @@ def corpus(tmp_path_factory):
     """The corpus plus its generated inputs, built once; each case runs on its own copy."""
     folder = tmp_path_factory.mktemp("bad_inputs") / "in"
     shutil.copytree(CORPUS, folder)
+    _make_binary_inputs(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_corpus(corpus, tmp_path_factory):
+    """The corpus plus the model inputs, for the cases that need torch (slow: torch and two models)."""
     try:
         import torch  # noqa: F401
-
-        with_torch = True
     except ImportError:
-        with_torch = False
-    _make_binary_inputs(folder, with_torch)
-    return folder, with_torch
+        pytest.skip("needs torch (the model extra)")
+    folder = tmp_path_factory.mktemp("bad_inputs_model") / "in"
+    shutil.copytree(corpus, folder)
+    _make_model_inputs(folder)
+    return folder
 
 
 def test_the_corpus_is_large_and_covers_every_command():
@@ -83,11 +93,11 @@ def test_the_corpus_is_large_and_covers_every_command():
     assert commands >= {"metrics", "det", "trials", "score", "report", "validate", "extract"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_bad_input(case, corpus, tmp_path, monkeypatch):
-    source, with_torch = corpus
-    if case.get("torch") and not with_torch:
-        pytest.skip("needs torch (the model extra)")
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c["id"], marks=[pytest.mark.slow] if c.get("torch") else []) for c in CASES]
+)
+def test_bad_input(case, request, tmp_path, monkeypatch):
+    source = request.getfixturevalue("model_corpus" if case.get("torch") else "corpus")
     folder = tmp_path / "in"
     shutil.copytree(source, folder)
     out = tmp_path / "out"

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import wespeaker_qmf
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
@@ -74,7 +73,10 @@ def wespeaker_compat(qmf_files):
     return json.loads(out)
 
 
+@pytest.mark.slow
 def test_qmf_compat_wespeaker_reproduces_its_file_line_by_line(qmf_files, wespeaker_compat):
+    import wespeaker_qmf  # (torch: imported by the slow tests only, not when the module is collected)
+
     d = qmf_files
     for name in ("cal", "eval"):
         wespeaker_qmf.gather(d / "utt2dur", 20, d / f"{name}.score", d / f"{name}.calibration")
@@ -86,6 +88,7 @@ def test_qmf_compat_wespeaker_reproduces_its_file_line_by_line(qmf_files, wespea
     assert (d / "wespeaker" / "cali_eval.score").read_text() == expected
 
 
+@pytest.mark.slow
 def test_qmf_default_fits_at_least_as_well_as_wespeaker(qmf_files, wespeaker_compat):
     d = qmf_files
     results = {"wespeaker": wespeaker_compat}
@@ -133,6 +136,7 @@ def failed_checks(folder):
     return code, [c for c in checks if c["status"] == "fail"], checks
 
 
+@pytest.mark.slow
 def test_calibrated_folders_validate_with_every_figure_checked(qmf_files, wespeaker_compat):
     d = qmf_files
     code, out = run("calibrate", "--train", d / "cal.score", "--apply", d / "eval.score", "--out", d / "two",

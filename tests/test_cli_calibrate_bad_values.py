@@ -114,6 +114,7 @@ def test_huge_apply_scores_are_written_exactly(files):
     assert written == ["%.5f" % (a * v + b) for v in (1e13, -2e14, 1.5, 1e300)]  # noqa: UP031
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["existing", "new"])
 def test_non_finite_llrs_are_an_input_error_naming_the_line(files, folder):
     model = json.loads((files / "existing" / "calibration_model.json").read_text())
@@ -145,6 +146,7 @@ def test_qmf_statistics_must_be_finite(files, bad):
     refused((*qmf, "--train", good, "--apply", broken), out, "broken.score:5", "statistic")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change",
     [
@@ -164,6 +166,7 @@ def test_model_json_is_validated_on_load(files, change):
     refused(args, out, "bad_model.json")
 
 
+@pytest.mark.slow
 def test_output_name_collisions_are_refused_before_any_work(files):
     (files / "x").mkdir()
     (files / "y").mkdir()
@@ -194,6 +197,7 @@ def test_output_name_collisions_are_refused_before_any_work(files):
         refused((command, first, second, "--out", plots), plots, f"a0.{command}.png")
 
 
+@pytest.mark.slow
 def test_fuse_checks_the_labels_of_every_training_file(files):
     out = files / "existing"
     a = files / "cal_a.score"

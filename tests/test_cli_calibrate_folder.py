@@ -50,6 +50,7 @@ def snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != ".sveval.lock"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [calibrate, fuse])
 def test_a_second_writer_exits_2_and_changes_nothing(files, command):
     out = files / "out"
@@ -61,6 +62,7 @@ def test_a_second_writer_exits_2_and_changes_nothing(files, command):
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interrupt", [False, True])
 @pytest.mark.parametrize("command", [calibrate, fuse])
 def test_an_error_mid_run_leaves_the_previous_folder_byte_identical(files, command, interrupt, monkeypatch):
@@ -90,6 +92,7 @@ def test_a_failed_first_run_leaves_no_folder(files, command, monkeypatch):
     assert code == 2 and not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [calibrate, fuse])
 def test_a_new_run_replaces_the_previous_outputs_as_a_set(files, command):
     out = files / "out"

@@ -17,6 +17,8 @@ from sveval.io.results import read_result_file
 from sveval.io.trials import write_kaldi_trials
 from sveval.synthetic import cohort_ids, embed, vox1_like_trials, vox1_like_utterances
 
+pytestmark = pytest.mark.slow  # each runs the whole demo pipeline (or shares one run)
+
 
 def invoke(*args, env=None):
     result = CliRunner().invoke(cli, [*map(str, args)], env=env)

@@ -42,6 +42,7 @@ def test_one_png_per_file_beside_it(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in made)
 
 
+@pytest.mark.slow
 def test_out_folder_and_overlay_file_with_format_by_extension(tmp_path):
     a = write(tmp_path / "a.score", score_text(0))
     b = write(tmp_path / "b.score", score_text(1))

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SCORES, write
+from conftest import REAL_SCORES, VOXCELEB, shared, write
 from sveval.cli.main import cli
 
 from sveval.io.trials import read_trials
@@ -69,11 +69,9 @@ def kaldi_min_dcf(scores, labels, p_target):
 @pytest.fixture(scope="module")
 def real_score_files(tmp_path_factory):
     """The six VGG systems on veri_test.txt, written as WeSpeaker score files (%.5f, file order)."""
-    trials_path = REAL_SCORES.parents[1] / "voxceleb" / "veri_test.txt"
-    if not trials_path.is_file():
-        pytest.skip("shared real scores not available")
+    trials_path = shared(VOXCELEB / "veri_test.txt")
     trials = read_trials(trials_path)
-    labels = np.load(REAL_SCORES / "groundtruth_labels.npy").astype(bool)
+    labels = np.load(shared(REAL_SCORES / "groundtruth_labels.npy")).astype(bool)
     assert labels.tolist() == trials.is_target.tolist()
     folder = tmp_path_factory.mktemp("real")
     files = []
@@ -99,6 +97,7 @@ def extreme_tie_orders(scores, labels):
     return np.lexsort((labels, scores)), np.lexsort((~labels, scores))
 
 
+@pytest.mark.slow
 def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
     # "Without such ties": files where WeSpeaker's block prints the same whatever the order of tied
     # trials. There the default must be WeSpeaker's block byte for byte; elsewhere WeSpeaker's own number
@@ -125,6 +124,7 @@ def test_default_output_is_wespeaker_byte_for_byte(real_score_files):
     assert all(2.5 < e < 6 for e in eers)  # Thin-ResNet34 GhostVLAD: ~3-4 % on Vox1-O
 
 
+@pytest.mark.slow
 def test_per_trial_sweep_is_wespeaker_in_file_order(real_score_files):
     _, files = real_score_files
     code, out = run(*files, "--sweep", "per-trial")
@@ -132,6 +132,7 @@ def test_per_trial_sweep_is_wespeaker_in_file_order(real_score_files):
     assert out == "".join(wespeaker_block(p, *reread(p)) for p in files)
 
 
+@pytest.mark.slow
 def test_sweep_wespeaker_reproduces_its_unstable_argsort(real_score_files):
     _, files = real_score_files
     code, out = run(*files, "--sweep", "wespeaker")

@@ -56,6 +56,7 @@ def run(*args):
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_exp_dir_writes_the_wespeaker_folder(exp):
     code, out = run("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
     assert code == 0, out
@@ -103,6 +104,7 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
     assert "asnorm10" in out and "EER" in out
 
 
+@pytest.mark.slow
 def test_rerun_rewrites_result_files_and_folder_takes_artifacts(exp):
     args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos")
     assert run(*args)[0] == 0
@@ -120,6 +122,7 @@ def test_rerun_rewrites_result_files_and_folder_takes_artifacts(exp):
     assert (scores / "results.json").read_text() == text
 
 
+@pytest.mark.slow
 def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
     emb = exp / "exp" / "embeddings"
     out = tmp_path / "out"
@@ -148,6 +151,7 @@ def test_explicit_paths_unlabelled_list_and_wespeaker_compat(exp, tmp_path):
     assert len(read_result_file(out / "evalY_cos_result")) == 1  # the unlabelled list has no block
 
 
+@pytest.mark.slow
 def test_missing_utterances(exp, tmp_path):
     trials = exp / "extra.kaldi"
     trials.write_text(
@@ -187,6 +191,7 @@ def test_bad_input_exits_2_before_any_work(exp, tmp_path):
     assert code == 2 and "no such trial list" in text
 
 
+@pytest.mark.slow
 def test_cohort_precision_float64(exp):
     args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--top-n", 10)
     assert run(*args, "--cohort-precision", "float64")[0] == 0
@@ -195,6 +200,7 @@ def test_cohort_precision_float64(exp):
     )
 
 
+@pytest.mark.slow
 def test_mean_file_and_none(exp, tmp_path):
     emb = exp / "exp" / "embeddings" / "vox1"
     np.save(tmp_path / "mean.npy", np.full(16, 0.5, dtype=np.float32))
@@ -205,6 +211,7 @@ def test_mean_file_and_none(exp, tmp_path):
         assert _record_json(out)["mean"] == label and _record_json(out)["methods"] == ["cos"]
 
 
+@pytest.mark.slow
 def test_real_vox1_o_list_with_synthetic_embeddings(voxceleb_dir, tmp_path):
     """The published Vox1-O (cleaned) list, 37,611 trials over 4,708 utterances, scored by cosine."""
     trials = read_trials(voxceleb_dir / "veri_test2.txt")

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402

@@ -10,9 +10,12 @@ from conftest import VOXCELEB
 from release_helpers import ASNORM, COSINE, RESULTS, build_release, copy_release, edit_lines
 from sveval.cli.main import cli
 
-pytestmark = pytest.mark.skipif(
-    not (VOXCELEB / "veri_test2.txt").is_file(), reason=f"shared data not found at {VOXCELEB}"
-)
+pytestmark = [
+    pytest.mark.slow,  # each builds or validates a whole release of the real Vox1-O list
+    pytest.mark.skipif(
+        not (VOXCELEB / "veri_test2.txt").is_file(), reason=f"shared data not found at {VOXCELEB}"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -116,6 +116,7 @@ def test_dimension_change_in_a_later_block_is_refused(tmp_path):
         list(read_embedding_blocks(path, rows=8))
 
 
+@pytest.mark.slow
 def test_streamed_cohort_scores_exactly_like_the_cohort_in_memory(tmp_path):
     ids, vectors, speakers = cohort_arrays(n=900, d=12, n_spk=30)
     scp = write_ark(tmp_path / "vox2_dev", ids, vectors)

@@ -88,6 +88,7 @@ def test_six_speakers_every_replicate_equals_the_repeated_list():
             assert figures[i, 1, r] == pytest.approx(want.min_dcf, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_six_speakers_bootstrap_matches_the_enumerated_distribution():
     """The exact bootstrap distribution of EER(B) − EER(A) (outcomes weighted by their multinomial
     probability, those without a nontarget trial redrawn, i.e. left out and the rest renormalised) against
@@ -202,6 +203,7 @@ def write_scores(path, enroll, test, scores, is_target):
     return str(path)
 
 
+@pytest.mark.slow
 def test_cli_json_schema_and_self_comparison(tmp_path):
     a, b, is_target, _, _, enroll, test = six_speaker_list()
     fa = write_scores(tmp_path / "a.score", enroll, test, a, is_target)
@@ -231,6 +233,7 @@ def test_cli_json_schema_and_self_comparison(tmp_path):
     assert text.exit_code == 0 and "EER %" in text.output and "seed 0" in text.output
 
 
+@pytest.mark.slow
 def test_cli_refuses_different_lists_saying_what_differs(tmp_path):
     a, b, is_target, _, _, enroll, test = six_speaker_list()
     fa = write_scores(tmp_path / "a.score", enroll, test, a, is_target)
@@ -251,6 +254,7 @@ def test_cli_refuses_different_lists_saying_what_differs(tmp_path):
     assert out.exit_code == 2 and "labelled otherwise" in out.output
 
 
+@pytest.mark.slow
 def test_cli_with_trials_aligns_files_in_any_order(tmp_path):
     a, b, is_target, _, _, enroll, test = six_speaker_list()
     lst = tmp_path / "list.txt"

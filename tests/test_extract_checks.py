@@ -11,6 +11,8 @@ import kaldiio
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402

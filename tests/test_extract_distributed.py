@@ -12,6 +12,8 @@ import kaldiio
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
 

@@ -16,6 +16,8 @@ import kaldiio
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 
 from models_helpers import random_model, save_checkpoint, write_corpus  # noqa: E402

@@ -69,6 +69,7 @@ def _score_line(rng, width):
     return rng.choice([" "] * 30 + ["  "]).join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_chunked_reader_equals_whole_text_reader(monkeypatch, seed):
     """Random lists and score files (odd spacing, CR, blank lines, bad fields, any chunk size): the same

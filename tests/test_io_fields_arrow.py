@@ -81,6 +81,7 @@ def test_long_plain_file_is_parsed_by_pyarrow_to_the_bit(tmp_path, monkeypatch, 
     assert lean.values.tobytes() == whole_score_text(eight, "x").values.tobytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_mixed_plain_and_odd_chunks_read_as_the_whole_text_reader(tmp_path, monkeypatch, seed, arrow_calls):
     """Mostly plain lines with now and then a tab, two spaces, CR, a blank line, a bad label or number, a

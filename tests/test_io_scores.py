@@ -68,6 +68,7 @@ def test_written_text_equals_python_format_of_each_value(tmp_path):
     assert format_score_lines(enroll[:1], test[:1], values[:1], None) == f"e0 t0 {values[0]:.5f}\n"
 
 
+@pytest.mark.slow
 def test_vectorised_formatting_equals_per_line_python_format_everywhere():
     """Every line, against str.format: random values at several scales, exact binary halfway cases
     (k/64, k/2**20: '%.5f' rounds those half to even), values just beside them, -0.0, tiny negatives that

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 from test_cli_score import exp  # noqa: F401 (the fixture)
@@ -126,6 +127,7 @@ cli(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_a_killed_runs_stage_is_removed_by_the_next_run_under_the_lock(exp, tmp_path):  # noqa: F811
     args = [
         "score",

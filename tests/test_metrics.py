@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from operator import itemgetter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REAL_SCORES, shared
 
 from sveval.metrics import (
     EER_DEFINITIONS,
@@ -30,8 +30,6 @@ from sveval.metrics import (
     summarize,
 )
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
-REAL_DIR = DATA / "real_scores" / "vggvox_gvlad_scores_veri_test"
 OPERATING_POINTS = [(0.01, 1.0, 1.0), (0.05, 1.0, 1.0), (0.001, 1.0, 1.0), (0.01, 10.0, 1.0), (0.5, 1.0, 1.0)]
 
 
@@ -649,25 +647,16 @@ def test_bad_options_raise_value_error(call, message):
 # real scores: six GhostVLAD systems on the 37,720 Vox1-O (veri_test.txt) trials
 
 
-def _real_files():
-    if not REAL_DIR.is_dir():
-        return []
-    return sorted(REAL_DIR.glob("scores*.npy"))
-
-
 @pytest.fixture(scope="module")
 def real_labels():
-    path = REAL_DIR / "groundtruth_labels.npy"
-    if not path.is_file():
-        pytest.skip(f"real scores not available: {path.resolve()} is missing (it lives beside the repo)")
-    return np.load(path).astype(bool)
+    return np.load(shared(REAL_SCORES / "groundtruth_labels.npy")).astype(bool)
 
 
 @pytest.fixture(scope="module")
 def real_scores(real_labels):
-    files = _real_files()
+    files = sorted(REAL_SCORES.glob("scores*.npy"))
     if len(files) != 6:
-        pytest.skip(f"expected 6 score arrays in {REAL_DIR.resolve()}, found {len(files)}")
+        pytest.skip(f"expected 6 score arrays in {REAL_SCORES}, found {len(files)}")
     return {f.name: np.load(f) for f in files}
 
 
@@ -679,6 +668,7 @@ def test_real_eers_are_in_the_published_range(real_scores, real_labels):
     assert all(0.03 <= v <= 0.06 for v in eers.values()), eers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32", "rounded5"])
 @pytest.mark.parametrize("index", range(6))
 def test_real_scores_match_the_oracles(real_scores, real_labels, index, rounded):

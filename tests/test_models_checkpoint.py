@@ -6,6 +6,8 @@ import argparse
 
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 
 from models_helpers import random_model, save_checkpoint  # noqa: E402

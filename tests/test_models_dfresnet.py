@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import SHARED, shared
 
+pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 from sveval.models import packing  # noqa: E402
 from sveval.models.dfresnet import ARCHS, build, count_parameters, depths_from_keys, fold_batchnorm  # noqa: E402
 
-REFERENCE = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "gemini_state_dict_keys.json"
-)
-
 
 @pytest.fixture(scope="module")
 def reference():
-    if not REFERENCE.is_file():
-        pytest.skip(f"reference key list not found at {REFERENCE}")
-    return json.loads(REFERENCE.read_text())["models"]
+    return json.loads(shared(SHARED / "reference" / "gemini_state_dict_keys.json").read_text())["models"]
 
 
 # Published counts (Golden Gemini paper / DESIGN.md), feat_dim 80, embed_dim 256.

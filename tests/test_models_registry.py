@@ -12,6 +12,8 @@ import zipfile
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 

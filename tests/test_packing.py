@@ -14,6 +14,7 @@ def frames_of(seconds: np.ndarray) -> np.ndarray:
     return 1 + (samples - 400) // 160  # Kaldi frames, 25 ms every 10 ms
 
 
+@pytest.mark.slow
 def test_voxceleb2_dev_sized_run_meets_few_shapes_and_little_padding():
     durations = voxceleb_like_durations(1_092_009, seed=1)
     assert 8.1 < durations.mean() < 8.3 and durations.min() >= 4 and durations.max() <= 60
@@ -53,6 +54,7 @@ def test_row_index_places_frames_and_samples():
     assert index["zero_half"].tolist() == [1, 4] + list(range(6, 10))
 
 
+@pytest.mark.slow
 def test_masking_writes_only_the_gap_columns():
     """Counted, not timed: in a packed row of mixed lengths the masking writes (elements) are the gap
     columns alone, a small fraction of what the network writes; no other pass is added per layer."""

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import VOXCELEB
+from conftest import VOXCELEB, shared
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "from sveval.cli.main import main; main()"
@@ -33,8 +33,7 @@ def test_the_recipes_are_found():
 @pytest.mark.slow
 def test_every_recipe_runs_as_written(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    if not (VOXCELEB / "veri_test2.txt").is_file():
-        pytest.skip(f"shared data not found at {VOXCELEB}")
+    shared(VOXCELEB / "veri_test2.txt")
     monkeypatch.setenv("SVEVAL_TRIALS_DIR", str(VOXCELEB))
     import recipes_workspace
 

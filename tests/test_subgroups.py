@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SCORES, VOXCELEB, write
+from conftest import REAL_SCORES, VOXCELEB, shared, write
 from sveval.cli.main import cli
 
 from sveval import metrics
@@ -242,8 +242,7 @@ def test_report_group_usage_errors(tmp_path, extra, message):
 
 @pytest.fixture(scope="module")
 def vgg_systems(tmp_path_factory):
-    if not (REAL_SCORES / "groundtruth_labels.npy").is_file():
-        pytest.skip("shared real scores not available")
+    shared(REAL_SCORES / "groundtruth_labels.npy")
     out = tmp_path_factory.mktemp("vgg") / "systems"
     script = str(Path(__file__).resolve().parents[1] / "reports" / "vggvox" / "make_score_files.py")
     argv = sys.argv
@@ -255,6 +254,7 @@ def vgg_systems(tmp_path_factory):
     return sorted(out.iterdir())
 
 
+@pytest.mark.slow
 def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems, tmp_path, capsys):
     from sveval.compare import compare_files
 

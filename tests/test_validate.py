@@ -252,6 +252,7 @@ def test_release_name_maps_to_paper_architecture(tmp_path):
     assert check.status == PASS and "DF-ResNet114" in check.message
 
 
+@pytest.mark.slow  # validate imports torch to open the checkpoint
 def test_checkpoint_not_checkable_without_model_code_else_refused(tmp_path):
     config = "model: Gemini_DF_ResNet114\nmodel_args:\n  feat_dim: 80\n  embed_dim: 256\n"
     folder = published_folder(tmp_path, "Gemini_df_resnet110", config=config)
@@ -280,6 +281,7 @@ def checkpoint_folder(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_with_the_published_parameter_count(checkpoint_folder):
     torch = importlib.import_module("torch")
     build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
@@ -293,6 +295,7 @@ def test_checkpoint_loads_with_the_published_parameter_count(checkpoint_folder):
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_that_does_not_fit_or_runs_code_fails(checkpoint_folder):
     torch = importlib.import_module("torch")
     build = importlib.import_module("sveval.models.dfresnet").build  # not imported at the top: needs torch
@@ -396,6 +399,7 @@ def test_block_header_with_a_path_names_the_file_in_the_folder(tiny):
     assert only(report, "metrics").status == PASS and only(report, "result").status == PASS
 
 
+@pytest.mark.slow
 def test_onnx_runtime_model_in_a_release_folder_is_checked(checkpoint_folder):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

@@ -100,6 +100,7 @@ def eer_tolerance(lab) -> float:
 # -- the CLI: fits that did not move, scales, separable data ------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prior", ["1e-10", "1e-100"])
 def test_a_tiny_prior_still_fits_a_map_that_keeps_the_eer(tmp_path, prior):
     # the old fit stopped at its start (weight 0: every LLR equal) and reported an EER of 50 % as converged
@@ -115,6 +116,7 @@ def test_a_tiny_prior_still_fits_a_map_that_keeps_the_eer(tmp_path, prior):
     assert model["weights"][0] > 0 and model["training"]["converged"]
 
 
+@pytest.mark.slow
 def test_a_prior_below_float64s_reach_is_refused(tmp_path):
     scores, lab = gaussian()
     train = write_scores(tmp_path / "train.score", scores, lab)
@@ -126,6 +128,7 @@ def test_a_prior_below_float64s_reach_is_refused(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1e160, 1e-160])
 def test_scaled_scores_fit_as_the_unscaled_ones(tmp_path, scale):
     # the old fit standardised with np.std, whose squares overflow (1e160) or lose their digits (1e-160)
@@ -148,6 +151,7 @@ def separable(n: int = 400, seed: int = 2, tie: bool = False):
     return scores, lab
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tie", [False, True])
 def test_separable_training_data_is_refused_not_converged(tmp_path, tie):
     scores, lab = separable(tie=tie)
@@ -158,6 +162,7 @@ def test_separable_training_data_is_refused_not_converged(tmp_path, tie):
     assert not (tmp_path / "o" / "calibration_model.json").exists()
 
 
+@pytest.mark.slow
 def test_separable_fusion_is_refused(tmp_path):
     scores, lab = separable()
     noisy = scores + np.random.default_rng(3).normal(0, 3, scores.size)  # overlaps alone, not with the other
@@ -165,6 +170,7 @@ def test_separable_fusion_is_refused(tmp_path):
     refused(("fuse", "--train", a, "--train", b, "--apply", f"{a},{b}", "--out", tmp_path / "o"), "separable")
 
 
+@pytest.mark.slow
 def test_separable_qmf_is_refused(tmp_path):
     scores, lab = separable()
     train = write_scores(tmp_path / "q.score", scores, lab, statistics(scores.size))
@@ -176,12 +182,14 @@ def test_separable_qmf_is_refused(tmp_path):
 # -- the CLI: ±1e308 training scores and overflowing statistics --------------------------------------------
 
 
+@pytest.mark.slow
 def test_all_training_scores_at_plus_minus_1e308_are_one_line(tmp_path):
     scores, lab = gaussian(400)
     train = write_scores(tmp_path / "huge.score", np.where(lab, 1e308, -1e308), lab)
     refused(("calibrate", "--train", train, "--out", tmp_path / "o"), "huge.score", "separable")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method", [("--method", "linear"), ("--method", "qmf"), ("--method", "qmf", "--compat", "wespeaker")]
 )
@@ -199,6 +207,7 @@ def test_outliers_of_1e308_among_training_scores_are_refused(tmp_path, method):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compat", ["none", "wespeaker"])
 def test_qmf_statistics_whose_ratio_overflows_name_the_line(tmp_path, compat):
     scores, lab = gaussian(400)
@@ -225,6 +234,7 @@ def model_json(tmp_path_factory):
     return d, json.loads((d / "m" / "calibration_model.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path, value, cause",
     [
@@ -262,6 +272,7 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(model_json, tmp_path, 
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text", ["[" * 100_000 + "]" * 100_000, '{"method": ' + "[" * 100_000 + "]" * 100_000 + "}"]
 )

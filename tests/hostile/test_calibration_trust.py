@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_calibration_fits import sveval  # the real program: (exit code, stdout, stderr)
 
 from sveval.io.scores import format_score_lines
@@ -54,6 +55,7 @@ def distance_files(tmp_path):
     return tmp_path / "dist.score", tmp_path / "sim.score", tmp_path / "dist8.score"
 
 
+@pytest.mark.slow
 def test_linear_calibration_of_a_distance_warns_and_shows_eer_before_and_after(tmp_path):
     dist, _, _ = distance_files(tmp_path)
     code, out, err = sveval("calibrate", "--train", dist, "--apply", dist, "--out", tmp_path / "c")
@@ -82,6 +84,7 @@ def test_linear_calibration_of_a_distance_warns_and_shows_eer_before_and_after(t
     )
 
 
+@pytest.mark.slow
 def test_qmf_decreasing_in_the_score_feature_warns(tmp_path):
     _, _, dist8 = distance_files(tmp_path)
     code, _, err = sveval(
@@ -97,6 +100,7 @@ def test_qmf_decreasing_in_the_score_feature_warns(tmp_path):
     assert model["decreasing_in"] == ["dist8.score"]
 
 
+@pytest.mark.slow
 def test_fusion_with_an_inverted_system_names_it_and_only_it(tmp_path):
     dist, sim, _ = distance_files(tmp_path)
     code, out, err = sveval(
@@ -109,6 +113,7 @@ def test_fusion_with_an_inverted_system_names_it_and_only_it(tmp_path):
     assert json.loads(out)["model"]["decreasing_in"] == ["dist.score"]  # stdout stays JSON
 
 
+@pytest.mark.slow
 def test_an_ordinary_similarity_calibrates_without_a_warning(tmp_path):
     _, sim, _ = distance_files(tmp_path)
     code, _, err = sveval("calibrate", "--train", sim, "--apply", sim, "--out", tmp_path / "s")
@@ -143,6 +148,7 @@ def identity_model(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_llrs_exactly_at_theta_are_accepted_by_metrics_calibrate_and_validate(tmp_path):
     scores = at_theta_file(tmp_path / "at_theta.score")
     code, out, err = sveval("metrics", scores, "--llr", "--dcf", "0.5")
@@ -167,6 +173,7 @@ def test_llrs_exactly_at_theta_are_accepted_by_metrics_calibrate_and_validate(tm
     assert "actDCF 0.140" in metrics[0]["message"]
 
 
+@pytest.mark.slow
 def test_training_on_the_applied_file_is_warned(tmp_path):
     """A fresh user calibrated a file on itself and read flattering figures without a word."""
     rng, lab, enroll, test = trials()

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # models and extraction: torch at import, model runs
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 

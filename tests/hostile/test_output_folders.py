@@ -69,6 +69,7 @@ def test_races_of_real_runs_into_one_folder_lose_nothing(tmp_path, writers, exis
 # ---- the folder's other contents ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_rerun_leaves_files_folders_and_links_it_did_not_write(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -87,6 +88,7 @@ def test_a_rerun_leaves_files_folders_and_links_it_did_not_write(inputs):
     assert not any("snorm" in n or "asnorm" in n for n in names)  # the previous run's files went
 
 
+@pytest.mark.slow
 def test_a_file_system_mounted_inside_out_is_never_touched(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -114,6 +116,7 @@ def test_a_file_system_mounted_inside_out_is_never_touched(inputs):
         subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_users_file_under_an_output_name_is_refused_before_anything_changes(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -193,6 +196,7 @@ def test_make_calibration_refuses_out_equal_to_its_durations(tmp_path):
     assert utt2dur.read_text() == before
 
 
+@pytest.mark.slow
 def test_export_onnx_refuses_out_over_the_checkpoint_or_inside_the_model_folder(tmp_path):
     pytest.importorskip("torch")
     from models_helpers import random_model, save_checkpoint
@@ -261,6 +265,7 @@ def _results_section(report: str) -> str:
 # ---- reruns, reports, records -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_rerun_with_fewer_methods_shows_and_validates_only_the_new_run(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -295,6 +300,7 @@ def test_calibrated_outputs_of_earlier_scores_are_not_shown_as_current(inputs):
     assert "calibrated" not in _results_section(text) and "## Calibration" not in text
 
 
+@pytest.mark.slow
 def test_the_record_names_the_published_folder_and_paths_as_given(inputs):
     tmp_path, _ = inputs
     result = invoke("score", "--embeddings", "eval.npz", "--cohort", "cohort.npz", "--trials", "t.kaldi",
@@ -355,6 +361,7 @@ def test_signals_are_restored_after_a_run(inputs):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.slow
 def test_validate_checks_what_the_record_lists_and_fails_what_changed(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -390,6 +397,7 @@ def test_report_rewriting_the_folders_report_md_does_not_make_it_fail_validation
     assert "changed since" not in (tmp_path / "r.md").read_text()
 
 
+@pytest.mark.slow
 def test_extract_refuses_an_output_over_its_wav_scp(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "emb"
@@ -623,6 +631,7 @@ def test_a_file_the_other_record_lists_and_a_hand_written_report_are_not_overwri
     assert (out / "report.md").read_text() == "# My own notes\n"
 
 
+@pytest.mark.slow
 def test_report_never_writes_over_a_record_or_a_users_image(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"
@@ -652,6 +661,7 @@ def test_empty_out_a_dangling_link_and_names_with_spaces_are_refused(inputs):
         assert result.exit_code == 2 and "must be a plain name" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_empty_stage_look_alike_goes_and_a_bind_mount_with_a_mark_is_never_entered(inputs):
     tmp_path, _ = inputs
     out = tmp_path / "out"

@@ -53,6 +53,7 @@ def wrong_llrs(path, n: int = 200):
     return write(path, "".join(lines))
 
 
+@pytest.mark.slow
 def test_metrics_llr_json_is_json_with_the_overflow_said(tmp_path):
     path = wrong_llrs(tmp_path / "wrong.score")
     code, out, err = sveval("metrics", path, "--llr", "--json", "--eer", "all")
@@ -67,6 +68,7 @@ def test_metrics_llr_json_is_json_with_the_overflow_said(tmp_path):
     only_sveval_lines(err)
 
 
+@pytest.mark.slow
 def test_a_numpy_warning_becomes_one_sveval_line(tmp_path):
     """ape computes Cllr without sveval's errstate: the main entry point rewrites numpy's warning."""
     path = wrong_llrs(tmp_path / "wrong.score")
@@ -76,6 +78,7 @@ def test_a_numpy_warning_becomes_one_sveval_line(tmp_path):
     assert "(RuntimeWarning in sveval." in line and "a number computed there may be inf or nan" in line
 
 
+@pytest.mark.slow
 def test_report_json_is_json_with_an_infinite_cllr(tmp_path):
     folder = tmp_path / "cal"
     wrong_llrs(folder / "cali_x.score")

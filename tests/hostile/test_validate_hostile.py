@@ -73,6 +73,7 @@ def folder(tmp_path):
     return tmp_path / "release"
 
 
+@pytest.mark.slow
 def test_links_leaving_the_folder_are_reported_not_followed(folder, outside):
     scores = folder / "scores"
     (scores / "vox1_O_cleaned.kaldi.score").symlink_to(outside)
@@ -117,6 +118,7 @@ def test_a_linked_scores_folder_outside_is_an_input_error(tmp_path, outside):
     assert "a symbolic link leading outside the folder: not followed" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_fifo_socket_and_device_are_refused_never_opened(folder, tmp_path):
     scores = folder / "scores"
     os.mkfifo(scores / "fifo_vox1_O.score")
@@ -143,6 +145,7 @@ def test_fifo_socket_and_device_are_refused_never_opened(folder, tmp_path):
         assert "a character device" in refused["null.score"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "p,cm,cf,problem",
     [
