@@ -178,7 +178,7 @@ def test_progress_stopped_by_an_error_adds_no_done_line(monkeypatch):
 def test_calibrate_wespeaker_steps_in_a_log(monkeypatch, capsys):
     """calibrate --compat wespeaker's (at most 50) L-BFGS steps, each a loss and a step: tqdm wrote about 95
     updates onto one line of a log; now whole lines on a non-terminal stderr, and none with --quiet."""
-    from sveval.cli import calibrate
+    from sveval.app import calibrate
 
     monkeypatch.setattr(progress_module, "FIRST_LINE_S", 0.0)
     monkeypatch.setattr(progress_module, "EVERY_S", 0.0)
@@ -191,12 +191,12 @@ def test_calibrate_wespeaker_steps_in_a_log(monkeypatch, capsys):
     class Options:
         fit = "wespeaker"
 
-    monkeypatch.setattr(calibrate.run, "train", train)
-    assert calibrate._train_with_progress(Options(), [], None) == "model"
+    monkeypatch.setattr(calibrate.cal, "train", train)
+    assert calibrate._train_with_progress(Options(), [], None, True) == "model"
     err = capsys.readouterr().err
     assert "\r" not in err and 2 <= len(err.splitlines()) <= 11
     assert all(line.startswith("sveval: WeSpeaker L-BFGS steps: ") for line in err.splitlines())
-    calibrate._train_with_progress(Options(), [], None, quiet=True)
+    calibrate._train_with_progress(Options(), [], None, False)  # --quiet
     assert capsys.readouterr().err == ""
 
 
