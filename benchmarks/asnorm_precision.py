@@ -7,7 +7,7 @@ float64 reference, for top-N from 1 to 1,000, and the time of the cohort statist
 Data: synthetic, Vox1-O-sized by default: 4,708 eval utterances of 40 speakers and a 37,611-trial list
 over them (half same-speaker pairs), a 5,994-speaker cohort (speaker means of 5 utterances), 256 dimensions,
 embeddings = speaker centre + 1.8 x noise + a common offset (benchmarks/score_vox1.py's recipe), through
-`sveval.score_run.score_lists` as `sveval score` runs them (mean vector of the cohort, float64 cosine).
+`sveval.scoring.run.score_lists` as `sveval score` runs them (mean vector of the cohort, float64 cosine).
 
 Reference: the same unit rows, float64 products (numpy matmul), each row sorted in full, mean and population
 std of its N highest values in float64; normalised score 0.5((s-mu_e)/sigma_e + (s-mu_t)/sigma_t).
@@ -15,7 +15,8 @@ Per N the table gives, for each precision: max |mu - mu_ref| and |sigma - sigma_
 max |score - score_ref| over the trials, and the number of lines whose printed score (%.5f) differs. At N = 1
 sigma is 0 (AS-norm is undefined, `--top-n 1` is refused): only mu is compared.
 
-Timing: sveval.scoring.cohort_statistics (top-300, one worker thread per core with one BLAS thread each,
+Timing: sveval.scoring.cosine.cohort_statistics (top-300, one worker thread per core with one BLAS thread
+each,
 as `score` runs it) on --time-rows utterances, fixed point against float64 products, with the bare float32
 and float64 products of the same rows measured in the same run.
 """
@@ -30,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sveval import scoring  # noqa: E402
-from sveval.scoring import SNORM  # noqa: E402
+from sveval.scoring import cosine as scoring  # noqa: E402
+from sveval.scoring.cosine import SNORM  # noqa: E402
 
 TOP_NS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 500, 1000)
 

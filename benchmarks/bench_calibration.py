@@ -34,7 +34,7 @@ try:
     import sveval  # noqa: F401
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
-from sveval import calibration_run as cal  # noqa: E402
+from sveval.calibration import run as cal  # noqa: E402
 from sveval.io.durations import merge_durations, read_utt2dur  # noqa: E402
 from sveval.io.scores import format_score_bytes, read_score_file  # noqa: E402
 

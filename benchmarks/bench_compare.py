@@ -1,8 +1,9 @@
-"""Speed of `sveval.compare.compare`: three systems on a Vox1-H-sized list (550,894 trials over the 1,251
+"""Speed of `sveval.stats.compare.compare`: three systems on a Vox1-H-sized list (550,894 trials over the
+1,251
 VoxCeleb1 speakers: 275,488 target, 275,406 nontarget, nontargets within groups of about 30 speakers, as
 Vox1-H pairs speakers of one nationality and gender), paired speaker-clustered bootstrap, 1,000 replicates.
 Target: at most 60 s on the 2-core machine. A replicate re-weights each system's runs; the scores are
-sorted once per system, before the replicates (`sveval.analysis.sorted_runs`).
+sorted once per system, before the replicates (`sveval.stats.bootstrap.sorted_runs`).
 
     python benchmarks/bench_compare.py [--replicates 1000] [--trials 550894]
 """
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 
-from sveval.compare import SystemScores, compare
+from sveval.stats.compare import SystemScores, compare
 
 
 def vox1_h_like(n_trials: int, n_speakers: int = 1251, seed: int = 0):

@@ -26,11 +26,11 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sveval import metrics
-from sveval.analysis import speaker_bootstrap, weighted_eer_min_dcf
 from sveval.io.figures import write_det_plot
-from sveval.plot import THIN_TOLERANCE, curve_from_rates, det_plot_curve
+from sveval.metrics import detection as metrics
+from sveval.reporting.det import THIN_TOLERANCE, curve_from_rates, det_plot_curve
 from sveval.speakers import speaker_map
+from sveval.stats.bootstrap import speaker_bootstrap, weighted_eer_min_dcf
 from sveval.synthetic import demo_setup
 
 

@@ -2,7 +2,8 @@
 rejection rate at a true difference of zero, over simulated evaluations of two synthetic systems whose
 trials depend on each other through speaker-level effects (as in VoxCeleb), next to the same figures for a
 trial-level (i.i.d.) paired bootstrap, which ignores that dependence and should under-cover. Also the
-coverage of the per-system interval (`report --bootstrap`, `sveval.analysis.speaker_bootstrap`, the same
+coverage of the per-system interval (`report --bootstrap`, `sveval.stats.bootstrap.speaker_bootstrap`, the
+same
 scheme) of system A's true EER.
 
 Model (per evaluation, S speakers with U utterances each; every speaker has target trials, every pair of
@@ -31,8 +32,8 @@ import time
 
 import numpy as np
 
-from sveval.analysis import speaker_bootstrap, weighted_eer_min_dcf
-from sveval.compare import SystemScores, compare
+from sveval.stats.bootstrap import speaker_bootstrap, weighted_eer_min_dcf
+from sveval.stats.compare import SystemScores, compare
 
 SD = {
     "u": 0.5,  # target speaker effect, shared by the systems

@@ -193,7 +193,7 @@ def breakdown(paths: dict, root: Path) -> None:
     from sveval.io.catalog import load_trials
     from sveval.io.embeddings import read_embeddings, speakers_from_ids
     from sveval.io.score_folder import write_score_folder
-    from sveval.score_run import Cohort, ScoreOptions, score_lists
+    from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 
     stages = []
     t = time.perf_counter()

@@ -39,7 +39,7 @@ def build(workdir: Path) -> tuple[Path, Path, int]:
     from sveval.io.results import write_result_file
     from sveval.io.scores import read_score_file, write_score_file
     from sveval.io.trials import read_trials
-    from sveval.metrics import evaluate
+    from sveval.metrics.detection import evaluate
     from sveval.types import ResultBlock
 
     trials_dir, scores_dir = workdir / "trials", workdir / "Gemini_df_resnet110-release" / "scores"
@@ -92,7 +92,7 @@ def build(workdir: Path) -> tuple[Path, Path, int]:
 
 def run_sveval(folder: str, trials_dir: str) -> dict:
     from sveval.io.release import discover_release
-    from sveval.validate import FAIL, validate_release
+    from sveval.validation.release import FAIL, validate_release
 
     report = validate_release(discover_release(folder), trials_dir=trials_dir)
     return {"clean": report.passed, "checks": len(report.checks), "failed": report.count(FAIL)}

@@ -37,7 +37,7 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, quiet):
     from sveval.io.figures import figure_format, write_ape_plot
     from sveval.io.folders import read_labelled_scores
     from sveval.io.output_folder import refuse_output_over_input
-    from sveval.plot_ape import ape_curve
+    from sveval.reporting.ape import ape_curve
 
     n_plots = 1 if overlay else len(score_files)
     targets = _targets(score_files, out, overlay, n_plots, kind="ape")

@@ -126,7 +126,7 @@ def show_outcome(outcome, out_dir: str, as_json: bool) -> None:
 
 def print_outcome(model, applied, out_dir: str) -> None:
     info = model.training
-    # separable data is an error (sveval.calibration.check_fit): what is left is an iteration limit
+    # separable data is an error (sveval.calibration.linear.check_fit): what is left is an iteration limit
     warning = "" if info.converged else f"; NOT converged in {info.iterations:,} iterations"
     sources = ", ".join(info.sources)
     click.echo(

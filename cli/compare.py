@@ -63,8 +63,8 @@ def command(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, leve
       sveval compare A B --baseline B --utt2spk data/vox1/utt2spk --json
     """
     from sveval import __version__
-    from sveval.compare import HOLM, P_VALUE, compare_files, comparison_dict, min_replicates
     from sveval.errors import InputError
+    from sveval.stats.compare import HOLM, P_VALUE, compare_files, comparison_dict, min_replicates
 
     if len(systems) < 2:
         raise InputError("compare needs at least two systems")

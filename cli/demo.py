@@ -43,8 +43,8 @@ def command(no_plots, quiet, **options):
       sveval demo --trials vox1_O_cleaned       # the real Vox1-O list, synthetic embeddings
     """
     from sveval.app.demo import DemoJob, run  # noqa: PLC0415
-    from sveval.report import results_table  # noqa: PLC0415
-    from sveval.systems import load_system  # noqa: PLC0415
+    from sveval.reporting.markdown import results_table  # noqa: PLC0415
+    from sveval.reporting.systems import load_system  # noqa: PLC0415
 
     say = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
     outcome = run(DemoJob(**options, plots=not no_plots, progress=not quiet), say)

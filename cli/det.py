@@ -57,8 +57,8 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     from sveval.io.figures import figure_format, write_det_plot
     from sveval.io.folders import read_labelled_scores
     from sveval.io.output_folder import refuse_output_over_input
-    from sveval.metrics import SortedScores
-    from sveval.plot import det_plot_curve
+    from sveval.metrics.detection import SortedScores
+    from sveval.reporting.det import det_plot_curve
 
     if not 0 < p_target < 1:
         raise InputError(f"--p-target must be between 0 and 1, got {p_target}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sveval.plot import common_length
+from sveval.reporting.det import common_length
 
 
 def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> list[str]:

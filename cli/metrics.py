@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from sveval import metrics as m
-from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
 from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
+from sveval.metrics import detection as m
+from sveval.metrics.llr import llr_summary
 from sveval.signature import Signature, dcf_tag, trials_tag
 from sveval.types import ResultBlock
 
@@ -168,7 +168,7 @@ def _text(report: dict, definitions, show_signature: bool) -> str:
 
 
 def _add_llr(report: dict, values, is_target, dcfs) -> None:
-    """actDCF per operating point, Cllr and minCllr (sveval.calibration_metrics); `_measure` puts `llr` in
+    """actDCF per operating point, Cllr and minCllr (sveval.metrics.llr); `_measure` puts `llr` in
     the signature."""
     with np.errstate(over="ignore"):  # an overflowing Cllr is expected here: said in a warning below
         summary = llr_summary(values, is_target, dcfs)

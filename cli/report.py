@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sveval.analysis import MIN_REPLICATES
-from sveval.subgroups import MIN_SPEAKERS, MIN_TRIALS
+from sveval.stats.bootstrap import MIN_REPLICATES
+from sveval.stats.subgroups import MIN_SPEAKERS, MIN_TRIALS
 
 from . import json_output
 

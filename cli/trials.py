@@ -7,7 +7,7 @@ import os
 import click
 import numpy as np
 
-from sveval.calibration_trials import calibration_trials
+from sveval.calibration.trials import calibration_trials
 from sveval.io.catalog import (
     base_url,
     cache_dir,

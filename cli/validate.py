@@ -6,9 +6,9 @@ from dataclasses import asdict
 
 import click
 
-from sveval.checks import FAIL, NOT_CHECKABLE, PASS
 from sveval.errors import shown_id
-from sveval.published import PUBLISHED
+from sveval.reporting.published import PUBLISHED
+from sveval.validation.checks import FAIL, NOT_CHECKABLE, PASS
 
 from . import json_output
 

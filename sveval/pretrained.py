@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sveval.published import published_table
+from sveval.reporting.published import published_table
 
 _WENET = "https://wenet.org.cn/downloads?models=wespeaker&version="
 _HF = "https://huggingface.co/Wespeaker/wespeaker-voxceleb-gemini-DFresnet114-LM"

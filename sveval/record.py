@@ -1,8 +1,8 @@
 """The record of a scoring run: what results.json holds, as one frozen dataclass.
 
-`run_record` makes it from a `sveval.score_run.ScoringRun`; `sveval.io.score_folder` writes it
+`run_record` makes it from a `sveval.scoring.run.ScoringRun`; `sveval.io.score_folder` writes it
 (`write_run_record`) and reads it back (`read_run_record`), the only two places that know its JSON.
-The report is rendered from the record the run holds (`sveval.systems.load_system(record=...)`), and
+The report is rendered from the record the run holds (`sveval.reporting.systems.load_system(record=...)`), and
 `sveval report` on a folder reads the same object from its results.json.
 
 Records of earlier sveval versions (still `sveval.score/1`) and hand-made ones lack fields: such a field
@@ -157,7 +157,7 @@ class RunRecord:
 
 
 def run_record(run, command: str, files: list[str], model: dict | None = None) -> RunRecord:
-    """The record of a `sveval.score_run.ScoringRun`: provenance, definitions, and per list and method the
+    """The record of a `sveval.scoring.run.ScoringRun`: provenance, definitions, and per list and method the
     numbers. files: the names written so far; model: see `RunRecord`."""
     opts = run.options
     lists = []

@@ -2,7 +2,8 @@
 
 The trial list is the real Vox1-O cleaned list (../shared/data/voxceleb/veri_test2.txt); scores are random
 with a target/nontarget offset, written by `write_score_file` (WeSpeaker's %.5f / %.4f text) and the
-result blocks by `write_result_file` from `sveval.metrics.evaluate` on the scores as read back, which is
+result blocks by `write_result_file` from `sveval.metrics.detection.evaluate` on the scores as read back,
+which is
 what WeSpeaker's compute_metrics.py does with the file.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 from sveval.io.results import write_result_file
 from sveval.io.scores import read_score_file, write_score_file
 from sveval.io.trials import read_trials
-from sveval.metrics import evaluate
+from sveval.metrics.detection import evaluate
 from sveval.types import ResultBlock
 
 RELEASE_NAME = (

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import VOXCELEB, shared, write
 
-from sveval import metrics
-from sveval.analysis import gender_breakdown, speaker_bootstrap, weighted_eer_min_dcf
 from sveval.errors import InputError
 from sveval.io.meta import parse_speaker_genders, read_speaker_genders
+from sveval.metrics import detection as metrics
 from sveval.speakers import SpeakersUnknown, speaker_map
+from sveval.stats.bootstrap import gender_breakdown, speaker_bootstrap, weighted_eer_min_dcf
 
 
 def toy_list(n_speakers=12, utts=6, seed=0):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from sveval import calibration_run as run
-from sveval import metrics as m
-from sveval.calibration import CalibrationModel, fit_logistic
-from sveval.calibration_metrics import min_cllr
+from sveval.calibration import run
+from sveval.calibration.linear import CalibrationModel, fit_logistic
 from sveval.errors import InputError
+from sveval.metrics import detection as m
+from sveval.metrics.llr import min_cllr
 from sveval.types import ScoreFile
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sveval import calibration_metrics as cm
-from sveval import metrics as m
+from sveval.metrics import detection as m
+from sveval.metrics import llr as cm
 
 
 def _naive_pav(y: list[float], w: list[float]) -> list[float]:

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval.calibration_trials import calibration_trials
+from sveval.calibration.trials import calibration_trials
 from sveval.errors import InputError
 from sveval.io.trials import read_trials
 

@@ -15,7 +15,7 @@ from sveval.cli.main import cli
 from sveval.io.results import format_param
 from sveval.io.score_text import decimal_table
 from sveval.io.scores import format_score_lines
-from sveval.scoring import round_half_even_decimal
+from sveval.scoring.cosine import round_half_even_decimal
 
 
 def run(*args):

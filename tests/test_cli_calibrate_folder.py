@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval import calibration_run
+from sveval.calibration import run as calibration_run
 from sveval.errors import InputError
 from sveval.io.lock import folder_lock
 from sveval.io.scores import format_score_lines

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval import metrics
 from sveval.io.results import read_result_file
 from sveval.io.score_folder import det_plot_name, read_run_record, write_run_record, write_score_folder
 from sveval.io.scores import read_score_file
 from sveval.io.trials import read_trials
+from sveval.metrics import detection as metrics
 from sveval.record import SCHEMA, CohortSet
 
 
@@ -70,7 +70,7 @@ def test_exp_dir_writes_the_wespeaker_folder(exp):
         "vox1_snorm10_result",
         "vox1_asnorm10_result",
         "results.json",
-        # added after the scores (sveval.score_outputs): DET plots, the methods' overlay, the report
+        # added after the scores (sveval.scoring.outputs): DET plots, the methods' overlay, the report
         "mine.kaldi.det.png",
         "vox2_dev_snorm_mine.kaldi.det.png",
         "vox2_dev_asnorm10_mine.kaldi.det.png",
@@ -253,7 +253,7 @@ def test_a_stop_during_a_rerun_keeps_the_previous_run(exp, monkeypatch, stop, co
     import os
     import signal
 
-    import sveval.score_outputs as score_outputs
+    import sveval.scoring.outputs as score_outputs
 
     args = ("--exp-dir", exp / "exp", "--trials", exp / "mine.kaldi", "--norm", "cos", "--no-plots")
     assert run(*args)[0] == 0
@@ -309,7 +309,7 @@ def test_a_full_disk_while_plotting_is_one_line_exit_2_and_keeps_the_previous_ru
 
 
 def test_ctrl_c_in_a_new_folder_leaves_nothing(exp, tmp_path, monkeypatch):
-    import sveval.score_outputs as score_outputs
+    import sveval.scoring.outputs as score_outputs
 
     monkeypatch.setattr(
         score_outputs, "finish_score_folder", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
@@ -358,7 +358,7 @@ def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):
     # the README's loop, on this fixture: `res.metrics.eer_percent` to 3 decimals is the CLI's EER
     from sveval.io.catalog import load_trials
     from sveval.io.embeddings import read_embeddings, speakers_from_ids
-    from sveval.score_run import Cohort, ScoreOptions, score_lists
+    from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 
     evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1"))
     cohort_emb = read_embeddings(str(exp / "exp" / "embeddings" / "vox2_dev"))
@@ -412,7 +412,7 @@ def test_a_new_output_folder_gets_the_usual_permissions(exp, tmp_path):
 def test_the_record_a_run_writes_is_the_record_read_back(exp, tmp_path):
     """write_score_folder returns the RunRecord it wrote; the one reader gives the same object back."""
     from sveval.io.embeddings import read_embeddings
-    from sveval.score_run import ScoreOptions, score_lists
+    from sveval.scoring.run import ScoreOptions, score_lists
 
     evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1" / "xvector.scp"))
     lists = [read_trials(exp / "mine.kaldi"), read_trials(exp / "blind.txt")]  # labelled and unlabelled

@@ -1,5 +1,6 @@
 """A cohort streamed block by block gives exactly (bit for bit) what the whole cohort in memory gives, and
-the same errors. Oracles: sveval.scoring.mean_vector / speaker_means on the whole array (themselves checked
+the same errors. Oracles: sveval.scoring.cosine.mean_vector / speaker_means on the whole array (themselves
+checked
 against WeSpeaker's loops in test_scoring.py) and read_embeddings on the whole file."""
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sveval import scoring
-from sveval.cohort import sum_cohort
-from sveval.cohort_run import read_cohort_sums
 from sveval.errors import InputError
 from sveval.io.embedding_blocks import read_embedding_blocks
 from sveval.io.embeddings import read_embeddings, speakers_from_ids
 from sveval.io.trials import parse_trials
-from sveval.score_run import Cohort, ScoreOptions, score_lists
+from sveval.scoring import cosine as scoring
+from sveval.scoring.cohort import sum_cohort
+from sveval.scoring.cohort_stream import read_cohort_sums
+from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 from sveval.types import Embeddings
 
 

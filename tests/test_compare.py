@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval import metrics
-from sveval.analysis import corrected_replicates, few_speakers_factor
-from sveval.calibration_metrics import cllr
-from sveval.compare import (
+from sveval.metrics import detection as metrics
+from sveval.metrics.llr import cllr
+from sveval.stats.bootstrap import corrected_replicates, few_speakers_factor
+from sveval.stats.compare import (
     SystemScores,
     compare,
     holm,
@@ -70,7 +70,7 @@ def test_six_speakers_every_replicate_equals_the_repeated_list():
     """All 462 outcomes of 6 draws from 6 speakers (the 6^6 = 46,656 draw sequences grouped by how often
     each speaker is drawn): each replicate's figures equal those of the list with every nontarget trial
     between speakers a and b written out m_a * m_b times and every target trial of speaker a m_a times,
-    computed by sveval.metrics. E.g. m = (2, 1, 0, 3, 0, 0): a target trial of speaker 0 twice, of
+    computed by sveval.metrics.detection. E.g. m = (2, 1, 0, 3, 0, 0): a target trial of speaker 0 twice, of
     speaker 3 three times, a nontarget trial between 0 and 3 six times, any trial of speaker 2 never."""
     a, b, is_target, spk_e, spk_t, _, _ = six_speaker_list()
     systems = [SystemScores("A", a), SystemScores("B", b)]

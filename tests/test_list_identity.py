@@ -42,7 +42,7 @@ def _fake_hard_list(exp_root: Path) -> Path:
 
 def _record_titles(monkeypatch):
     """DET plots are drawn in forked workers: record each title as the image's content instead."""
-    import sveval.score_outputs as score_outputs
+    import sveval.scoring.outputs as score_outputs
 
     def write(curves, path, title=None):
         Path(path).write_text(f"title: {title}\nlegend: {[c.label for c in curves]}\n")
@@ -120,7 +120,7 @@ def _run_files(folder: Path) -> dict[str, bytes]:
 
 KILL_DURING_REPORT = """
 import os, signal, sys
-import sveval.score_outputs as score_outputs
+import sveval.scoring.outputs as score_outputs
 score_outputs.finish_score_folder = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 from sveval.cli.main import cli
 cli(sys.argv[1:])

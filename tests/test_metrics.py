@@ -1,4 +1,4 @@
-"""Tests of sveval.metrics against hand-derived cases and independent, deliberately naive oracles.
+"""Tests of sveval.metrics.detection against hand-derived cases and independent, deliberately naive oracles.
 
 The oracles below are literal transcriptions of the reference tools (loops and all), not calls into the
 code under test: Kaldi's compute_min_dcf.py and compute-eer.cc, WeSpeaker's score_metrics.py (with a stable
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import REAL_SCORES, shared
 
-from sveval.metrics import (
+from sveval.metrics.detection import (
     EER_DEFINITIONS,
     SWEEPS,
     Dcf,
@@ -699,7 +699,7 @@ def test_real_scores_match_the_oracles(real_scores, real_labels, index, rounded)
 def test_lower_hull_fallback_on_a_long_cascade():
     # A locally convex chain (slopes 1, 2, ..., m) that a far point P puts entirely above the hull: the
     # neighbour-chord passes peel one chain point per pass, so m = 200 forces the monotone-chain fallback.
-    from sveval.metrics_rocch import lower_hull
+    from sveval.metrics.rocch import lower_hull
 
     m = 200
     steps = np.arange(1, m + 1)
@@ -717,7 +717,7 @@ def test_lower_hull_fallback_on_a_long_cascade():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_stable_sort_equals_mergesort(seed):
-    from sveval.metrics import _stable_sort
+    from sveval.metrics.detection import _stable_sort
 
     rng = np.random.default_rng(seed)
     s = np.round(rng.normal(size=5000), seed)  # 0..3 decimals: from huge tie groups to few ties
@@ -814,7 +814,7 @@ def test_tie_warnings_give_the_file_order_per_trial_numbers(seed):
 def test_min_dcf_in_slices_is_the_first_minimum_of_the_whole_cost(monkeypatch, seed):
     """Costs computed a slice at a time give Kaldi's value and the first index attaining it, also when
     equal minima fall in different slices."""
-    import sveval.metrics as metrics
+    import sveval.metrics.detection as metrics
 
     rng = np.random.default_rng(seed)
     p_miss = np.sort(np.round(rng.random(5000), 2))  # coarse: the minimum is attained many times

@@ -1,11 +1,11 @@
-"""sveval.metrics_file_order: the per-trial sweep in file order from the tie groups equals the full sweep
+"""sveval.metrics.file_order: the per-trial sweep in file order from the tie groups equals the full sweep
 (a stable sort of every trial) to the bit, thresholds included."""
 
 import numpy as np
 import pytest
 
-from sveval.metrics import SortedScores, summarize
-from sveval.metrics_file_order import per_trial_in_file_order
+from sveval.metrics.detection import SortedScores, summarize
+from sveval.metrics.file_order import per_trial_in_file_order
 
 POINTS = ((0.01, 1.0, 1.0), (0.05, 1.0, 1.0), (0.5, 1.0, 1.0), (0.01, 10.0, 1.0), (0.9, 1.0, 3.0))
 
@@ -49,7 +49,7 @@ def test_hand_case_the_crossing_group_is_read_in_file_order():
 
 def test_windows_of_groups_give_the_same_numbers(monkeypatch):
     """Candidate groups read a few trials' worth at a time (bounded memory) give the same result."""
-    import sveval.metrics_file_order as file_order
+    import sveval.metrics.file_order as file_order
 
     rng = np.random.default_rng(5)
     for _ in range(10):

@@ -10,8 +10,8 @@ from scipy.stats import norm
 from sveval.errors import InputError
 from sveval.io.figures import save_figure, write_det_plot
 from sveval.io.score_folder import det_plot_name
-from sveval.metrics import SortedScores
-from sveval.plot import (
+from sveval.metrics.detection import SortedScores
+from sveval.reporting.det import (
     ALWAYS_PAD_EM,
     ALWAYS_TICKS,
     DEFAULT_LIMITS,
@@ -93,7 +93,7 @@ def test_default_window_ticks_and_labels():
 
 
 def test_markers_sit_where_metrics_put_them():
-    from sveval import metrics
+    from sveval.metrics import detection as metrics
 
     scores, is_target = synthetic(n=3000, separation=2.5, seed=3)
     curve = det_plot_curve(SortedScores.of(scores, is_target), "s")

@@ -7,9 +7,9 @@ from click.testing import CliRunner
 from matplotlib.figure import Figure
 from sveval.cli.main import cli
 
-from sveval import calibration_metrics as cm
 from sveval.io.scores import format_score_lines
-from sveval.plot_ape import ApeDisplay, ape_curve
+from sveval.metrics import llr as cm
+from sveval.reporting.ape import ApeDisplay, ape_curve
 
 
 def _llrs(n=2000, seed=0):

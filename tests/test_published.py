@@ -1,6 +1,6 @@
-"""sveval.published: the table as the Golden Gemini README prints it, and release-name look-up."""
+"""sveval.reporting.published: the table as the Golden Gemini README prints it, and release-name look-up."""
 
-from sveval.published import lookup, paper_depth, published_table
+from sveval.reporting.published import lookup, paper_depth, published_table
 
 
 def test_golden_gemini_table_transcribed():

@@ -12,9 +12,9 @@ from sveval.cli.main import cli
 
 from sveval.io.folders import scan_folder
 from sveval.io.release import parse_score_name
-from sveval.published import published_table
-from sveval.report import ReportInfo, render_markdown, report_dict, results_table
-from sveval.systems import load_system
+from sveval.reporting.markdown import ReportInfo, render_markdown, report_dict, results_table
+from sveval.reporting.published import published_table
+from sveval.reporting.systems import load_system
 
 
 def run(*args, env=None):

@@ -6,11 +6,11 @@ import numpy as np
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval import calibration_metrics as cm
-from sveval import metrics as m
 from sveval.io.scores import format_score_lines
-from sveval.report import method_title
-from sveval.systems import load_system
+from sveval.metrics import detection as m
+from sveval.metrics import llr as cm
+from sveval.reporting.markdown import method_title
+from sveval.reporting.systems import load_system
 
 
 def test_calibrated_rows_carry_llr_metrics_and_render(tmp_path):

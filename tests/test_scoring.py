@@ -2,7 +2,7 @@
 
 The oracles below are deliberately naive: dicts, loops, one trial at a time, a full np.sort of each cohort
 score row, text written with str.format and re-read with float() — the way WeSpeaker's score.py,
-tools/vector_mean.py and score_norm.py work. They share no code with sveval.scoring.
+tools/vector_mean.py and score_norm.py work. They share no code with sveval.scoring.cosine.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from sveval import scoring
 from sveval.errors import InputError
 from sveval.io.trials import parse_trials
-from sveval.score_run import Cohort, ScoreOptions, score_lists
+from sveval.scoring import cosine as scoring
+from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 from sveval.types import Embeddings
 
 # ---------------------------------------------------------------- hand-made cases

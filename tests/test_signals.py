@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-import sveval.score_outputs as score_outputs
+import sveval.scoring.outputs as score_outputs
 from sveval.errors import Terminated
 from sveval.io.output_folder import OutputFolder
 from sveval.signals import held_signals, unsafe_to_raise

@@ -1,4 +1,4 @@
-"""Subgroups and fairness figures (sveval/subgroups.py) and `sveval report --groups/--baseline`.
+"""Subgroups and fairness figures (sveval/stats/subgroups.py) and `sveval report --groups/--baseline`.
 
 The figures are checked on tables worked out by hand in the comments; the report on the six real VGG systems
 of ../shared/data (skipped without them) shows nationality and gender groups and the paired table.
@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from conftest import REAL_SCORES, VOXCELEB, shared, write
 from sveval.cli.main import cli
 
-from sveval import metrics
 from sveval.io.meta import parse_speaker_column
-from sveval.subgroups import (
+from sveval.metrics import detection as metrics
+from sveval.stats.subgroups import (
     analyse,
     attribute_groups,
     duration_groups,
@@ -256,7 +256,7 @@ def vgg_systems(tmp_path_factory):
 
 @pytest.mark.slow
 def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems, tmp_path, capsys):
-    from sveval.compare import compare_files
+    from sveval.stats.compare import compare_files
 
     baseline = "softmax-2019-01-04-sgd-lr0.1-vlad12-bdim256"
     out = tmp_path / "report.md"
@@ -294,7 +294,7 @@ def test_report_on_the_six_vgg_systems_with_groups_and_paired_table(vgg_systems,
 def test_a_fairness_interval_that_leaves_out_its_figure_is_marked_and_explained():
     # GARBE 0.027 with a bootstrap interval [0.029, 0.417] (as seen on a real VGG system, gender): figures
     # bounded at "fair" lean away from it under resampling, so the interval can miss the figure itself
-    from sveval.report import OUTSIDE_NOTE, _figure_ci
+    from sveval.reporting.markdown import OUTSIDE_NOTE, _figure_ci
 
     assert _figure_ci((0.029, 0.417), 0.027) == "[0.029, 0.417] †"
     assert _figure_ci((0.029, 0.417), 0.029) == "[0.029, 0.417]"  # an end counts as inside

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sveval import metrics
 from sveval.io.trials import parse_trials
+from sveval.metrics import detection as metrics
 from sveval.synthetic import VOX1_O, cohort_ids, demo_setup, embed, vox1_like_trials, vox1_like_utterances
 
 

@@ -1,4 +1,4 @@
-"""sveval.validate on small hand-made folders: every check's pass, fail and not-checkable paths.
+"""sveval.validation.release on small hand-made folders: every check's pass, fail and not-checkable paths.
 
 The tiny list's numbers are worked out by hand (NIST/WeSpeaker EER and minDCF at p_target 0.01):
 scores ascending 0.1 N, 0.4 T, 0.5 N, 0.9 T give P_miss 0, .5, .5, 1 and P_fa .5, .5, 0, 0; the first point
@@ -15,7 +15,7 @@ import pytest
 from conftest import write
 
 from sveval.io.release import discover_release
-from sveval.validate import FAIL, NOT_CHECKABLE, PASS, validate_release
+from sveval.validation.release import FAIL, NOT_CHECKABLE, PASS, validate_release
 
 TINY_LIST = "a b target\na c nontarget\nb c target\nb d nontarget\n"
 TINY_SCORES = "a b 0.90000 target\na c 0.50000 nontarget\nb c 0.40000 target\nb d 0.10000 nontarget\n"
@@ -172,7 +172,7 @@ def test_kaldi_eer_printed_as_nist_is_named(tmp_path):
     rng = np.random.default_rng(1)
     labels = np.arange(40) % 3 == 0
     values = np.round(rng.normal(size=40) + labels, 5)
-    from sveval.metrics import eer
+    from sveval.metrics.detection import eer
 
     nist, kaldi = (100 * eer(values, labels, definition=d).value for d in ("nist", "kaldi"))
     assert f"{nist:.3f}" != f"{kaldi:.3f}"
@@ -328,7 +328,7 @@ def _tied_folder(tmp_path, eer_text, dcf_text, n=4000):
 
 
 def test_tie_order_is_blamed_only_when_some_order_prints_the_number(tmp_path):
-    from sveval.metrics import evaluate
+    from sveval.metrics.detection import evaluate
 
     values, labels = _tied_folder(tmp_path, "0", "0")
     # independent bounds: the per-trial sweep with nontargets / targets first inside each tie group
@@ -353,7 +353,7 @@ def test_tie_order_is_blamed_only_when_some_order_prints_the_number(tmp_path):
 
 
 def test_sveval_default_tie_aware_folder_is_recognised(tmp_path):
-    from sveval.metrics import evaluate
+    from sveval.metrics.detection import evaluate
 
     values, labels = _tied_folder(tmp_path, "0", "0")
     m = evaluate(values, labels)
@@ -368,7 +368,7 @@ def test_sveval_default_tie_aware_folder_is_recognised(tmp_path):
 
 
 def test_wespeaker_unstable_tie_order_is_accepted(tmp_path):
-    from sveval.metrics import evaluate
+    from sveval.metrics.detection import evaluate
 
     values, labels = _tied_folder(tmp_path, "0", "0")
     stable, unstable = (evaluate(values, labels, sweep=s) for s in ("per-trial", "wespeaker"))

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sveval import metrics
 from sveval.io.catalog import identify
 from sveval.io.results import write_result_file
 from sveval.io.scores import read_score_file, write_score_file
 from sveval.io.trials import read_trials
+from sveval.metrics import detection as metrics
 from sveval.types import ResultBlock
 
 NAME = re.compile(

@@ -1,6 +1,6 @@
 """`sveval calibrate` and `sveval fuse` as jobs: score files read with their labels, a model trained (or a
 saved one reused), applied, measured and written into one output folder (calibrated files, their result
-files, calibration_model.json and calibration.json). The methods are `sveval.calibration_run`'s.
+files, calibration_model.json and calibration.json). The methods are `sveval.calibration.run`'s.
 
     outcome = calibrate(CalibrateJob(train="cal.score", apply=("vox1_O.score",), out="cal"))
 """
@@ -11,10 +11,10 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from sveval import calibration_run as cal
 from sveval.app.output_folder import one_writer, refuse_collisions, stderr_line
+from sveval.calibration import run as cal
+from sveval.calibration.qmf import MAX_DUR
 from sveval.errors import InputError
-from sveval.qmf import MAX_DUR
 
 DEFAULT_POINTS = ((0.01, 1.0, 1.0),)
 
@@ -56,7 +56,8 @@ class FuseJob:
 
 @dataclass(frozen=True)
 class CalibrationOutcome:
-    """The model (`sveval.calibration.CalibrationModel`), the outputs written (`calibration_run.AppliedFile`)
+    """The model (`sveval.calibration.linear.CalibrationModel`), the outputs written
+    (`calibration_run.AppliedFile`)
     and the calibration list read with --train-trials (None without one): what calibration.json holds."""
 
     model: object
@@ -70,7 +71,7 @@ class CalibrationOutcome:
 
 def calibrate(job: CalibrateJob, say=stderr_line) -> CalibrationOutcome:
     """Fit (or reuse) a calibration, apply it to every `job.apply` file and write the folder `job.out`."""
-    from sveval.calibration import CalibrationModel  # noqa: PLC0415
+    from sveval.calibration.linear import CalibrationModel  # noqa: PLC0415
     from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json  # noqa: PLC0415
     from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations  # noqa: PLC0415
 
@@ -138,7 +139,7 @@ def _check_calibrate(job: CalibrateJob) -> None:
 
 def _train_with_progress(options, files, durations, progress: bool):
     """WeSpeaker's torch schedule can take minutes: a bar over its (at most 50) steps on stderr."""
-    from sveval.calibration import FitError  # noqa: PLC0415
+    from sveval.calibration.linear import FitError  # noqa: PLC0415
 
     if options.fit != "wespeaker":
         return cal.train(options, files, durations)

@@ -72,7 +72,7 @@ def run(job: DemoJob, say=stderr_line) -> DemoOutcome:
     from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
     from sveval.io.catalog import load_trials  # noqa: PLC0415
     from sveval.io.demo_files import write_demo_inputs  # noqa: PLC0415
-    from sveval.score_outputs import REPORT  # noqa: PLC0415
+    from sveval.scoring.outputs import REPORT  # noqa: PLC0415
     from sveval.synthetic import demo_setup  # noqa: PLC0415
 
     started = time.perf_counter()
@@ -120,12 +120,12 @@ def calibrate_demo(
     """run: the demo's ScoringRun (its first list is the one calibrated); cohort_path: its cohort file;
     scores_dir: where the scores are read and the calibrated ones written (a stage), shown_scores: that
     folder as the records name it (default: scores_dir). Returns the calibrated outputs
-    (`sveval.calibration_run.AppliedFile`)."""
-    from sveval import calibration_run as cal  # noqa: PLC0415
+    (`sveval.calibration.run.AppliedFile`)."""
+    from sveval.calibration import run as cal  # noqa: PLC0415
     from sveval.io import embeddings as emb_io  # noqa: PLC0415
     from sveval.io.scores import read_score_file, write_score_file  # noqa: PLC0415
     from sveval.io.trials import write_kaldi_trials  # noqa: PLC0415
-    from sveval.score_run import Cohort, score_lists  # noqa: PLC0415
+    from sveval.scoring.run import Cohort, score_lists  # noqa: PLC0415
     from sveval.synthetic import vox1_like_trials  # noqa: PLC0415
 
     embeddings = emb_io.read_embeddings(cohort_path)

@@ -285,7 +285,7 @@ class Sets:
 
     evaluation: object  # sveval.types.Embeddings
     eval_name: str
-    cohort: object | None  # sveval.score_run.Cohort: embedded cohort audio, held in memory
+    cohort: object | None  # sveval.scoring.run.Cohort: embedded cohort audio, held in memory
     cohort_name: str | None
     cohort_source: str | None  # a cohort embedding file, streamed into its sums when the run scores
     model: dict | None  # provenance for results.json
@@ -349,7 +349,7 @@ def embed_sets(
     )
     cohort, records = None, {"eval": eval_record}
     if cohort_utts is not None:
-        from sveval.score_run import Cohort  # noqa: PLC0415
+        from sveval.scoring.run import Cohort  # noqa: PLC0415
 
         folder = out / "embeddings" / cohort_name
         embeddings, found, records["cohort"] = _embed(source, loaded, cohort_utts, folder, progress, say)

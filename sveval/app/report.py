@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sveval.analysis import MIN_REPLICATES
 from sveval.errors import InputError
-from sveval.subgroups import MIN_SPEAKERS, MIN_TRIALS
+from sveval.stats.bootstrap import MIN_REPLICATES
+from sveval.stats.subgroups import MIN_SPEAKERS, MIN_TRIALS
 
 DEFAULT_TITLE = "sveval report"
 DEFAULT_EDGES = "5,10,20"
@@ -51,7 +51,8 @@ class ReportJob:
 
 @dataclass(frozen=True)
 class ReportOutcome:
-    """The systems reported (`sveval.report.System`), the published table shown beside them (or None), and
+    """The systems reported (`sveval.reporting.markdown.System`), the published table shown beside them (or
+    None), and
     the markdown file written (the JSON beside it with `as_json`)."""
 
     systems: tuple
@@ -61,7 +62,7 @@ class ReportOutcome:
     @property
     def table(self) -> str:
         """The results table, as the command prints it."""
-        from sveval.report import results_table  # noqa: PLC0415
+        from sveval.reporting.markdown import results_table  # noqa: PLC0415
 
         return results_table(list(self.systems), self.published)
 
@@ -78,10 +79,10 @@ def run(job: ReportJob, say: Callable[[str], None] | None = None) -> ReportOutco
         refuse_output_over_input,
         refuse_replacing_foreign,
     )
-    from sveval.published import published_table  # noqa: PLC0415
-    from sveval.report import ReportInfo, render_markdown, report_dict  # noqa: PLC0415
+    from sveval.reporting.markdown import ReportInfo, render_markdown, report_dict  # noqa: PLC0415
+    from sveval.reporting.published import published_table  # noqa: PLC0415
+    from sveval.reporting.systems import load_system  # noqa: PLC0415
     from sveval.speakers import speaker_map  # noqa: PLC0415
-    from sveval.systems import load_system  # noqa: PLC0415
 
     folders, names, bootstrap = job.folders, job.names, job.bootstrap
     if names and len(names) != len(folders):
@@ -150,7 +151,7 @@ def run(job: ReportJob, say: Callable[[str], None] | None = None) -> ReportOutco
 
 
 def report_date() -> str:
-    """UTC now, or the time in $SOURCE_DATE_EPOCH when it is set (see sveval.report.now_utc)."""
+    """UTC now, or the time in $SOURCE_DATE_EPOCH when it is set (see sveval.reporting.markdown.now_utc)."""
     from sveval.clock import now_utc
 
     try:
@@ -166,7 +167,7 @@ def draw_overlays(systems, out_path: Path) -> tuple[str, ...]:
 
     from sveval.io.figures import PNG_SIGNATURE, write_det_plot
     from sveval.io.output_folder import refuse_replacing_foreign
-    from sveval.report import list_title, method_title
+    from sveval.reporting.markdown import list_title, method_title
 
     by_list: dict[str, list] = {}
     for system in systems:
@@ -221,7 +222,7 @@ def subgroup_spec(job: ReportJob, genders: dict[str, str] | None):
     """The SubgroupSpec of --groups (None without it): each grouping's data read and checked here; genders:
     those read from --meta, if given."""
     from sveval.io.meta import read_speaker_column  # noqa: PLC0415
-    from sveval.subgroups import GROUPINGS, SubgroupSpec  # noqa: PLC0415
+    from sveval.stats.subgroups import GROUPINGS, SubgroupSpec  # noqa: PLC0415
 
     groups, meta, utt2dur, edges = job.groups, job.meta, job.utt2dur, job.duration_edges
 
@@ -268,15 +269,15 @@ def subgroup_spec(job: ReportJob, genders: dict[str, str] | None):
 
 def paired_tables(systems, job: ReportJob, trials, n: int):
     """`--baseline`: for every method and list of the baseline's rows, the other systems with a score file
-    of the same method and list compared with it by `sveval.compare.compare_files` (its bootstrap of `n`
+    of the same method and list compared with it by `sveval.stats.compare.compare_files` (its bootstrap of `n`
     replicates); a refusal (e.g. not the same trials) becomes the table's note. trials: the --trials lists
     as read."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from sveval.compare import compare_files  # noqa: PLC0415
     from sveval.io.folders import scan_folder  # noqa: PLC0415
     from sveval.io.release import list_for, only_list, parse_score_name  # noqa: PLC0415
-    from sveval.report import PairedTable  # noqa: PLC0415
+    from sveval.reporting.markdown import PairedTable  # noqa: PLC0415
+    from sveval.stats.compare import compare_files  # noqa: PLC0415
 
     folders, baseline = job.folders, job.baseline
 

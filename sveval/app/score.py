@@ -51,7 +51,7 @@ class ScoreJob:
 
 @dataclass(frozen=True)
 class ScoreOutcome:
-    """The scored run (`sveval.score_run.ScoringRun`) and the folder it was written to."""
+    """The scored run (`sveval.scoring.run.ScoringRun`) and the folder it was written to."""
 
     run: object
     out: Path
@@ -73,7 +73,7 @@ def check_name_part(name: str | None, option: str) -> None:
 def _resolve(job: ScoreJob) -> tuple[ScoreJob, tuple[str, ...]]:
     """The cheap option checks, before any work: the job with --exp-dir's paths filled in, and the methods
     it runs."""
-    from sveval.score_run import resolve_methods  # noqa: PLC0415
+    from sveval.scoring.run import resolve_methods  # noqa: PLC0415
 
     audio = job.audio
     audio.check(eval_path=job.eval_path, cohort_path=job.cohort_path, exp_dir=job.exp_dir)
@@ -112,9 +112,9 @@ def run(job: ScoreJob, say=stderr_line) -> ScoreOutcome:
     # everything after the cheap option checks: read, score, write into the folder's stage, publish
     with one_writer(out, RESULTS_JSON, inputs, KEPT if audio.used else "", say) as folder:
         from sveval.io.score_folder import write_score_folder  # noqa: PLC0415
-        from sveval.score_outputs import finish_score_folder, output_names  # noqa: PLC0415
-        from sveval.score_run import score_lists  # noqa: PLC0415
-        from sveval.systems import system_name  # noqa: PLC0415
+        from sveval.reporting.systems import system_name  # noqa: PLC0415
+        from sveval.scoring.outputs import finish_score_folder, output_names  # noqa: PLC0415
+        from sveval.scoring.run import score_lists  # noqa: PLC0415
 
         trial_lists = _trial_lists(job.trials, job.progress)
         if audio.used:
@@ -198,7 +198,7 @@ def _read_sets(job: ScoreJob) -> Sets:
 def _cohort(job: ScoreJob, sets: Sets):
     """The cohort as scoring takes it: embedded audio in memory, or a cohort file streamed into its
     per-speaker sums (never held whole); None without one."""
-    from sveval.cohort_run import read_cohort_sums  # noqa: PLC0415
+    from sveval.scoring.cohort_stream import read_cohort_sums  # noqa: PLC0415
 
     if sets.cohort_source is None:
         return sets.cohort
@@ -218,7 +218,7 @@ def _cohort(job: ScoreJob, sets: Sets):
 
 def _options(job: ScoreJob, sets: Sets, cohort):
     from sveval.io import embeddings as emb_io  # noqa: PLC0415
-    from sveval.score_run import ScoreOptions  # noqa: PLC0415
+    from sveval.scoring.run import ScoreOptions  # noqa: PLC0415
 
     mean_mode, mean_vector, mean_source = job.mean or ("cohort" if cohort else "none"), None, ""
     if mean_mode not in ("cohort", "none"):

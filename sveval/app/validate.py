@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sveval.checks import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport
+from sveval.validation.checks import FAIL, NOT_CHECKABLE, PASS, Check, ValidationReport
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class ValidateOutcome:
 
 
 def run(job: ValidateJob) -> ValidateOutcome:
-    """Discover the folder's files and run every check (`sveval.validate.validate_release`)."""
+    """Discover the folder's files and run every check (`sveval.validation.release.validate_release`)."""
     from sveval.io.catalog import load_trials  # noqa: PLC0415
     from sveval.io.release import discover_release  # noqa: PLC0415
     from sveval.progress import progress as progress_bar  # noqa: PLC0415
-    from sveval.validate import validate_release  # noqa: PLC0415
+    from sveval.validation.release import validate_release  # noqa: PLC0415
 
     release = discover_release(job.path)
     trials = tuple(load_trials(spec, progress=job.progress) for spec in dict.fromkeys(job.trials))
@@ -73,7 +73,7 @@ def run(job: ValidateJob) -> ValidateOutcome:
     )
     if job.det_dir and redraw is None:
         det_checks.append(
-            Check("det", NOT_CHECKABLE, job.det_dir, "not redrawn: sveval.plot is not in this build")
+            Check("det", NOT_CHECKABLE, job.det_dir, "not redrawn: sveval.reporting.det is not in this build")
         )
     return ValidateOutcome(ValidationReport(report.path, report.checks + tuple(det_checks)), job.strict)
 
@@ -86,8 +86,8 @@ def _det_redrawer(det_dir: str, out: list):
     try:
         from sveval.io.figures import write_det_plot  # noqa: PLC0415
         from sveval.io.score_folder import det_plot_name  # noqa: PLC0415
-        from sveval.metrics import SortedScores  # noqa: PLC0415
-        from sveval.plot import det_plot_curve  # noqa: PLC0415
+        from sveval.metrics.detection import SortedScores  # noqa: PLC0415
+        from sveval.reporting.det import det_plot_curve  # noqa: PLC0415
     except ImportError:
         return None
 

@@ -42,8 +42,8 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 
 def write_det_plot(curves, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Draw `curves` (sveval.plot.DetPlotCurve) on one DET plot and save it atomically to `path`."""
-    from sveval.plot import DetDisplay
+    """Draw `curves` (sveval.reporting.det.DetPlotCurve) on one DET plot and save it atomically to `path`."""
+    from sveval.reporting.det import DetDisplay
 
     figure_format(path)  # refuse a bad extension before drawing
     display = DetDisplay(curves).plot(title=title)
@@ -51,8 +51,8 @@ def write_det_plot(curves, path: str | os.PathLike, title: str | None = None) ->
 
 
 def write_ape_plot(curves, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Draw `curves` (sveval.plot_ape.ApeCurve) on one Bayes error-rate plot and save it atomically."""
-    from sveval.plot_ape import ApeDisplay
+    """Draw `curves` (sveval.reporting.ape.ApeCurve) on one Bayes error-rate plot and save it atomically."""
+    from sveval.reporting.ape import ApeDisplay
 
     figure_format(path)
     display = ApeDisplay(curves).plot(title=title)

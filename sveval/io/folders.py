@@ -68,7 +68,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
             )
     scores = tuple(p for p in files if is_score_file(p.name))
     # WeSpeaker result files; a calibrated output's `cali_*.result` has LLR lines too, its numbers come
-    # from the score file (sveval.systems)
+    # from the score file (sveval.reporting.systems)
     results = tuple(p for p in files if (r := parse_result_name(p.name)) and r.score_file is None)
     images = tuple(p for p in files if p.name.endswith(IMAGE_SUFFIXES))
     json_path = next((p for p in files if p.name == "results.json"), None)

@@ -70,12 +70,12 @@ def det_plot_name(score_file: str | os.PathLike) -> str:
 def write_score_folder(
     run, out_dir: str | os.PathLike, command: str = "", progress: bool = False, model: dict | None = None
 ) -> RunRecord:
-    """Write the score files, result files and results.json of a `sveval.score_run.ScoringRun`.
+    """Write the score files, result files and results.json of a `sveval.scoring.run.ScoringRun`.
 
     `model`: provenance of the embeddings when sveval extracted them (`sveval score --model`): checkpoint,
     architecture, weights_sha256 and precision from the extraction's xvector.json; recorded under "model".
     Returns the run's record (its `files`: the names written before results.json, in writing order), which
-    later stages extend (`sveval.score_outputs.finish_score_folder`).
+    later stages extend (`sveval.scoring.outputs.finish_score_folder`).
     """
     from sveval.progress import progress as progress_bar  # noqa: PLC0415
 

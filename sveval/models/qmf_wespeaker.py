@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sveval.calibration import check_fit, check_training
+from sveval.calibration.linear import check_fit, check_training
 
 MAX_EPOCHS = 50
 STOP_DELTA = 1e-4
@@ -51,7 +51,7 @@ def train(features: np.ndarray, is_target: np.ndarray, progress=None) -> tuple[n
     callable(step, loss) told after each of the (at most 50) L-BFGS steps.
 
     Returns (weights (d,), bias, steps taken). Training data or a result that must not be used is a
-    `sveval.calibration.FitError`, as for sveval's own fit (`check_training`, `check_fit` at prior ½).
+    `sveval.calibration.linear.FitError`, as for sveval's own fit (`check_training`, `check_fit` at prior ½).
     """
     x = np.asarray(features, dtype=np.float64)
     lab = np.asarray(is_target, dtype=bool)

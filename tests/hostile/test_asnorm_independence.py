@@ -22,11 +22,11 @@ import pytest
 from click.testing import CliRunner
 from sveval.cli.main import cli
 
-from sveval import scoring
 from sveval.errors import InputError
 from sveval.io.score_folder import write_score_folder
 from sveval.io.trials import parse_trials
-from sveval.score_run import Cohort, ScoreOptions, score_lists
+from sveval.scoring import cosine as scoring
+from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 from sveval.types import Embeddings
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sveval.calibration import (
+from sveval.calibration.linear import (
     FitError,
     Objective,
     Standardised,

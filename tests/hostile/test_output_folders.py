@@ -214,7 +214,7 @@ def test_export_onnx_refuses_out_over_the_checkpoint_or_inside_the_model_folder(
 
 STOP_IN_SCORING = """
 import os, signal, sys
-import sveval.score_run as score_run
+import sveval.scoring.run as score_run
 SIGNAL = getattr(signal, sys.argv[1])
 def stop(*a, **k):
     os.kill(os.getpid(), SIGNAL)

@@ -18,7 +18,7 @@ from conftest import write
 from sveval.cli.main import cli
 from test_cli_score import exp  # noqa: F401  (the fixture: a small WeSpeaker exp folder)
 
-from sveval.analysis import MIN_REPLICATES
+from sveval.stats.bootstrap import MIN_REPLICATES
 
 
 def strict_json(text: str):

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sveval.checks import FAIL, NOT_CHECKABLE, PASS, Check
 from sveval.errors import InputError
 from sveval.io.release import ReleaseFolder, ResultEntry, parse_score_name, read_model_config
-from sveval.published import PublishedRow, lookup, paper_depth, published_table
+from sveval.reporting.published import PublishedRow, lookup, paper_depth, published_table
+from sveval.validation.checks import FAIL, NOT_CHECKABLE, PASS, Check
 
 # Gemini DF-ResNet depths (DESIGN.md); release folders say 56/110/179 for 60/114/183.
 KNOWN_DEPTHS = (60, 114, 183, 237)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sveval import scoring
-from sveval.cohort import CohortSums, cohort_blocks, sum_cohort
 from sveval.errors import InputError, shown_id
 from sveval.io.score_folder import score_file_name
+from sveval.scoring import cosine as scoring
+from sveval.scoring.cohort import CohortSums, cohort_blocks, sum_cohort
 from sveval.signature import Signature, dcf_tag, trials_tag
 from sveval.types import Embeddings, TrialList
 
@@ -75,7 +75,7 @@ class ScoreOptions:
     def sweep(self) -> str:
         """How tied scores are swept for EER/minDCF: one threshold per distinct score (order-free) by
         default; numpy's unstable argsort order, as WeSpeaker's compute_metrics.py sorts, in wespeaker mode
-        (see sveval.metrics)."""
+        (see sveval.metrics.detection)."""
         return "wespeaker" if self.compat == "wespeaker" else "tie-aware"
 
 
@@ -86,7 +86,7 @@ class MethodResult:
     values: float64 (exact mode: full precision; wespeaker mode: exactly the printed values);
     norms, cohort_mean: for normalised scores, |x - m| and mu_x of every utterance of the run (rows of
     `ScoringRun.utterances`; `ListResult.extra(result)` gives the per-trial |e| |t| mu_e mu_t), else None;
-    metrics: a `sveval.metrics.Metrics` of the scores as printed in the score file (5 decimals, both
+    metrics: a `sveval.metrics.detection.Metrics` of the scores as printed in the score file (5 decimals, both
     modes), or None for unlabelled lists; warnings: their `Summary.tie_warnings`.
     """
 
@@ -199,9 +199,10 @@ def score_lists(
     progress: bool = False,
 ) -> ScoringRun:
     """Score every list with every method of `options`; see the module docstring. cohort: in memory, or
-    already reduced to its sums (`sveval.cohort_run.read_cohort_sums` streams a cohort file into them;
+    already reduced to its sums (`sveval.scoring.cohort_stream.read_cohort_sums` streams a cohort file into
+    them;
     their compat must be options.compat)."""
-    from sveval import metrics as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
+    from sveval.metrics import detection as m  # noqa: PLC0415 (kept lazy: metrics is only needed for labelled lists)
 
     compat = options.compat
     methods = resolve_methods(options.methods, cohort is not None)

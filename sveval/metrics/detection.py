@@ -41,7 +41,7 @@ from functools import cached_property
 
 import numpy as np
 
-from sveval.metrics_rocch import rocch_eer
+from sveval.metrics.rocch import rocch_eer
 
 SWEEPS = ("per-trial", "tie-aware", "wespeaker")
 EER_DEFINITIONS = ("nist", "kaldi", "rocch")
@@ -485,7 +485,7 @@ class SortedScores:
             yield SortedScores(scores, labels, "per-trial", ascending=True)
 
     def _tie_warnings(self, eers: tuple[Eer, ...], dcfs: tuple[Dcf, ...]) -> tuple[str, ...]:
-        from sveval.metrics_file_order import per_trial_in_file_order  # (it builds on this module)
+        from sveval.metrics.file_order import per_trial_in_file_order  # (it builds on this module)
 
         per_trial = per_trial_in_file_order(self, [(d.p_target, d.c_miss, d.c_fa) for d in dcfs])
         figures = [("EER", e.percent, per_trial.eers[0].percent) for e in eers if e.definition == "nist"]

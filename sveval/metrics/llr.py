@@ -3,7 +3,7 @@
 Definitions (BOSARIS toolkit, Brümmer & de Villiers 2013; NIST SRE evaluation plans):
 
 - Cllr (bits) = ½·(mean over targets of log2(1 + e^−s) + mean over nontargets of log2(1 + e^s)); computed by
-  ``sveval.metrics.cllr``. 1 bit is the system that always says LLR 0; 0 is perfect.
+  ``sveval.metrics.detection.cllr``. 1 bit is the system that always says LLR 0; 0 is perfect.
 - minCllr (bits) = Cllr after the optimal monotone map of the scores. Trials are grouped by distinct score
   (tied scores must get one LLR), the group target fractions are fitted by weighted isotonic regression (PAV,
   ``scipy.optimize.isotonic_regression``) giving P(target | s) at the list's empirical prior π = T/(T+N), and
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sveval.metrics import SortedScores, _as_labels, _as_scores, cllr
-from sveval.metrics_rocch import lower_hull
+from sveval.metrics.detection import SortedScores, _as_labels, _as_scores, cllr
+from sveval.metrics.rocch import lower_hull
 
 LN2 = float(np.log(2.0))
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from sveval.analysis import BootstrapCI, GroupResult
 from sveval.io.release import CALIBRATED_PREFIXES
-from sveval.plot import DetPlotCurve
-from sveval.published import PublishedTable
+from sveval.reporting.det import DetPlotCurve
+from sveval.reporting.published import PublishedTable
+from sveval.stats.bootstrap import BootstrapCI, GroupResult
 
 # Column titles of the trial lists, in the order columns are shown. The released tables call the cleaned
 # lists Vox1-O/E/H; the original (uncleaned) lists keep a mark so the two are never confused.
@@ -76,7 +76,7 @@ class Row:
     min_cllr: float | None = None
     # a score file that was read but gave no counts (no labels): what the Trials table says instead
     counts_note: str | None = None
-    # `report --groups`: per-group rows and fairness figures (sveval.subgroups.SubgroupResult)
+    # `report --groups`: per-group rows and fairness figures (sveval.stats.subgroups.SubgroupResult)
     subgroups: object | None = None
 
 
@@ -276,7 +276,8 @@ OUTSIDE_NOTE = (
 
 
 def subgroup_sections(systems) -> list[str]:
-    """`report --groups`: per-group rows and fairness figures (see sveval.subgroups for the definitions)."""
+    """`report --groups`: per-group rows and fairness figures (see sveval.stats.subgroups for the
+    definitions)."""
     rows = [(s, r) for s in systems for r in s.rows if r.subgroups is not None]
     if not rows:
         return []
@@ -355,7 +356,7 @@ def subgroup_sections(systems) -> list[str]:
 @dataclass(frozen=True)
 class PairedTable:
     """`report --baseline`: the systems that have a score file of one method and list, compared with the
-    baseline's (sveval.compare.ComparisonResult, systems named as in the report); or a note why not."""
+    baseline's (sveval.stats.compare.ComparisonResult, systems named as in the report); or a note why not."""
 
     method: str
     top_n: int | None
@@ -366,7 +367,7 @@ class PairedTable:
 
 
 def paired_sections(paired) -> list[str]:
-    """The "Paired comparisons" section (sveval.compare: paired speaker-clustered bootstrap)."""
+    """The "Paired comparisons" section (sveval.stats.compare: paired speaker-clustered bootstrap)."""
     if not paired:
         return []
     out = ["## Paired comparisons\n"]
@@ -409,7 +410,7 @@ def _p_value(p: float, n: int) -> str:
 
 def paired_dict(paired) -> list[dict]:
     """The JSON form: per method and list, `sveval compare --json`'s `comparisons` and the resampling."""
-    from sveval.compare import comparison_dict
+    from sveval.stats.compare import comparison_dict
 
     out = []
     for p in paired:

@@ -1,7 +1,7 @@
 """Linear calibration and fusion of scores into natural-log likelihood ratios: pure numpy/scipy.
 
 The model maps a feature row x (one score for calibration; one score per system for fusion; the score plus
-quality measures for QMF, see `sveval.qmf`) to llr = w·x + b.
+quality measures for QMF, see `sveval.calibration.qmf`) to llr = w·x + b.
 
 Objective (BOSARIS `train_linear_fuser` / pyllr, "prior-weighted logistic regression") at a prior π, with
 ℓ = logit(π), T targets and N nontargets:
@@ -27,9 +27,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from sveval.calibration_metrics import min_cllr
 from sveval.errors import InputError
-from sveval.metrics import cllr
+from sveval.metrics.detection import cllr
+from sveval.metrics.llr import min_cllr
 from sveval.pair_join import trial_keys
 from sveval.signature import Signature
 

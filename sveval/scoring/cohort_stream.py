@@ -1,4 +1,5 @@
-"""A cohort embedding file streamed into its sums (`sveval.cohort.CohortSums`): `sveval score`'s way of
+"""A cohort embedding file streamed into its sums (`sveval.scoring.cohort.CohortSums`): `sveval score`'s way
+of
 reading a cohort, so that a 1.09 M-utterance VoxCeleb2-dev cohort never sits in memory whole.
 
     sums = read_cohort_sums("exp/embeddings/vox2_dev/xvector.scp", "vox2_dev", "exact")
@@ -15,11 +16,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from sveval.cohort import CohortSums, sum_cohort
 from sveval.errors import InputError
 from sveval.io import embeddings as emb_io
 from sveval.io.embedding_blocks import read_embedding_blocks
 from sveval.progress import progress as progress_bar
+from sveval.scoring.cohort import CohortSums, sum_cohort
 
 
 def read_cohort_sums(

@@ -1,6 +1,6 @@
 """`sveval calibrate` and `sveval fuse` composed: features from score files, training, applying, metrics.
 
-Methods (definitions in `sveval.calibration` and `sveval.qmf`):
+Methods (definitions in `sveval.calibration.linear` and `sveval.calibration.qmf`):
   linear   llr = a·score + b                        prior-weighted logistic regression (BOSARIS)
   fusion   llr = Σ a_k·score_k + b over k systems   the same objective; the systems' files must hold the same
                                                     trials (compared as (enroll, test) keys)
@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sveval import metrics as m
-from sveval.calibration import CalibrationModel, fit_logistic, training_info
-from sveval.calibration_metrics import llr_summary
+from sveval.calibration.linear import CalibrationModel, fit_logistic, training_info
+from sveval.calibration.qmf import MAX_DUR, durations_of, feature_names, qmf_features, require_qmf_columns
 from sveval.errors import InputError
 from sveval.io.calibration_files import (
     MODEL_FILE,
@@ -30,9 +29,10 @@ from sveval.io.calibration_files import (
     write_llr_result,
 )
 from sveval.io.trials import fingerprint
+from sveval.metrics import detection as m
+from sveval.metrics.llr import llr_summary
 from sveval.pair_join import join
-from sveval.qmf import MAX_DUR, durations_of, feature_names, qmf_features, require_qmf_columns
-from sveval.scoring import round_half_even_decimal
+from sveval.scoring.cosine import round_half_even_decimal
 from sveval.types import ScoreFile, TrialList
 
 

@@ -2,7 +2,8 @@
 all utterance embeddings (for the cohort mean vector). Memory: (speakers + 1) x dim sums, whatever the
 number of utterances; the utterance embeddings themselves are never held together.
 
-Bit for bit what `sveval.scoring.mean_vector` and `sveval.scoring.speaker_means` give on the whole
+Bit for bit what `sveval.scoring.cosine.mean_vector` and `sveval.scoring.cosine.speaker_means` give on the
+whole
 cohort, provided the rows arrive in file order (they may come in blocks of any size; they are regrouped
 into the `chunk`-row blocks those functions sum):
     exact       the mean vector is the float64 sum of the rows, row after row (what ndarray.mean(axis=0,
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CHUNK = 65536  # rows per block of the exact speaker sums (sveval.scoring.speaker_means's default)
+CHUNK = 65536  # rows per block of the exact speaker sums (sveval.scoring.cosine.speaker_means's default)
 
 
 @dataclass(frozen=True, eq=False)

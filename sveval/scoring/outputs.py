@@ -28,13 +28,13 @@ from sveval.io.score_folder import (
     score_file_name,
     write_run_record,
 )
-from sveval.metrics import SortedScores
-from sveval.plot import det_plot_curve
+from sveval.metrics.detection import SortedScores
 from sveval.record import RunRecord
-from sveval.report import ReportInfo, list_title, method_title, render_markdown
-from sveval.scoring import round_half_even_decimal
+from sveval.reporting.det import det_plot_curve
+from sveval.reporting.markdown import ReportInfo, list_title, method_title, render_markdown
+from sveval.reporting.systems import load_system
+from sveval.scoring.cosine import round_half_even_decimal
 from sveval.signals import HELD, end_with_parent, held_signals
-from sveval.systems import load_system
 
 REPORT = "report.md"
 
@@ -44,7 +44,7 @@ def overlay_name(list_basename: str) -> str:
 
 
 def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str, str]:
-    """DET plots of a `sveval.score_run.ScoringRun` into `out_dir`; returns {score file or list: image}.
+    """DET plots of a `sveval.scoring.run.ScoringRun` into `out_dir`; returns {score file or list: image}.
 
     Lists without labels, or with a single class after dropping trials, get no plot (no curve exists).
     Matplotlib draws on one core, so the plots are drawn by one forked process per core: a full O+E+H run
@@ -61,7 +61,7 @@ def write_run_plots(run, out_dir: str | os.PathLike, progress=None) -> dict[str,
         group = []
         for res in lst.methods:
             # drawn from the scores as printed in the score file, with the sweep the run's metrics used
-            # (sveval.score_run computes the result files that way), so the legend equals the result file
+            # (sveval.scoring.run computes the result files that way), so the legend equals the result file
             printed = np.asarray(res.values)
             if opts.compat != "wespeaker":
                 printed = round_half_even_decimal(printed, 5)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sveval.metrics import (
+from sveval.metrics.detection import (
     Dcf,
     Eer,
     SortedScores,

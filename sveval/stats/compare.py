@@ -6,9 +6,10 @@ replacement (speaker a drawn m_a times) and weights every trial between speakers
 draw per replicate, the same weights for every system, so that the speakers that make one system look good
 or bad do so for the other as well (synchronized resampling with data dependence: Wu & Kacker, NISTIR 7722;
 Bengio & Mariéthoz, "A statistical significance test for person authentication", Odyssey 2004). The
-weighting is the one of the per-system bootstrap (`sveval.analysis.speaker_bootstrap`), whose pieces are
+weighting is the one of the per-system bootstrap (`sveval.stats.bootstrap.speaker_bootstrap`), whose pieces
+are
 reused here: each system's trials are sorted once, into runs of one class, and a replicate only re-weights
-runs (`sveval.analysis.run_weights`, `weighted_eer_min_dcf`), it never re-sorts.
+runs (`sveval.stats.bootstrap.run_weights`, `weighted_eer_min_dcf`), it never re-sorts.
 
 Per replicate and system: NIST EER and minDCF at each operating point (per-trial sweep in stable score
 order, as the per-system bootstrap), and for LLR scores (calibrated `cali_*` / fused `fused_*` files) Cllr
@@ -34,11 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sveval import metrics
-from sveval.analysis import (
+from sveval.metrics import detection as metrics
+from sveval.metrics.llr import bayes_threshold
+from sveval.stats.bootstrap import (
     SCHEME as SPEAKER_SCHEME,
 )
-from sveval.analysis import (
+from sveval.stats.bootstrap import (
     corrected_replicates,
     draw_copies,
     draw_pair_copies,
@@ -48,7 +50,6 @@ from sveval.analysis import (
     speaker_pairs,
     weighted_eer_min_dcf,
 )
-from sveval.calibration_metrics import bayes_threshold
 
 SCHEME = (
     "paired " + SPEAKER_SCHEME + "; the same draws weight every system's trials, and the correction is "
@@ -141,7 +142,7 @@ class Prepared:
     target/nontarget trial counts per pair and, for LLR systems, per-pair sums of Cllr costs and of
     actual-DCF errors."""
 
-    pairs: object  # sveval.analysis.SpeakerPairs
+    pairs: object  # sveval.stats.bootstrap.SpeakerPairs
     runs: tuple
     n_tar: np.ndarray
     n_non: np.ndarray
@@ -178,7 +179,7 @@ def _llr_sums(s, tar, pair_of, n_pairs, dcfs) -> np.ndarray:
 
 def replicate_metrics(prep: Prepared, copies: np.ndarray) -> np.ndarray:
     """(systems, metrics, replicates): each system's figures on the lists weighted by `copies` (replicates x
-    speakers, how often each speaker is drawn; `sveval.analysis.pair_weights`), EER in percent. Every
+    speakers, how often each speaker is drawn; `sveval.stats.bootstrap.pair_weights`), EER in percent. Every
     replicate must hold both classes."""
     return weighted_metrics(prep, pair_weights(copies, prep.pairs))
 
@@ -310,7 +311,7 @@ def speaker_replicates(
 
 
 def pair_replicates(prep: Prepared, n: int, rng, chunk: int = 32) -> np.ndarray:
-    """(systems, metrics, n): the pair stage of the correction (`sveval.analysis.draw_pair_copies`)."""
+    """(systems, metrics, n): the pair stage of the correction (`sveval.stats.bootstrap.draw_pair_copies`)."""
     parts = [
         weighted_metrics(prep, draw_pair_copies(rng, prep.pairs, min(chunk, n - start)))
         for start in range(0, n, chunk)
@@ -321,7 +322,7 @@ def pair_replicates(prep: Prepared, n: int, rng, chunk: int = 32) -> np.ndarray:
 def _comparisons(systems, baseline, full, stages, keys, level, n_speakers) -> tuple[Comparison, ...]:
     """stages: the speaker-stage and pair-stage replicates (systems, metrics, replicates) and the
     unit-weight figures (systems, metrics); each difference's replicates are corrected
-    (`sveval.analysis.corrected_replicates`, for `n_speakers` speakers at `level`) before the interval,
+    (`sveval.stats.bootstrap.corrected_replicates`, for `n_speakers` speakers at `level`) before the interval,
     p-value and flips are taken, so that p < 1 − level exactly where the interval leaves out 0."""
     speaker, pair, unit = stages
     others = [i for i in range(len(systems)) if i != baseline]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sveval.errors import InputError
-from sveval.scoring import round_half_even_decimal
+from sveval.scoring.cosine import round_half_even_decimal
 from sveval.types import ScoreFile
 
 GROUPS = ("dur", "mag", "cmean")

@@ -20,7 +20,7 @@ Every check gives one `Check(name, status, file, message)`; status is `pass`, `f
                definitions (NIST interpolated EER, minDCF at the block's operating point, per-trial sweep
                in score-file order, labels from the score file); blocks for unreleased files: not checkable.
                A calibrated output's block also has its actDCF, Cllr and minCllr recomputed (the scores
-               read as natural-log LLRs, `sveval.calibration_metrics`)
+               read as natural-log LLRs, `sveval.metrics.llr`)
   duplicates   a block appended twice (`tee -a`) prints the same numbers each time
   published    (with a table) the result files' numbers equal the published ones for the model the folder
                name or config.yaml names
@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sveval.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
 from sveval.errors import InputError, NotTheList
 from sveval.io.output_folder import read_record
 from sveval.io.release import (
@@ -61,7 +60,8 @@ from sveval.io.score_folder import RESULTS_JSON, record_from_document
 from sveval.io.scores import read_score_file
 from sveval.pair_join import coverage_problem, join, label_problem
 from sveval.types import TrialList
-from sveval.validate_model import check_checkpoint, check_config, check_onnx, check_published
+from sveval.validation.checks import FAIL, NOT_CHECKABLE, PASS, STATUSES, Check, ValidationReport
+from sveval.validation.model import check_checkpoint, check_config, check_onnx, check_published
 
 __all__ = ["FAIL", "NOT_CHECKABLE", "PASS", "STATUSES", "Check", "ValidationReport", "validate_release"]
 
@@ -356,11 +356,11 @@ def _check_block(result_file: str, entry: ResultEntry, item: _Scored | None) -> 
 
 def _check_llr_figures(item: _Scored, entry: ResultEntry) -> tuple[str, list[str]]:
     """A calibrated output's actDCF, Cllr and minCllr (bits) recomputed from its scores read as natural-log
-    LLRs (`sveval.calibration_metrics`, as `sveval calibrate` computes them): (', actDCF x, Cllr y, minCllr
+    LLRs (`sveval.metrics.llr`, as `sveval calibrate` computes them): (', actDCF x, Cllr y, minCllr
     z' when all agree, the disagreements). ('', []) for a WeSpeaker block, which has none of them."""
     if entry.act_dcf_text is None:
         return "", []
-    from sveval.calibration_metrics import llr_summary
+    from sveval.metrics.llr import llr_summary
 
     block = entry.block
     key = ("llr", block.p_target, block.c_miss, block.c_fa)
@@ -419,7 +419,7 @@ def _recompute(item: _Scored, entry: ResultEntry, sweep: str) -> tuple[str, str]
 def _sorted(item: _Scored, sweep: str):
     """The file's `SortedScores` for `sweep`, made once per file for all its blocks and checks (numpy's
     order of tied trials for the wespeaker sweep, the stable order for the others)."""
-    from sveval.metrics import SortedScores
+    from sveval.metrics.detection import SortedScores
 
     key = ("sorted", sweep == "wespeaker")
     if key not in item.computed:

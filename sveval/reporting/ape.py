@@ -3,10 +3,10 @@
 For each prior log-odds ℓ = logit(p) on the x axis: the actual DCF (accept if LLR ≥ the Bayes threshold −ℓ,
 as BOSARIS fast_actDCF and NIST scorers; solid) and the minimum DCF (dashed, the ROC convex hull's best
 threshold), both with c_miss = c_fa = 1 and normalised by min(p, 1−p) (definitions in
-`sveval.calibration_metrics`). The gap between the two curves is the
+`sveval.metrics.llr`). The gap between the two curves is the
 calibration loss at that prior; a dotted line at 1 is the system that always says the prior. The ROCCH EER
 is the largest unnormalised minimum and is given in the legend with Cllr and minCllr. Drawn like
-`sveval.plot.DetDisplay`: on a given `ax`, without pyplot; saving is `sveval.io.figures`' job.
+`sveval.reporting.det.DetDisplay`: on a given `ax`, without pyplot; saving is `sveval.io.figures`' job.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sveval.calibration_metrics import BayesErrorCurve, bayes_error_curve, min_cllr
-from sveval.metrics import cllr
-from sveval.plot import legend_names
+from sveval.metrics.detection import cllr
+from sveval.metrics.llr import BayesErrorCurve, bayes_error_curve, min_cllr
+from sveval.reporting.det import legend_names
 
 Y_MAX = 1.2
 

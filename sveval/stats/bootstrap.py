@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sveval import metrics
+from sveval.metrics import detection as metrics
 
 if TYPE_CHECKING:
     from sveval.speakers import SpeakerMap
@@ -30,7 +30,7 @@ CI_TAIL = 0.025
 MIN_REPLICATES = 41
 _NEEDS = f"a 95 % percentile interval needs at least {MIN_REPLICATES} usable replicates"
 
-# The one resampling scheme of every speaker-level interval (`speaker_bootstrap`, `sveval.compare`).
+# The one resampling scheme of every speaker-level interval (`speaker_bootstrap`, `sveval.stats.compare`).
 SCHEME = (
     "speaker-clustered bootstrap with a pigeonhole variance correction: each replicate draws the S "
     "speakers of the list S times with replacement (numpy default_rng(seed).multinomial) and weights a "
@@ -161,7 +161,7 @@ def speaker_bootstrap(
     copy of the other), a target trial of speaker a m_a times (its cluster once per copy); a trial with an
     undrawn speaker drops out. Each replicate's EER and minDCF are those of the list with trials repeated
     that many times: the per-trial sweep in the original stable sort order, with weights, so that trials
-    tied in score stay in trial order as in `sveval.metrics`. The m_a·m_b weighting counts what is
+    tied in score stay in trial order as in `sveval.metrics.detection`. The m_a·m_b weighting counts what is
     particular to a pair of speakers three times (Owen's pigeonhole bootstrap), so a second stage of as
     many replicates resamples the pairs of two speakers alone and the speaker replicates are rescaled about
     the full list's figure to the corrected variance V_speaker − 2·V_pair (`corrected_replicates`), per
@@ -228,8 +228,8 @@ def speaker_bootstrap(
     return BootstrapCI(n, seed, n_spk, float(eer_lo), float(eer_hi), float(dcf_lo), float(dcf_hi), n_dropped)
 
 
-# The pieces of the speaker-clustered bootstrap, shared with the paired comparison (sveval/compare.py), which
-# resamples speakers once per replicate and weights every system's trials the same way.
+# The pieces of the speaker-clustered bootstrap, shared with the paired comparison (sveval/stats/compare.py),
+# which resamples speakers once per replicate and weights every system's trials the same way.
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,8 @@ def weighted_eer_min_dcf(
     weights: np.ndarray, is_target_sorted: np.ndarray, p_target: float, c_miss: float, c_fa: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """NIST EER and minDCF for each row of `weights` (replicates x trials, trials in sorted score order),
-    with the formulas of `sveval.metrics` applied to weighted counts. NaN where a replicate lacks a class.
+    with the formulas of `sveval.metrics.detection` applied to weighted counts. NaN where a replicate lacks
+    a class.
 
     Point j of the sweep has p_miss = (target weight up to j) / T and p_fa = 1 − (nontarget weight up to
     j) / N. The two cumulative sums are taken over each class's columns alone (adding the other class's
@@ -402,7 +403,8 @@ def weighted_eer_min_dcf(
         up = pm - pf >= 0
         hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
     x1 = hi
-    first = x1 == 0  # no point with d < 0: the implicit "accept everything" point, as sveval.metrics
+    # no point with d < 0: the implicit "accept everything" point, as sveval.metrics.detection
+    first = x1 == 0
     pm1, pf1 = rates(x1)
     pm2, pf2 = rates(np.maximum(x1 - 1, 0))
     pm2, pf2 = np.where(first, 0.0, pm2), np.where(first, 1.0, pf2)

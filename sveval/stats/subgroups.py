@@ -6,7 +6,7 @@ the files). Groupings, and how a trial is assigned to a group:
 * ``gender`` (speaker metadata): a trial is in group female-female (male-male) when the speakers of both
   sides are female (male). Trials between a female and a male speaker (all nontargets) are the row
   ``cross-gender``: counts and false-match rates at the pooled thresholds only, never a group of the
-  fairness figures (as `sveval.analysis.gender_breakdown`).
+  fairness figures (as `sveval.stats.bootstrap.gender_breakdown`).
 * ``nationality`` (speaker metadata, vox1_meta.csv's Nationality): a trial is in group X when both speakers
   have nationality X; trials between nationalities are the row ``cross-nationality`` (as cross-gender).
 * ``duration`` (a utt2dur): the band of the shorter side, min(duration(enroll), duration(test)), with band
@@ -21,7 +21,8 @@ the files). Groupings, and how a trial is assigned to a group:
 For each group: its speakers (distinct speakers on either side of the group's own trials; for a video group
 its target trials), target and nontarget trials, the EER (NIST) and minDCF of the group's trials at the
 group's own thresholds, and FMR/FNMR at the pooled thresholds (those of the pooled EER and minDCF of the
-whole list; accept iff score > threshold, as `sveval.metrics`). A group with fewer than `min_speakers`
+whole list; accept iff score > threshold, as `sveval.metrics.detection`). A group with fewer than
+`min_speakers`
 speakers or fewer than `min_trials` target or nontarget trials (a cross row: nontarget trials) is listed
 with its counts and no numbers, and is left out of the fairness figures.
 
@@ -41,7 +42,7 @@ deployed system would use), with α = 0.5 unless asked otherwise:
 * max/min ratios max_i FMR_i / min_i FMR_i and the same for FNMR (inf when the smallest rate is 0 and the
   largest is not; 1 when both are 0).
 
-Each with a speaker-clustered bootstrap interval: the replicates of `sveval.analysis` (each draws the S
+Each with a speaker-clustered bootstrap interval: the replicates of `sveval.stats.bootstrap` (each draws the S
 speakers of the list S times with replacement and weights a trial between speakers a and b m_a·m_b times;
 `draw_copies`, `speaker_pairs`, `pair_weights`), under which each group's FMR and FNMR at the fixed τ are
 ratios of weighted per-speaker-pair counts (no sorting). A replicate in which a group of the grouping has
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sveval import metrics
+from sveval.metrics import detection as metrics
 
 GROUPINGS = ("gender", "nationality", "duration", "video")
 MIN_SPEAKERS = 5
@@ -312,7 +313,7 @@ def analyse(
     number of speaker-clustered replicates of the fairness intervals (0: none)."""
     import pandas as pd
 
-    from sveval.analysis import MIN_REPLICATES
+    from sveval.stats.bootstrap import MIN_REPLICATES
 
     s = np.asarray(scores, dtype=float)
     tar = np.asarray(is_target, dtype=bool)
@@ -376,7 +377,7 @@ def analyse(
 
 
 def _fairness(s, tar, code_e, code_t, n_speakers, fair_inputs, taus, alpha, bootstrap, seed, chunk):
-    from sveval.analysis import MIN_REPLICATES, draw_copies, pair_weights, speaker_pairs
+    from sveval.stats.bootstrap import MIN_REPLICATES, draw_copies, pair_weights, speaker_pairs
 
     if not fair_inputs:
         return ()

@@ -1,4 +1,4 @@
-"""The ROC convex hull (ROCCH) behind ``sveval.metrics.eer(definition="rocch")``: pure numpy, exact.
+"""The ROC convex hull (ROCCH) behind ``sveval.metrics.detection.eer(definition="rocch")``: pure numpy, exact.
 
 The hull is computed on integer counts (misses, false alarms), so every orientation test is exact; only
 the final crossing with p_miss = p_fa is a floating-point division.

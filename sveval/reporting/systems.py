@@ -1,8 +1,9 @@
-"""Turn a score folder into a `sveval.report.System`: result-file numbers, trial counts and fingerprints
+"""Turn a score folder into a `sveval.reporting.markdown.System`: result-file numbers, trial counts and
+fingerprints
 from the score files, DET images found beside them, provenance from results.json where there is one.
 
 The table's numbers are always the result files' (origin names the file); a score file without a result
-block gets numbers computed here with `sveval.metrics` (WeSpeaker's definitions), and says so.
+block gets numbers computed here with `sveval.metrics.detection` (WeSpeaker's definitions), and says so.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sveval import metrics
-from sveval.analysis import gender_breakdown, speaker_bootstrap
-from sveval.calibration_metrics import llr_summary
 from sveval.errors import InputError
 from sveval.io.catalog import builtin
 from sveval.io.folders import read_results, scan_folder
@@ -23,12 +21,15 @@ from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
 from sveval.io.score_folder import read_run_record
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
+from sveval.metrics import detection as metrics
+from sveval.metrics.llr import llr_summary
 from sveval.pair_join import labels_from_list
-from sveval.plot import det_plot_curve
 from sveval.record import RunRecord
-from sveval.report import LIST_TITLES, Row, System
+from sveval.reporting.det import det_plot_curve
+from sveval.reporting.markdown import LIST_TITLES, Row, System
 from sveval.speakers import SpeakerMap, SpeakersUnknown, speaker_map
-from sveval.subgroups import SubgroupSpec, subgroups_of
+from sveval.stats.bootstrap import gender_breakdown, speaker_bootstrap
+from sveval.stats.subgroups import SubgroupSpec, subgroups_of
 from sveval.types import TrialList, custom_list_label
 
 NOT_RECORDED = "unknown: the folder has no results.json (it was not written by `sveval score`)"
@@ -60,7 +61,7 @@ def load_system(
     speakers: how ids map to speakers for the bootstrap and the gender breakdown (default: the first path
     component of VoxCeleb ids). Without a utt2spk, ids it cannot place skip those analyses for the file, and
     a note says so; with one, an id it lacks is an input error.
-    subgroups: the groupings of `sveval report --groups` (sveval.subgroups), carried in each row.
+    subgroups: the groupings of `sveval report --groups` (sveval.stats.subgroups), carried in each row.
     record: the folder's run record as the run that is writing the folder holds it (`sveval score`'s own
     report); default: read from the folder's results.json, where there is one.
     """

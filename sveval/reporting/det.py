@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from sveval.metrics import SortedScores
+from sveval.metrics.detection import SortedScores
 
 # Tick ladder in probability; ticks are shown for the values inside the window.
 TICKS = np.array(
@@ -179,7 +179,7 @@ def curve_from_rates(
     tolerance: float = THIN_TOLERANCE,
 ) -> DetPlotCurve:
     """Build a DetPlotCurve from the full error-rate arrays: locate the minDCF point and thin the curve."""
-    # the first minimum of the unnormalised cost, computed as sveval.metrics.min_dcf computes it
+    # the first minimum of the unnormalised cost, computed as sveval.metrics.detection.min_dcf computes it
     cost = c_miss * p_miss * p_target + c_fa * p_fa * (1 - p_target)
     best = int(np.argmin(cost))
     # ... including the "accept all" point (p_fa 1, p_miss 0), which the curve's arrays do not hold

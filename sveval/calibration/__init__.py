@@ -1,0 +1,1 @@
+"""Calibration and fusion of scores into log-likelihood ratios (linear, QMF), and calibration lists."""

@@ -1,0 +1,1 @@
+"""Statistics beyond point figures: speaker-clustered bootstrap, paired comparisons, subgroups."""

@@ -1,0 +1,1 @@
+"""Checks of released folders: score and result files, published numbers, the model side."""
