@@ -11,7 +11,7 @@ from .options import dcf_option
 
 
 @click.command("compare")
-@click.argument("systems", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("systems", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option(
     "--trials",
     "trials_spec",
@@ -21,7 +21,7 @@ from .options import dcf_option
 )
 @click.option(
     "--utt2spk",
-    type=click.Path(dir_okay=False, exists=True),
+    type=click.Path(dir_okay=False, exists=True, allow_dash=True),
     help="Speaker of every utterance (Kaldi utt2spk). Default: the first path component of VoxCeleb ids.",
 )
 @click.option(

@@ -14,7 +14,7 @@ import warnings
 import click
 
 from sveval import __version__
-from sveval.errors import Interrupted, SvevalError, Terminated, shown_id
+from sveval.errors import InputError, Interrupted, SvevalError, Terminated, shown_id
 from sveval.signals import unsafe_to_raise
 
 # Command name -> module in sveval.cli defining a click command called `command`. Imported lazily, so that
@@ -48,6 +48,10 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
+            if ctx.args.count("-") > 1:  # the second reader would find it used up and blame the data
+                raise InputError(
+                    "standard input ('-') given more than once: it can be read for one input only"
+                )
             with _stops(), _warnings_as_lines():
                 return super().invoke(ctx)
         except Interrupted as exc:

@@ -142,3 +142,43 @@ def test_a_released_score_gz_is_validated_and_reported(tmp_path):
     )
     assert reported.exit_code == 0, reported.output
     assert "no result block" not in out.read_text()  # its numbers are the result block's
+
+
+def test_a_score_file_and_its_gzip_twin_together_are_refused(tmp_path):
+    # which of the two a check read would depend on listing order: a false pass once (the result block
+    # described the plain file, the numbers were recomputed from the .gz)
+    scores = tmp_path / "release" / "scores"
+    scores.mkdir(parents=True)
+    plain = write(scores / "mine.kaldi.score", SCORES)
+    write(scores / "vox1_cos_result", CliRunner().invoke(cli, ["metrics", str(plain)]).output)
+    _gz(scores / "mine.kaldi.score.gz", SCORES.replace("0.91000", "-0.91000"))
+    for command in (["validate", str(tmp_path / "release")], ["report", str(scores), "--out", "r.md"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert "both mine.kaldi.score and mine.kaldi.score.gz are here" in result.output
+
+
+def test_standard_input_closed_or_given_twice_is_one_line_naming_it(tmp_path):
+    main = ["-c", "from sveval.cli.main import main; main()", "metrics"]
+    closed = subprocess.run(
+        [sys.executable, *main, "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: __import__("os").close(0),
+    )
+    assert closed.returncode == 2 and "Traceback" not in closed.stderr, closed.stderr
+    assert "standard input ('-', the score file) is closed" in closed.stderr
+    twice = _run([*main, "-", "-"], SCORES)
+    assert twice.returncode == 2 and "standard input ('-') given more than once" in twice.stderr
+    listed = _run([*main, "-", "--trials", "-"], SCORES)
+    assert listed.returncode == 2 and "given more than once" in listed.stderr
+
+
+def test_compare_takes_a_system_from_standard_input(tmp_path):
+    path = write(tmp_path / "s.score", SCORES)
+    main = ["-c", "from sveval.cli.main import main; main()", "compare"]
+    piped = _run([*main, "-", str(path), "--bootstrap", "50", "--json"], SCORES)
+    assert piped.returncode != 0 or '"difference": 0.0' in piped.stdout
+    assert "does not exist" not in piped.stderr and "Traceback" not in piped.stderr

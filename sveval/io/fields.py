@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -64,11 +65,29 @@ def open_source(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryI
     opening and reading) become an InputError naming it, worded as `atomic.read_text` words them."""
     with read_errors(path, what), contextlib.ExitStack() as stack:
         if str(path) == STDIN:
-            raw = sys.stdin.buffer
+            raw = _standard_input(what)
         else:
             raw = stack.enter_context(open(path, "rb", buffering=1 << 16))
         compressed = raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC or str(path).endswith(".gz")
         yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")) if compressed else raw
+
+
+# The standard inputs already read: a second `-` in one command would find the first one's stream used up
+# and blame the data ("empty score file"); it is refused by name instead. Weak: CliRunner's inputs go away.
+_STDIN_READ: weakref.WeakSet = weakref.WeakSet()
+
+
+def _standard_input(what: str) -> BinaryIO:
+    """sys.stdin's bytes, once per process (per stream); a closed or absent one is an InputError."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or stream.closed:
+        raise InputError(f"standard input ('-', the {what}) is closed: nothing to read")
+    if stream in _STDIN_READ:
+        raise InputError(
+            f"standard input ('-') given more than once: it can be read for one input only ({what})"
+        )
+    _STDIN_READ.add(stream)
+    return stream
 
 
 def read_source_text(path: str | os.PathLike, what: str = "file") -> str:

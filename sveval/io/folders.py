@@ -20,7 +20,7 @@ import numpy as np
 from sveval.errors import InputError
 from sveval.io.atomic import read_text
 from sveval.io.output_folder import current_files
-from sveval.io.release import is_score_file, parse_result_name
+from sveval.io.release import parse_result_name, score_files_of
 from sveval.io.results import read_result_file
 from sveval.io.scores import read_score_file, require_finite
 from sveval.pair_join import labels_from_list
@@ -66,7 +66,7 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
                 f"not of the run recorded here (left out): {', '.join(f'`{n}`' for n in unknown[:5])}"
                 + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             )
-    scores = tuple(p for p in files if is_score_file(p.name))
+    scores = tuple(score_files_of(files, root))
     # WeSpeaker result files; a calibrated output's `cali_*.result` has LLR lines too, its numbers come
     # from the score file (sveval.reporting.systems)
     results = tuple(p for p in files if (r := parse_result_name(p.name)) and r.score_file is None)

@@ -142,6 +142,21 @@ def is_score_file(file_name: str) -> bool:
     return file_name.endswith((".score", ".score.gz"))
 
 
+def score_files_of(paths, folder) -> list:
+    """The score files among `paths` (`is_score_file`); InputError where a `.score` and its `.score.gz` are
+    both there: both would be read as the one score file the result files name, and which one a check or
+    a report took would be a matter of listing order."""
+    scores = [p for p in paths if is_score_file(p.name)]
+    names = {p.name for p in scores}
+    twins = sorted(n for n in names if n.endswith(".score") and f"{n}.gz" in names)
+    if twins:
+        raise InputError(
+            f"both {twins[0]} and {twins[0]}.gz are here: they claim one score file name; keep one of them",
+            shown_id(folder),
+        )
+    return scores
+
+
 def parse_score_name(file_name: str) -> ScoreName | None:
     """Split a WeSpeaker score-file name; None when it does not end in `.score` (or `.score.gz`: the name
     is that of the score file inside). A `cali_`/`fused_` prefix (`sveval calibrate`/`fuse`) is taken off
@@ -333,7 +348,7 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
                          f"{source}, which has been rewritten since: rerun that command")  # fmt: skip
             for record, source in current.stale
         ]
-    score_files = _keep([p for p in entries if is_score_file(p.name)], scores_dir, inside, refused)
+    score_files = _keep(score_files_of(entries, scores_dir), scores_dir, inside, refused)
     result_files = _keep(
         [p for p in entries if p.name.endswith("_result") or parse_result_name(p.name) is not None],
         scores_dir,
