@@ -33,7 +33,8 @@ from .options import dcf_option
     default=1000,
     show_default=True,
     metavar="N",
-    help="Paired speaker-clustered bootstrap replicates.",
+    help="Paired speaker-clustered bootstrap replicates (a 95 % interval needs at least 41, so that both "
+    "ends lie inside the replicates; more for a higher --level).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @dcf_option("Operating point P[:CMISS[:CFA]] of minDCF (and actDCF), repeatable (each once); default 0.01.")
@@ -50,7 +51,10 @@ def command(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, leve
     --baseline): difference in EER (percentage points), minDCF at each --dcf and, for LLR scores (`cali_*`,
     `fused_*` files), Cllr and actDCF; a percentile interval and a two-sided p-value from a paired
     speaker-clustered bootstrap (every replicate draws the speakers once and weights every system's trials
-    alike), Holm's correction over the systems, and the share of replicates where the ranking flips.
+    alike: a nontarget trial between speakers a and b m_a*m_b times, a target trial m_a times; the
+    replicate differences are then rescaled about the list's difference to the pair-corrected variance,
+    docs/compare.md), Holm's correction over the systems, and the share of replicates where the ranking
+    flips.
 
     A SYSTEM is a score file or a folder holding one score file (of the --trials list, if several). Lists
     that differ (fingerprint) are refused, saying what differs. p = min(1, 2 min(share of replicate

@@ -379,7 +379,9 @@ def paired_sections(paired) -> list[str]:
             f"baseline (EER in percentage points; lower is better for every metric), its {r.level:.0%} "
             f"percentile interval from {r.n:,} paired speaker-clustered bootstrap replicates (seed {r.seed}; "
             "each replicate draws the speakers once with replacement and weights every system's trials "
-            "alike, m_a·m_b), two-sided p = min(1, 2·min(share of replicate differences ≤ 0, share ≥ 0)), "
+            "alike: a nontarget trial between speakers a and b m_a·m_b times, a target trial m_a times; the "
+            "replicate differences rescaled about the list's difference as in the Confidence intervals "
+            "section), two-sided p = min(1, 2·min(share of replicate differences ≤ 0, share ≥ 0)), "
             "Holm's correction over the systems compared with the baseline (per metric), and the share of "
             f"replicates whose ranking of the two flips. Speakers: {done[0].speakers}.\n"
         )
