@@ -301,3 +301,18 @@ def test_a_fairness_interval_that_leaves_out_its_figure_is_marked_and_explained(
     assert _figure_ci((1.0, float("inf")), float("inf")) == "[1.000, ∞]"  # ∞ inside [1, ∞]
     assert _figure_ci(None, 0.5) == "—"
     assert "does not contain the figure itself" in OUTSIDE_NOTE
+
+
+def test_a_baseline_with_nothing_to_compare_says_so(tmp_path):
+    # the other system scored another list only: the section says why there is no table (it was dropped)
+    folder, _ = _toy_folder(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    text = (folder / "toy.kaldi.score").read_text().splitlines(keepends=True)
+    write(other / "another.kaldi.score", "".join(text[: len(text) // 2]))
+    out = tmp_path / "r.md"
+    args = ["report", str(folder), str(other), "--baseline", "sys", "--bootstrap", "50", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "## Paired comparisons" in out.read_text()
+    assert "no other system has a score file of this method on this list" in out.read_text()

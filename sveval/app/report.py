@@ -306,7 +306,9 @@ def paired_tables(systems, job: ReportJob, trials, n: int):
             if i != index and same and same[0].n_target is not None:
                 members.append(i)
                 files.append(str(paths[i][same[0].score_file]))
-        if len(members) < 2:
+        if len(members) < 2:  # said, not dropped: systems on other lists are not compared
+            note = "no other system has a score file of this method on this list: nothing to compare"
+            out.append(PairedTable(row.method, row.top_n, row.trials, note=note))
             continue
         parsed = parse_score_name(row.score_file)
         listed = list_for(parsed, trials) or only_list(parsed, trials)
