@@ -88,6 +88,7 @@ def test_broken_gzip_is_an_input_error_naming_the_file(tmp_path):
         read_trials(cut)
 
 
+@pytest.mark.slow  # real Python processes reading a pipe
 def test_standard_input_is_read_for_trial_lists_score_files_and_utt2spk():
     done = _stdin(
         "from sveval.io.trials import read_trials; t = read_trials('-'); print(t.fingerprint)", TRIALS
@@ -108,6 +109,7 @@ def test_standard_input_is_read_for_trial_lists_score_files_and_utt2spk():
     assert "-:4: expected score line like line 1 (4 fields)" in bad.stderr
 
 
+@pytest.mark.slow  # real Python processes reading a pipe
 def test_metrics_reads_a_score_file_from_standard_input(tmp_path):
     path = write(tmp_path / "s.score", SCORES)
     main = ["-c", "from sveval.cli.main import main; main()", "metrics"]
@@ -158,6 +160,7 @@ def test_a_score_file_and_its_gzip_twin_together_are_refused(tmp_path):
         assert "both mine.kaldi.score and mine.kaldi.score.gz are here" in result.output
 
 
+@pytest.mark.slow  # real Python processes reading a pipe
 def test_standard_input_closed_or_given_twice_is_one_line_naming_it(tmp_path):
     main = ["-c", "from sveval.cli.main import main; main()", "metrics"]
     closed = subprocess.run(
@@ -176,6 +179,7 @@ def test_standard_input_closed_or_given_twice_is_one_line_naming_it(tmp_path):
     assert listed.returncode == 2 and "given more than once" in listed.stderr
 
 
+@pytest.mark.slow  # real Python processes reading a pipe
 def test_compare_takes_a_system_from_standard_input(tmp_path):
     path = write(tmp_path / "s.score", SCORES)
     main = ["-c", "from sveval.cli.main import main; main()", "compare"]
