@@ -6,9 +6,9 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
+from sveval import json_output
 from sveval.io.results import format_metric
 
-from . import json_output
 from .options import dcf_option
 
 

@@ -6,7 +6,8 @@ import shlex
 
 import click
 
-from . import json_output
+from sveval import json_output
+
 from .options import dcf_option
 
 
@@ -113,7 +114,7 @@ def command(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, leve
 
 
 def _text(done, provenance) -> str:
-    from .labels import file_labels
+    from sveval.reporting.labels import file_labels
 
     t, r = done.trials, done.result.resampling
     # the table names systems by the parts of their paths that differ (as det's legends); the paths once

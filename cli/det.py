@@ -8,8 +8,8 @@ import click
 
 from sveval.app.output_folder import refuse_collisions
 from sveval.errors import InputError
+from sveval.reporting.labels import file_labels
 
-from .labels import file_labels
 from .options import SCORE_FILE_TRIALS
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from . import json_output
+from sveval import json_output
 
 
 @click.command("export-onnx")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from sveval import json_output
 from sveval.errors import InputError
 from sveval.io.calibration_files import act_dcf_line, cllr_line
 from sveval.io.catalog import load_trials
@@ -12,11 +13,10 @@ from sveval.io.folders import read_labelled_scores
 from sveval.io.results import format_block
 from sveval.metrics import detection as m
 from sveval.metrics.llr import llr_summary
+from sveval.reporting.labels import file_labels
 from sveval.signature import Signature, dcf_tag, trials_tag
 from sveval.types import ResultBlock
 
-from . import json_output
-from .labels import file_labels
 from .options import SCORE_FILE_TRIALS, dcf_option
 
 EER_CHOICES = ("nist", "kaldi", "rocch", "all")

@@ -7,7 +7,7 @@ import dataclasses
 
 import click
 
-from . import json_output
+from sveval import json_output
 
 
 @click.group("models", invoke_without_command=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
+from sveval import json_output
 from sveval.stats.bootstrap import MIN_REPLICATES
 from sveval.stats.subgroups import MIN_SPEAKERS, MIN_TRIALS
-
-from . import json_output
 
 
 @click.command("report")

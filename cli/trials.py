@@ -7,6 +7,7 @@ import os
 import click
 import numpy as np
 
+from sveval import json_output
 from sveval.calibration.trials import calibration_trials
 from sveval.io.catalog import (
     base_url,
@@ -19,8 +20,6 @@ from sveval.io.catalog import (
 )
 from sveval.io.durations import merge_durations, read_utt2dur
 from sveval.io.trials import read_trials, write_kaldi_trials
-
-from . import json_output
 
 
 @click.group("trials")

@@ -6,11 +6,10 @@ from dataclasses import asdict
 
 import click
 
+from sveval import json_output
 from sveval.errors import shown_id
 from sveval.reporting.published import PUBLISHED
 from sveval.validation.checks import FAIL, NOT_CHECKABLE, PASS
-
-from . import json_output
 
 STATUS_LABELS = {"pass": "pass", "fail": "FAIL", "not-checkable": "not checkable"}
 

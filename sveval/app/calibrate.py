@@ -194,7 +194,7 @@ def _named(model, train_paths):
     """Systems whose --train files share a name are named by the folders in which their paths differ
     (`a/x.score`, `b/x.score`), in the model's features, its training sources, the signature and the table:
     `x.score, x.score` cannot say which weight is whose."""
-    from sveval.cli.labels import file_labels  # noqa: PLC0415
+    from sveval.reporting.labels import file_labels  # noqa: PLC0415
 
     names = file_labels(train_paths, suffix="", folders_alone=False)
     if tuple(names) == model.features:

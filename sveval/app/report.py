@@ -69,8 +69,10 @@ class ReportOutcome:
 
 def run(job: ReportJob, say: Callable[[str], None] | None = None) -> ReportOutcome:
     """Read the folders, write the report (and its JSON); `say` is told each score file as it is read."""
-    from sveval import __version__  # noqa: PLC0415
-    from sveval.cli import json_output  # noqa: PLC0415 (JSON without NaN; to move beside the jobs)
+    from sveval import (
+        __version__,  # noqa: PLC0415
+        json_output,  # noqa: PLC0415 (JSON without NaN; to move beside the jobs)
+    )
     from sveval.io.atomic import write_text  # noqa: PLC0415
     from sveval.io.catalog import load_trials  # noqa: PLC0415
     from sveval.io.meta import read_speaker_genders  # noqa: PLC0415

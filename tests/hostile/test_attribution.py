@@ -38,7 +38,7 @@ def score_files(root, names=("a/x.score", "b/x.score"), n=300):
 
 
 def test_file_labels_one_function_for_every_command():
-    from sveval.cli.labels import file_labels
+    from sveval.reporting.labels import file_labels
 
     assert file_labels(["x/a.score", "y/b.score"]) == ["a", "b"]
     assert file_labels(["/r/exp/A/scores/o.score", "/r/exp/B/scores/o.score"]) == ["A", "B"]
