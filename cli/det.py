@@ -88,10 +88,9 @@ def _targets(score_files, out, overlay, n_plots, kind: str = "det") -> list[Path
     --out or beside each score file."""
     from sveval.io.score_folder import det_plot_name
 
-    def image_name(path) -> str:
-        return (
-            det_plot_name(path) if kind == "det" else f"{Path(path).name.removesuffix('.score')}.{kind}.png"
-        )
+    def image_name(path) -> str:  # `-` (standard input) is `stdin`; a gzip file is named as the file inside
+        name = "stdin.score" if str(path) == "-" else Path(path).name.removesuffix(".gz")
+        return det_plot_name(name) if kind == "det" else f"{name.removesuffix('.score')}.{kind}.png"
 
     if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
         if n_plots != 1:

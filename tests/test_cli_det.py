@@ -42,6 +42,21 @@ def test_one_png_per_file_beside_it(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in made)
 
 
+def test_standard_input_and_gzip_files_name_their_plots_sensibly(tmp_path, monkeypatch):
+    # `-` is drawn as stdin.det.png in the current folder (was `-.det.png`, read by rm as options);
+    # x.score.gz as x.det.png beside it, like the x.score it holds
+    import gzip
+
+    monkeypatch.chdir(tmp_path)
+    piped = CliRunner().invoke(cli, ["det", "-"], input=score_text(0))
+    assert piped.exit_code == 0, piped.output
+    assert (tmp_path / "stdin.det.png").read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "x.score.gz").write_bytes(gzip.compress(score_text(1).encode()))
+    code, out = run(tmp_path / "x.score.gz")
+    assert code == 0, out
+    assert out.split() == [str(tmp_path / "x.det.png")]
+
+
 @pytest.mark.slow
 def test_out_folder_and_overlay_file_with_format_by_extension(tmp_path):
     a = write(tmp_path / "a.score", score_text(0))

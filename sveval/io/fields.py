@@ -87,7 +87,9 @@ def _standard_input(what: str) -> BinaryIO:
             f"standard input ('-') given more than once: it can be read for one input only ({what})"
         )
     _STDIN_READ.add(stream)
-    return stream
+    # gzip is told by peeking at the first bytes: a stream that cannot peek (an in-memory one, as test
+    # runners and embedding programs give) gets a buffer that can
+    return stream if hasattr(stream, "peek") else io.BufferedReader(stream)
 
 
 def read_source_text(path: str | os.PathLike, what: str = "file") -> str:
