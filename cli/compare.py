@@ -115,6 +115,7 @@ def command(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, leve
 
 def _text(done, provenance) -> str:
     from sveval.reporting.labels import file_labels
+    from sveval.stats.compare import p_text
 
     t, r = done.trials, done.result.resampling
     # the table names systems by the parts of their paths that differ (as det's legends); the paths once
@@ -151,8 +152,8 @@ def _text(done, provenance) -> str:
                     f"{m.system:.3f}",
                     f"{m.difference:+.3f}",
                     f"[{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]",
-                    _p(m.p_value, r.n),
-                    _p(m.p_holm, r.n),
+                    p_text(m.p_value, r.n),
+                    p_text(m.p_holm, r.n, len(done.result.comparisons)),
                 ]
                 + [f"{100 * m.flips:.1f} %"]
             )
@@ -167,11 +168,6 @@ def _text(done, provenance) -> str:
         "Ranking flips: share of replicates whose order of the two systems differs from the full list's.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _p(p: float, n: int) -> str:
-    """A bootstrap p-value of 0 means below 1/n: said so, never printed as 0."""
-    return f"< {1 / n:.2g}" if p == 0 else f"{p:.3f}"
 
 
 def _command_line(systems, trials_spec, utt2spk, baseline, bootstrap, seed, dcfs, level, as_json) -> str:

@@ -280,3 +280,13 @@ def test_too_few_replicates_refused(tmp_path):
     fb = write_scores(tmp_path / "b.score", enroll, test, b, is_target)
     out = CliRunner().invoke(cli, ["compare", fa, fb, "--bootstrap", "40"])
     assert out.exit_code == 2 and "41" in out.output
+
+
+def test_a_p_value_of_zero_is_printed_as_its_bound():
+    # p = 2·min(shares): with no replicate on the other side of 0 it is 0, and the least non-zero value it
+    # can take is 2/n (one replicate); Holm's correction over m systems multiplies by at most m
+    from sveval.stats.compare import p_text
+
+    assert p_text(0.0, 200) == "< 0.01" and p_text(0.0, 1000) == "< 0.002"
+    assert p_text(0.0, 200, 5) == "< 0.05" and p_text(0.0, 41, 30) == "< 1"
+    assert p_text(0.04, 200) == "0.040"

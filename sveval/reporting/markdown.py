@@ -368,6 +368,8 @@ class PairedTable:
 
 def paired_sections(paired) -> list[str]:
     """The "Paired comparisons" section (sveval.stats.compare: paired speaker-clustered bootstrap)."""
+    from sveval.stats.compare import p_text  # noqa: PLC0415
+
     if not paired:
         return []
     out = ["## Paired comparisons\n"]
@@ -397,17 +399,13 @@ def paired_sections(paired) -> list[str]:
                 body.append(
                     [c.system, c.baseline, m.key.label(), f"{m.baseline:.3f}", f"{m.system:.3f}"]
                     + [f"{m.difference:+.3f}", f"[{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]"]
-                    + [_p_value(m.p_value, n), _p_value(m.p_holm, n), f"{100 * m.flips:.1f} %"]
+                    + [p_text(m.p_value, n), p_text(m.p_holm, n, len(p.result.comparisons))]
+                    + [f"{100 * m.flips:.1f} %"]
                 )
         header = ["System", "Baseline", "Metric", "Baseline value", "System value", "Difference"]
         header += [f"{p.result.resampling.level:.0%} CI", "p", "p (Holm)", "Ranking flips"]
         out.append(_table(header, body))
     return out
-
-
-def _p_value(p: float, n: int) -> str:
-    """A bootstrap p-value of 0 means below 1/n: said so, never printed as 0."""
-    return f"< {1 / n:.2g}" if p == 0 else f"{p:.3f}"
 
 
 def paired_dict(paired) -> list[dict]:

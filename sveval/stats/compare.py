@@ -227,6 +227,13 @@ def p_value(differences: np.ndarray) -> float:
     return float(min(1.0, 2.0 * min(np.mean(d <= 0), np.mean(d >= 0))))
 
 
+def p_text(p: float, n: int, m: int = 1) -> str:
+    """A bootstrap p-value as tables print it. 0 is not printed: it means no replicate difference fell on
+    the other side of 0, so p is below the least non-zero value it can take, 2/n (one such replicate);
+    after Holm's correction over m systems, below m·2/n."""
+    return f"< {min(1.0, 2 * m / n):.2g}" if p == 0 else f"{p:.3f}"
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjusted p-values (Holm 1979): sorted ascending, p_(i) · (m − i + 1) (i from 1),
     made non-decreasing by a running maximum and capped at 1; returned in the input order."""
