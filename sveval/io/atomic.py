@@ -6,6 +6,7 @@ An interrupted run therefore leaves either the old file or the new one, never ha
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
 import zlib
@@ -99,6 +100,12 @@ def read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
         raise InputError(f"expected a {what}, found a folder", str(path)) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} is not UTF-8 text (byte {exc.start})", str(path)) from exc
+    except gzip.BadGzipFile as exc:  # (an OSError) a .gz that is not gzip, or bytes after its last stream
+        raise InputError(
+            f"cannot read {what}: not gzip data where a gzip stream should start ({exc}): a file named .gz "
+            "that is not gzip, or bytes after the end of the gzip data",
+            str(path),
+        ) from exc
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", str(path)) from exc
     except (EOFError, zlib.error) as exc:  # gzip: cut short, or a corrupt stream
