@@ -80,7 +80,9 @@ def test_a_bad_line_in_a_gzip_file_names_the_file_and_line(tmp_path):
 
 def test_broken_gzip_is_an_input_error_naming_the_file(tmp_path):
     fake = write(tmp_path / "fake.score.gz", SCORES)  # a `.gz` name, plain text inside
-    with pytest.raises(InputError, match=r"fake.score.gz: cannot read score file: not gzip data where a gzip"):
+    with pytest.raises(
+        InputError, match=r"fake.score.gz: cannot read score file: not gzip data where a gzip"
+    ):
         read_score_file(fake)
     trailing = tmp_path / "trailing.score.gz"  # gzip, then bytes after its end: named as such
     trailing.write_bytes(gzip.compress(SCORES.encode()) + b"trailing")
