@@ -192,3 +192,15 @@ def test_compare_takes_a_system_from_standard_input(tmp_path):
     piped = _run([*main, "-", str(path), "--bootstrap", "50", "--json"], SCORES)
     assert piped.returncode != 0 or '"difference": 0.0' in piped.stdout
     assert "does not exist" not in piped.stderr and "Traceback" not in piped.stderr
+
+
+def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path):
+    lines = [f"a/{i}.wav b/{i}.wav 0.{i % 9}1234 nontarget" for i in range(3000)]
+    lines[899] = "a/caf\xe9.wav b/x.wav 0.5 target"  # latin-1: not UTF-8, on line 900
+    path = tmp_path / "latin.score"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    start = sum(len(line) + 1 for line in lines[:899])
+    with pytest.raises(
+        InputError, match=rf"latin.score:900: score file is not UTF-8 text \(byte {start + 5}\)"
+    ):
+        read_score_file(path)

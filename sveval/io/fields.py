@@ -356,8 +356,8 @@ def _first_layout(chunk: memoryview, offset: int, source, what, layout, problems
     head = head[: stop if stop >= 0 else len(head)]
     try:
         text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source) from exc
+    except UnicodeDecodeError as exc:  # in the first line
+        raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source, 1) from exc
     row = text.rstrip("\r").split()  # other line breaks in it: refused by the chunk reader
     if not row:
         return None  # a blank first line: the chunk reader reports it
@@ -373,8 +373,9 @@ def _python_chunk(chunk, offset, last, line0, shape, source, what, problems):
     problem of each kind with its line; raw columns as str lists."""
     try:
         text = chunk.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source) from exc
+    except UnicodeDecodeError as exc:  # named by its line, as every other problem of a line is
+        line = line0 + 1 + bytes(chunk[: exc.start]).count(b"\n")
+        raise InputError(f"{what} is not UTF-8 text (byte {offset + exc.start})", source, line) from exc
     try:
         lines = text_lines(text, source, line0 + 1, at_end=last)
     except InputError as exc:  # first of all problems, as the whole-text reader raises it first
