@@ -60,21 +60,13 @@ def align(files: list[ScoreFile]) -> np.ndarray:
     first = files[0]
     columns = [first.values]
     for other in files[1:]:
-        joined = join(other, first)
-        if not joined.complete:
-            missing = joined.missing.size
-            raise InputError(
-                f"keys do not match {first.path}: {missing:,} of its trial(s) missing here, "
-                f"{len(other) - (len(first) - missing):,} extra; "
-                "fusion needs every system scored on exactly the same trials",
-                other.path,
-            )
-        if joined.label_lines.size:
-            raise InputError(
-                f"{joined.label_lines.size:,} label(s) disagree with {first.path}",
-                other.path,
-                int(joined.label_lines[0]) + 1,
-            )
+        joined = _exact_join(
+            other,
+            first,
+            lambda missing, extra: f"keys do not match {first.path}: {missing:,} of its trial(s) missing "
+            f"here, {extra:,} extra; fusion needs every system scored on exactly the same trials",
+            str(first.path),
+        )
         columns.append(joined.in_list_order(other.values))
     return np.stack(columns, axis=1)
 
@@ -83,22 +75,31 @@ def label_from_list(scores: ScoreFile, trials: TrialList) -> ScoreFile:
     """`scores` with the labels of a calibration list (`read_calibration_trials`: repeats allowed). The file
     must hold the list's trials with their repeats: each pair exactly as often as in the list, in any order.
     Labels already in the file must agree. InputError naming the score file otherwise."""
-    joined = join(scores, trials)
+    joined = _exact_join(
+        scores,
+        trials,
+        lambda missing, extra: f"does not hold the trials of the calibration list {trials.source}: "
+        f"{missing:,} of its lines missing here, {extra:,} extra (pairs counted with their repeats)",
+        f"the calibration list {trials.source}",
+    )
+    return replace(scores, labels=trials.is_target[joined.index])
+
+
+def _exact_join(file: ScoreFile, listed, mismatch, labels_of: str):
+    """`join(file, listed)` where the file must hold the listed pairs exactly (each as often) with the
+    same labels: else InputError naming the file, `mismatch(missing, extra)` for the pairs, or the count
+    of labels that disagree with `labels_of` and the first such line."""
+    joined = join(file, listed)
     if not joined.complete:
         missing = joined.missing.size
-        raise InputError(
-            f"does not hold the trials of the calibration list {trials.source}: "
-            f"{missing:,} of its lines missing here, "
-            f"{len(scores) - (len(trials) - missing):,} extra (pairs counted with their repeats)",
-            scores.path,
-        )
+        raise InputError(mismatch(missing, len(file) - (len(listed) - missing)), file.path)
     if joined.label_lines.size:
         raise InputError(
-            f"{joined.label_lines.size:,} label(s) disagree with the calibration list {trials.source}",
-            scores.path,
+            f"{joined.label_lines.size:,} label(s) disagree with {labels_of}",
+            file.path,
             int(joined.label_lines[0]) + 1,
         )
-    return replace(scores, labels=trials.is_target[joined.index])
+    return joined
 
 
 def check_applicable(
