@@ -31,7 +31,6 @@ import os
 import re
 import sys
 import unicodedata
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -72,21 +71,12 @@ def open_source(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryI
         yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")) if compressed else raw
 
 
-# The standard inputs already read: a second `-` in one command would find the first one's stream used up
-# and blame the data ("empty score file"); it is refused by name instead. Weak: CliRunner's inputs go away.
-_STDIN_READ: weakref.WeakSet = weakref.WeakSet()
-
-
 def _standard_input(what: str) -> BinaryIO:
-    """sys.stdin's bytes, once per process (per stream); a closed or absent one is an InputError."""
+    """sys.stdin's bytes; a closed or absent one is an InputError. (A `-` given twice in one command is
+    refused by the command line before anything is read: the first reader would use the stream up.)"""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None or stream.closed:
         raise InputError(f"standard input ('-', the {what}) is closed: nothing to read")
-    if stream in _STDIN_READ:
-        raise InputError(
-            f"standard input ('-') given more than once: it can be read for one input only ({what})"
-        )
-    _STDIN_READ.add(stream)
     # gzip is told by peeking at the first bytes: a stream that cannot peek (an in-memory one, as test
     # runners and embedding programs give) gets a buffer that can
     return stream if hasattr(stream, "peek") else io.BufferedReader(stream)
