@@ -72,8 +72,9 @@ class CalibrationOutcome:
 def calibrate(job: CalibrateJob, say=stderr_line) -> CalibrationOutcome:
     """Fit (or reuse) a calibration, apply it to every `job.apply` file and write the folder `job.out`."""
     from sveval.calibration.linear import CalibrationModel  # noqa: PLC0415
-    from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE, read_model_json  # noqa: PLC0415
+    from sveval.io.calibration_files import MODEL_FILE, SUMMARY_FILE  # noqa: PLC0415
     from sveval.io.durations import merge_durations, read_utt2dur, wav_scp_durations  # noqa: PLC0415
+    from sveval.io.folders import read_json_object  # noqa: PLC0415
 
     _check_calibrate(job)
     refuse_collisions(job.apply, [cal.output_names(p) for p in job.apply])
@@ -93,7 +94,7 @@ def calibrate(job: CalibrateJob, say=stderr_line) -> CalibrationOutcome:
         labels = labels_for(groups, job.trials)
         train_list = None
         if job.model:
-            model = CalibrationModel.from_dict(read_model_json(job.model), job.model)
+            model = CalibrationModel.from_dict(read_json_object(job.model), job.model)
         else:
             train_files, train_list = training_files([job.train], job.train_trials, say)
             cal.check_applicable(job.method, job.compat == "wespeaker", groups, durations)

@@ -15,7 +15,6 @@ import os
 import numpy as np
 
 from sveval.io.atomic import atomic_path, write_text
-from sveval.io.folders import read_json_object
 from sveval.io.results import format_block, format_metric, format_param
 from sveval.io.scores import format_score_bytes
 from sveval.types import ResultBlock, ScoreFile
@@ -36,11 +35,6 @@ def result_name(score_name: str) -> str:
 
 def write_json(path: str | os.PathLike, data) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def read_model_json(path: str | os.PathLike) -> dict:
-    """A JSON object (a calibration model is checked by `CalibrationModel.from_dict`)."""
-    return read_json_object(path)
 
 
 def write_calibrated_scores(
