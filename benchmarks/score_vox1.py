@@ -192,7 +192,7 @@ def breakdown(paths: dict, root: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sveval.io.catalog import load_trials
     from sveval.io.embeddings import read_embeddings, speakers_from_ids
-    from sveval.io.score_folder import write_score_folder
+    from sveval.io.score_folder import write_run_record, write_score_folder
     from sveval.scoring.run import Cohort, ScoreOptions, score_lists
 
     stages = []
@@ -208,7 +208,7 @@ def breakdown(paths: dict, root: Path) -> None:
     run = score_lists(evaluation, lists, ScoreOptions(), cohort=cohort)
     stages.append(("score + metrics", time.perf_counter() - t))
     t = time.perf_counter()
-    write_score_folder(run, root / "breakdown")
+    write_run_record(root / "breakdown", write_score_folder(run, root / "breakdown"))
     stages.append(("write 9 score files, 3 result files, results.json", time.perf_counter() - t))
     print("  stages of the default run (in-process): " + "; ".join(f"{n} {s:.1f} s" for n, s in stages))
 

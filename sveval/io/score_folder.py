@@ -8,9 +8,10 @@
                                                  WeSpeaker result blocks, one per labelled list, rewritten
     results.json                                 everything above plus definitions and provenance
 
-Every file is written atomically. Later stages (DET plots, report.md) add files to the same folder with
-`det_plot_name`; the run's `RunRecord` takes them under "artifacts" (`RunRecord.with_artifacts`) and is
-written again whole (`write_run_record`): results.json is never read back to be rewritten.
+Every file is written atomically. `write_score_folder` writes the scores and result files and returns the
+run's `RunRecord`; later stages (DET plots, report.md) add files to the same folder with `det_plot_name`,
+the record takes them under "artifacts" (`RunRecord.with_artifacts`), and results.json is then written
+once, whole (`write_run_record`): never written early and never read back to be rewritten.
 
 results.json is `sveval.record.RunRecord` as JSON: `write_run_record` and `read_run_record` are the one
 writer and the one reader of it.
@@ -70,12 +71,13 @@ def det_plot_name(score_file: str | os.PathLike) -> str:
 def write_score_folder(
     run, out_dir: str | os.PathLike, command: str = "", progress: bool = False, model: dict | None = None
 ) -> RunRecord:
-    """Write the score files, result files and results.json of a `sveval.scoring.run.ScoringRun`.
+    """Write the score files and result files of a `sveval.scoring.run.ScoringRun`; results.json is the
+    caller's to write (`write_run_record`), once, when the run's later files are known.
 
     `model`: provenance of the embeddings when sveval extracted them (`sveval score --model`): checkpoint,
     architecture, weights_sha256 and precision from the extraction's xvector.json; recorded under "model".
-    Returns the run's record (its `files`: the names written before results.json, in writing order), which
-    later stages extend (`sveval.scoring.outputs.finish_score_folder`).
+    Returns the run's record (its `files`: the names written here, in writing order), which later stages
+    extend and write (`sveval.scoring.outputs.finish_score_folder`).
     """
     from sveval.progress import progress as progress_bar  # noqa: PLC0415
 
@@ -122,9 +124,7 @@ def write_score_folder(
             path = folder / result_file_name(run.eval_name, method, run.options.top_n)
             write_result_file(path, blocks)
             written.append(path)
-    record = run_record(run, command, [p.name for p in written], model=model)
-    write_run_record(folder, record)
-    return record
+    return run_record(run, command, [p.name for p in written], model=model)
 
 
 def write_run_record(out_dir: str | os.PathLike, record: RunRecord) -> Path:
