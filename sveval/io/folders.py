@@ -39,6 +39,7 @@ class FolderContents:
     images: tuple[Path, ...]
     results_json: Path | None
     notes: tuple[str, ...] = ()  # files left out: not of the run that the folder's records describe
+    results_document: dict | None = None  # results.json as parsed while scanning, when it is sveval's record
 
 
 def scan_folder(path: str | os.PathLike) -> FolderContents:
@@ -78,7 +79,8 @@ def scan_folder(path: str | os.PathLike) -> FolderContents:
             "here or in scores/",
             str(root),
         )
-    return FolderContents(root, scores, results, images, json_path, tuple(notes))
+    document = current.documents.get("results.json") if current is not None else None
+    return FolderContents(root, scores, results, images, json_path, tuple(notes), document)
 
 
 def _shown_kind(name: str) -> bool:

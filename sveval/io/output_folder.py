@@ -34,7 +34,8 @@ import os
 import re
 import stat
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sveval.errors import InputError
@@ -161,6 +162,7 @@ class CurrentFiles:
     changed: tuple[str, ...]
     stale: tuple[tuple[str, str], ...]
     stale_files: frozenset[str] = frozenset()  # the files of the stale records
+    documents: Mapping[str, dict] = field(default_factory=dict)  # record name -> its JSON, parsed once here
 
 
 def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
@@ -186,7 +188,7 @@ def current_files(folder: str | os.PathLike) -> CurrentFiles | None:
     # a file two records list (the demo's calibration inside its score run) must match both
     changed = sorted(n for n, entries in listed.items() if not all(_matches(root / n, e) for e in entries))
     names = frozenset(listed) - set(changed)
-    return CurrentFiles(names, tuple(changed), tuple(stale), frozenset(stale_files))
+    return CurrentFiles(names, tuple(changed), tuple(stale), frozenset(stale_files), dict(found))
 
 
 def _record_inputs(doc: dict) -> dict[str, str]:

@@ -135,6 +135,7 @@ class ReleaseFolder:
     det_plots: tuple[Path, ...]
     onnx_files: tuple[Path, ...] = ()  # WeSpeaker runtime models (avg_model.onnx) beside the checkpoints
     refused: tuple[RefusedEntry, ...] = ()  # entries validation would read but must not open
+    record: dict | None = None  # sveval's own results.json in scores_dir, as parsed while listing
 
 
 def is_score_file(file_name: str) -> bool:
@@ -376,7 +377,16 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
     onnx_files = _keep([p for p in model_files if p.suffix == ".onnx"], root, inside, refused)
     plots = tuple(p for p in entries if p.suffix.lower() == ".png" and not _refusal(p, inside))  # never read
     return ReleaseFolder(
-        root, scores_dir, score_files, result_files, config, checkpoints, plots, onnx_files, tuple(refused)
+        root,
+        scores_dir,
+        score_files,
+        result_files,
+        config,
+        checkpoints,
+        plots,
+        onnx_files,
+        tuple(refused),
+        current.documents.get("results.json") if current is not None else None,
     )
 
 

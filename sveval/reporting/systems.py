@@ -18,7 +18,7 @@ from sveval.errors import InputError
 from sveval.io.catalog import builtin
 from sveval.io.folders import read_results, scan_folder
 from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
-from sveval.io.score_folder import read_run_record
+from sveval.io.score_folder import read_run_record, record_from_document
 from sveval.io.scores import read_score_file, require_finite
 from sveval.io.trials import fingerprint
 from sveval.metrics import detection as metrics
@@ -69,7 +69,9 @@ def load_system(
     by_speaker = genders is not None or bool(bootstrap) or subgroups is not None
     skipped: list[tuple[str, SpeakersUnknown]] = []
     contents = scan_folder(folder)
-    if record is None and contents.results_json is not None:
+    if record is None and contents.results_document is not None:  # sveval's record, parsed by the scan
+        record = record_from_document(contents.results_document)
+    elif record is None and contents.results_json is not None:  # another tool's results.json
         record = read_run_record(contents.results_json)
     rows: dict[str, Row] = {}
     recorded = record.counts() if record is not None else {}

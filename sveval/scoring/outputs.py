@@ -5,8 +5,8 @@
 report.md                               `sveval report` of the folder, made from the files just written
                                         and from the run's record as the run holds it
 
-Both are recorded in the run's `RunRecord` (under "artifacts"), which is then written whole, once: results.json
-is never written early nor read back to be rewritten.
+Both are recorded in the run's `RunRecord` (under "artifacts"), which is then written whole, once:
+results.json is never written early nor read back to be rewritten.
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 from sveval.errors import InputError, NotTheList
-from sveval.io.output_folder import read_record
 from sveval.io.release import (
     CALIBRATED_PREFIXES,
     ReleaseFolder,
@@ -56,7 +55,7 @@ from sveval.io.release import (
     resolve_trials,
     result_matches_score,
 )
-from sveval.io.score_folder import RESULTS_JSON, record_from_document
+from sveval.io.score_folder import record_from_document
 from sveval.io.scores import read_score_file
 from sveval.pair_join import coverage_problem, join, label_problem
 from sveval.types import TrialList
@@ -151,8 +150,7 @@ def validate_release(
 def _recorded_eval_name(release: ReleaseFolder) -> str | None:
     """The eval set's name in the run record of sveval's own folder (`sveval score`'s results.json); None
     for a folder without one (a released folder, or one whose results.json is another tool's)."""
-    doc = read_record(release.scores_dir, RESULTS_JSON)
-    record = record_from_document(doc) if doc is not None else None
+    record = record_from_document(release.record) if release.record is not None else None
     return record.eval.name if record is not None and record.eval is not None else None
 
 
