@@ -73,8 +73,10 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, p_targe
     for path, label in zip(score_files, labels):
         values, is_target = read_labelled_scores(path, trials)
         scores = SortedScores.of(values, is_target)  # one sort for the curve, its numbers and the tie check
-        curves.append(det_plot_curve(scores, label, p_target=p_target))
-        for warning in scores.summary(("nist",), ((p_target, 1.0, 1.0),), tie_check=True).tie_warnings:
+        det = scores.det_curve()  # one sweep for them too
+        curves.append(det_plot_curve(scores, label, p_target=p_target, det=det))
+        point = (p_target, 1.0, 1.0)
+        for warning in scores.summary(("nist",), (point,), tie_check=True, curve=det).tie_warnings:
             click.echo(f"sveval: warning: {path}: {warning} (the legend shows the first)", err=True)
     groups = [curves] if overlay else [[c] for c in curves]
     for target, group in zip(targets, groups):

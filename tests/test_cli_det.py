@@ -116,6 +116,18 @@ def test_one_class_file_is_an_input_error_and_ties_warn(tmp_path):
     assert "tied scores: EER 50.000 here; the per-trial sweep in file order" in result.stderr
 
 
+def test_the_curve_its_numbers_and_the_tie_check_come_from_one_sweep(tmp_path, monkeypatch):
+    from sveval.metrics.detection import SortedScores
+
+    sweeps = []
+    det_curve = SortedScores.det_curve
+    monkeypatch.setattr(SortedScores, "det_curve", lambda self, *a: sweeps.append(a) or det_curve(self, *a))
+    path = write(tmp_path / "x.score", score_text(0))
+    code, out = run(path, "--out", tmp_path / "x.png")
+    assert code == 0, out
+    assert sweeps == [()]  # the tie-aware sweep, once (the tie check's per-trial numbers never sweep it)
+
+
 def curve_ids(svg_path):
     """The curves' labels as drawn: each DET line carries gid `det:<label>` (no pixels compared)."""
     import re

@@ -782,6 +782,13 @@ def test_one_sort_shared_by_summaries_gives_the_same_numbers():
         shared.summary(("nist",), points, "wespeaker")
     with pytest.raises(ValueError, match="sorted for another sweep"):
         shared.evaluate(sweep="wespeaker")
+    # a sweep the caller has already (a DET plot's) is read instead of sweeping again, to the same numbers
+    curve = shared.det_curve()
+    given = shared.summary(("nist", "kaldi"), points, tie_check=True, curve=curve)
+    assert given == shared.summary(("nist", "kaldi"), points, tie_check=True)
+    assert given.tie_warnings  # (2-decimal scores: the per-trial sweep in file order prints otherwise)
+    with pytest.raises(ValueError, match="curve given is of the 'tie-aware' sweep"):
+        shared.summary(("nist",), points, "per-trial", curve=curve)
 
 
 @pytest.mark.parametrize("seed", range(10))

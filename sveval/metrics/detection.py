@@ -432,8 +432,12 @@ class SortedScores:
         operating_points: tuple[tuple[float, float, float], ...] = (WESPEAKER_POINT,),
         sweep: str | None = None,
         tie_check: bool = False,
+        curve: DetCurve | None = None,
     ) -> Summary:
         """``eer`` for each definition and ``min_dcf`` for each (p_target, c_miss, c_fa), from one sweep.
+
+        curve: this object's ``det_curve(sweep)`` where the caller has it already (a DET plot's), read
+        instead of sweeping again.
 
         tie_check: with the tie-aware sweep, also say in ``Summary.tie_warnings`` where the per-trial sweep
         in file order (Kaldi, WeSpeaker with a stable sort) would print another number than these: EER in
@@ -444,7 +448,10 @@ class SortedScores:
         for definition in definitions:
             _check_choice(definition, EER_DEFINITIONS, "definition")
         sweep = self._sweep(sweep)
-        curve = self.det_curve(sweep) if "nist" in definitions or operating_points else None
+        if curve is not None and curve.sweep != sweep:
+            raise ValueError(f"the curve given is of the {curve.sweep!r} sweep, not {sweep!r}")
+        if curve is None and ("nist" in definitions or operating_points):
+            curve = self.det_curve(sweep)
         eers = tuple(curve.eer() if d == "nist" else self.eer(d, sweep) for d in definitions)
         dcfs = tuple(curve.min_dcf(*point) for point in operating_points)
         del curve  # (2 x n float64 on a per-trial sweep: freed before the tie check)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from sveval.metrics.detection import SortedScores
+from sveval.metrics.detection import DetCurve, SortedScores
 
 # Tick ladder in probability; ticks are shown for the values inside the window.
 TICKS = np.array(
@@ -146,10 +146,11 @@ def det_plot_curve(
     c_miss: float = 1.0,
     c_fa: float = 1.0,
     tolerance: float = THIN_TOLERANCE,
+    det: DetCurve | None = None,
 ) -> DetPlotCurve:
     """Compute what a DET plot draws for one score set at its sweep (`scores.sweep`): the curve and the
-    numbers of `sveval metrics`, read off one sweep."""
-    det = scores.det_curve()
+    numbers of `sveval metrics`, read off one sweep (`det`: `scores.det_curve()` where the caller has it)."""
+    det = det if det is not None else scores.det_curve()
     return curve_from_rates(
         label,
         np.asarray(det.p_fa),
