@@ -44,6 +44,7 @@ from sveval.io.vocabulary import Vocabulary, padded_rows
 from sveval.memory import release_freed_memory
 
 CHUNK_BYTES = 1 << 23
+FIRST_READ = 1 << 16  # the first read's buffer (see `blocks`)
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -204,8 +205,14 @@ def blocks(readinto: Callable[[memoryview], int], size: int) -> Iterator[tuple[i
     A byte-order mark at the start is dropped, and so is the whitespace at the end of the file (trailing
     blank lines are tolerated; blank blocks followed by more text are kept, as copies, and reported).
     """
-    buf = bytearray(size)
+    # The buffer starts small and doubles while the file fills it, up to `size`: a bytearray is zeroed when
+    # made, and zeroing `size` bytes for a small file cost more page faults than reading it (the test
+    # suite read thousands of small files: 64 MB each).
+    buf = bytearray(min(size, FIRST_READ))
     n, eof = _fill(readinto, buf, 0)
+    while not eof and len(buf) < size:  # (no view exported yet: growing makes a new buffer all the same)
+        buf = buf + bytearray(min(len(buf), size - len(buf)))
+        n, eof = _fill(readinto, buf, n)
     start = offset = len(BOM) if buf[: len(BOM)] == BOM and n >= len(BOM) else 0
     # copies of blocks whose fate is not known yet: blank blocks (reported if text follows) and, first,
     # possibly a text block that only whitespace has followed so far (the file's last, if none comes)
