@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from sveval.errors import InputError
-from sveval.io.embedding_blocks import read_embedding_blocks
-from sveval.io.embeddings import read_embeddings, speakers_from_ids
+from sveval.io.embeddings import read_embedding_blocks, read_embeddings, speakers_from_ids
 from sveval.io.trials import parse_trials
 from sveval.scoring import cosine as scoring
 from sveval.scoring.cohort import sum_cohort

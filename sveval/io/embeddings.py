@@ -5,13 +5,18 @@
     .npy                 an (n, d) array with a sidecar id list (`<name>.ids` or `<name>.txt`, one id a line)
     a folder             holding xvector.scp (WeSpeaker's embeddings/<set>/ layout)
 
-Every reader refuses duplicate ids, vectors of another dimension, NaN/inf and all-zero vectors, naming
-the file and the id.
+One reader, `read_embedding_blocks`, reads every format a block of rows at a time (for cohorts too large
+to hold whole); `read_embeddings` is that reader with the whole file as one block. It refuses duplicate
+ids, vectors of another dimension, NaN/inf and all-zero vectors, naming the file and the id.
+
+    for block in read_embedding_blocks("exp/embeddings/vox2_dev/xvector.scp", rows=65536):
+        ...  # block: an Embeddings of `rows` rows (the last may be shorter), in file order
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +31,75 @@ SIDE_CARS = (".ids", ".txt")
 
 
 def read_embeddings(path: str | os.PathLike) -> Embeddings:
-    """Read and check an embedding file (see the module docstring for the formats)."""
+    """Read and check an embedding file (see the module docstring for the formats): the whole file as
+    `read_embedding_blocks` reads it in one block."""
+    (block,) = read_embedding_blocks(path, rows=None)
+    return block
+
+
+def read_embedding_blocks(path: str | os.PathLike, rows: int | None = 65536) -> Iterator[Embeddings]:
+    """Yield the file's embeddings `rows` at a time (None: all in one block), in file order, checked.
+
+    The checks that need the whole file (duplicate ids, NaN/inf, all-zero vectors) are collected while
+    reading and raised after the last block, so a consumer must read to the end before trusting what it
+    summed. Memory: one block of vectors and the ids read so far; plain binary Kaldi arks are read through
+    a fresh memory map per block, .npy files through one read-only map."""
     path = embedding_file(path)
+    source = str(path)
+    ids_seen: list[np.ndarray] = []
+    bad: list[np.ndarray] = []
+    zero: list[np.ndarray] = []
+    n = 0
+    first_dim = None
+    for ids, vectors in _raw_blocks(path, rows):
+        ids = np.asarray([str(x) for x in ids], dtype=object)
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2 or len(ids) != len(vectors):
+            raise InputError(
+                f"expected one vector per id, got {len(ids)} ids and an array of shape {vectors.shape}",
+                source,
+            )
+        if not len(ids):
+            continue
+        if not np.issubdtype(vectors.dtype, np.floating):
+            raise InputError(f"embeddings must be floating point, found {vectors.dtype}", source)
+        first_dim = vectors.shape[1] if first_dim is None else first_dim
+        if vectors.shape[1] != first_dim:  # kaldiio blocks are stacked per block: compare across blocks
+            raise InputError(
+                f"entry {ids[0]!r} has {vectors.shape[1]} dimensions, the first entry {first_dim}", source
+            )
+        block_bad, block_zero = bad_vectors(vectors)
+        bad.append(block_bad + n)
+        zero.append(block_zero + n)
+        ids_seen.append(ids)
+        n += len(ids)
+        yield Embeddings(ids, vectors)
+    if n == 0:
+        raise InputError("no embeddings in the file", source)
+    all_ids = np.concatenate(ids_seen)
+    refuse_duplicates(all_ids, source)
+    refuse_bad_vectors(all_ids, np.concatenate(bad), np.concatenate(zero), source)
+
+
+def _raw_blocks(path: Path, rows: int | None):
+    """(ids, vectors) blocks of `rows` entries (None: one block) as the file's format gives them."""
     suffix = path.suffix.lower()
-    if suffix == ".npz":
-        ids, vectors = _read_npz(path)
-    elif suffix == ".npy":
-        ids, vectors = _read_npy(path)
-    else:
-        ids, vectors = _read_kaldi(path, suffix)
-    return check_embeddings(ids, vectors, str(path))
+    if suffix in (".npz", ".npy"):
+        ids, vectors = _read_npz(path) if suffix == ".npz" else _read_npy(path, mmap=rows is not None)
+        if rows is None:
+            yield ids, vectors
+            return
+        for lo in range(0, len(ids), rows):
+            yield ids[lo : lo + rows], np.array(vectors[lo : lo + rows])
+        return
+    plan = scp_plan(path) if suffix == ".scp" else None
+    if plan is not None:
+        step = rows or max(len(plan.keys), 1)
+        for lo in range(0, len(plan.keys), step):
+            hi = min(lo + step, len(plan.keys))
+            yield plan.keys[lo:hi], plan.rows(lo, hi)
+        return
+    yield from _kaldiio_blocks(path, suffix, rows)
 
 
 def embedding_file(path: str | os.PathLike) -> Path:
@@ -53,22 +117,6 @@ def embedding_file(path: str | os.PathLike) -> Path:
     if path.suffix.lower() not in (".npz", ".npy", ".scp", ".ark"):
         raise InputError("unknown embedding format: expected .scp, .ark, .npz, .npy or a folder", str(path))
     return path
-
-
-def check_embeddings(ids, vectors: np.ndarray, source: str) -> Embeddings:
-    ids = np.asarray([str(x) for x in ids], dtype=object)
-    vectors = np.asarray(vectors)
-    if vectors.ndim != 2 or len(ids) != len(vectors):
-        raise InputError(
-            f"expected one vector per id, got {len(ids)} ids and an array of shape {vectors.shape}", source
-        )
-    if len(ids) == 0:
-        raise InputError("no embeddings in the file", source)
-    if not np.issubdtype(vectors.dtype, np.floating):
-        raise InputError(f"embeddings must be floating point, found {vectors.dtype}", source)
-    refuse_duplicates(ids, source)
-    refuse_bad_vectors(ids, *bad_vectors(vectors), source)
-    return Embeddings(ids, vectors)
 
 
 def refuse_duplicates(ids: np.ndarray, source: str) -> None:
@@ -132,14 +180,6 @@ def _read_npy(path: Path, mmap: bool = False):
 
 _SCP_LAYOUT = fixed_layout([Column("id"), Column("id")], "`<key> <ark>:<offset>`")
 _BINARY_VECTOR = {b"FV \x04": np.dtype("<f4"), b"DV \x08": np.dtype("<f8")}
-
-
-def _read_scp_fast(path: Path):
-    """Binary float/double vectors in plain ark files (what WeSpeaker and kaldiio write): each ark is read
-    once and the vectors are copied out with numpy. None when anything else shows up (compressed or
-    matrix entries, pipes, text arks), so that kaldiio handles it."""
-    plan = scp_plan(path)
-    return None if plan is None else (plan.keys, plan.rows(0, len(plan.keys)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,27 +278,28 @@ def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.
         first = end
 
 
-def _read_kaldi(path: Path, suffix: str):
+def _kaldiio_blocks(path: Path, suffix: str, rows: int | None):
+    """What kaldiio reads (compressed or matrix entries, pipes, text arks: anything `scp_plan` does not
+    take), stacked `rows` entries at a time."""
     import kaldiio  # noqa: PLC0415
 
-    if suffix == ".scp":
-        fast = _read_scp_fast(path)
-        if fast is not None:
-            return fast
-    ids, arrays = [], []
+    ids, arrays, last = [], [], None
     try:
         reader = kaldiio.load_scp_sequential(str(path)) if suffix == ".scp" else kaldiio.load_ark(str(path))
         for key, array in reader:
             ids.append(key)
             arrays.append(array)
+            last = key
+            if len(ids) == rows:
+                yield ids, _stack(ids, arrays, str(path))
+                ids, arrays = [], []
     except InputError:
         raise
     except Exception as exc:  # kaldiio raises many kinds of errors for broken files
-        where = f" after entry {ids[-1]!r}" if ids else ""
+        where = f" after entry {last!r}" if last is not None else ""
         raise InputError(f"cannot read Kaldi {suffix[1:]}{where}: {exc}", str(path)) from exc
-    if not ids:
-        raise InputError("no embeddings in the file", str(path))
-    return ids, _stack(ids, arrays, str(path))
+    if ids:
+        yield ids, _stack(ids, arrays, str(path))
 
 
 def _stack(ids, arrays, source: str) -> np.ndarray:

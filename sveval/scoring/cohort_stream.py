@@ -18,7 +18,7 @@ import pandas as pd
 
 from sveval.errors import InputError
 from sveval.io import embeddings as emb_io
-from sveval.io.embedding_blocks import read_embedding_blocks
+from sveval.io.embeddings import read_embedding_blocks
 from sveval.progress import progress as progress_bar
 from sveval.scoring.cohort import CohortSums, sum_cohort
 
