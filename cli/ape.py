@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .det import LABELS, _curve_labels, _targets
+from .det import LABELS
 from .options import SCORE_FILE_TRIALS
 
 
@@ -33,25 +33,11 @@ def command(score_files, out, overlay, title, curve_labels, trials_spec, quiet):
       sveval ape cal/cali_vox1_O_cleaned.kaldi.score
       sveval ape scores/vox1_O_cleaned.kaldi.score cal/cali_vox1_O_cleaned.kaldi.score --overlay --out ape.svg
     """
-    from sveval.io.catalog import load_trials
-    from sveval.io.figures import figure_format, write_ape_plot
-    from sveval.io.folders import read_labelled_scores
-    from sveval.io.output_folder import refuse_output_over_input
-    from sveval.reporting.ape import ape_curve
+    from sveval.app.plots import PlotJob, run
 
-    n_plots = 1 if overlay else len(score_files)
-    targets = _targets(score_files, out, overlay, n_plots, kind="ape")
-    for target in targets:
-        figure_format(target)
-        refuse_output_over_input(target, [*score_files, trials_spec])
-    labels = _curve_labels(score_files, curve_labels)
-    trials = load_trials(trials_spec, progress=not quiet) if trials_spec else None
-    curves = []
-    for path, label in zip(score_files, labels):
-        values, is_target = read_labelled_scores(path, trials)
-        curves.append(ape_curve(values, is_target, label))
-    groups = [curves] if overlay else [[c] for c in curves]
-    for target, group in zip(targets, groups):
-        write_ape_plot(group, target, title=title)
+    job = PlotJob(
+        "ape", tuple(score_files), out, overlay, title, tuple(curve_labels), trials_spec, progress=not quiet
+    )
+    for image in run(job):
         if not quiet:
-            click.echo(str(target))
+            click.echo(str(image))

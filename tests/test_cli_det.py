@@ -162,7 +162,7 @@ def test_overlay_legend_names_files_by_what_tells_them_apart(tmp_path):
 
 
 def test_curve_labels_shortest_distinguishing_form():
-    from sveval.cli.det import _curve_labels
+    from sveval.app.plots import curve_labels as _curve_labels
 
     assert _curve_labels(["x/a.score", "y/b.score"]) == ["a", "b"]  # names differ: the names
     assert _curve_labels(["/r/exp/A/scores/o.score", "/r/exp/B/scores/o.score"]) == ["A", "B"]

@@ -81,7 +81,7 @@ def test_dcf_given_twice_is_one_operating_point(tmp_path):
 
 
 def test_det_overlay_legend_uses_the_shared_labels(tmp_path):
-    from sveval.cli.det import _curve_labels
+    from sveval.app.plots import curve_labels as _curve_labels
 
     a, b = score_files(tmp_path)
     assert _curve_labels([a, b]) == ["a", "b"]
