@@ -191,15 +191,16 @@ def breakdown(paths: dict, root: Path) -> None:
     """The default run again, in this process, stage by stage."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sveval.io.catalog import load_trials
-    from sveval.io.embeddings import read_embeddings, speakers_from_ids
+    from sveval.io.embeddings import read_embeddings
     from sveval.io.score_folder import write_run_record, write_score_folder
     from sveval.scoring.run import Cohort, ScoreOptions, score_lists
+    from sveval.speakers import speaker_map
 
     stages = []
     t = time.perf_counter()
     evaluation = read_embeddings(paths["vox1"])
     cohort_emb = read_embeddings(paths["vox2_dev"])
-    cohort = Cohort("vox2_dev", cohort_emb, speakers_from_ids(cohort_emb.ids, "cohort"))
+    cohort = Cohort("vox2_dev", cohort_emb, speaker_map().of(cohort_emb.ids, "cohort"))
     stages.append(("read embeddings", time.perf_counter() - t))
     t = time.perf_counter()
     lists = [load_trials(paths[n]) for n in LISTS]

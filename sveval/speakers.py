@@ -31,6 +31,7 @@ class SpeakerMap:
     """source: the utt2spk file, or None for the first path component of each id."""
 
     source: str | None = None
+    option: str = "--utt2spk"  # the option that gives the utt2spk file, named where one is needed
     _index: pd.Index | None = field(default=None, repr=False, compare=False)
     _speakers: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -61,18 +62,21 @@ class SpeakerMap:
         if flat.size:
             raise SpeakersUnknown(
                 f"cannot tell the speaker of {uniques[flat[0]]!r} ({flat.size:,} id(s) without '/', so not "
-                "VoxCeleb-style speaker/video/utterance): give a utt2spk file (--utt2spk)",
+                f"VoxCeleb-style speaker/video/utterance): give a utt2spk file ({self.option})",
                 where,
             )
         return parts.str[0].to_numpy(dtype=object)[codes]
 
 
-def speaker_map(utt2spk: str | os.PathLike | None = None) -> SpeakerMap:
-    """The mapping of a utt2spk file (`<utt> <speaker>` per line, Kaldi's), or of VoxCeleb ids if None."""
+def speaker_map(utt2spk: str | os.PathLike | None = None, option: str = "--utt2spk") -> SpeakerMap:
+    """The mapping of a utt2spk file (`<utt> <speaker>` per line, Kaldi's), or of VoxCeleb ids if None;
+    `option`: how the user gives the file (`--cohort-utt2spk` for a cohort), for the messages."""
     if utt2spk is None:
-        return SpeakerMap()
+        return SpeakerMap(option=option)
     from sveval.io.embeddings import read_utt2spk
 
     utts, spks = read_utt2spk(utt2spk)
-    index = utts if isinstance(utts, pd.Index) else pd.Index(np.asarray(utts, dtype=object), dtype=object)
-    return SpeakerMap(str(utt2spk), index, np.asarray(spks, dtype=object))
+    # dtype=object: with pyarrow installed pandas would copy a million ids into pyarrow strings first
+    # (0.19 GB more at the peak of a VoxCeleb2-dev cohort, benchmarks/score_cohort.py)
+    index = pd.Index(np.asarray(utts, dtype=object), dtype=object)
+    return SpeakerMap(str(utt2spk), option, index, np.asarray(spks, dtype=object))

@@ -357,12 +357,13 @@ def test_a_rerun_replaces_the_previous_runs_files_and_only_them(exp, tmp_path):
 def test_readme_python_example_prints_what_the_cli_prints(exp, tmp_path):
     # the README's loop, on this fixture: `res.metrics.eer_percent` to 3 decimals is the CLI's EER
     from sveval.io.catalog import load_trials
-    from sveval.io.embeddings import read_embeddings, speakers_from_ids
+    from sveval.io.embeddings import read_embeddings
     from sveval.scoring.run import Cohort, ScoreOptions, score_lists
+    from sveval.speakers import speaker_map
 
     evaluation = read_embeddings(str(exp / "exp" / "embeddings" / "vox1"))
     cohort_emb = read_embeddings(str(exp / "exp" / "embeddings" / "vox2_dev"))
-    cohort = Cohort("vox2_dev", cohort_emb, speakers_from_ids(cohort_emb.ids, "vox2_dev"))
+    cohort = Cohort("vox2_dev", cohort_emb, speaker_map().of(cohort_emb.ids, "vox2_dev"))
     run_ = score_lists(evaluation, [load_trials(exp / "mine.kaldi")], ScoreOptions(top_n=10), cohort=cohort)
     printed = {res.score_file: f"{res.metrics.eer_percent:.3f}" for lst in run_.lists for res in lst.methods}
     assert all(0 < res.metrics.eer < 1 for lst in run_.lists for res in lst.methods)  # fractions

@@ -179,7 +179,7 @@ def test_problems_found_before_extraction(data, tmp_path):
     root, checkpoint = data
     base = ("score", "--model", checkpoint, "--wav-scp", root / "vox1" / "wav.scp", "--out", tmp_path)
     flat = invoke(*base, "--cohort-wav-scp", root / "cohort" / "wav.scp", "--trials", root / "mine.kaldi")
-    assert flat.exit_code == 2 and "pass --cohort-utt2spk" in flat.output
+    assert flat.exit_code == 2 and "give a utt2spk file (--cohort-utt2spk)" in flat.output
     (tmp_path / "other.kaldi").write_text("id0/v/00000.wav nobody/x/1.wav target\n")
     missing = invoke(*base, "--trials", tmp_path / "other.kaldi")
     assert (

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from sveval.errors import InputError
-from sveval.io.embeddings import read_embedding_blocks, read_embeddings, speakers_from_ids
+from sveval.io.embeddings import read_embedding_blocks, read_embeddings
 from sveval.io.trials import parse_trials
 from sveval.scoring import cosine as scoring
 from sveval.scoring.cohort import sum_cohort
 from sveval.scoring.cohort_stream import read_cohort_sums
 from sveval.scoring.run import Cohort, ScoreOptions, score_lists
+from sveval.speakers import speaker_map
 from sveval.types import Embeddings
 
 
@@ -25,7 +26,7 @@ def cohort_arrays(seed=0, n=3001, d=16, n_spk=37, dtype=np.float32):
     spk = rng.integers(0, n_spk, n)  # speakers interleaved in file order
     ids = np.array([f"s{s:03d}/u/{i:05d}.wav" for i, s in enumerate(spk)], dtype=object)
     vectors = (rng.standard_normal((n, d)) * 3 + 0.5).astype(dtype)
-    return ids, vectors, speakers_from_ids(ids, "cohort")
+    return ids, vectors, speaker_map().of(ids, "cohort")
 
 
 def split(vectors, speakers, sizes):
@@ -147,9 +148,10 @@ def test_speaker_errors_count_the_whole_cohort(tmp_path):
     ids, vectors, _ = cohort_arrays(n=100, d=4)
     ids = np.array([x.replace("/", "_") if i % 10 == 3 else x for i, x in enumerate(ids)], dtype=object)
     scp = write_ark(tmp_path, ids, vectors)
-    with pytest.raises(InputError, match=r"00003.wav' \(no '/' in the id; 10 such id\(s\)\)"):
+    with pytest.raises(InputError, match=r"00003.wav' \(10 id\(s\) without '/'.*\(--cohort-utt2spk\)"):
         read_cohort_sums(scp, "c", "exact", rows=16)
     utt2spk = tmp_path / "utt2spk"
     utt2spk.write_text("".join(f"{u} spk\n" for u in ids[:95]))
-    with pytest.raises(InputError, match=r"5 cohort utterance\(s\) are not in the utt2spk file"):
+    missing = r"utt2spk: 5 utterance\(s\) of .*xvector.scp are not in this utt2spk file"
+    with pytest.raises(InputError, match=missing):
         read_cohort_sums(scp, "c", "exact", utt2spk=utt2spk, rows=16)

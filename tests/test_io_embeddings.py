@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 
 from sveval.errors import InputError
-from sveval.io.embeddings import (
-    read_embeddings,
-    read_utt2spk,
-    speakers_from_ids,
-    speakers_from_utt2spk,
-)
+from sveval.io.embeddings import read_embeddings, read_utt2spk
+from sveval.speakers import speaker_map
 
 IDS = ["id10001/a/00001.wav", "id10001/b/00002.wav", "id10002/a/00001.wav"]
 VECTORS = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.0], [-2.0, 0.25, 4.0]], dtype=np.float32)
@@ -116,17 +112,20 @@ def test_missing_unknown_and_broken_files(tmp_path):
         read_embeddings(tmp_path / "empty")
 
 
-def test_speakers_from_ids_and_utt2spk(tmp_path):
+def test_cohort_speakers_from_ids_and_utt2spk(tmp_path):
+    """The cohort's speakers come from the one speaker mapping, its messages naming the cohort's option."""
     ids = np.array(IDS, dtype=object)
-    assert speakers_from_ids(ids, "c").tolist() == ["id10001", "id10001", "id10002"]
-    with pytest.raises(InputError, match=r"cannot tell the speaker of 'flat'.*--cohort-utt2spk"):
-        speakers_from_ids(np.array(["a/b", "flat"], dtype=object), "c")
+    cohort = speaker_map(None, option="--cohort-utt2spk")
+    assert cohort.of(ids, "c").tolist() == ["id10001", "id10001", "id10002"]
+    with pytest.raises(InputError, match=r"^c: cannot tell the speaker of 'flat'.*\(--cohort-utt2spk\)$"):
+        cohort.of(np.array(["a/b", "flat"], dtype=object), "c")
     path = tmp_path / "utt2spk"
     path.write_text("".join(f"{u} s{i % 2}\n" for i, u in enumerate(IDS)))
-    utts, spks = read_utt2spk(path)
-    assert speakers_from_utt2spk(ids[::-1], utts, spks, str(path)).tolist() == ["s0", "s1", "s0"]
-    with pytest.raises(InputError, match="not in the utt2spk file, e.g. other"):
-        speakers_from_utt2spk(np.array(["other"], dtype=object), utts, spks, str(path))
+    listed = speaker_map(path, option="--cohort-utt2spk")
+    assert listed.of(ids[::-1], "c").tolist() == ["s0", "s1", "s0"]
+    missing = "utt2spk: 1 utterance.s. of c are not in this utt2spk file, e.g. other"
+    with pytest.raises(InputError, match=missing):
+        listed.of(np.array(["other"], dtype=object), "c")
     path.write_text(f"{IDS[0]} s0\n{IDS[0]} s1\n")
     with pytest.raises(InputError, match=r"utt2spk:2: utterance .* is listed twice"):
         read_utt2spk(path)

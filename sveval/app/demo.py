@@ -126,10 +126,11 @@ def calibrate_demo(
     from sveval.io.scores import read_score_file, write_score_file  # noqa: PLC0415
     from sveval.io.trials import write_kaldi_trials  # noqa: PLC0415
     from sveval.scoring.run import Cohort, score_lists  # noqa: PLC0415
+    from sveval.speakers import speaker_map  # noqa: PLC0415
     from sveval.synthetic import vox1_like_trials  # noqa: PLC0415
 
     embeddings = emb_io.read_embeddings(cohort_path)
-    cohort = Cohort(run.cohort_name, embeddings, emb_io.speakers_from_ids(embeddings.ids, str(cohort_path)))
+    cohort = Cohort(run.cohort_name, embeddings, speaker_map().of(embeddings.ids, str(cohort_path)))
     trials = vox1_like_trials(
         embeddings.ids, TRIALS_PER_CLASS, TRIALS_PER_CLASS, seed=seed, name=CALIBRATION_LIST
     )

@@ -315,7 +315,7 @@ def embed_sets(
     require_torch()
     import numpy as np  # noqa: PLC0415
 
-    from sveval.io.embeddings import read_utt2spk, speakers_from_ids, speakers_from_utt2spk  # noqa: PLC0415
+    from sveval.speakers import speaker_map  # noqa: PLC0415
 
     eval_utts = read_audio_list(source.wav_scp, source.wav_dir, source.skip_bad, say)
     eval_name = eval_name or set_name(Path(source.eval_audio))
@@ -326,10 +326,8 @@ def embed_sets(
         cohort_utts = read_audio_list(source.cohort_wav_scp, source.cohort_wav_dir, source.skip_bad, say)
         cohort_name = cohort_name or set_name(Path(source.cohort_audio))
         ids = np.asarray([u.utt for u in cohort_utts], dtype=object)
-        if cohort_utt2spk:  # speakers known before minutes of extraction, not after
-            speakers = speakers_from_utt2spk(ids, *read_utt2spk(cohort_utt2spk), cohort_utt2spk)
-        else:
-            speakers = speakers_from_ids(ids, source.cohort_audio)
+        # speakers known before minutes of extraction, not after
+        speakers = speaker_map(cohort_utt2spk, option="--cohort-utt2spk").of(ids, source.cohort_audio)
         n_speakers = len(set(speakers.tolist()))
         if asnorm_top_n is not None and asnorm_top_n > n_speakers:
             raise InputError(

@@ -120,7 +120,7 @@ def embedding_file(path: str | os.PathLike) -> Path:
 
 
 def refuse_duplicates(ids: np.ndarray, source: str) -> None:
-    dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()  # (see speakers_from_utt2spk)
+    dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()  # (object: see speakers.speaker_map)
     if dup.any():
         first = ids[np.flatnonzero(dup)[0]]
         rows = np.flatnonzero(ids == first)
@@ -372,31 +372,3 @@ def read_utt2spk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(dup)[0])
         raise InputError(f"utterance {utts[i]!r} is listed twice", source, i + 1)
     return utts, spks
-
-
-def speakers_from_utt2spk(ids: np.ndarray, utts: np.ndarray, spks: np.ndarray, source: str) -> np.ndarray:
-    """Speaker of every id; an id missing from utt2spk is an error. utts: array or pd.Index (reused)."""
-    # dtype=object: with pyarrow installed pandas would copy a million ids into pyarrow strings first
-    # (0.19 GB more at the peak of a VoxCeleb2-dev cohort, benchmarks/score_cohort.py)
-    where = (utts if isinstance(utts, pd.Index) else pd.Index(utts, dtype=object)).get_indexer(ids)
-    missing = np.flatnonzero(where < 0)
-    if missing.size:
-        raise InputError(
-            f"{missing.size:,} cohort utterance(s) are not in the utt2spk file, e.g. "
-            + ", ".join(str(ids[i]) for i in missing[:3]),
-            source,
-        )
-    return spks[where]
-
-
-def speakers_from_ids(ids: np.ndarray, source: str) -> np.ndarray:
-    """The first path component of each id (`id00012/21Uxsk56VDQ/00001.wav` -> `id00012`)."""
-    parts = pd.Series(ids, dtype=object).str.split("/", n=1)
-    flat = parts.str.len().to_numpy() < 2
-    if flat.any():
-        raise InputError(
-            f"cannot tell the speaker of {ids[np.flatnonzero(flat)[0]]!r} (no '/' in the id; "
-            f"{flat.sum():,} such id(s)): pass --cohort-utt2spk",
-            source,
-        )
-    return parts.str[0].to_numpy(dtype=object)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 
 from sveval.errors import InputError
-from sveval.io import embeddings as emb_io
 from sveval.io.embeddings import read_embedding_blocks
 from sveval.progress import progress as progress_bar
 from sveval.scoring.cohort import CohortSums, sum_cohort
+from sveval.speakers import speaker_map
 
 
 def read_cohort_sums(
@@ -37,13 +36,11 @@ def read_cohort_sums(
 
     Speakers: from `utt2spk` if given, else the first path component of each id. dim: the eval
     embeddings' dimension; a cohort of another one is refused at its first block with InputError
-    (`dim_error`, formatted with {cohort_dim}). InputError as read_embeddings / speakers_from_* raise.
+    (`dim_error`, formatted with {cohort_dim}). InputError as read_embeddings and
+    `sveval.speakers.SpeakerMap.of` raise.
     rows: utterances read at a time (the sums do not depend on it)."""
     source = str(path)
-    lookup = None
-    if utt2spk is not None:
-        utts, spks = emb_io.read_utt2spk(utt2spk)
-        lookup = (pd.Index(utts, dtype=object), spks)  # (object: see speakers_from_utt2spk)
+    speakers_of = speaker_map(utt2spk, option="--cohort-utt2spk")
     all_ids: list[np.ndarray] = []
     failed = False
 
@@ -56,7 +53,7 @@ def read_cohort_sums(
                     raise InputError(dim_error.format(cohort_dim=block.dim))
                 all_ids.append(block.ids)
                 try:
-                    speakers = _speakers(block.ids, lookup, utt2spk, source)
+                    speakers = speakers_of.of(block.ids, source)
                 except InputError:  # raised below with the whole cohort's counts, as before
                     failed, speakers = True, np.full(len(block.ids), "", dtype=object)
                 bar.update(len(block.ids))
@@ -64,12 +61,5 @@ def read_cohort_sums(
 
     sums = sum_cohort(blocks(), name, compat)
     if failed:
-        _speakers(np.concatenate(all_ids), lookup, utt2spk, source)
+        speakers_of.of(np.concatenate(all_ids), source)
     return sums
-
-
-def _speakers(ids, lookup, utt2spk, source: str) -> np.ndarray:
-    if lookup is None:
-        return emb_io.speakers_from_ids(ids, source)
-    index, spks = lookup
-    return emb_io.speakers_from_utt2spk(ids, index, spks, str(utt2spk))

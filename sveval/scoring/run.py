@@ -220,7 +220,7 @@ def score_lists(
         raise InputError(
             f"dimension mismatch: eval embeddings have {evaluation.dim} dimensions, cohort {cohort.dim}"
         )
-    index = pd.Index(evaluation.ids, dtype=object)  # (object: see io.embeddings.speakers_from_utt2spk)
+    index = pd.Index(evaluation.ids, dtype=object)  # (object: see sveval.speakers.speaker_map)
     located = [_locate(t, index, options.allow_missing) for t in trial_lists]
     scored = np.zeros(len(evaluation), dtype=bool)
     for enroll, test, kept, _ in located:
