@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -179,6 +180,23 @@ def test_empty_or_missing_folder_is_an_input_error(tmp_path):
     assert "no score files" in run(tmp_path / "empty")[1]
     assert "folder not found" in run(tmp_path / "nope")[1]
     assert scan_folder  # imported for the error path above
+
+
+def test_a_folder_another_run_is_writing_is_not_reported_into(release, tmp_path):
+    """One writer per output folder: while a run (here: this test) holds the folder's lock, `report DIR`
+    exits 2 naming the holder and writes nothing; once it is let go, the report is written and the lock
+    file is gone again. Reading a folder into a report written elsewhere needs no lock of it."""
+    from sveval.io.lock import folder_lock
+
+    folder = release[0] / "scores"
+    with folder_lock(folder):
+        code, out = run(folder, "--quiet")
+        assert code == 2 and "Traceback" not in out and f"process {os.getpid()}" in out, out
+        assert not (folder / "report.md").exists()
+        code, out = run(folder, "--out", tmp_path / "elsewhere" / "r.md", "--quiet")
+        assert code == 0 and (tmp_path / "elsewhere" / "r.md").is_file(), out
+    code, out = run(folder, "--quiet")
+    assert code == 0 and (folder / "report.md").is_file() and not (folder / ".sveval.lock").exists(), out
 
 
 def test_meta_missing_speaker_names_the_file(release, tmp_path):
