@@ -5,12 +5,14 @@ dictionary per column, each distinct id encoded once into the exact vocabulary.
 
 The block must be plain in the strictest sense: ASCII, a single space (or a single tab, in a block
 without spaces) between fields, no control byte but the line feed and a CR right before it (checked by
-counting: line feeds = pyarrow's rows, bytes below 33 but CRs = its fields). Python's str.split() and a
-one-delimiter CSV dialect then cut every line at the same places; anything else (tabs and spaces mixed,
-runs of spaces, a CR inside a line, blank lines, Unicode text) returns None and the block goes through the
-slow path of `sveval.io.fields`, which also words every error. So does a
-block that pyarrow refuses (a field count or a number it cannot read) or whose label column holds another
-token: this module never raises InputError itself, and never reads a number differently: pyarrow converts
+counting: bytes below 33 or above 127, CRs aside = pyarrow's fields; where there are CRs, line feeds =
+its rows). Python's str.split() and a one-delimiter CSV dialect then cut every line at the same places;
+anything else (tabs and spaces mixed, runs of spaces, a CR inside a line, blank lines, Unicode text)
+returns None and the block goes through the slow path of `sveval.io.fields`, which also words every
+error. So does a block that pyarrow refuses (a field count, a number it cannot read, a label column
+holding another token than the two: labels are read as pyarrow booleans whose only true and false
+values are those two tokens, half the cost of a dictionary of strings): this module never raises
+InputError itself, and never reads a number differently: pyarrow converts
 decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
 ("1_0") falls back to float() and its rules, and so does any non-finite value ("nan(1)" is one pyarrow
 accepts and float() refuses; tests/test_io_fields_arrow.py tries every odd form we know).
@@ -38,12 +40,13 @@ def arrow_chunk(
     "label", None for "skip"), or None when this chunk (bytes or a memoryview) is not for pyarrow (see the
     module docstring). `vocab` only grows once every other check has passed; ids get their codes column
     by column (first sight in the enroll column, then in the test column)."""
-    if not len(chunk):
-        return None
-    counted = _counts(np.frombuffer(chunk, dtype=np.uint8))
+    if not len(chunk) or len({c.labels for c in columns if c.kind == "label"}) > 1:
+        return None  # (one pair of label tokens per read: pyarrow's true and false values)
+    buf = np.frombuffer(chunk, dtype=np.uint8)
+    counted = _counts(buf)
     if counted is None:
         return None
-    counted, delimiter = counted
+    (gaps, crs), delimiter = counted
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -51,20 +54,22 @@ def arrow_chunk(
     try:
         table = pcsv.read_csv(pa.py_buffer(chunk), *_options(len(columns), wanted, len(chunk), delimiter))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None  # a line with another field count, a number pyarrow cannot read
+        return None  # a line with another field count, a number or label pyarrow cannot read
     unterminated = int(chunk[-1] != 10)
     rows = table.num_rows
-    if counted != (rows - unterminated, rows * len(columns) - unterminated):
-        return None  # a tab or control byte inside what pyarrow took for a field; a line break at CR
+    if gaps != rows * len(columns) - unterminated:
+        return None  # a tab, control or non-ASCII byte inside what pyarrow took for a field
+    if crs and np.count_nonzero(buf == 10) != rows - unterminated:
+        return None  # a CR that pyarrow took for a line break (without CRs, its rows are the line feeds)
     out: list[np.ndarray | None] = []
     for k, column in enumerate(columns):
         got = None
         if column.kind == "label":
-            got = _labels(table.column(f"c{k}"), column.labels)
+            got = _booleans(table.column(f"c{k}"))
         elif column.kind == "float":
             got = _floats(table.column(f"c{k}"))
-        if got is None and column.kind in ("label", "float"):
-            return None
+            if got is None:
+                return None
         out.append(got)
     if any(column.kind == "id" for column in columns):
         table = table.unify_dictionaries()  # one dictionary per column: each distinct id is encoded once
@@ -87,41 +92,39 @@ def _id_rows(dictionary) -> np.ndarray:
 
 
 def _counts(buf: np.ndarray) -> tuple[tuple[int, int], str] | None:
-    """((line feeds, bytes below 33 but CRs), the field delimiter) of the chunk, or None when it has a byte
-    >= 128 or two bytes below 33 in a row other than CR LF, or one at its start (an empty field, a blank
-    line, a space next to a line break). A CR is then always at the end of a line, where str.split() drops
-    it; a CR not followed by LF makes pyarrow count one row more than the line feeds, which `arrow_chunk`
-    refuses. The delimiter is the chunk's first separator, a tab or else a space: a separator of the other
-    kind inside a line then makes pyarrow see fewer fields than the bytes below 33, which `arrow_chunk`
-    refuses too. In slices that stay in the cache, whose temporaries the allocator reuses."""
-    if buf[0] < 33:
-        return None
-    breaks = gaps = crs = 0
+    """((bytes below 33 or above 127 but CRs, CRs), the field delimiter) of the chunk, or None when it
+    has two such bytes in a row other than CR LF, or one at its start (an empty field, a blank line, a
+    space next to a line break). A CR is then always at the end of a line, where str.split() drops it; a
+    CR not followed by LF makes pyarrow count one row more than the line feeds, which `arrow_chunk`
+    refuses; a byte above 127 is counted as a separator that pyarrow does not see, which it refuses too.
+    The delimiter is the chunk's first separator, a tab or else a space: a separator of the other kind
+    inside a line then makes pyarrow see fewer fields than counted here, which `arrow_chunk` refuses. In
+    slices that stay in the cache, whose temporaries the allocator reuses."""
+    gaps = crs = 0
     delimiter = ""
     for lo in range(0, len(buf), _SLICE_BYTES):
         part = buf[lo : lo + _SLICE_BYTES + 1]  # one byte more: a pair across the edge is seen too
-        below = part < 33
-        if part.max() >= 128:
+        below = part.view(np.int8) < 33  # bytes above 127 are negative as int8
+        if lo == 0 and below[0]:
             return None
+        here = int(np.count_nonzero(part[:_SLICE_BYTES] == 13))
         pairs = below[1:] & below[:-1]
-        if pairs.any() and (pairs & ~((part[:-1] == 13) & (part[1:] == 10))).any():
+        if pairs.any() and (not here or (pairs & ~((part[:-1] == 13) & (part[1:] == 10))).any()):
             return None
         gaps += int(np.count_nonzero(below[:_SLICE_BYTES]))
-        breaks += int(np.count_nonzero(part[:_SLICE_BYTES] == 10))
-        crs += int(np.count_nonzero(part[:_SLICE_BYTES] == 13))
+        crs += here
         if not delimiter and below.any():
             delimiter = "\t" if part[np.argmax(below)] == 9 else " "
-    return (breaks, gaps - crs), delimiter or " "
+    return (gaps - crs, crs), delimiter or " "
 
 
 def _options(width: int, wanted: dict, size: int, delimiter: str):
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    types = {
-        name: pa.float64() if c.kind == "float" else pa.dictionary(pa.int32(), pa.string())
-        for name, c in wanted.items()
-    }  # ids and labels as dictionaries: each distinct text once per block
+    kinds = {"float": pa.float64(), "label": pa.bool_(), "id": pa.dictionary(pa.int32(), pa.string())}
+    types = {name: kinds[c.kind] for name, c in wanted.items()}  # ids as dictionaries: each id once a block
+    false, true = next((c.labels for c in wanted.values() if c.kind == "label"), ("", ""))
     read = pcsv.ReadOptions(
         column_names=[f"c{k}" for k in range(width)], block_size=_BLOCK_BYTES, use_threads=size > _BLOCK_BYTES
     )
@@ -137,8 +140,8 @@ def _options(width: int, wanted: dict, size: int, delimiter: str):
         column_types=types,
         include_columns=list(wanted),
         null_values=[],
-        true_values=[],
-        false_values=[],
+        true_values=[true] if true else [],
+        false_values=[false] if false else [],
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
@@ -153,16 +156,13 @@ def _floats(values) -> np.ndarray | None:
     return out if np.isfinite(out).all() else None
 
 
-def _labels(values, tokens: tuple[str, str]) -> np.ndarray | None:
-    """True for tokens[1], False for tokens[0]; None when any other token occurs."""
+def _booleans(values) -> np.ndarray:
+    """A pyarrow boolean column (bit-packed, least significant bit first) as numpy bools."""
     parts = []
     for chunk in values.chunks:
-        dictionary = chunk.dictionary.to_pylist()
-        if not set(dictionary) <= set(tokens):
-            return None
-        positive = np.array([d == tokens[1] for d in dictionary], dtype=bool)
-        parts.append(positive[_numbers(chunk.indices, np.int32)])
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        bits = np.frombuffer(chunk.buffers()[1], dtype=np.uint8)
+        parts.append(np.unpackbits(bits, bitorder="little")[chunk.offset : chunk.offset + len(chunk)])
+    return np.concatenate(parts).view(bool) if parts else np.zeros(0, dtype=bool)
 
 
 def _numbers(array, dtype, buffer: int = 1, extra: int = 0) -> np.ndarray:
