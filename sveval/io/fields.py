@@ -298,9 +298,9 @@ def read_table(
             columns = shape.columns if shape else []
             parts = [[] for _ in columns]
         if columns and not problems.structural and (parsed := arrow_chunk(block, columns, vocab)) is not None:
-            for k, values in enumerate(parsed[1]):
-                if values is not None:
-                    parts[k].append(values)
+            for k, pieces in enumerate(parsed[1]):
+                if pieces is not None:
+                    parts[k] += pieces
             line0 += parsed[0]
             continue
         for start, chunk, last_piece in _pieces(bytes(block), CHUNK_BYTES):
