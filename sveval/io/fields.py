@@ -39,7 +39,7 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_errors
-from sveval.io.fields_arrow import arrow_chunk
+from sveval.io.fields_arrow import arrow_chunk, release_arrow_memory
 from sveval.io.vocabulary import Vocabulary, padded_rows
 from sveval.memory import release_freed_memory
 
@@ -322,6 +322,7 @@ def read_table(
         release_freed_memory()  # (the parser's freed temporaries too, before the first one)
         arrays[k] = np.concatenate(parts[k]) if parts[k] else None
         parts[k].clear()
+        release_arrow_memory()  # (pieces that were views of pyarrow's buffers)
     release_freed_memory()
     return Table(line0, arrays, vocab)
 

@@ -20,6 +20,7 @@ accepts and float() refuses; tests/test_io_fields_arrow.py tries every odd form 
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,6 +83,14 @@ def arrow_chunk(
             codes = vocab.encode(_id_rows(values.chunk(0).dictionary)) if values.num_chunks else None
             out[k] = [codes[_numbers(block.indices, np.int32)] for block in values.chunks]
     return rows, out
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator (mimalloc) holds freed back to the system, if pyarrow is in
+    use: it keeps the buffers of a file's pieces once they are joined otherwise, and with them the peak
+    of what comes next (`sveval metrics` of a 60 M-line file: 1,745 MB instead of 1,242 MB)."""
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 def _id_rows(dictionary) -> np.ndarray:
