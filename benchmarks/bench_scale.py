@@ -167,13 +167,14 @@ def compute_metrics(scores_file, p_target=0.01, c_miss=1, c_fa=1):
 compute_metrics(sys.argv[1])
 """
 
-# The checkout's own script, run as `python wespeaker/bin/compute_metrics.py --p_target 0.01 --c_miss 1
-# --c_fa 1 FILE` (examples/voxceleb/v2/run.sh's arguments) from the checkout, inside the timing child.
+# The checkout's own script, run as `python wespeaker/bin/compute_metrics.py --p_target 0.01 --c_fa 1
+# --c_miss 1 FILE` (examples/voxceleb/v2/local/score.sh's arguments) from the checkout, inside the timing
+# child.
 WESPEAKER_SCRIPT = """
 import runpy, sys
 script = "wespeaker/bin/compute_metrics.py"
 sys.path[0] = "wespeaker/bin"  # what `python SCRIPT` puts first on the path
-sys.argv = [script, "--p_target", "0.01", "--c_miss", "1", "--c_fa", "1", *sys.argv[1:]]
+sys.argv = [script, "--p_target", "0.01", "--c_fa", "1", "--c_miss", "1", *sys.argv[1:]]
 runpy.run_path(script, run_name="__main__")
 """
 
