@@ -179,11 +179,11 @@ def test_score_file_read_without_ids_checks_every_line_the_same(monkeypatch, tmp
 def test_runs_of_blank_lines_longer_than_a_block(monkeypatch, tmp_path):
     """Blank lines filling whole blocks: tolerated at the end of the file, reported (first blank line)
     when text follows, at any block size, and a line longer than a block is read whole; also where the
-    buffer grows from a first read smaller than a block (`FIRST_READ`) while the file fills it."""
+    buffer grows from a first read smaller than a block (`FIRST_BYTES`) while the file fills it."""
     lines = [f"u{i} v{i} 0.{i:05d} {('target', 'nontarget')[i % 2]}" for i in range(40)]
     for size, first_read in ((8, 1 << 16), (16, 7), (64, 16), (64, 1 << 16), (1 << 20, 100)):
         monkeypatch.setattr(fields, "CHUNK_BYTES", size)
-        monkeypatch.setattr(fields, "FIRST_READ", first_read)
+        monkeypatch.setattr(fields, "FIRST_BYTES", first_read)
         tail = "\n".join(lines) + "\n" + " \n" * 300 + "\t\n\n"
         assert len(read_score_file(write(tmp_path / "tail.score", tail), ids="none")) == 40
         middle = "\n".join(lines[:20]) + "\n" + "\n" * 300 + "\n".join(lines[20:]) + "\n"

@@ -125,6 +125,32 @@ def test_a_bad_label_in_a_plain_chunk_is_named_with_its_line(tmp_path, arrow_cal
     assert arrow_calls == [False]  # pyarrow stepped aside; the slow path named the line
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "u7\xa0x v7 0.5 target",  # a no-break space inside an id that is never read: str.split() cuts there
+        "u7\u00e9 v7 0.5 target",  # non-ASCII (valid: the slow path reads it the same)
+        "u7 v7 0.5 target\rx y 0.25 nontarget",  # a lone CR: two lines of the right width to pyarrow
+        "u7 v7 0.5 target\x0cx",  # a form feed
+        "u7 v7\t0.5 target",  # a tab in a space-separated block
+        "u7  v7 0.5 target",  # two spaces: an empty field to pyarrow, among ids it does not keep
+        " u7 v7 0.5 target",  # a leading space
+        "u7 v7 0.5 target ",  # a trailing space
+    ],
+)
+def test_bytes_that_break_lines_or_fields_elsewhere_go_to_the_slow_path(tmp_path, odd, arrow_calls):
+    """Every byte outside printable ASCII, and every separator next to another or at a line's end, makes
+    pyarrow step aside (the count of such bytes no longer matches its fields, or two of them touch), also
+    in the id columns that metrics never reads: the slow path then reads or refuses the line as the
+    whole-text reader does."""
+    lines = [f"u{i} v{i} 0.{i:05d} {('target', 'nontarget')[i % 2]}" for i in range(50)]
+    lines[7] = odd
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path / "s.score", text)
+    assert _lean_outcome(path) == _whole_outcome(path, text)
+    assert arrow_calls == [False]
+
+
 def test_tab_separated_blocks_are_parsed_by_pyarrow_and_mixed_ones_by_the_slow_path(
     tmp_path, monkeypatch, arrow_calls
 ):

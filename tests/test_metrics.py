@@ -767,6 +767,41 @@ def test_sorted_scores_sort_once_and_only_what_a_sweep_needs():
     assert per_trial == summarize(scores, labels, EER_DEFINITIONS, points, "per-trial")
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_classes_sorted_apart_equal_numpy_sort_on_and_off_a_decimal_grid(seed, monkeypatch):
+    """Scores with a fixed number of decimals are sorted by counting when their grid is small enough;
+    any other scores (one value off the grid, too wide a grid, huge values) by np.sort: the same values
+    either way (zeros compared by value: np.sort itself does not keep the sign of a zero), whatever the
+    slice size."""
+    import sveval.metrics.detection as detection
+
+    decimals, small_slices = seed % 3, seed < 3
+    if small_slices:  # 47 slices of 64 scores; only grids of fewer than 64 points are counted
+        monkeypatch.setattr(detection, "COST_SLICE", 64)
+    rng = np.random.default_rng(seed)
+    n = 3000
+    labels = rng.random(n) < 0.4
+    printed = np.array([float(f"{v:.{decimals}f}") for v in rng.normal(0, 3, n)])
+    with_negative_zeros = printed.copy()
+    with_negative_zeros[rng.integers(n, size=5)] = -0.0
+    off_grid = printed.copy()
+    off_grid[-1] = np.nextafter(off_grid[-1], np.inf)
+    counted = decimals == 0 or not small_slices
+    cases = {
+        "printed": (printed, counted),
+        "-0.0": (with_negative_zeros, counted),
+        "one off the grid": (off_grid, False),
+        "huge": (printed * 1e300 + 1e300, False),
+        "too wide": (np.arange(n) * 1000.0, False),
+        "not rounded": (rng.normal(size=n), False),
+    }
+    for name, (scores, by_counting) in cases.items():
+        assert (detection._counted_apart(scores, labels) is not None) == by_counting, name
+        tar, non = SortedScores.of(scores, labels).classes
+        assert np.array_equal(tar, np.sort(scores[labels])), name
+        assert np.array_equal(non, np.sort(scores[~labels])), name
+
+
 def test_one_sort_shared_by_summaries_gives_the_same_numbers():
     rng = np.random.default_rng(7)
     scores = np.round(rng.standard_normal(5000), 2)  # many ties: the sweeps differ

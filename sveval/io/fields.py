@@ -39,13 +39,13 @@ import numpy as np
 
 from sveval.errors import InputError
 from sveval.io.atomic import read_errors
-from sveval.io.fields_arrow import arrow_chunk
+from sveval.io.fields_arrow import arrow_chunk, release_arrow_memory
 from sveval.io.vocabulary import Vocabulary, padded_rows
 from sveval.memory import release_freed_memory
 
 CHUNK_BYTES = 1 << 23
-FIRST_READ = 1 << 16  # the first read's buffer (see `blocks`)
 ARROW_CHUNKS = 8  # the file is read in blocks of 8 chunks: pyarrow takes such a block whole when it can
+FIRST_BYTES = 1 << 20  # the block buffer's first size (`blocks`)
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
@@ -200,18 +200,19 @@ def blocks(readinto: Callable[[memoryview], int], size: int) -> Iterator[tuple[i
     """(byte offset, block, last): the file in blocks of whole lines, read with `readinto` (a binary
     file's) into one buffer of `size` bytes (grown for a longer line) that every block reuses: a block is a
     view that stays valid only until the next one is asked for. Why: a fresh 64 MB bytes object per block
-    costs more in page faults than parsing it.
+    costs more in page faults than parsing it. The buffer starts at FIRST_BYTES and grows eightfold while
+    the file fills it, up to `size`: a 64 MB bytearray costs 42 ms to make (its bytes are zeroed), which
+    each small file read (a trial list, an utt2spk) paid before.
 
     A byte-order mark at the start is dropped, and so is the whitespace at the end of the file (trailing
     blank lines are tolerated; blank blocks followed by more text are kept, as copies, and reported).
     """
-    # The buffer starts small and doubles while the file fills it, up to `size`: a bytearray is zeroed when
-    # made, and zeroing `size` bytes for a small file cost more page faults than reading it (the test
-    # suite read thousands of small files: 64 MB each).
-    buf = bytearray(min(size, FIRST_READ))
+    buf = bytearray(min(size, FIRST_BYTES))
     n, eof = _fill(readinto, buf, 0)
-    while not eof and len(buf) < size:  # (no view exported yet: growing makes a new buffer all the same)
-        buf = buf + bytearray(min(len(buf), size - len(buf)))
+    while not eof and len(buf) < size:  # (the buffer is full: no block has been given out yet)
+        grown = bytearray(min(size, 8 * len(buf)))
+        grown[:n] = buf
+        buf = grown
         n, eof = _fill(readinto, buf, n)
     start = offset = len(BOM) if buf[: len(BOM)] == BOM and n >= len(BOM) else 0
     # copies of blocks whose fate is not known yet: blank blocks (reported if text follows) and, first,
@@ -305,9 +306,9 @@ def read_table(
             columns = shape.columns if shape else []
             parts = [[] for _ in columns]
         if columns and not problems.structural and (parsed := arrow_chunk(block, columns, vocab)) is not None:
-            for k, values in enumerate(parsed[1]):
-                if values is not None:
-                    parts[k].append(values)
+            for k, pieces in enumerate(parsed[1]):
+                if pieces is not None:
+                    parts[k] += pieces
             line0 += parsed[0]
             continue
         for start, chunk, last_piece in _pieces(bytes(block), CHUNK_BYTES):
@@ -329,6 +330,7 @@ def read_table(
         release_freed_memory()  # (the parser's freed temporaries too, before the first one)
         arrays[k] = np.concatenate(parts[k]) if parts[k] else None
         parts[k].clear()
+        release_arrow_memory()  # (pieces that were views of pyarrow's buffers)
     release_freed_memory()
     return Table(line0, arrays, vocab)
 

@@ -238,6 +238,58 @@ def _stable_sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return srt, order
 
 
+def _sorted_apart(scores: np.ndarray, is_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(target scores, nontarget scores), each ascending: np.sort's values.
+
+    Scores printed with a fixed number of decimals, as WeSpeaker and sveval print them (%.5f), lie on a
+    grid: each is the float64 nearest to k / 10**d for an integer k. There they are sorted by counting
+    (`_counted_apart`): on 6 M such scores 42 ms of CPU against 480 ms for np.sort of the two classes, the
+    largest cost of `sveval metrics` after parsing (numpy's sort runs at about 60 ns a value on this
+    machine's AMD EPYC). Other scores are sorted."""
+    counted = _counted_apart(scores, is_target)
+    if counted is not None:
+        return counted
+    # np.compress: 4x faster than a boolean index on 6 M trials (numpy 2.4)
+    tar, non = np.compress(is_target, scores), np.compress(~is_target, scores)
+    tar.sort()  # in place: no second copy of the scores
+    non.sort()
+    return tar, non
+
+
+def _counted_apart(scores: np.ndarray, is_target: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`_sorted_apart` by counting, or None when the scores are not on one decimal grid of at most
+    COST_SLICE points: d is the fewest decimals that fit the first 1,024 scores, and every score s must
+    give back its own bits as k / 10**d with k = rint(s * 10**d) (integers below 2**52: exact), so each
+    grid point (kmin + i) / 10**d is, bit for bit, the scores counted there. Counts are per (k, label),
+    COST_SLICE scores at a time. A zero comes out as 0.0 even where it was -0.0 (printed "-0.00000"):
+    the two compare equal, and np.sort leaves them in no set order (its SIMD code even turns some 0.0
+    into -0.0)."""
+    head = scores[:1024]
+    scale = next(
+        (10.0**d for d in range(10) if np.array_equal(np.rint(head * 10.0**d) / 10.0**d, head)), None
+    )
+    if scale is None:
+        return None
+    low, high = np.rint(scores.min() * scale), np.rint(scores.max() * scale)
+    if not (np.isfinite(low) and np.isfinite(high) and max(-low, high) < 2**52 and high - low < COST_SLICE):
+        return None
+    points = int(high - low) + 1
+    counts = np.zeros(2 * points, dtype=np.int64)  # (k - kmin, label) -> trials
+    for lo in range(0, len(scores), COST_SLICE):
+        part = scores[lo : lo + COST_SLICE]
+        k = np.multiply(part, scale)
+        np.rint(k, out=k)
+        if not np.array_equal(np.divide(k, scale).view(np.int64), part.view(np.int64)):
+            return None
+        k -= low
+        key = k.astype(np.intp)
+        key <<= 1
+        key |= is_target[lo : lo + COST_SLICE]
+        counts += np.bincount(key, minlength=2 * points)
+    grid = (low + np.arange(points)) / scale
+    return np.repeat(grid, counts[1::2]), np.repeat(grid, counts[0::2])
+
+
 def _distinct(ascending: np.ndarray) -> np.ndarray:
     """The distinct values of an ascending array (the last of each run of equal values)."""
     return ascending[np.append(ascending[1:] != ascending[:-1], True)] if len(ascending) else ascending
@@ -256,8 +308,9 @@ class SortedScores:
     also fixes the order of tied trials of the per-trial sweeps: numpy's default argsort order for
     "wespeaker", the stable order (trial order) otherwise, so one object serves "tie-aware" and
     "per-trial" and asking it for the other family is a ValueError. The tie-aware sweep, the Kaldi and
-    ROCCH EERs and the tie check need no trial order: they read the two classes sorted apart (numpy's SIMD
-    sort of values, several times faster than a stable argsort of the whole set). Sweeps are computed per
+    ROCCH EERs and the tie check need no trial order: they read the two classes sorted apart (counted on
+    a decimal grid, else numpy's sort of values: `_sorted_apart`; several times faster than a stable
+    argsort of the whole set). Sweeps are computed per
     call, never kept: on large lists they are 2-3 arrays as long as the list. ascending: the scores are
     already ascending in the order their per-trial sweep follows (the extreme orders of tied trials).
     """
@@ -298,10 +351,7 @@ class SortedScores:
     @cached_property
     def classes(self) -> tuple[np.ndarray, np.ndarray]:
         """(target scores, nontarget scores), each ascending."""
-        tar, non = self.scores[self.is_target], self.scores[~self.is_target]
-        tar.sort()  # in place: no second copy of the scores
-        non.sort()
-        return tar, non
+        return _sorted_apart(self.scores, self.is_target)
 
     def _sweep(self, sweep: str | None) -> str:
         """The sweep to use: this object's when None; a per-trial sweep must follow this object's order."""

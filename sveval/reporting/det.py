@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sveval.metrics.detection import DetCurve, SortedScores
+from sveval.reporting.labels import common_length
 
 # Tick ladder in probability; ticks are shown for the values inside the window.
 TICKS = np.array(
@@ -109,14 +110,6 @@ def _drop_shared_pieces(labels: list[str]) -> list[str]:
         if all(short) and len(set(short)) == len(short):
             return short
     return labels
-
-
-def common_length(sequences) -> int:
-    """How many leading items every sequence shares."""
-    n = 0
-    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
-        n += 1
-    return n
 
 
 def wrap_label(label: str, width: int = LEGEND_LABEL_CHARS) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sveval.reporting.det import common_length
-
 
 def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> list[str]:
     """One name per path, in order. Each is the file name without `suffix`; where files share a name, the
@@ -30,3 +28,11 @@ def file_labels(paths, suffix: str = ".score", folders_alone: bool = True) -> li
             f"{label} ({k + 1})" if labels.count(label) > 1 else label for k, label in enumerate(labels)
         ]
     return labels
+
+
+def common_length(sequences) -> int:
+    """How many leading items every sequence shares."""
+    n = 0
+    while all(len(s) > n and s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n
