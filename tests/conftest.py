@@ -21,6 +21,18 @@ def shared(path: Path) -> Path:
     return path
 
 
+def pytest_sessionstart(session):
+    """sveval's modules compiled to bytecode once, as an installed package has them: hundreds of tests run
+    sveval in a fresh process, and where PYTHONDONTWRITEBYTECODE is set (containers, CI) each of those
+    compiled every module it imported again (0.05-0.1 s of CPU a process). compileall writes the files
+    whatever that variable says; they go to __pycache__, which git ignores."""
+    import compileall  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[1]
+    for package in ("sveval", "cli", "trials"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 # A module whose every test is slow says so in a line of its own; see pytest_ignore_collect.
 SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.MULTILINE)
 
