@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -161,7 +159,7 @@ def fetch(
     limit = entry.trials * MAX_TRIAL_LINE_BYTES
     try:
         data = _download(url, timeout, progress, limit + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # (urllib's URLError is an OSError)
         reason = getattr(exc, "reason", None) or exc
         raise InputError(
             f"cannot download {url} ({reason}); {missing_message(entry, suggest_fetch=False)}", entry.name
@@ -190,6 +188,8 @@ def fetch(
 
 def _download(url: str, timeout: float, progress: bool, at_most: int) -> bytes:
     """The body of `url`, read in memory but never more than `at_most` bytes, whatever the server sends."""
+    import urllib.request  # noqa: PLC0415 (25 ms of import every command reading a list would pay)
+
     from sveval.progress import progress as progress_bar
 
     with urllib.request.urlopen(url, timeout=timeout) as response:
