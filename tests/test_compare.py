@@ -13,7 +13,7 @@ from sveval.cli.main import cli
 
 from sveval.metrics import detection as metrics
 from sveval.metrics.llr import cllr
-from sveval.stats.bootstrap import corrected_replicates, few_speakers_factor
+from sveval.stats.bootstrap import corrected_replicates, few_speakers_factor, pair_weights
 from sveval.stats.compare import (
     SystemScores,
     compare,
@@ -21,9 +21,14 @@ from sveval.stats.compare import (
     p_value,
     pair_replicates,
     prepare,
-    replicate_metrics,
     speaker_replicates,
+    weighted_metrics,
 )
+
+
+def replicate_metrics(prep, copies):
+    """(systems, metrics, replicates) on the lists weighted by `copies` (replicates x speakers)."""
+    return weighted_metrics(prep, pair_weights(copies, prep.pairs))
 
 DCF = ((0.01, 1.0, 1.0),)
 

@@ -96,11 +96,12 @@ def test_file_path_names(tmp_path):
     assert trials.name == "my_list.txt" and trials.basename == "my_list.txt"
 
 
-def test_canonical_text_is_the_joined_canonical_lines():
-    from sveval.io.trials import canonical_lines, canonical_text
+def test_canonical_text_is_the_kaldi_form_a_line_at_a_time():
+    from sveval.io.trials import canonical_text
 
     enroll = np.array(["a", "b", "c"], dtype=object)
     test = np.array(["x", "y", "z"], dtype=object)
-    for labels in (np.array([True, False, True]), None):
-        assert canonical_text(enroll, test, labels) == "".join(canonical_lines(enroll, test, labels))
+    labels = np.array([True, False, True])
+    assert canonical_text(enroll, test, labels) == "a x target\nb y nontarget\nc z target\n"
+    assert canonical_text(enroll, test, None) == "a x\nb y\nc z\n"
     assert canonical_text(enroll[:0], test[:0], None) == ""

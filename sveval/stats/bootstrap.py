@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 # pandas and scipy are imported where they are used: `sveval report --help` shows MIN_REPLICATES
 
-GENDER_GROUPS = ("female-female", "male-male", "cross-gender")
-
 # The bootstrap's 95 % percentile interval: numpy's percentile (linear interpolation) puts the 2.5 % point
 # at rank 0.025·(N − 1) among the N sorted replicates (rank 0 the smallest) and the 97.5 % point at rank
 # 0.975·(N − 1). Only from 0.025·(N − 1) ≥ 1, i.e. N ≥ 41, is each end an order statistic of its own that

@@ -177,13 +177,6 @@ def _llr_sums(s, tar, pair_of, n_pairs, dcfs) -> np.ndarray:
     return np.stack([np.bincount(pair_of, weights=r, minlength=n_pairs) for r in rows])
 
 
-def replicate_metrics(prep: Prepared, copies: np.ndarray) -> np.ndarray:
-    """(systems, metrics, replicates): each system's figures on the lists weighted by `copies` (replicates x
-    speakers, how often each speaker is drawn; `sveval.stats.bootstrap.pair_weights`), EER in percent. Every
-    replicate must hold both classes."""
-    return weighted_metrics(prep, pair_weights(copies, prep.pairs))
-
-
 def weighted_metrics(prep: Prepared, w: np.ndarray) -> np.ndarray:
     """(systems, metrics, replicates) from weights of the speaker pairs (replicates x pairs)."""
     total_t, total_n = w @ prep.n_tar, w @ prep.n_non
