@@ -147,15 +147,17 @@ def test_the_selection_guess_changes_the_speed_never_a_bit(monkeypatch):
     rng = np.random.default_rng(2)
     queries = scoring.normalise_rows(rng.standard_normal((500, 64)) + 0.3)
     cohort = scoring.normalise_rows(rng.standard_normal((900, 64)) + 0.2)
-    mean, std = np.empty(500), np.empty(500)
-    scoring._snorm_from_gram(queries, cohort, mean, std)
-    honest = scoring._selection_guess(mean, std, 50, 900)
+    guess = scoring._selection_guess
+    honest = guess(queries, cohort.mean(axis=0), cohort.T @ cohort / 900, 50, 900)
     reach = ((queries @ cohort.T) >= honest[:, None]).sum(axis=1)
     assert 50 < reach.min() and reach.max() < 2 * 50 + 64  # the normal guess: no row corrected
-    wrong = np.where(np.arange(500) % 3 == 0, np.inf, np.where(np.arange(500) % 3 == 1, -np.inf, honest))
-    wrong[5::7] = rng.uniform(-1, 1, len(wrong[5::7]))  # and anything in between
-    monkeypatch.setattr(scoring, "_selection_guess", lambda *args: wrong)
-    stats = scoring.cohort_statistics(queries, cohort, (50, 3))
+
+    def wrong(block, *args):  # by the row's first components, whatever its chunk
+        bad = np.where(block[:, 0] > 0, np.inf, np.where(block[:, 1] > 0, -np.inf, guess(block, *args)))
+        return np.where(block[:, 2] > block[:, 3], block[:, 4] * 2.0**26, bad)  # or anything in between
+
+    monkeypatch.setattr(scoring, "_selection_guess", wrong)
+    stats = scoring.cohort_statistics(queries, cohort, (50, 3), chunk_rows=128)
     for n in (50, 3):
         want = full_exact_statistics(queries, cohort, n)
         assert np.array_equal(stats[n].mean, want[0]) and np.array_equal(stats[n].std, want[1])

@@ -214,13 +214,11 @@ def cohort_statistics(
         product_dtype = np.float32
     out_dtype = np.float64 if compat == "exact" else np.float32
     out = {n: (np.empty(len(queries), out_dtype), np.empty(len(queries), out_dtype)) for n in top_ns}
-    partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
-    if compat == "exact" and (SNORM in top_ns or partial):
-        # the s-norm statistics, and (in product units, below) each row's selection guess
-        moments = out[SNORM] if SNORM in top_ns else (np.empty(len(queries)), np.empty(len(queries)))
+    if compat == "exact" and SNORM in top_ns:
         _snorm_from_gram(
-            np.asarray(queries, dtype=np.float64), np.asarray(cohort, dtype=np.float64), *moments
+            np.asarray(queries, dtype=np.float64), np.asarray(cohort, dtype=np.float64), *out[SNORM]
         )
+    partial = [n for n in top_ns if compat == "wespeaker" or n != SNORM]
     if not partial:
         return {n: CohortStats(n, mean, std) for n, (mean, std) in out.items()}
     if fixed:  # integers in float64: exact products, 2**52 times the rounded rows' products
@@ -231,8 +229,8 @@ def cohort_statistics(
     else:
         scale = None
         cohort_t = np.ascontiguousarray(np.asarray(cohort, dtype=product_dtype).T)
-    if compat == "exact":
-        guess = _selection_guess(*moments, max(partial), n_cohort) / (1.0 if scale is None else scale)
+    if compat == "exact":  # the mean and second moment of a row's products, from these (see _selection_guess)
+        centroid, gram = cohort_t.mean(axis=1), (cohort_t @ cohort_t.T) / n_cohort
     bar = progress_bar(
         total=len(queries), desc="cohort statistics", unit="utt", disable=not progress, leave=False
     )
@@ -263,7 +261,8 @@ def cohort_statistics(
                 block = np.asarray(queries[start:stop], dtype=product_dtype)
             np.matmul(block, cohort_t, out=products)
             if compat == "exact":
-                stats = _top_stats(products, partial, guess[start:stop], mask_buffer[: stop - start], scale)
+                guess = _selection_guess(block, centroid, gram, max(partial), n_cohort)
+                stats = _top_stats(products, partial, guess, mask_buffer[: stop - start], scale)
             else:
                 stats = _wespeaker_row_stats(products, partial, n_cohort)
             for n, (mean, std) in stats.items():
@@ -368,13 +367,17 @@ def _top_stats(products: np.ndarray, top_ns, guess: np.ndarray, mask: np.ndarray
 CANDIDATES = 1.25  # the selection guess aims at about 1.25 N + 32 values per row (see _selection_guess)
 
 
-def _selection_guess(mean: np.ndarray, std: np.ndarray, n: int, n_cohort: int) -> np.ndarray:
-    """Per row, mean + z std, z the normal quantile that about CANDIDATES x n + 32 of n_cohort values
-    exceed (cohort scores are close to normal; where they are not, `_top_stats` corrects the rows whose
-    count falls outside [n, 2n + 64]: only speed depends on this guess, never a bit of a statistic)."""
+def _selection_guess(block: np.ndarray, centroid: np.ndarray, gram: np.ndarray, n: int, n_cohort: int):
+    """Per row of `block`, mean + z std of its products with the cohort (computed from the cohort's
+    `centroid` and `gram` / n_cohort, as s-norm's statistics are: 4 % of the products' time), z the normal
+    quantile that about CANDIDATES x n + 32 of n_cohort values exceed. Cohort scores are close to normal;
+    where they are not, `_top_stats` corrects the rows whose count falls outside [n, 2n + 64]: only speed
+    depends on this guess, never a bit of a statistic."""
     target = CANDIDATES * n + 32
     if target >= n_cohort:
-        return np.full(len(mean), -np.inf)
+        return np.full(len(block), -np.inf)
+    mean = block @ centroid
+    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", block @ gram, block) - mean**2, 0.0))
     return mean + NormalDist().inv_cdf(1 - target / n_cohort) * std
 
 
