@@ -112,11 +112,12 @@ def near_ties(seed=0, d=32):
 
     def unit_fixed(k):  # rows of norm <= 1 whose fixed-point rounding is themselves
         rows = rng.standard_normal((k, d)) + 0.8
-        return np.floor(rows / np.linalg.norm(rows, axis=1, keepdims=True) * 2.0**26) * 2.0**-26
+        return np.trunc(rows / np.linalg.norm(rows, axis=1, keepdims=True) * 2.0**26) * 2.0**-26
 
     base = unit_fixed(40)
     nudged = np.repeat(base, 10, axis=0)
-    nudged[np.arange(len(nudged)), rng.integers(0, d, len(nudged))] -= 2.0**-26  # one unit, towards 0
+    at = np.arange(len(nudged)), rng.integers(0, d, len(nudged))
+    nudged[at] -= np.sign(nudged[at]) * 2.0**-26  # one unit, towards 0 (the norm stays <= 1)
     cohort = np.vstack([np.repeat(base, 12, axis=0), nudged, unit_fixed(150)])[rng.permutation(1030)]
     queries = np.vstack([unit_fixed(240), base[rng.integers(0, 40, 60)]])
     return queries, cohort
