@@ -90,6 +90,80 @@ def test_exact_snorm_from_gram_matches_the_products():
     np.testing.assert_allclose(stats.std, scores.std(axis=1), rtol=1e-12)
 
 
+# ---------------------------------------------------------------- AS-norm selection against whole products
+
+
+def full_exact_statistics(queries, cohort, n):
+    """The oracle of the default AS-norm statistics, from the whole product matrix: rows rounded to multiples
+    of 2**-26, their integer products (exact in float64, whatever the order of the sums), each row sorted,
+    its n largest in ascending order, numpy's mean and the mean of the squared deviations, times 2**-52."""
+    products = np.rint(queries * 2.0**26) @ np.rint(cohort * 2.0**26).T
+    top = np.sort(products, axis=1)[:, -n:].copy()
+    mean = top.mean(axis=1)
+    std = np.sqrt(np.mean((top - mean[:, None]) ** 2, axis=1))
+    return mean * 2.0**-52, std * 2.0**-52
+
+
+def near_ties(seed=0, d=32):
+    """Unit rows in fixed point with many ties: 40 directions repeated 12 times each, the same directions
+    one fixed-point unit (2**-26) off in one component, 10 times each, and 150 random rows (1,030 cohort
+    rows); 300 queries, a fifth of them equal to a repeated direction."""
+    rng = np.random.default_rng(seed)
+
+    def unit_fixed(k):  # rows of norm <= 1 whose fixed-point rounding is themselves
+        rows = rng.standard_normal((k, d)) + 0.8
+        return np.trunc(rows / np.linalg.norm(rows, axis=1, keepdims=True) * 2.0**26) * 2.0**-26
+
+    base = unit_fixed(40)
+    nudged = np.repeat(base, 10, axis=0)
+    at = np.arange(len(nudged)), rng.integers(0, d, len(nudged))
+    nudged[at] -= np.sign(nudged[at]) * 2.0**-26  # one unit, towards 0 (the norm stays <= 1)
+    cohort = np.vstack([np.repeat(base, 12, axis=0), nudged, unit_fixed(150)])[rng.permutation(1030)]
+    queries = np.vstack([unit_fixed(240), base[rng.integers(0, 40, 60)]])
+    return queries, cohort
+
+
+@pytest.mark.parametrize("chunk_rows", [2048, 64, 7])
+def test_selected_statistics_equal_the_whole_products_bit_for_bit_on_ties(chunk_rows):
+    queries, cohort = near_ties()
+    exact = np.rint(queries * 2.0**26) @ np.rint(cohort * 2.0**26).T
+    ranked = np.sort(exact, axis=1)
+    assert (ranked[:, -300] == ranked[:, -301]).sum() > 100  # the 300th value tied with the 301st
+    gaps = np.diff(ranked[:, -320:-280], axis=1)  # around the 300th: equal, or one unit (x 2**26) apart
+    assert (gaps == 0).mean() > 0.4 and (gaps <= 2.0**26).mean() > 0.6
+    top_ns = (2, 10, 300, 1000, 1030)
+    stats = scoring.cohort_statistics(queries, cohort, (scoring.SNORM, *top_ns), chunk_rows=chunk_rows)
+    for n in top_ns:
+        mean, std = full_exact_statistics(queries, cohort, n)
+        assert np.array_equal(stats[n].mean, mean) and np.array_equal(stats[n].std, std), n
+    # the statistics are those of the row's values, wherever they stand in the cohort
+    order = np.random.default_rng(1).permutation(len(cohort))
+    again = scoring.cohort_statistics(queries, cohort[order], (300,), chunk_rows=chunk_rows)[300]
+    assert np.array_equal(again.mean, stats[300].mean) and np.array_equal(again.std, stats[300].std)
+
+
+def test_the_selection_guess_changes_the_speed_never_a_bit(monkeypatch):
+    """Whatever threshold the guess gives a row (too high: fewer than N values reach it; too low: all of
+    them do), the statistics are those of the whole products."""
+    rng = np.random.default_rng(2)
+    queries = scoring.normalise_rows(rng.standard_normal((500, 64)) + 0.3)
+    cohort = scoring.normalise_rows(rng.standard_normal((900, 64)) + 0.2)
+    guess = scoring._selection_guess
+    honest = guess(queries, cohort.mean(axis=0), cohort.T @ cohort / 900, 50, 900)
+    reach = ((queries @ cohort.T) >= honest[:, None]).sum(axis=1)
+    assert 50 < reach.min() and reach.max() < 2 * 50 + 64  # the normal guess: no row corrected
+
+    def wrong(block, *args):  # by the row's first components, whatever its chunk
+        bad = np.where(block[:, 0] > 0, np.inf, np.where(block[:, 1] > 0, -np.inf, guess(block, *args)))
+        return np.where(block[:, 2] > block[:, 3], block[:, 4] * 2.0**26, bad)  # or anything in between
+
+    monkeypatch.setattr(scoring, "_selection_guess", wrong)
+    stats = scoring.cohort_statistics(queries, cohort, (50, 3), chunk_rows=128)
+    for n in (50, 3):
+        want = full_exact_statistics(queries, cohort, n)
+        assert np.array_equal(stats[n].mean, want[0]) and np.array_equal(stats[n].std, want[1])
+
+
 # ---------------------------------------------------------------- synthetic set and oracles
 
 
