@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sveval.errors import InputError
-from sveval.io.embeddings import read_embeddings, read_utt2spk
+from sveval.io.embeddings import read_embeddings, read_mean_vector, read_utt2spk
 from sveval.speakers import speaker_map
 
 IDS = ["id10001/a/00001.wav", "id10001/b/00002.wav", "id10002/a/00001.wav"]
@@ -110,6 +110,31 @@ def test_missing_unknown_and_broken_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no xvector.scp"):
         read_embeddings(tmp_path / "empty")
+
+
+def test_damaged_and_mistaken_numpy_files_are_one_line_each(tmp_path):
+    """Found by a tester: a truncated .npz or one with a bad CRC was a traceback; a text file under a numpy
+    name was said to hold pickled data. Each is an InputError naming the file and what is wrong."""
+    np.savez(tmp_path / "good.npz", ids=np.array(IDS), vectors=VECTORS)
+    data = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
+    damaged = bytearray(data)
+    damaged[200] ^= 0xFF  # inside the first member's data: its CRC no longer matches
+    (tmp_path / "crc.npz").write_bytes(bytes(damaged))
+    (tmp_path / "text.npz").write_text("hello\n")
+    (tmp_path / "text.npy").write_text("hello\n")
+    (tmp_path / "text.ids").write_text("a\n")
+    expected = {
+        "trunc.npz": r"trunc.npz: cannot read .npz \(truncated or damaged\?\): ",
+        "crc.npz": r"crc.npz: cannot read .npz \(truncated or damaged\?\): Bad CRC-32",
+        "text.npz": r"text.npz: not an .npz archive",
+        "text.npy": r"text.npy: not a .npy array",
+    }
+    for name, message in expected.items():
+        with pytest.raises(InputError, match=message):
+            read_embeddings(tmp_path / name)
+    with pytest.raises(InputError, match=r"expected a .npy file\): not a file numpy.save wrote"):
+        read_mean_vector(tmp_path / "text.npy", 3)
 
 
 def test_cohort_speakers_from_ids_and_utt2spk(tmp_path):

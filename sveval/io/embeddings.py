@@ -16,6 +16,8 @@ ids, vectors of another dimension, NaN/inf and all-zero vectors, naming the file
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +150,7 @@ def refuse_bad_vectors(ids: np.ndarray, bad: np.ndarray, zero: np.ndarray, sourc
 
 
 def _read_npz(path: Path):
+    _require_magic(path, b"PK", "an .npz archive (numpy.savez: a zip of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = list(data.keys())
@@ -157,8 +160,23 @@ def _read_npz(path: Path):
                 raise InputError("empty .npz", str(path))
             arrays = [data[k] for k in keys]
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read .npz: {exc}", str(path)) from exc
+        raise InputError(f"cannot read .npz: {' '.join(str(exc).split())}", str(path)) from exc
+    except (EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"cannot read .npz (truncated or damaged?): {why}", str(path)) from exc
     return keys, _stack(keys, arrays, str(path))
+
+
+def _require_magic(path: Path, magic: bytes, what: str) -> None:
+    """InputError unless the file starts as `what` does: numpy's own message for another file (a text
+    file) is that it holds pickled data, which is not what is wrong."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(magic))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from exc
+    if head != magic:
+        raise InputError(f"not {what}", str(path))
 
 
 def _read_npy(path: Path, mmap: bool = False):
@@ -166,9 +184,10 @@ def _read_npy(path: Path, mmap: bool = False):
     if sidecar is None:
         names = " or ".join(str(path.with_suffix(s)) for s in SIDE_CARS)
         raise InputError(f"a .npy file needs its id list beside it ({names}, one id a line)", str(path))
+    _require_magic(path, b"\x93NUMPY", "a .npy array (numpy.save)")
     try:
         vectors = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"cannot read .npy: {exc}", str(path)) from exc
     ids = read_columns(sidecar, "id list", fixed_layout([Column("id")], "one id per line")).strings(0)
     if vectors.ndim != 2 or len(ids) != len(vectors):
@@ -333,6 +352,11 @@ def read_mean_vector(path: str | os.PathLike, dim: int) -> np.ndarray:
     if not stat.S_ISREG(mode):
         raise InputError("the mean vector is not a regular file (a FIFO, device or folder?)", source)
     try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+        # numpy calls any file that is not .npy, .npz or a pickle (\x80: protocol 2+) pickled data
+        if not head.startswith((b"\x93NUMPY", b"PK", b"\x80")):
+            raise ValueError("not a file numpy.save wrote (no .npy header)")
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         why = " ".join(str(exc).split()) or type(exc).__name__
