@@ -137,6 +137,18 @@ def test_damaged_and_mistaken_numpy_files_are_one_line_each(tmp_path):
         read_mean_vector(tmp_path / "text.npy", 3)
 
 
+def test_an_scp_entry_that_is_a_command_is_refused_not_run(tmp_path):
+    """Found by a tester: Kaldi's pipe syntax in an embedding scp was handed to kaldiio, which ran it."""
+    kaldiio.save_ark(str(tmp_path / "x.ark"), dict(zip(IDS, VECTORS)), scp=str(tmp_path / "x.scp"))
+    lines = (tmp_path / "x.scp").read_text().splitlines()
+    ran = tmp_path / "ran"
+    lines[1] = f"{IDS[1]} touch {ran}; cat {tmp_path / 'x.ark'} |"
+    (tmp_path / "pipe.scp").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"pipe.scp:2: command pipes are not run"):
+        read_embeddings(tmp_path / "pipe.scp")
+    assert not ran.exists()
+
+
 def test_cohort_speakers_from_ids_and_utt2spk(tmp_path):
     """The cohort's speakers come from the one speaker mapping, its messages naming the cohort's option."""
     ids = np.array(IDS, dtype=object)

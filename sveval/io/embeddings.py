@@ -302,6 +302,8 @@ def _kaldiio_blocks(path: Path, suffix: str, rows: int | None):
     take), stacked `rows` entries at a time."""
     import kaldiio  # noqa: PLC0415
 
+    if suffix == ".scp":
+        _refuse_pipes(path)
     ids, arrays, last = [], [], None
     try:
         reader = kaldiio.load_scp_sequential(str(path)) if suffix == ".scp" else kaldiio.load_ark(str(path))
@@ -319,6 +321,19 @@ def _kaldiio_blocks(path: Path, suffix: str, rows: int | None):
         raise InputError(f"cannot read Kaldi {suffix[1:]}{where}: {exc}", str(path)) from exc
     if ids:
         yield ids, _stack(ids, arrays, str(path))
+
+
+def _refuse_pipes(path: Path) -> None:
+    """InputError naming the line where an scp entry is a command (Kaldi's `... |`): kaldiio would run it
+    in a shell, and an embedding list is no place for commands (pipes in --wav-scp are refused alike)."""
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if line.rstrip().endswith(b"|"):
+                raise InputError(
+                    "command pipes are not run; write the vectors to an ark file (copy-vector) and list it",
+                    str(path),
+                    number,
+                )
 
 
 def _stack(ids, arrays, source: str) -> np.ndarray:
