@@ -182,6 +182,25 @@ def test_empty_or_missing_folder_is_an_input_error(tmp_path):
     assert scan_folder  # imported for the error path above
 
 
+def test_two_files_of_one_method_and_list_keep_a_line_each(tmp_path):
+    """Found by a tester: a Kaldi folder with `voxceleb1_test.score` and `plda.score` (3 columns, both read
+    as cosine of the one --trials list) showed one row, the last file's numbers, and two unlabelled CI rows.
+    Each file keeps its own line, named by its file, with its own numbers (WeSpeaker's, independently)."""
+    four = {"voxceleb1_test": score_lines(0, 2.0), "plda": score_lines(1, 3.5)}
+    fields = [line.split() for line in four["plda"].splitlines()]
+    trials = write(tmp_path / "trials", "".join(f"{f[0]} {f[1]} {f[3]}\n" for f in fields))
+    for name, text in four.items():
+        three = "".join(" ".join(line.split()[:3]) + "\n" for line in text.splitlines())
+        write(tmp_path / "kaldi" / f"{name}.score", three)
+    code, out = run(tmp_path / "kaldi", "--trials", trials, "--bootstrap", 200, "--quiet")
+    assert code == 0, out
+    report = (tmp_path / "kaldi" / "report.md").read_text()
+    for name, text in four.items():
+        eer, dcf = wespeaker_numbers(text)
+        assert f"| kaldi | cosine (`{name}.score`) | {eer:.3f} | {dcf:.3f} |" in report, report
+        assert report.count(f"| kaldi | cosine (`{name}.score`) | trials (custom) | 8 |") == 1  # its CI row
+
+
 def test_a_folder_another_run_is_writing_is_not_reported_into(release, tmp_path):
     """One writer per output folder: while a run (here: this test) holds the folder's lock, `report DIR`
     exits 2 naming the holder and writes nothing; once it is let go, the report is written and the lock

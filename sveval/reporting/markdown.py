@@ -93,6 +93,15 @@ class System:
     notes: tuple[str, ...] = ()
     speakers: str = ""  # how ids were mapped to speakers (SpeakerMap.describe()), where analyses used it
 
+    def row_title(self, row: Row) -> str:
+        """The row's method as the tables name it, with its score file where another file of this folder
+        gives the same method of the same list (a Kaldi folder's `voxceleb1_test.score` and `plda.score`,
+        both read as cosine): each keeps a line of its own, never one cell for two files."""
+        key = (row.method, row.top_n, row.cohort, row.trials)
+        same = [r for r in self.rows if (r.method, r.top_n, r.cohort, r.trials) == key]
+        title = method_title(row.method, row.top_n)
+        return f"{title} (`{row.score_file}`)" if len(same) > 1 and row.score_file else title
+
 
 @dataclass(frozen=True)
 class ReportInfo:
@@ -136,14 +145,15 @@ def results_table(systems, published: PublishedTable | None = None) -> str:
     header = ["System", "Method"] + [f"{list_title(n)} {k}" for n in lists for k in ("EER", "MinDCF")]
     body = []
     for system in systems:
-        methods = list(dict.fromkeys((r.method, r.top_n, r.cohort) for r in system.rows))
-        for method, top_n, cohort in methods:
+        # one line per method, or per score file where two files give one method of one list (row_title)
+        lines = list(dict.fromkeys((r.method, r.top_n, r.cohort, system.row_title(r)) for r in system.rows))
+        for method, top_n, cohort, title in lines:
             values = {
                 r.trials: (r.eer_percent, r.min_dcf, r.n_dropped)
                 for r in system.rows
-                if (r.method, r.top_n, r.cohort) == (method, top_n, cohort)
+                if (r.method, r.top_n, r.cohort, system.row_title(r)) == (method, top_n, cohort, title)
             }
-            body.append([system.name, method_title(method, top_n)] + _cells(values, lists))
+            body.append([system.name, title] + _cells(values, lists))
     if published is not None:
         for row in published.rows:
             label = f"{row.model} ({row.params_millions:.2f} M), published"
@@ -215,7 +225,7 @@ def _analyses(systems) -> list[str]:
             "intervals are percentiles of the others (column Dropped).\n"
         )
         body = [
-            [s.name, method_title(r.method, r.top_n), r.trials, str(r.bootstrap.n_speakers)]
+            [s.name, s.row_title(r), r.trials, str(r.bootstrap.n_speakers)]
             + [f"{r.bootstrap.n_dropped:,}"]
             + [f"{r.eer_percent:.3f}", _ci(r.bootstrap.eer_low, r.bootstrap.eer_high, 100)]
             + [f"{r.min_dcf:.3f}", _ci(r.bootstrap.min_dcf_low, r.bootstrap.min_dcf_high)]
@@ -242,7 +252,7 @@ def _analyses(systems) -> list[str]:
                 else:
                     fa = [g.fa_at_eer_threshold, g.fa_at_dcf_threshold]
                     numbers = ["—", "—"] + ["—" if x is None else f"{100 * x:.3f}" for x in fa]
-                name = [s.name, method_title(r.method, r.top_n), r.trials, g.group]
+                name = [s.name, s.row_title(r), r.trials, g.group]
                 body.append(name + [f"{g.n_target:,}", f"{g.n_nontarget:,}"] + numbers)
         header = ["System", "Method", "Trial list", "Pairing", "Target", "Nontarget", "EER %", "MinDCF"]
         out.append(_table(header + ["FA % at EER thr.", "FA % at minDCF thr."], body))
@@ -296,7 +306,7 @@ def subgroup_sections(systems) -> list[str]:
     body = []
     for s, r in rows:
         for g in r.subgroups.groups:
-            head = [s.name, method_title(r.method, r.top_n), r.trials, g.grouping, g.group]
+            head = [s.name, s.row_title(r), r.trials, g.grouping, g.group]
             counts = [f"{g.n_speakers:,}", f"{g.n_target:,}", f"{g.n_nontarget:,}"]
             if not g.reported:
                 numbers = ["counts only"] + ["—"] * 5
@@ -336,7 +346,7 @@ def subgroup_sections(systems) -> list[str]:
         body = []
         for s, r, f in fair:
             body.append(
-                [s.name, method_title(r.method, r.top_n), r.trials, f.grouping, ", ".join(f.groups)]
+                [s.name, s.row_title(r), r.trials, f.grouping, ", ".join(f.groups)]
                 + [f"{f.threshold_name} ({f.threshold:.4g})", f"{f.n_dropped:,}" if n_boot else "—"]
                 + [_figure(f.fdr), _figure_ci(f.fdr_ci, f.fdr)]
                 + [_figure(f.garbe), _figure_ci(f.garbe_ci, f.garbe)]
@@ -430,7 +440,7 @@ def calibration_table(systems) -> str:
     body = [
         [
             s.name,
-            method_title(r.method, r.top_n),
+            s.row_title(r),
             list_title(r.trials),
             f"{r.eer_percent:.3f}",
             f"{r.min_dcf:.3f}",
