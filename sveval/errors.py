@@ -13,6 +13,15 @@ def shown_id(text) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def quoted(text, limit: int = 120) -> str:
+    """`text` quoted (repr) for a message, cut after `limit` characters with how many more there were: a
+    message quotes the line it found, and a 5 MB line must not become a 5 MB message."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text) - limit:,} more characters)"
+
+
 class SvevalError(Exception):
     """Base class. `exit_code` is what the CLI exits with when this escapes a command."""
 

@@ -225,3 +225,14 @@ def test_a_hash_collision_never_merges_two_ids(monkeypatch):
 def test_a_nul_byte_is_refused_naming_its_line():
     with pytest.raises(InputError, match=r"t:2: character U\+0000"):
         parse_trials("a b target\na\0x c nontarget\n", "t")
+
+
+def test_a_huge_line_is_quoted_cut_short_in_the_message(tmp_path):
+    """Found by a tester: a 5 MB line without spaces became a 5 MB error message."""
+    path = write(tmp_path / "huge.score", "x" * 1_000_000)
+    with pytest.raises(InputError) as caught:
+        read_score_file(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:1: expected `enroll test score")
+    assert message.endswith("found 1 field: '" + "x" * 120 + "'... (999,880 more characters)")
+

@@ -37,7 +37,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sveval.errors import InputError
+from sveval.errors import InputError, quoted
 from sveval.io.atomic import read_errors
 from sveval.io.fields_arrow import arrow_chunk, release_arrow_memory
 from sveval.io.vocabulary import Vocabulary, padded_rows
@@ -145,7 +145,7 @@ def fixed_layout(columns: list[Column], expected: str) -> Callable[[list[str]], 
     a line with another field count is "expected <expected> (<n> fields), found ..."."""
 
     def wrong_width(row: list[str]) -> str:
-        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
+        found = f"found {field_count(len(row))}: {quoted(' '.join(row))}"
         return f"expected {expected} ({len(columns)} fields), {found}"
 
     return lambda first_row: Layout(columns, wrong_width)
@@ -422,6 +422,6 @@ def _convert(column: Column, k: int, raw: list[str], vocab: Vocabulary, line0: i
             try:
                 float(text)
             except ValueError:
-                problems.add((VALUE, k), line0 + i + 1, f"{column.what} is not a number: {text!r}")
+                problems.add((VALUE, k), line0 + i + 1, f"{column.what} is not a number: {quoted(text)}")
                 break
         return np.zeros(len(raw))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from sveval.errors import InputError
+from sveval.errors import InputError, quoted
 from sveval.io.atomic import write_text
 from sveval.io.fields import read_source_text, text_lines
 from sveval.types import ResultBlock
@@ -76,26 +76,27 @@ def parse_block_lines(group: list[tuple[int, str]], source: str) -> ResultBlock:
     """One block from its (line number, text) lines: header, `EER = ...`, `minDCF (...) = ...`."""
     header = _HEADER.match(group[0][1])
     if not header:
-        raise InputError(f"expected `---- <score file> -----`, found {group[0][1]!r}", source, group[0][0])
+        found = quoted(group[0][1])
+        raise InputError(f"expected `---- <score file> -----`, found {found}", source, group[0][0])
     if len(group) < 3:
         raise InputError(f"block for {header.group(1)} is cut short", source, group[-1][0])
     eer = _EER.match(group[1][1])
     if not eer:
-        raise InputError(f"expected `EER = <percent>`, found {group[1][1]!r}", source, group[1][0])
+        raise InputError(f"expected `EER = <percent>`, found {quoted(group[1][1])}", source, group[1][0])
     dcf = _DCF.match(group[2][1])
     if not dcf:
         raise InputError(
-            f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {group[2][1]!r}",
+            f"expected `minDCF (p_target:P c_miss:C c_fa:C) = <value>`, found {quoted(group[2][1])}",
             source,
             group[2][0],
         )
     try:
         p_target, c_miss, c_fa = (float(dcf.group(j)) for j in (1, 2, 3))
     except ValueError:
-        raise InputError(f"unreadable DCF parameters in {group[2][1]!r}", source, group[2][0]) from None
+        raise InputError(f"unreadable DCF parameters in {quoted(group[2][1])}", source, group[2][0]) from None
     problem = operating_point_problem(p_target, c_miss, c_fa)
     if problem:
-        raise InputError(f"no operating point in {group[2][1]!r}: {problem}", source, group[2][0])
+        raise InputError(f"no operating point in {quoted(group[2][1])}: {problem}", source, group[2][0])
     return ResultBlock(header.group(1), float(eer.group(1)), float(dcf.group(4)), p_target, c_miss, c_fa)
 
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
-from sveval.errors import InputError
+from sveval.errors import InputError, quoted
 from sveval.io.atomic import atomic_path
 from sveval.io.fields import Column, Layout, Table, field_count, parse_columns, read_columns
 from sveval.io.score_text import coded_score_chunks as coded_score_chunks
@@ -34,7 +34,7 @@ def score_layout(first_row: list[str], ids: str = "strings") -> Layout:
     if width not in SCORE_WIDTHS:
         raise InputError(
             "expected `enroll test score [target|nontarget [|e| |t| mu_e mu_t]]` (3, 4 or 8 fields), "
-            f"found {field_count(width)}: {' '.join(first_row)!r}"
+            f"found {field_count(width)}: {quoted(' '.join(first_row))}"
         )
     id_column = Column("skip" if ids == "none" else "id")
     columns = [id_column, id_column, Column("float", "score")]
@@ -43,14 +43,14 @@ def score_layout(first_row: list[str], ids: str = "strings") -> Layout:
     columns += [Column("float", "statistic")] * (width - 4)
 
     def wrong_width(row: list[str]) -> str:
-        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
+        found = f"found {field_count(len(row))}: {quoted(' '.join(row))}"
         return f"expected score line like line 1 ({width} fields), {found}"
 
     return Layout(columns, wrong_width)
 
 
 def _label_complaint(token: str, count: int) -> str:
-    return f"label {token!r} is not target or nontarget"
+    return f"label {quoted(token)} is not target or nontarget"
 
 
 def parse_score_file(text: str, source: str) -> ScoreFile:

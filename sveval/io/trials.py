@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np  # (pandas is imported where used: 0.4 s of every `sveval metrics` start)
 
-from sveval.errors import InputError
+from sveval.errors import InputError, quoted
 from sveval.io.atomic import write_text
 from sveval.io.fields import Column, Layout, Table, field_count, parse_columns, read_columns
 from sveval.pair_join import pair_keys, trial_keys
@@ -39,7 +39,7 @@ def detect_format(first_row: list[str], source: str) -> str:
         return "unlabelled"
     raise InputError(
         "not a trial list: expected `enroll test target|nontarget` (Kaldi), `1|0 enroll test` (VoxCeleb) "
-        f"or `enroll test` (unlabelled), found {' '.join(first_row)!r}",
+        f"or `enroll test` (unlabelled), found {quoted(' '.join(first_row))}",
         source,
         1,
     )
@@ -53,7 +53,8 @@ def trial_layout(first_row: list[str], source: str) -> Layout:
 
     def complaint(token: str, count: int) -> str:
         return (
-            f"label {token!r} is not {' or '.join(allowed[::-1])} (expected {expected}); {count} such line(s)"
+            f"label {quoted(token)} is not {' or '.join(allowed[::-1])} (expected {expected}); "
+            f"{count} such line(s)"
         )
 
     label = Column("label", labels=allowed, complaint=complaint)
@@ -61,7 +62,7 @@ def trial_layout(first_row: list[str], source: str) -> Layout:
     columns = {"kaldi": [*ids, label], "voxceleb": [label, *ids], "unlabelled": ids}[fmt]
 
     def wrong_width(row: list[str]) -> str:
-        found = f"found {field_count(len(row))}: {' '.join(row)!r}"
+        found = f"found {field_count(len(row))}: {quoted(' '.join(row))}"
         return f"expected {fmt} trial line {expected} ({width} fields), {found}"
 
     return Layout(columns, wrong_width)
