@@ -149,6 +149,19 @@ def test_an_scp_entry_that_is_a_command_is_refused_not_run(tmp_path):
     assert not ran.exists()
 
 
+def test_unclear_embedding_errors_say_what_is_wrong(tmp_path):
+    """Found by a tester: a line listed twice in an scp said "overlapping entries in the ark file" naming no
+    file; an .npz with `vectors` and no `ids` said "entry 'vectors' is not a vector"."""
+    kaldiio.save_ark(str(tmp_path / "x.ark"), dict(zip(IDS, VECTORS)), scp=str(tmp_path / "x.scp"))
+    lines = (tmp_path / "x.scp").read_text().splitlines()
+    (tmp_path / "twice.scp").write_text("\n".join([*lines, lines[0].replace(IDS[0], "other/a/1.wav")]) + "\n")
+    with pytest.raises(InputError, match=r"x.ark: two scp entries point at overlapping bytes of this ark"):
+        read_embeddings(tmp_path / "twice.scp")
+    np.savez(tmp_path / "half.npz", vectors=VECTORS)
+    with pytest.raises(InputError, match=r"half.npz: .npz has an array `vectors` but no `ids`: expected"):
+        read_embeddings(tmp_path / "half.npz")
+
+
 def test_cohort_speakers_from_ids_and_utt2spk(tmp_path):
     """The cohort's speakers come from the one speaker mapping, its messages naming the cohort's option."""
     ids = np.array(IDS, dtype=object)

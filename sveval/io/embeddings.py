@@ -156,6 +156,13 @@ def _read_npz(path: Path):
             keys = list(data.keys())
             if "ids" in keys and "vectors" in keys:
                 return data["ids"], data["vectors"]
+            if "ids" in keys or "vectors" in keys:  # half of the (ids, vectors) layout
+                missing = "vectors" if "ids" in keys else "ids"
+                raise InputError(
+                    f".npz has an array `{'ids' if missing == 'vectors' else 'vectors'}` but no `{missing}`: "
+                    "expected arrays `ids` and `vectors`, or one vector per id",
+                    str(path),
+                )
             if not keys:
                 raise InputError("empty .npz", str(path))
             arrays = [data[k] for k in keys]
@@ -219,7 +226,8 @@ class ScpPlan:
             where = np.flatnonzero(arks == ark)
             # a fresh map per call, dropped on return: the pages read leave this process's RSS with it
             data = np.memmap(ark, dtype=np.uint8, mode="r")
-            _copy_runs(data, offsets[where] + 10, self.dim * self.dtype.itemsize, self.dtype, out, where)
+            width = self.dim * self.dtype.itemsize
+            _copy_runs(data, offsets[where] + 10, width, self.dtype, out, where, ark)
             del data
         return out
 
@@ -274,13 +282,13 @@ def _check_headers(ark_path: Path, off: np.ndarray):
     return dtype, int(dims[0])
 
 
-def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.ndarray, rows: np.ndarray):
+def _copy_runs(data: np.ndarray, starts: np.ndarray, width: int, dtype, out: np.ndarray, rows, ark: str):
     """out[rows[i]] = data[starts[i] : starts[i] + width] as dtype. Entries whose keys have equal length
     sit at a constant stride in the ark: each such run is copied as one strided view."""
     order = np.argsort(starts, kind="stable")
     starts, rows = starts[order], rows[order]
     if len(starts) > 1 and np.diff(starts).min() < width:
-        raise InputError("overlapping entries in the ark file")
+        raise InputError("two scp entries point at overlapping bytes of this ark (a line listed twice?)", ark)
     breaks = (
         np.flatnonzero(np.diff(starts, n=2) != 0) + 2 if len(starts) > 2 else np.array([], dtype=np.int64)
     )
@@ -318,7 +326,8 @@ def _kaldiio_blocks(path: Path, suffix: str, rows: int | None):
         raise
     except Exception as exc:  # kaldiio raises many kinds of errors for broken files
         where = f" after entry {last!r}" if last is not None else ""
-        raise InputError(f"cannot read Kaldi {suffix[1:]}{where}: {exc}", str(path)) from exc
+        why = " ".join(str(exc).split()) or type(exc).__name__  # (kaldiio's messages may be empty or 2 lines)
+        raise InputError(f"cannot read Kaldi {suffix[1:]}{where}: {why}", str(path)) from exc
     if ids:
         yield ids, _stack(ids, arrays, str(path))
 
