@@ -51,6 +51,26 @@ def _record_titles(monkeypatch):
     monkeypatch.setattr(score_outputs, "write_det_plot", write)
 
 
+def test_a_builtin_list_under_a_name_of_its_own_is_named_by_its_content(tmp_path):
+    """Found by a tester: score files of Vox1-O named after their systems were each shown as a custom list
+    of their own, though their fingerprint is vox1_O_cleaned's. A list is known by its content."""
+    from conftest import VOXCELEB, shared
+
+    lines = shared(VOXCELEB / "veri_test2.txt").read_text().split("\n")
+    rows = [line.split() for line in lines if line.strip()]
+    text = "".join(
+        f"{e} {t} {0.5 * int(lab) + i % 7 / 10:.5f} {('nontarget', 'target')[int(lab)]}\n"
+        for i, (lab, e, t) in enumerate(rows)
+    )
+    for name in ("gvlad_softmax.score", "other_system.kaldi.score"):
+        (tmp_path / "sys" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "sys" / name).write_text(text)
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "sys"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "sys" / "report.md").read_text()
+    assert "| System | Method | Vox1-O EER | Vox1-O MinDCF |" in report and "(custom)" not in report
+
+
 def test_a_custom_list_under_a_builtin_file_name_is_named_by_its_stem(exp, tmp_path, monkeypatch):  # noqa: F811
     trials = _fake_hard_list(exp)
     _record_titles(monkeypatch)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sveval.errors import InputError
-from sveval.io.catalog import builtin
+from sveval.io.catalog import builtin, load_manifest
 from sveval.io.folders import read_results, scan_folder
 from sveval.io.release import ScoreName, list_for, only_list, parse_score_name
 from sveval.io.score_folder import read_run_record, record_from_document
@@ -299,8 +299,9 @@ def list_identity(
     it.
     """
     entry = builtin(parsed.trials)
-    if entry is None:
-        return custom_list_label(parsed.list_basename)
+    if entry is None:  # a file name of its own: a built-in list all the same when its content is one
+        known = next((e.name for e in load_manifest()[1].values() if fp and e.fingerprint == fp), None)
+        return known or custom_list_label(parsed.list_basename)
     if n_target is None or n_nontarget is None:
         return parsed.trials
     same_counts = (n_target + n_nontarget, n_target, n_nontarget) == (
