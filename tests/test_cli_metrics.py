@@ -369,3 +369,24 @@ def test_a_closed_pipe_is_not_a_failed_validation(tmp_path):
         os.close(write_end)
     assert done.returncode == 141, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["metrics", "--bogus", "x"], "No such option '--bogus'. (see 'sveval metrics --help')"),
+        (["metrics"], "Missing argument 'SCORE_FILES...'. (see 'sveval metrics --help')"),
+        (["nosuch"], "No such command 'nosuch'. (see 'sveval --help')"),
+        (
+            ["det", "--p-target", "x", "a.score"],
+            "Invalid value for '--p-target': 'x' is not a valid float. (see 'sveval det --help')",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_like_every_other_error(args, message):
+    """Found by a tester: click's own usage errors were three lines (usage, hint, error), not the one
+    `sveval: error: ...` line the README promises; exit 2 as before."""
+    result = CliRunner().invoke(cli, args, prog_name="sveval")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"sveval: error: {message}"]
+
