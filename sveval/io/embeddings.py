@@ -240,16 +240,20 @@ def scp_plan(path: Path, check_rows: int = 65536) -> ScpPlan | None:
         table = read_columns(path, "scp file", _SCP_LAYOUT)
     except InputError:  # (a pipe has more fields) kaldiio reads it, and words the error
         return None
-    keys, places = table.strings(0).tolist(), [p.rpartition(":") for p in table.strings(1)]
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    keys = table.strings(0).tolist()
+    # `<ark>:<offset>` split at its last colon by pyarrow (a Python loop took 0.35 s of 153 k Vox1 lines)
+    places = pc.split_pattern(pa.array(table.strings(1), pa.string()), ":", max_splits=1, reverse=True)
     del table
-    arks, colons, offsets = zip(*places)
-    if "" in colons:
-        return None
+    if not pc.all(pc.equal(pc.list_value_length(places), 2)).as_py():
+        return None  # (no colon: not an ark offset)
     try:
-        offsets = np.array(offsets, dtype=np.int64)
-    except ValueError:
+        offsets = pc.cast(pc.list_element(places, 1), pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    arks = np.array(arks, dtype=object)
+    arks = pc.list_element(places, 0).to_numpy(zero_copy_only=False).astype(object)
     kind = None
     for ark in pd.unique(arks):
         ark_path = Path(ark) if Path(ark).is_absolute() or Path(ark).exists() else path.parent / ark
