@@ -299,14 +299,17 @@ def test_a_rerun_with_another_seed_replaces_the_demos_own_files_and_refuses_an_e
     assert tree(out) == before
 
 
-def test_a_demo_into_a_folder_another_run_holds_exits_2_touching_nothing(tmp_path):
+@pytest.mark.parametrize("held", [".", "scores"])
+def test_a_demo_into_a_folder_another_run_holds_exits_2_touching_nothing(tmp_path, held):
+    """Another demo (or `score --out OUT`) holds OUT; a `score --out OUT/scores` holds its scores folder."""
     out = tmp_path / "d"
-    out.mkdir()
+    (out / held).mkdir(parents=True, exist_ok=True)
     before = tree(out)
-    with folder_lock(out):
+    with folder_lock(out / held):
         result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
-        during = {k: v for k, v in tree(out).items() if k != LOCK_NAME}
-    assert result.exit_code == 2 and f"output folder {out} is being written by process" in result.stderr
+        during = {k: v for k, v in tree(out).items() if Path(k).name != LOCK_NAME}
+    assert result.exit_code == 2, result.output
+    assert f"output folder {out / held} is being written by process" in result.stderr
     assert during == before
 
 
