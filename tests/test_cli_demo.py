@@ -290,6 +290,12 @@ def test_a_rerun_with_another_seed_replaces_the_demos_own_files_and_refuses_an_e
     assert code == 0, text
     record = json.loads((out / ".sveval-demo.json").read_text())
     assert sorted(record["written"]) == sorted(input_names().values())
+    before = tree(out)
+    listed = out / "calibration" / "synthetic_vox2_cali.kaldi"  # a demo's file, but this run's input
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--trials", str(listed), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert f"is this command's input {listed}: it would be overwritten" in result.stderr
+    assert tree(out) == before
     trials.write_bytes(trials.read_bytes() + b"1 a b\n")  # the user edits the demo's list
     before = tree(out)
     result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])

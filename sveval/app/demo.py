@@ -94,7 +94,7 @@ def run(job: DemoJob, say=stderr_line) -> DemoOutcome:
         check_unlocked(scores_dir)  # (a `score` run into OUT/scores would refuse ours after the inputs)
         refuse_foreign(out_dir, names.values())
         for name in names.values() if job.trials else ():
-            refuse_output_over_input(out_dir / name, [job.trials], "the demo's input")
+            refuse_output_over_input(out_dir / name, [job.trials], name)  # (the list is read, then written)
         given = load_trials(job.trials, progress=job.progress) if job.trials else None
         say("making the synthetic setup")
         setup = demo_setup(seed=job.seed, trials=given)
