@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +18,10 @@ from click.testing import CliRunner
 from conftest import write
 from sveval.cli.main import cli
 
-from sveval.io.demo_files import write_embeddings_npz
+from sveval.app.demo import input_names
+from sveval.io.atomic import write_bytes
+from sveval.io.demo_files import npz_bytes
+from sveval.io.lock import LOCK_NAME, folder_lock
 from sveval.io.results import read_result_file
 from sveval.io.trials import write_kaldi_trials
 from sveval.synthetic import cohort_ids, embed, vox1_like_trials, vox1_like_utterances
@@ -136,8 +145,8 @@ def small_experiment(tmp_path):
     utts = vox1_like_utterances(n_speakers=6, n_utterances=90, seed=1)
     trials = vox1_like_trials(utts, n_target=150, n_nontarget=150, seed=1)
     vectors = embed(np.concatenate([utts, cohort_ids(120, 2)]), seed=1)
-    write_embeddings_npz(tmp_path / "eval.npz", type(vectors)(vectors.ids[:90], vectors.vectors[:90]))
-    write_embeddings_npz(tmp_path / "coh" / "e.npz", type(vectors)(vectors.ids[90:], vectors.vectors[90:]))
+    write_bytes(tmp_path / "eval.npz", npz_bytes(type(vectors)(vectors.ids[:90], vectors.vectors[:90])))
+    write_bytes(tmp_path / "coh" / "e.npz", npz_bytes(type(vectors)(vectors.ids[90:], vectors.vectors[90:])))
     write_kaldi_trials(tmp_path / "list.kaldi", trials)
     return ["score", "--embeddings", tmp_path / "eval.npz", "--cohort", tmp_path / "coh/e.npz"] + [
         "--trials",
@@ -219,3 +228,122 @@ def test_a_stopped_demo_says_its_folder_is_incomplete(tmp_path, monkeypatch, ear
         130,
         f"sveval: interrupted: {out} is incomplete{mixed}; run the same command again\n",
     )
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under `folder` with its bytes (None for a folder, the target for a link)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_symlink():
+            found[key] = os.readlink(path).encode()
+        else:
+            found[key] = path.read_bytes() if path.is_file() else None
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(input_names().values()))
+def test_a_users_file_where_the_demo_writes_an_input_is_refused_and_nothing_changes(tmp_path, name):
+    """The demo writes its inputs under --out: over a file of an earlier demo, unchanged since, and over
+    nothing else (a user's trial list, embeddings or calibration list is left byte-identical)."""
+    out = tmp_path / "d"
+    write(out / name, "mine\n")
+    before = tree(out)
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"sveval: error: {out / name}: {name} is already there and is a file sveval did not write (not "
+        "listed in .sveval-demo.json): sveval replaces only files it wrote; move it away or write elsewhere "
+        "(--out). Nothing was changed\n"
+    )
+    assert tree(out) == before
+
+
+def test_a_link_or_a_foreign_record_where_the_demo_writes_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "trials").symlink_to(elsewhere)  # the demo would write into the user's folder
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+    assert result.exit_code == 2
+    assert f"{out / 'trials'}: trials is already there and is a link" in result.stderr
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["trials"]
+    (out / "trials").unlink()
+    write(out / ".sveval-demo.json", '{"mine": 1}\n')  # not the demo's record: it would be written over
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+    assert result.exit_code == 2
+    assert ".sveval-demo.json is already there and is a file sveval did not write" in result.stderr
+    assert tree(out) == {".sveval-demo.json": b'{"mine": 1}\n'}
+
+
+def test_a_rerun_with_another_seed_replaces_the_demos_own_files_and_refuses_an_edited_one(tmp_path):
+    out = tmp_path / "d"
+    trials = out / "trials" / "synthetic_vox1_O.kaldi"
+    code, text = invoke("demo", "--out", out, "--seed", "1", "--no-plots", "--quiet")
+    assert code == 0, text
+    first = trials.read_bytes()
+    code, text = invoke("demo", "--out", out, "--no-plots", "--quiet")  # seed 0: every input is new
+    assert code == 0, text
+    assert trials.read_bytes() != first
+    code, text = invoke("validate", out / "scores", "--trials-dir", out / "trials", "--quiet")
+    assert code == 0, text
+    record = json.loads((out / ".sveval-demo.json").read_text())
+    assert sorted(record["written"]) == sorted(input_names().values())
+    before = tree(out)
+    listed = out / "calibration" / "synthetic_vox2_cali.kaldi"  # a demo's file, but this run's input
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--trials", str(listed), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert f"is this command's input {listed}: it would be overwritten" in result.stderr
+    assert tree(out) == before
+    trials.write_bytes(trials.read_bytes() + b"1 a b\n")  # the user edits the demo's list
+    before = tree(out)
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+    assert result.exit_code == 2, result.output
+    edited = "trials/synthetic_vox1_O.kaldi is already there and is changed since sveval wrote it"
+    assert edited in result.stderr
+    assert tree(out) == before
+
+
+@pytest.mark.parametrize("held", [".", "scores"])
+def test_a_demo_into_a_folder_another_run_holds_exits_2_touching_nothing(tmp_path, held):
+    """Another demo (or `score --out OUT`) holds OUT; a `score --out OUT/scores` holds its scores folder."""
+    out = tmp_path / "d"
+    (out / held).mkdir(parents=True, exist_ok=True)
+    before = tree(out)
+    with folder_lock(out / held):
+        result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--quiet", "--no-plots"])
+        during = {k: v for k, v in tree(out).items() if Path(k).name != LOCK_NAME}
+    assert result.exit_code == 2, result.output
+    assert f"output folder {out / held} is being written by process" in result.stderr
+    assert during == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_two_demos_into_one_folder_leave_the_first_ones_consistent_folder(tmp_path):
+    """The tester's race: a second demo (another seed) started while the first runs exits 2 without
+    rewriting the first one's trial list or embeddings, so the finished folder validates."""
+    sveval = shutil.which("sveval", path=str(Path(sys.executable).parent)) or shutil.which("sveval")
+    if sveval is None:
+        pytest.skip("sveval console script not found")
+    out = tmp_path / "d"
+    command = [sveval, "demo", "--out", str(out), "--no-plots", "--quiet"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        lock = out / LOCK_NAME
+        while not (lock.exists() and f'"pid": {first.pid},' in lock.read_text()):  # it holds the lock
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.005)
+        os.kill(first.pid, signal.SIGSTOP)  # hold it mid-run, so the second surely meets it
+        before = tree(out)
+        second = subprocess.run([*command, "--seed", "1"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr
+        assert f"output folder {out} is being written by process {first.pid}" in second.stderr
+        assert tree(out) == before
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    code, text = invoke("validate", out / "scores", "--trials-dir", out / "trials", "--quiet")
+    assert code == 0, text
