@@ -222,6 +222,25 @@ def test_regenerate_det(small, tmp_path, trials_env):
         assert len(det) == 1 and det[0].startswith("pass") and str(png) in det[0]
 
 
+def test_regenerate_det_redraws_its_own_plot_but_never_a_user_s_file(small, tmp_path, trials_env):
+    """Before any check: a user's file under a plot's name in the DET folder is exit 2, one line naming
+    it, left as it was; a plot sveval drew there is redrawn."""
+    pytest.importorskip("sveval.reporting.det")
+    out = tmp_path / "det"
+    out.mkdir()
+    png = out / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png"
+    png.write_text("my precious figure\n")
+    result = run(small, "--regenerate-det", out)
+    assert result.exit_code == 2 and result.output.splitlines() == [
+        f"sveval: error: {png}: --regenerate-det is a file sveval did not write; sveval replaces only its "
+        "own outputs: write elsewhere"
+    ]
+    assert png.read_text() == "my precious figure\n"
+    png.unlink()
+    for _ in range(2):
+        assert run(small, "--regenerate-det", out).exit_code == 0 and png.read_bytes().startswith(b"\x89PNG")
+
+
 def test_regenerate_det_into_an_unwritable_place_exits_2(small, tmp_path):
     (tmp_path / "file").write_text("x")
     result = run(small, "--regenerate-det", tmp_path / "file" / "det")

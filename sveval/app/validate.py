@@ -57,7 +57,7 @@ def run(job: ValidateJob) -> ValidateOutcome:
     release = discover_release(job.path)
     trials = tuple(load_trials(spec, progress=job.progress) for spec in dict.fromkeys(job.trials))
     det_checks: list[Check] = []
-    redraw = _det_redrawer(job.det_dir, det_checks) if job.det_dir else None
+    redraw = _det_redrawer(job.det_dir, det_checks, release.score_files) if job.det_dir else None
 
     def progress(files):
         quiet_here = not job.progress or len(files) < 2
@@ -78,18 +78,23 @@ def run(job: ValidateJob) -> ValidateOutcome:
     return ValidateOutcome(ValidationReport(report.path, report.checks + tuple(det_checks)), job.strict)
 
 
-def _det_redrawer(det_dir: str, out: list):
-    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent)."""
+def _det_redrawer(det_dir: str, out: list, score_files):
+    """A callback drawing each score file's DET plot into det_dir (None when the plotting code is absent).
+    Before any long work: exit 2 if det_dir cannot be written, or if a plot's name there holds anything but
+    a PNG sveval drew (a user's file, a link, a folder)."""
     from sveval.io.atomic import check_writable_dir  # noqa: PLC0415
 
-    folder = check_writable_dir(det_dir)  # before any long work: exit 2 if it cannot be written
+    folder = check_writable_dir(det_dir)
     try:
-        from sveval.io.figures import write_det_plot  # noqa: PLC0415
+        from sveval.io.figures import PNG_SIGNATURE, write_det_plot  # noqa: PLC0415
+        from sveval.io.output_folder import refuse_replacing_foreign  # noqa: PLC0415
         from sveval.io.score_folder import det_plot_name  # noqa: PLC0415
         from sveval.metrics.detection import SortedScores  # noqa: PLC0415
         from sveval.reporting.det import det_plot_curve  # noqa: PLC0415
     except ImportError:
         return None
+    for path in score_files:
+        refuse_replacing_foreign(folder / det_plot_name(path.name), PNG_SIGNATURE, "--regenerate-det")
 
     def redraw(file, values, is_target):
         if values is None:
