@@ -212,11 +212,14 @@ def _starts_with(path: Path, signature: bytes, at_end: bool = False) -> bool:
     where a PDF's Info dictionary lies, before a cross-reference table of 20 bytes per object)."""
     if not _is_regular(path):
         return False
-    with open(path, "rb") as handle:
-        if at_end:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 65536))
-            return signature in handle.read()
-        return signature in handle.read(4096)
+    try:
+        with open(path, "rb") as handle:
+            if at_end:
+                handle.seek(max(0, os.fstat(handle.fileno()).st_size - 65536))
+                return signature in handle.read()
+            return signature in handle.read(4096)
+    except OSError:  # unreadable: not known to be sveval's
+        return False
 
 
 def _is_regular(path: Path) -> bool:
@@ -500,7 +503,7 @@ def refuse_replacing_foreign(
     it, as a PDF's Info dictionary, see `sveval.io.figures.SIGNATURES`)."""
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:  # nothing there, or a path through a file: the write itself says what is wrong
         return
     if _starts_with(Path(path), signature, at_end):
         return
