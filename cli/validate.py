@@ -59,7 +59,11 @@ def command(path, trials_specs, as_json, quiet, **options):
     name validation would read fails the `file` check and is never opened. Names holding invisible
     characters (a newline, a terminal escape) are shown escaped in the table; --json holds them as they are.
 
-    Exit status: 0 no check failed, 1 a check failed (or, with --strict, could not be made), 2 bad usage.
+    No lock is taken (a released folder may be read-only): while a run (score, calibrate, report) writes
+    into it, or if one wrote into it during validation, validate exits 2 naming it; validate again then.
+
+    Exit status: 0 no check failed, 1 a check failed (or, with --strict, could not be made), 2 bad usage or
+    a run writing into the folder.
 
     \b
     Examples:

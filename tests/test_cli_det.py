@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -92,6 +94,73 @@ def test_usage_errors_before_any_work(tmp_path, args, message):
     code, out = run(a, b, *args)
     assert code == 2 and message in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.score", "b.score"]
+
+
+def _user_file(path):
+    path.write_text("my precious figure\n")
+
+
+def _user_link(path):
+    (path.parent / "elsewhere.png").write_text("my precious figure\n")
+    path.symlink_to("elsewhere.png")
+
+
+def _user_folder(path):
+    path.mkdir()
+
+
+def _user_fifo(path):
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    "args,taken,why",
+    [
+        ([], "b.det.png", "the plot is a file sveval did not write"),
+        (["--overlay"], "overlay.det.png", "the plot is a file sveval did not write"),
+        (["--overlay", "--out", "sub/x.svg"], "sub/x.svg", "--out is a file sveval did not write"),
+        (["--overlay", "--out", "x.pdf"], "x.pdf", "--out is a file sveval did not write"),
+        (["--overlay", "--out", "x.png"], "x.png", "--out is a link"),
+        (["--overlay", "--out", "d.png"], "d.png", "--out is not a regular file"),
+        (["--overlay", "--out", "f.svg"], "f.svg", "--out is not a regular file"),
+    ],
+)
+def test_a_user_s_file_under_an_image_s_name_is_refused_before_any_work(
+    tmp_path, monkeypatch, args, taken, why
+):
+    """A user's file, a link, a folder or a FIFO under an image's name: exit 2, one line naming it, nothing
+    written or read (the malformed second file is never reached), the user's entry as it was."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.score", score_text(0))
+    write(tmp_path / "b.score", "e1 t1 0.5 target\ne2 t2 zero nontarget\n")
+    (tmp_path / "sub").mkdir()
+    make = {"x.png": _user_link, "d.png": _user_folder, "f.svg": _user_fifo}.get(taken, _user_file)
+    make(tmp_path / taken)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code, out = run("a.score", "b.score", *args)
+    assert code == 2 and out.splitlines() == [
+        f"sveval: error: {taken}: {why}; sveval replaces only its own outputs: write elsewhere"
+    ]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before  # a.det.png neither
+    if make in (_user_file, _user_link):
+        assert (tmp_path / taken).read_text() == "my precious figure\n"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_an_image_sveval_drew_is_redrawn_and_carries_its_mark(tmp_path, suffix):
+    """Each format holds sveval's mark where `refuse_replacing_foreign` looks (a PDF's at its end), so det
+    and ape redraw their own images, and each other's, as before."""
+    from sveval.io.figures import SIGNATURES
+
+    a = write(tmp_path / "a.score", score_text(0))
+    image = tmp_path / f"a{suffix}"
+    assert run(a, "--out", image)[0] == 0
+    signature, at_end = SIGNATURES[suffix[1:]]
+    data = image.read_bytes()
+    assert signature in (data[-65536:] if at_end else data[:4096])
+    assert run(a, "--out", image, "--title", "again")[0] == 0 and image.read_bytes() != data
+    result = CliRunner().invoke(cli, ["ape", str(a), "--out", str(image)])
+    assert result.exit_code == 0, result.output
 
 
 def test_malformed_score_file_names_file_and_line(tmp_path):

@@ -144,13 +144,31 @@ def test_score_file_renamed_to_the_wrong_list_fails(small, tmp_path, trials_env)
     assert "score file not released" in result.output  # the block still names the old file
 
 
-def test_missing_result_file_fails(small, tmp_path, trials_env):
-    folder = copy_release(small, tmp_path)
+def test_missing_result_file_fails(clean, tmp_path, trials_env):
+    """The AS-norm result file removed from a folder that keeps the other result files: a FAIL naming the
+    file expected. (This used `small`, whose only result file that was: a folder left with no result file
+    at all has no printed figure to check, see the test below.)"""
+    folder = copy_release(clean, tmp_path)
     (folder / "scores" / RESULTS[ASNORM]).unlink()
     result = run(folder)
     assert result.exit_code == 1
     (line,) = failing_lines(result.output)
     assert ASNORM in line and "no result file for asnorm scoring" in line and RESULTS[ASNORM] in line
+
+
+def test_labelled_scores_without_any_result_file_are_not_checkable(small, tmp_path, trials_env):
+    """A folder of 4-column score files and no result file at all (another toolkit's labelled scores) is
+    checked as a folder of 3-column files is: its score files fully, its printed figures not checkable
+    (there are none), exit 0; --strict fails it for that."""
+    folder = copy_release(small, tmp_path)
+    (folder / "scores" / RESULTS[ASNORM]).unlink()
+    result = run(folder)
+    assert result.exit_code == 0, result.output
+    assert not failing_lines(result.output)
+    (line,) = [line for line in result.output.splitlines() if " result " in line]
+    assert line.startswith("not checkable") and ASNORM in line
+    assert line.endswith("the folder has no result files: no printed figure to check")
+    assert run(folder, "--strict").exit_code == 1
 
 
 def test_unavailable_trial_list_is_not_checkable_never_a_pass(small):
@@ -202,6 +220,25 @@ def test_regenerate_det(small, tmp_path, trials_env):
         png = out / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(det) == 1 and det[0].startswith("pass") and str(png) in det[0]
+
+
+def test_regenerate_det_redraws_its_own_plot_but_never_a_user_s_file(small, tmp_path, trials_env):
+    """Before any check: a user's file under a plot's name in the DET folder is exit 2, one line naming
+    it, left as it was; a plot sveval drew there is redrawn."""
+    pytest.importorskip("sveval.reporting.det")
+    out = tmp_path / "det"
+    out.mkdir()
+    png = out / "vox2_dev_asnorm300_vox1_O_cleaned.kaldi.det.png"
+    png.write_text("my precious figure\n")
+    result = run(small, "--regenerate-det", out)
+    assert result.exit_code == 2 and result.output.splitlines() == [
+        f"sveval: error: {png}: --regenerate-det is a file sveval did not write; sveval replaces only its "
+        "own outputs: write elsewhere"
+    ]
+    assert png.read_text() == "my precious figure\n"
+    png.unlink()
+    for _ in range(2):
+        assert run(small, "--regenerate-det", out).exit_code == 0 and png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_regenerate_det_into_an_unwritable_place_exits_2(small, tmp_path):

@@ -54,3 +54,21 @@ def test_cli_writes_one_plot_per_file_or_an_overlay(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "both.svg").read_text().startswith("<?xml")
     result = CliRunner().invoke(cli, ["ape", *paths, "--out", str(tmp_path / "one.png")])
     assert result.exit_code == 2 and "one file but 2 plots" in result.output
+
+
+def test_cli_refuses_to_replace_a_user_s_file_but_redraws_its_own(tmp_path):
+    s, lab = _llrs(n=200)
+    ids = np.array([f"u{i}" for i in range(s.size)], dtype=object)
+    (tmp_path / "a.score").write_text(format_score_lines(ids, ids[::-1], s, lab))
+    mine = tmp_path / "a.ape.png"
+    mine.write_text("my precious figure\n")
+    result = CliRunner().invoke(cli, ["ape", str(tmp_path / "a.score")])
+    assert result.exit_code == 2 and result.output.splitlines() == [
+        f"sveval: error: {mine}: the plot is a file sveval did not write; sveval replaces only its own "
+        "outputs: write elsewhere"
+    ]
+    assert mine.read_text() == "my precious figure\n"
+    mine.unlink()
+    for _ in range(2):  # drawn, then redrawn over its own image
+        result = CliRunner().invoke(cli, ["ape", str(tmp_path / "a.score")])
+        assert result.exit_code == 0 and mine.read_bytes().startswith(b"\x89PNG")

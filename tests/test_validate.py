@@ -446,3 +446,63 @@ def test_sveval_s_own_folder_names_a_missing_result_file_as_its_record_does(tmp_
     (out / "mine_cos_result").unlink()
     report = validate(out, trials_dir=tmp_path)
     assert "mine_cos_result" in only(report, "result", "t.kaldi.score").message
+
+
+def _entries(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("locked", ["rel", "rel/scores"])
+def test_a_folder_being_written_is_exit_2_naming_the_run_and_no_lock_file_is_made(tiny, locked):
+    """`validate` during a run into the folder (or its scores/) says so, exit 2, instead of failing checks
+    on half-written files; it only reads the lock, so a folder validated with no run at work, or a
+    read-only one, gets no lock file."""
+    from click.testing import CliRunner
+    from sveval.cli.main import cli
+    from test_io_lock import hold, let_go
+
+    folder, lists = tiny
+    before = _entries(folder)
+    args = ["validate", "--quiet", str(folder), "--trials-dir", str(lists)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert _entries(folder) == before
+    holder = hold(folder.parent / locked)
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        let_go(holder)
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1, result.output
+    assert f"output folder {folder.parent / locked} is being written by process {holder.pid}" in result.output
+    assert _entries(folder) == before
+
+
+def test_a_run_that_wrote_and_ended_during_validation_is_exit_2(tiny, monkeypatch):
+    """A run that starts after the lock was read and ends before validation does has replaced the folder's
+    record (renamed in last): exit 2 asking to validate again, not checks of a mix of two runs."""
+    from click.testing import CliRunner
+    from sveval.cli.main import cli
+
+    from sveval.validation import release
+
+    folder, lists = tiny
+    checked = release.validate_release
+    args = ["validate", "--quiet", str(folder), "--trials-dir", str(lists)]
+
+    def run_meanwhile(name):
+        def validate_release(*args, **kwargs):
+            report = checked(*args, **kwargs)
+            staged = folder / "scores" / ".stage"
+            staged.write_text("{}\n")
+            staged.replace(folder / "scores" / name)
+            return report
+
+        return validate_release
+
+    for name in ("results.json", "calibration.json"):  # a first run, then a rerun of the other kind
+        monkeypatch.setattr(release, "validate_release", run_meanwhile(name))
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and result.output.splitlines() == [
+            f"sveval: error: {folder}: a run wrote into the folder while it was being validated (its record "
+            "was replaced): validate again"
+        ]

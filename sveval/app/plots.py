@@ -36,15 +36,17 @@ class PlotJob:
 def run(job: PlotJob, say=stderr_line) -> list[Path]:
     """Draw the plots; returns the images written, in order. Tie warnings of a DET plot go to `say`."""
     from sveval.io.catalog import load_trials  # noqa: PLC0415
-    from sveval.io.figures import figure_format  # noqa: PLC0415
-    from sveval.io.output_folder import refuse_output_over_input  # noqa: PLC0415
+    from sveval.io.figures import SIGNATURES, figure_format  # noqa: PLC0415
+    from sveval.io.output_folder import refuse_output_over_input, refuse_replacing_foreign  # noqa: PLC0415
 
     if job.kind == "det" and not 0 < job.p_target < 1:
         raise InputError(f"--p-target must be between 0 and 1, got {job.p_target}")
     targets = image_paths(job.score_files, job.out, job.overlay, job.kind)
-    for target in targets:
-        figure_format(target)
+    for target in targets:  # every image checked before any is drawn: a refusal leaves all files as they are
+        signature, at_end = SIGNATURES[figure_format(target)]
         refuse_output_over_input(target, [*job.score_files, job.trials])
+        # an image sveval drew is redrawn; a user's file, a link, a folder or a FIFO under its name is not
+        refuse_replacing_foreign(target, signature, "--out" if job.out else "the plot", at_end)
     labels = curve_labels(job.score_files, job.labels)
     trials = load_trials(job.trials, progress=job.progress) if job.trials else None
     draw = _det if job.kind == "det" else _ape

@@ -13,10 +13,21 @@ from sveval.errors import InputError
 from sveval.io.atomic import atomic_path
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-# a PNG says it is sveval's (no version: the bytes stay the same across versions), so that an image is only
-# ever redrawn over one sveval drew (`sveval report --plots`)
+# Every image says it is sveval's (no version: the bytes stay the same across versions), so that an image
+# is only ever redrawn over one sveval drew (`sveval report --plots`, `det`, `ape`): the PNG's Software
+# text chunk and the SVG's creator in its first 4 kB, the PDF's Creator in its Info dictionary, which
+# matplotlib writes after the pages (`SIGNATURES`: the bytes each holds, and whether at its end).
+_STABLE_METADATA = {
+    "png": {"Software": "sveval"},
+    "svg": {"Date": None, "Creator": "sveval"},
+    "pdf": {"CreationDate": None, "Creator": "sveval", "Producer": None},
+}
 PNG_SIGNATURE = b"Software\x00sveval"
-_STABLE_METADATA = {"png": {"Software": "sveval"}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+SIGNATURES = {
+    "png": (PNG_SIGNATURE, False),
+    "svg": (b"<dc:title>sveval</dc:title>", False),
+    "pdf": (b"/Creator (sveval)", True),
+}
 
 
 def figure_format(path: str | os.PathLike) -> str:

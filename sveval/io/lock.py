@@ -167,6 +167,8 @@ def check_unlocked(folder: str | os.PathLike, shared: bool = False) -> None:
     except BlockingIOError:
         holders = _read_holders(fd)
         raise InputError(_busy_message(f"output folder {folder}", holders), str(folder)) from None
+    except OSError:
+        return  # no flock on this file system (ENOLCK): a writer's own acquire() says what is wrong
     finally:
         os.close(fd)
 

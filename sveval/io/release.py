@@ -143,6 +143,12 @@ def is_score_file(file_name: str) -> bool:
     return file_name.endswith((".score", ".score.gz"))
 
 
+def is_result_file(file_name: str) -> bool:
+    """A result file's name as validation lists them: any `*_result` (one it cannot read then fails its
+    check), or a calibrated output's `cali_<stem>.result` (`parse_result_name`)."""
+    return file_name.endswith("_result") or parse_result_name(file_name) is not None
+
+
 def score_files_of(paths, folder) -> list:
     """The score files among `paths` (`is_score_file`); InputError where a `.score` and its `.score.gz` are
     both there: both would be read as the one score file the result files name, and which one a check or
@@ -351,7 +357,7 @@ def discover_release(path: str | os.PathLike) -> ReleaseFolder:
         ]
     score_files = _keep(score_files_of(entries, scores_dir), scores_dir, inside, refused)
     result_files = _keep(
-        [p for p in entries if p.name.endswith("_result") or parse_result_name(p.name) is not None],
+        [p for p in entries if is_result_file(p.name)],
         scores_dir,
         inside,
         refused,

@@ -47,6 +47,7 @@ from sveval.io.release import (
     ScoreName,
     expected_result_name,
     guess_eval_name,
+    is_result_file,
     list_for,
     only_list,
     parse_result_name,
@@ -76,7 +77,6 @@ class _Scored:
     finite: bool = False
     is_target: np.ndarray | None = None  # labels the metrics use: the file's own, else the list's
     why_no_labels: str = ""
-    labelled: bool = True  # the file has its own label column (WeSpeaker's); Kaldi's 3-column files do not
     # what is computed once per file for all its blocks and checks, by kind of key: ("sorted", numpy order)
     # the sorted scores, (p_target, c_miss, c_fa, sweep) the metrics, ("llr", p_target, c_miss, c_fa) the
     # calibration summary
@@ -129,7 +129,7 @@ def validate_release(
             uses[order[i]] -= 1
             if not uses[order[i]]:
                 del lists[order[i]]
-            checks += item_checks + [_check_placement(item, entries, release.result_files, eval_name)]
+            checks += item_checks + [_check_placement(item, entries, release, eval_name)]
     for result_check in result_file_checks:
         checks.append(result_check)
         blocks = entries.get(result_check.file, [])
@@ -177,7 +177,6 @@ def _check_score_file(path: Path, lists) -> tuple[_Scored, list[Check]]:
     else:
         checks.append(Check("finite", PASS, file, f"all {len(scores):,} scores are finite numbers"))
     item.is_target = scores.labels
-    item.labelled = scores.labels is not None
     item.why_no_labels = "" if scores.labels is not None else "3-column file and no verified trial list"
     trials_check = _resolve(item.name.list_name, lists)
     if isinstance(trials_check, Check):
@@ -255,14 +254,18 @@ def _read_results(paths) -> tuple[dict[str, list[ResultEntry]], list[Check]]:
     return entries, checks
 
 
-def _check_placement(item: _Scored, entries, result_paths, eval_name: str) -> Check:
+def _check_placement(item: _Scored, entries, release: ReleaseFolder, eval_name: str) -> Check:
     """The score file has a block, in a result file of its own method (a calibrated output: its own)."""
     file = item.path.name
+    result_paths = release.result_files
     homes = [r for r, blocks in entries.items() if any(e.score_file == item.name.file for e in blocks)]
     expected = expected_result_name(item.name, eval_name)
     prefix = item.name.prefix
     kind = f"this {CALIBRATED_PREFIXES[prefix]} output" if prefix else f"{item.name.method} scoring"
-    if not homes and not result_paths and not item.labelled:  # Kaldi's: no result files, nothing printed
+    # no result file at all (Kaldi's folders, another toolkit's labelled scores): nothing printed to check.
+    # A folder that has result files but none for this file's method fails below, and so does one whose
+    # result files are refused (sveval's record lists one deleted since, a link leaving the folder)
+    if not homes and not result_paths and not any(is_result_file(r.name) for r in release.refused):
         message = "the folder has no result files: no printed figure to check"
         return Check("result", NOT_CHECKABLE, file, message)
     if not homes:
