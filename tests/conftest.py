@@ -27,10 +27,16 @@ def pytest_sessionstart(session):
     compiled every module it imported again (0.05-0.1 s of CPU a process). compileall writes the files
     whatever that variable says; they go to __pycache__, which git ignores."""
     import compileall  # noqa: PLC0415
+    import signal  # noqa: PLC0415
 
     root = Path(__file__).resolve().parents[1]
     for package in ("sveval", "cli", "trials"):
         compileall.compile_dir(root / package, quiet=1)
+    # A suite started as a background job of a non-interactive shell (`bash .ci/run &`, some batch
+    # systems) inherits SIGINT ignored, and Python then installs no Ctrl-C handler: the tests of stops
+    # expect the interpreter's usual one (sveval's commands install their own either way).
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # A module whose every test is slow says so in a line of its own; see pytest_ignore_collect.
