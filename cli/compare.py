@@ -8,7 +8,7 @@ import click
 
 from sveval import json_output
 
-from .options import dcf_option
+from .options import SEED, dcf_option
 
 
 @click.command("compare")
@@ -37,7 +37,7 @@ from .options import dcf_option
     help="Paired speaker-clustered bootstrap replicates (a 95 % interval needs at least 41, so that both "
     "ends lie inside the replicates; more for a higher --level).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap.")
 @dcf_option("Operating point P[:CMISS[:CFA]] of minDCF (and actDCF), repeatable (each once); default 0.01.")
 @click.option(
     "--level",

@@ -9,6 +9,8 @@ import click
 
 from sveval.app.demo import DEFAULT_OUT
 
+from .options import SEED
+
 
 @click.command("demo")
 @click.option(
@@ -24,7 +26,7 @@ from sveval.app.demo import DEFAULT_OUT
     help="Score this list instead of the synthetic one (e.g. vox1_O_cleaned, or veri_test2.txt): "
     "embeddings are then made up for its utterances.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic setup.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the synthetic setup.")
 @click.option("--no-plots", is_flag=True, help="Skip the DET plots.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def command(no_plots, quiet, **options):

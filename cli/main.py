@@ -75,6 +75,7 @@ class LazyGroup(click.Group):
                 raise InputError(
                     "standard input ('-') given more than once: it can be read for one input only"
                 )
+            _refuse_empty_outputs(ctx.args)
             with _stops(), _warnings_as_lines():
                 return super().invoke(ctx)
         except Interrupted as exc:
@@ -92,6 +93,17 @@ class LazyGroup(click.Group):
             # 1 (click's default), which here means a failed validation; nothing more can reach stdout
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(128 + 13)
+
+
+OUTPUT_OPTIONS = ("--out", "--regenerate-det")
+
+
+def _refuse_empty_outputs(args: list[str]) -> None:
+    """An output named by an empty string (`--out "$UNSET"`) would be the current folder: refused."""
+    for i, arg in enumerate(args):
+        empty = arg in OUTPUT_OPTIONS and i + 1 < len(args) and not args[i + 1].strip()
+        if empty or any(arg == f"{option}=" for option in OUTPUT_OPTIONS):
+            raise InputError(f"{arg.rstrip('=')} is empty: name a file or folder (an unset variable?)")
 
 
 @contextlib.contextmanager

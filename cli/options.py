@@ -33,6 +33,7 @@ class DcfParam(click.ParamType):
 
 
 DCF = DcfParam()
+SEED = click.IntRange(min=0)  # numpy's generators take non-negative seeds
 
 
 # For commands that read score files: the list they must cover exactly (labels for 3-column files).

@@ -8,6 +8,8 @@ from sveval import json_output
 from sveval.stats.bootstrap import MIN_REPLICATES
 from sveval.stats.subgroups import MIN_SPEAKERS, MIN_TRIALS
 
+from .options import SEED
+
 
 @click.command("report")
 @click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
@@ -40,7 +42,7 @@ from sveval.stats.subgroups import MIN_SPEAKERS, MIN_TRIALS
     "the replicates, never at the smallest or largest); replicates that draw no target or no nontarget "
     "trial are dropped, and the report says how many.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
     "--trials",
     "trials_specs",

@@ -21,6 +21,8 @@ from sveval.io.catalog import (
 from sveval.io.durations import merge_durations, read_utt2dur
 from sveval.io.trials import read_trials, write_kaldi_trials
 
+from .options import SEED
+
 
 @click.group("trials")
 def command():
@@ -141,7 +143,7 @@ def info_command(spec, as_json):
     show_default=True,
     help="Trials of each kind (short-short, short-long, long-long), half of them target.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def make_calibration_command(utt2dur_paths, out_path, trials_per_kind, seed):
     """Write a short/long calibration trial list as WeSpeaker's generate_calibration_trial.py does,
     seeded, without self-pairs and without repeated pairs.

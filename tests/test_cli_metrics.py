@@ -381,6 +381,12 @@ def test_a_closed_pipe_is_not_a_failed_validation(tmp_path):
             ["det", "--p-target", "x", "a.score"],
             "Invalid value for '--p-target': 'x' is not a valid float. (see 'sveval det --help')",
         ),
+        (  # found by a second tester: a traceback (numpy refuses negative seeds)
+            ["demo", "--seed", "-1"],
+            "Invalid value for '--seed': -1 is not in the range x>=0. (see 'sveval demo --help')",
+        ),
+        (["demo", "--out", ""], "--out is empty: name a file or folder (an unset variable?)"),  # not "."
+        (["report", "x", "--out="], "--out is empty: name a file or folder (an unset variable?)"),
     ],
 )
 def test_usage_errors_are_one_line_like_every_other_error(args, message):

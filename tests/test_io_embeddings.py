@@ -142,11 +142,17 @@ def test_an_scp_entry_that_is_a_command_is_refused_not_run(tmp_path):
     kaldiio.save_ark(str(tmp_path / "x.ark"), dict(zip(IDS, VECTORS)), scp=str(tmp_path / "x.scp"))
     lines = (tmp_path / "x.scp").read_text().splitlines()
     ran = tmp_path / "ran"
-    lines[1] = f"{IDS[1]} touch {ran}; cat {tmp_path / 'x.ark'} |"
-    (tmp_path / "pipe.scp").write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputError, match=r"pipe.scp:2: command pipes are not run"):
-        read_embeddings(tmp_path / "pipe.scp")
-    assert not ran.exists()
+    commands = [  # Kaldi's form, and two more that kaldiio runs too (found by a second tester)
+        f"touch {ran}; cat {tmp_path / 'x.ark'} |",
+        f"|touch {ran}",
+        f"echo hi > {ran} |:5",
+    ]
+    for command in commands:
+        lines[1] = f"{IDS[1]} {command}"
+        (tmp_path / "pipe.scp").write_text("\n".join(lines) + "\n")
+        with pytest.raises(InputError, match=r"pipe.scp:2: command pipes are not run"):
+            read_embeddings(tmp_path / "pipe.scp")
+        assert not ran.exists(), command
 
 
 def test_unclear_embedding_errors_say_what_is_wrong(tmp_path):

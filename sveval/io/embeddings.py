@@ -337,11 +337,13 @@ def _kaldiio_blocks(path: Path, suffix: str, rows: int | None):
 
 
 def _refuse_pipes(path: Path) -> None:
-    """InputError naming the line where an scp entry is a command (Kaldi's `... |`): kaldiio would run it
-    in a shell, and an embedding list is no place for commands (pipes in --wav-scp are refused alike)."""
+    """InputError naming the line where an scp entry is a command: kaldiio runs a location holding a `|`
+    in a shell (Kaldi's `cmd |`, but also `|cmd`, `cmd |:offset`), and an embedding list is no place for
+    commands (pipes in --wav-scp are refused alike). No ark path sveval or WeSpeaker writes holds one."""
     with open(path, "rb") as lines:
         for number, line in enumerate(lines, 1):
-            if line.rstrip().endswith(b"|"):
+            fields = line.split(None, 1)
+            if len(fields) > 1 and b"|" in fields[1]:
                 raise InputError(
                     "command pipes are not run; write the vectors to an ark file (copy-vector) and list it",
                     str(path),
