@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -228,6 +229,33 @@ def test_overlay_legend_names_files_by_what_tells_them_apart(tmp_path):
     code, out = run(*same, "--overlay", "--out", tmp_path / "bad.svg", "--label", "one")
     assert code == 2 and "--label given 1 time(s) for 2 score file(s)" in out
     assert not (tmp_path / "bad.svg").exists()
+
+
+def test_a_plot_a_run_recorded_or_a_folder_a_run_holds_is_not_drawn_into(tmp_path):
+    """Found by a second tester: `det` (and `validate --regenerate-det`) redrew a DET plot that a score
+    run's results.json lists, so the record no longer vouched for it and the next rerun of that score
+    refused to replace it; and they drew into a folder a run was writing. Both exit 2, nothing written."""
+    from sveval.io.lock import folder_lock
+    from sveval.io.output_folder import OutputFolder
+
+    folder = tmp_path / "scores"
+    drawn = tmp_path / "drawn"
+    assert run(write(drawn / "x.score", score_text(0)))[0] == 0  # an image sveval drew: x.det.png
+    with OutputFolder(folder, "results.json") as run_folder:  # a score run's folder, as it publishes one
+        for name in ("x.score", "x.det.png"):
+            (run_folder.stage / name).write_bytes((drawn / name).read_bytes())
+        record = {"schema": "sveval.score/1", "files": ["x.score"], "artifacts": {"det_plots": {}}}
+        (run_folder.stage / "results.json").write_text(json.dumps(record))
+        run_folder.publish()
+    before = (folder / "x.det.png").read_bytes()
+    code, out = run(folder / "x.score")
+    assert code == 2 and "this file is an output of the run that results.json records here" in out, out
+    assert (folder / "x.det.png").read_bytes() == before
+    code, out = run(folder / "x.score", "--out", tmp_path / "elsewhere.png")
+    assert code == 0, out
+    with folder_lock(folder):  # a run writing there now: not even a new file
+        code, out = run(folder / "x.score", "--out", folder / "new.png")
+        assert code == 2 and "being written by" in out and not (folder / "new.png").exists(), out
 
 
 def test_curve_labels_shortest_distinguishing_form():

@@ -37,7 +37,11 @@ def run(job: PlotJob, say=stderr_line) -> list[Path]:
     """Draw the plots; returns the images written, in order. Tie warnings of a DET plot go to `say`."""
     from sveval.io.catalog import load_trials  # noqa: PLC0415
     from sveval.io.figures import SIGNATURES, figure_format  # noqa: PLC0415
-    from sveval.io.output_folder import refuse_output_over_input, refuse_replacing_foreign  # noqa: PLC0415
+    from sveval.io.output_folder import (  # noqa: PLC0415
+        refuse_output_over_input,
+        refuse_replacing_foreign,
+        refuse_writing_into_a_run,
+    )
 
     if job.kind == "det" and not 0 < job.p_target < 1:
         raise InputError(f"--p-target must be between 0 and 1, got {job.p_target}")
@@ -47,6 +51,7 @@ def run(job: PlotJob, say=stderr_line) -> list[Path]:
         refuse_output_over_input(target, [*job.score_files, job.trials])
         # an image sveval drew is redrawn; a user's file, a link, a folder or a FIFO under its name is not
         refuse_replacing_foreign(target, signature, "--out" if job.out else "the plot", at_end)
+        refuse_writing_into_a_run(target, "--out" if job.out else "the plot")
     labels = curve_labels(job.score_files, job.labels)
     trials = load_trials(job.trials, progress=job.progress) if job.trials else None
     draw = _det if job.kind == "det" else _ape

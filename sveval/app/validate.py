@@ -128,7 +128,10 @@ def _det_redrawer(det_dir: str, out: list, score_files):
     folder = check_writable_dir(det_dir)
     try:
         from sveval.io.figures import PNG_SIGNATURE, write_det_plot  # noqa: PLC0415
-        from sveval.io.output_folder import refuse_replacing_foreign  # noqa: PLC0415
+        from sveval.io.output_folder import (  # noqa: PLC0415
+            refuse_replacing_foreign,
+            refuse_writing_into_a_run,
+        )
         from sveval.io.score_folder import det_plot_name  # noqa: PLC0415
         from sveval.metrics.detection import SortedScores  # noqa: PLC0415
         from sveval.reporting.det import det_plot_curve  # noqa: PLC0415
@@ -136,6 +139,7 @@ def _det_redrawer(det_dir: str, out: list, score_files):
         return None
     for path in score_files:
         refuse_replacing_foreign(folder / det_plot_name(path.name), PNG_SIGNATURE, "--regenerate-det")
+        refuse_writing_into_a_run(folder / det_plot_name(path.name), "--regenerate-det")
 
     def redraw(file, values, is_target):
         if values is None:

@@ -514,6 +514,24 @@ def refuse_output_over_input(output: str | os.PathLike, inputs, what: str = "--o
             )
 
 
+def refuse_writing_into_a_run(path: str | os.PathLike, what: str = "--out") -> None:
+    """InputError (exit 2), before any work, when writing the file `path` would be a second writer in a
+    run's output folder: a run holds the folder's lock now, or the file is one the folder's record lists
+    (a DET plot of `sveval score`: redrawn there by hand, the record no longer vouches for it and the
+    next rerun of the score would refuse to replace it). Nothing is created (no lock file)."""
+    from sveval.io.lock import check_unlocked  # noqa: PLC0415
+
+    target = Path(path)
+    check_unlocked(target.parent)
+    for record in RECORDS:
+        if target.name in (read_written(target.parent, record) or {}):
+            raise InputError(
+                f"{what}: this file is an output of the run that {record} records here; sveval replaces it "
+                "only by running that command again: write elsewhere",
+                str(target),
+            )
+
+
 def refuse_replacing_foreign(
     path: str | os.PathLike, signature: bytes, what: str = "--out", at_end: bool = False
 ) -> None:
