@@ -103,7 +103,8 @@ def command(dcfs, as_json, quiet, max_dur, **options):
 
 
 # the printed table: after calibration, then the input scores read as LLRs. Fusion has several inputs and
-# `calibration_run` measures none of them ("before" is None): "-", and `sveval metrics` of each input says
+# `sveval.calibration.run` measures none of them ("before" is None): "-", and `sveval metrics` of each
+# input says
 _COLUMNS = ("EER %", "minDCF", "actDCF", "Cllr", "minCllr")
 _HEADER = [*_COLUMNS, *(f"{c} before" for c in ("EER %", "minDCF", "actDCF", "Cllr"))]
 

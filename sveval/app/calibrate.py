@@ -57,8 +57,8 @@ class FuseJob:
 @dataclass(frozen=True)
 class CalibrationOutcome:
     """The model (`sveval.calibration.linear.CalibrationModel`), the outputs written
-    (`calibration_run.AppliedFile`)
-    and the calibration list read with --train-trials (None without one): what calibration.json holds."""
+    (`sveval.calibration.run.AppliedFile`) and the calibration list read with --train-trials (None without
+    one): what calibration.json holds."""
 
     model: object
     applied: tuple

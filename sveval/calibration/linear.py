@@ -215,8 +215,9 @@ def _check_features(features, width: int) -> np.ndarray:
 
 class FitError(InputError, ValueError):
     """A fit whose model must not be used (it did not move, is worse than a map known to be better, has no
-    finite optimum, or overflows), with the cause and what to do. A ValueError too: `calibration_run.train`
-    names the training file for the ValueErrors of `fit_logistic`, and so for these."""
+    finite optimum, or overflows), with the cause and what to do. A ValueError too:
+    `sveval.calibration.run.train` names the training file for the ValueErrors of `fit_logistic`, and so for
+    these."""
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,7 @@ def check_fit(features, is_target, prior: float, weights, offset: float) -> None
     lab = np.asarray(is_target, dtype=bool)
     w = np.asarray(weights, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        llr = x @ w + offset  # as calibration_run computes them
+        llr = x @ w + offset  # as sveval.calibration.run computes them
         projection = x @ (w / np.max(np.abs(w))) if np.isfinite(w).all() and w.any() else np.zeros_like(llr)
     if not np.isfinite(llr).all():
         raise FitError(
