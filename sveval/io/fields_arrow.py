@@ -12,9 +12,8 @@ returns None and the block goes through the slow path of `sveval.io.fields`, whi
 error. So does a block that pyarrow refuses (a field count, a number it cannot read, a label column
 holding another token than the two: labels are read as pyarrow booleans whose only true and false
 values are those two tokens, about 5 ms of CPU a 64 MB block where a dictionary of strings took 20): this
-module never raises
-InputError itself, and never reads a number differently: pyarrow converts
-decimal text to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
+module never raises InputError itself, and never reads a number differently: pyarrow converts decimal text
+to the nearest float64 (correct rounding, as Python's float()); a form it does not accept
 ("1_0") falls back to float() and its rules, and so does any non-finite value ("nan(1)" is one pyarrow
 accepts and float() refuses; tests/test_io_fields_arrow.py tries every odd form we know).
 """
