@@ -53,8 +53,7 @@ class ReportJob:
 @dataclass(frozen=True)
 class ReportOutcome:
     """The systems reported (`sveval.reporting.markdown.System`), the published table shown beside them (or
-    None), and
-    the markdown file written (the JSON beside it with `as_json`)."""
+    None), and the markdown file written (the JSON beside it with `as_json`)."""
 
     systems: tuple
     published: object
@@ -117,7 +116,7 @@ def run(job: ReportJob, say: Callable[[str], None] | None = None) -> ReportOutco
 def _report(job: ReportJob, out_path: Path, say, written: list) -> ReportOutcome:
     from sveval import (
         __version__,  # noqa: PLC0415
-        json_output,  # noqa: PLC0415 (JSON without NaN; to move beside the jobs)
+        json_output,  # noqa: PLC0415 (JSON without NaN)
     )
     from sveval.io.atomic import write_text  # noqa: PLC0415
     from sveval.io.catalog import load_trials  # noqa: PLC0415
