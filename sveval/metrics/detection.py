@@ -310,9 +310,9 @@ class SortedScores:
     "per-trial" and asking it for the other family is a ValueError. The tie-aware sweep, the Kaldi and
     ROCCH EERs and the tie check need no trial order: they read the two classes sorted apart (counted on
     a decimal grid, else numpy's sort of values: `_sorted_apart`; several times faster than a stable
-    argsort of the whole set). Sweeps are computed per
-    call, never kept: on large lists they are 2-3 arrays as long as the list. ascending: the scores are
-    already ascending in the order their per-trial sweep follows (the extreme orders of tied trials).
+    argsort of the whole set). Sweeps are computed per call, never kept: on large lists they are 2-3
+    arrays as long as the list. ascending: the scores are already ascending in the order their per-trial
+    sweep follows (the extreme orders of tied trials).
     """
 
     scores: np.ndarray

@@ -2,10 +2,10 @@
 
 For each prior log-odds ℓ = logit(p) on the x axis: the actual DCF (accept if LLR ≥ the Bayes threshold −ℓ,
 as BOSARIS fast_actDCF and NIST scorers; solid) and the minimum DCF (dashed, the ROC convex hull's best
-threshold), both with c_miss = c_fa = 1 and normalised by min(p, 1−p) (definitions in
-`sveval.metrics.llr`). The gap between the two curves is the
-calibration loss at that prior; a dotted line at 1 is the system that always says the prior. The ROCCH EER
-is the largest unnormalised minimum and is given in the legend with Cllr and minCllr. Drawn like
+threshold), both with c_miss = c_fa = 1 and normalised by min(p, 1−p) (definitions in `sveval.metrics.llr`).
+The gap between the two curves is the calibration loss at that prior; a dotted line at 1 is the system that
+always says the prior. The ROCCH EER is the largest unnormalised minimum and is given in the legend with
+Cllr and minCllr. Drawn like
 `sveval.reporting.det.DetDisplay`: on a given `ax`, without pyplot; saving is `sveval.io.figures`' job.
 """
 
