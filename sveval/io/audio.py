@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sveval.errors import InputError
+from sveval.errors import InputError, quoted
 from sveval.io.fields import read_source_text, text_lines
 
 TARGET_RATE = 16000
@@ -56,7 +56,8 @@ def read_wav_scp(path: str | os.PathLike) -> list[Utterance]:
             continue
         parts = line.split(maxsplit=1)
         if len(parts) != 2:
-            raise InputError(f"expected '<utt-id> <audio path>', got {line.strip()!r}", str(path), number)
+            got = quoted(line.strip())
+            raise InputError(f"expected '<utt-id> <audio path>', got {got}", str(path), number)
         utt, audio = parts[0], parts[1].strip()
         if audio.endswith("|"):
             raise InputError(
